@@ -15,7 +15,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/python -m pytest -q src tests
+	$(VENV)/bin/mypy src
+	$(VENV)/bin/python -m pytest src tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

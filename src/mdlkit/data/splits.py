@@ -1,0 +1,110 @@
+"""Dataset containers and stratified splitting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from mdlkit.errors import MdlkitError
+
+__all__ = ["Split", "Splits", "stratified_splits"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs and targets of one part of a dataset, as tensors.
+
+    ``x`` is float32 with shape ``(n, *input_shape)``; ``y`` is int64 class indices of shape
+    ``(n,)`` for classification, or float32 of shape ``(n, outputs)`` for regression.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise MdlkitError(
+                f"inputs and targets differ in length: {len(self.x)} vs {len(self.y)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train, validation and test splits of one dataset.
+
+    ``n_classes`` is the number of classes K for classification and ``None`` for regression.
+    """
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    n_classes: int | None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def is_classification(self) -> bool:
+        return self.n_classes is not None
+
+    def __post_init__(self) -> None:
+        for part in ("train", "val", "test"):
+            if len(getattr(self, part)) == 0:
+                raise MdlkitError(f"dataset {self.name!r} has an empty {part} split; use more data")
+        if self.n_classes is not None:
+            for part in ("train", "val", "test"):
+                y = getattr(self, part).y
+                if int(y.min()) < 0 or int(y.max()) >= self.n_classes:
+                    top = self.n_classes - 1
+                    raise MdlkitError(
+                        f"dataset {self.name!r}: {part} labels must lie in [0, {top}]"
+                    )
+
+
+def _split(x: np.ndarray, y: np.ndarray) -> Split:
+    return Split(
+        torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+        torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64)),
+    )
+
+
+def stratified_splits(
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_classes: int,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> Splits:
+    """Split a classification dataset into train/val/test, stratified by label, reproducibly.
+
+    >>> x = np.arange(200, dtype=np.float32).reshape(100, 2); y = np.arange(100) % 2
+    >>> s = stratified_splits("toy", x, y, n_classes=2, val_fraction=0.2, test_fraction=0.2, seed=0)
+    >>> len(s.train), len(s.val), len(s.test)
+    (60, 20, 20)
+    """
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise MdlkitError("val_fraction and test_fraction must be in (0, 1) and sum to less than 1")
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=test_fraction, stratify=y, random_state=seed
+    )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest,
+        y_rest,
+        test_size=val_fraction / (1 - test_fraction),
+        stratify=y_rest,
+        random_state=seed + 1,
+    )
+    return Splits(
+        name, _split(x_train, y_train), _split(x_val, y_val), _split(x_test, y_test), n_classes
+    )

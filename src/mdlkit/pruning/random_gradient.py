@@ -1,0 +1,54 @@
+"""Random gradient pruning: remove weights that cannot influence the output.
+
+After pruning, some weights are dangling: the inputs of a unit whose outputs are all pruned, or
+weights fed only by dead units. One backward pass finds them: with x ~ N(0, 1) and a random output
+direction v ~ N(0, 1), every parameter whose gradient of ⟨v, f_θ(x)⟩ is exactly zero cannot affect
+the output, and is zeroed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from mdlkit.pruning.masks import Mask
+
+__all__ = ["random_gradient_prune"]
+
+
+def random_gradient_prune(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    mask: Mask | None = None,
+    batch_size: int = 1024,
+    seed: int = 0,
+) -> Mask:
+    """Zero the dangling weights of ``model`` in place and return the mask of what is kept.
+
+    The returned mask keeps an entry iff it is nonzero (after applying ``mask``) and its random
+    gradient is nonzero. ``batch_size`` must be large enough that no live ReLU unit is inactive on
+    the whole batch. The global torch RNG is not touched.
+    """
+    if mask is not None:
+        mask.apply(model)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, *input_shape, generator=gen)
+    was_training = model.training
+    model.eval()
+    try:
+        names, params = zip(*model.named_parameters(), strict=True)
+        out = model(x)
+        v = torch.randn(out.shape, generator=gen)
+        grads = torch.autograd.grad((out * v).sum(), params, allow_unused=True)
+    finally:
+        model.train(was_training)
+    keep = {}
+    for name, p, g in zip(names, params, grads, strict=True):
+        alive = p.detach() != 0
+        keep[name] = alive & (g != 0) if g is not None else torch.zeros_like(alive)
+    result = Mask(keep)
+    result.apply(model)
+    return result

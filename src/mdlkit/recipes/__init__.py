@@ -1,0 +1,16 @@
+"""Recipes: whole runs as readable functions over a typed config."""
+
+from mdlkit.recipes.demo import DEMO_CONFIG, run_demo
+from mdlkit.recipes.fit import METHODS, MODELS, FitConfig, FitResult, run_fit
+from mdlkit.recipes.output import write_fit_runs
+
+__all__ = [
+    "DEMO_CONFIG",
+    "METHODS",
+    "MODELS",
+    "FitConfig",
+    "FitResult",
+    "run_demo",
+    "run_fit",
+    "write_fit_runs",
+]

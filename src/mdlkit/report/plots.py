@@ -1,0 +1,67 @@
+"""Plots of training runs and code lengths (matplotlib, written to PNG files)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+
+from mdlkit.bits import bits_from_nats
+from mdlkit.training.loop import TrainResult
+
+__all__ = ["plot_fit_runs"]
+
+
+def plot_fit_runs(
+    runs: Mapping[str, Mapping[str, TrainResult]],
+    summaries: Sequence[tuple[str, Mapping[str, Any]]],
+    path: str | Path,
+) -> Path:
+    """Three panels: validation loss per epoch, nonzero parameters per epoch (every phase of
+    every run, phases laid end to end), and each run's two-part code as stacked model + data bits
+    beside the uniform code."""
+    fig, (ax_loss, ax_nz, ax_bits) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for name, phases in runs.items():
+        offset = 0
+        for phase, result in phases.items():
+            epochs = [offset + e.epoch for e in result.history]
+            ax_loss.plot(
+                epochs,
+                [bits_from_nats(e.val_loss) for e in result.history],
+                label=f"{name}: {phase}",
+            )
+            ax_nz.plot(epochs, [e.nonzero for e in result.history], label=f"{name}: {phase}")
+            offset = epochs[-1] + 1 if epochs else offset
+    ax_loss.set(
+        xlabel="epoch",
+        ylabel="validation loss (bits / sample)",
+        yscale="log",
+        title="validation loss",
+    )
+    ax_nz.set(
+        xlabel="epoch",
+        ylabel="nonzero parameters",
+        yscale="log",
+        title="exactly nonzero parameters",
+    )
+    ax_loss.legend(fontsize=8)
+    ax_nz.legend(fontsize=8)
+    names = [n for n, _ in summaries]
+    model = [s["model_bits"]["codec"] for _, s in summaries]
+    data = [s["data_coded_bits"] for _, s in summaries]
+    ax_bits.bar(names, model, label="model (codec)")
+    ax_bits.bar(names, data, bottom=model, label="data (range-coded)")
+    if summaries:
+        ax_bits.axhline(summaries[0][1]["uniform_bits"], color="k", ls="--", label="uniform code")
+    ax_bits.set(ylabel="bits", yscale="log", title="two-part code length")
+    ax_bits.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,61 @@
+"""Result tables for the terminal (rich) and for text files."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["fit_table", "render_text"]
+
+
+_ROWS: tuple[tuple[str, str], ...] = (
+    ("test accuracy (%)", "acc"),
+    ("nonzero / parameters", "nz"),
+    ("compression rate CR", "cr"),
+    ("model bits: float32 dense", "f32"),
+    ("model bits: 4 bytes per nonzero (paper's convention, no index cost)", "4b"),
+    ("model bits: mdlkit codec (actual file)", "codec"),
+    ("data bits: ideal Σ −log2 p", "ideal"),
+    ("data bits: range-coded", "coded"),
+    ("two-part total (codec + coded data)", "two"),
+    ("uniform code n·log2 K", "uniform"),
+)
+
+
+def _cells(s: Mapping[str, Any]) -> dict[str, str]:
+    mb = s["model_bits"]
+    return {
+        "acc": f"{100 * s['test_accuracy']:.2f}",
+        "nz": f"{s['nonzero']:,} / {s['params']:,}",
+        "cr": f"{s['compression_rate']:.1f}",
+        "f32": f"{mb['float32_dense']:,.0f}",
+        "4b": f"{mb['4_bytes_per_nonzero']:,.0f}",
+        "codec": f"{mb['codec']:,.0f}",
+        "ideal": f"{s['data_ideal_bits']:,.1f}",
+        "coded": f"{s['data_coded_bits']:,.0f}",
+        "two": f"{s['two_part_bits']:,.0f}",
+        "uniform": f"{s['uniform_bits']:,.0f}",
+    }
+
+
+def fit_table(rows: Sequence[tuple[str, Mapping[str, Any]]], title: str = "") -> Table:
+    """One column per run (``(name, FitResult.summary())``), one row per figure; bits throughout."""
+    table = Table(title=title or None)
+    table.add_column("")
+    for name, _ in rows:
+        table.add_column(name, justify="right")
+    cells = [_cells(s) for _, s in rows]
+    for label, key in _ROWS:
+        table.add_row(label, *(c[key] for c in cells))
+    return table
+
+
+def render_text(table: Table, width: int = 160) -> str:
+    """The table as plain text (no colour codes), for files."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(table)
+    return console.export_text()

@@ -1,0 +1,104 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mdlkit import evaluate
+from mdlkit.cli import main
+from mdlkit.coding import read_model
+from mdlkit.data import load_digits
+
+FAST = ["--epochs", "3", "--finetune-epochs", "2", "--warmup-epochs", "1", "--no-progress"]
+
+
+def _run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MDLKIT_MNIST", raising=False)
+    return main(argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fit", "--dataset", "cifar"], "unknown dataset 'cifar'"),
+        (["fit", "--alpha", "-0.1"], "alpha must be >= 0"),
+        (["fit", "--method", "drr", "--beta", "0"], "beta > 0"),
+        (["fit", "--method", "drr", "--beta", "-2"], "beta > 0"),
+        (["fit", "--dataset", "mnist", "--mnist-path", "missing.npz"], "MNIST file not found"),
+        (["fit", "--dataset", "mnist"], "no MNIST file given"),
+        (["fit", "--method", "magic"], "unknown method"),
+        (["fit", "--hidden", "a,b"], "comma-separated integers"),
+        (["fit", "--epochs", "ten"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    assert _run_in(tmp_path, monkeypatch, argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_folder_is_refused_and_left_alone(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep")
+    for command in (["fit", "--out", str(out)], ["demo", "--out", str(out)]):
+        assert _run_in(tmp_path, monkeypatch, command) == 2
+        err = capsys.readouterr().err
+        assert "exists already" in err and err.count("\n") == 1
+    assert [p.name for p in out.iterdir()] == ["precious.txt"]
+    assert (out / "precious.txt").read_text() == "keep"
+
+
+def test_console_entry_point_exit_code_in_a_real_process(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mdlkit", "fit", "--alpha", "-1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "mdlkit: error: alpha must be >= 0, got -1.0"
+    help_proc = subprocess.run(
+        [sys.executable, "-m", "mdlkit", "--help"], capture_output=True, text=True, check=False
+    )
+    assert help_proc.returncode == 0 and "demo" in help_proc.stdout and "fit" in help_proc.stdout
+
+
+def test_fit_writes_a_run_folder_whose_numbers_check_out(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "run"
+    assert _run_in(tmp_path, monkeypatch, ["fit", "--out", str(out), *FAST]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["config.json", "drr.mdlw", "results.json", "table.txt", "training.png"]
+    results = json.loads((out / "results.json").read_text())["runs"]["drr"]
+    config = json.loads((out / "config.json").read_text())["runs"]["drr"]["config"]
+    assert config["alpha"] == 3e-3 and config["epochs"] == 3
+    mb = results["model_bits"]
+    assert results["two_part_bits"] == mb["codec"] + results["data_coded_bits"]
+    assert mb["codec"] == 8 * (out / "drr.mdlw").stat().st_size
+    assert mb["4_bytes_per_nonzero"] == 32 * results["nonzero"]
+    assert mb["float32_dense"] == 32 * results["params"]
+    # The file decodes into the model the test accuracy was measured on.
+    decoded = read_model(out / "drr.mdlw")
+    torch.manual_seed(0)
+    test = evaluate(decoded, load_digits(seed=0).test)
+    assert test.accuracy == results["test_accuracy"]

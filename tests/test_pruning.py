@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mdlkit import Evaluation
+from mdlkit.models import mlp
+from mdlkit.pruning import Mask, random_gradient_prune, tamade
+
+MAGNITUDES = [0.8, -0.1, 0.5, 0.3, -0.2, 1.2]  # sorted |θ|: 0.1 0.2 0.3 0.5 0.8 1.2
+
+
+def _layer() -> nn.Linear:
+    layer = nn.Linear(len(MAGNITUDES), 1, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([MAGNITUDES]))
+    return layer
+
+
+def _pruned(model: nn.Module) -> int:
+    return sum(int((p == 0).sum()) for p in model.parameters())
+
+
+def test_tamade_relative_returns_the_largest_threshold_meeting_the_tolerance() -> None:
+    # loss = 1 + 0.004 · (#pruned); δ = 0.01 accepts at most 2 pruned weights. |θ| < t prunes
+    # 0.1 and 0.2 for every t in (0.2, 0.3], and a third weight beyond: the answer is t = 0.3.
+    layer = _layer()
+    result = tamade(
+        layer,
+        lambda m: Evaluation(1.0 + 0.004 * _pruned(m), float("nan")),
+        mode="relative",
+        delta=0.01,
+        resolution=1e-9,
+    )
+    answer = float(np.float32(0.3))  # the weight as stored
+    assert result.threshold == pytest.approx(answer, abs=1e-8)
+    assert result.threshold <= answer  # never above the true answer
+    assert torch.equal(layer.weight, torch.tensor([[0.8, 0.0, 0.5, 0.3, 0.0, 1.2]]))
+
+
+def test_tamade_absolute_mode_uses_the_accuracy_drop() -> None:
+    # Accuracy drops 1 point per pruned weight; ε_acc = 0.035 allows 3 → answer t = |θ|₍₄₎ = 0.5.
+    layer = _layer()
+    result = tamade(
+        layer,
+        lambda m: Evaluation(0.0, 0.99 - 0.01 * _pruned(m)),
+        mode="absolute",
+        max_accuracy_drop=0.035,
+        resolution=1e-9,
+    )
+    assert result.threshold == pytest.approx(0.5, abs=1e-8)  # 0.5 is exact in float32
+    assert result.threshold <= 0.5
+    assert _pruned(layer) == 3
+
+
+def test_tamade_prunes_nothing_when_no_pruning_is_tolerated() -> None:
+    # Every t up to the smallest magnitude prunes nothing, so that is the largest accepted t.
+    layer = _layer()
+    result = tamade(layer, lambda m: Evaluation(1.0 + _pruned(m), float("nan")), delta=0.0)
+    assert result.threshold == pytest.approx(float(np.float32(0.1)), abs=1e-7)
+    assert _pruned(layer) == 0
+
+
+def test_random_gradient_pruning_removes_exactly_the_dangling_weights() -> None:
+    # 3 → 4 → 3 → 2 ReLU network, all weights nonzero, then three kinds of damage:
+    #  - hidden-1 unit 1 has all its OUTGOING weights pruned: its incoming row and bias dangle;
+    #  - hidden-2 unit 2 has all INCOMING weights pruned and bias −1: ReLU(−1) = 0 always, so its
+    #    outgoing weights and its own bias dangle;
+    #  - output weight [0, 0] is already pruned (stays pruned, no new effect).
+    # Positive weights and biases elsewhere: every other unit is alive on some inputs.
+    torch.manual_seed(0)
+    model = mlp([3, 4, 3, 2])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(0.1 + torch.rand(p.shape))
+        model[2].weight[:, 1] = 0.0
+        model[2].weight[2, :] = 0.0
+        model[2].bias[2] = -1.0
+        model[4].weight[0, 0] = 0.0
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    expected = {n: p != 0 for n, p in before.items()}
+    expected["0.weight"][1, :] = False
+    expected["0.bias"][1] = False
+    expected["2.bias"][2] = False
+    expected["4.weight"][:, 2] = False
+
+    mask = random_gradient_prune(model, (3,), batch_size=4096, seed=1)
+    assert mask == Mask(expected)
+    for name, p in model.named_parameters():
+        assert torch.equal(p.detach(), before[name] * expected[name])
+
+
+def test_an_all_ones_mask_changes_nothing() -> None:
+    torch.manual_seed(0)
+    model = mlp([4, 5, 2])
+    before = [p.detach().clone() for p in model.parameters()]
+    Mask.ones(model).apply(model)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

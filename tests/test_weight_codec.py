@@ -1,0 +1,102 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mdlkit import MdlkitError, evaluate
+from mdlkit.coding import (
+    choose_step,
+    decode_model,
+    encode_model,
+    quantize_model,
+    read_model,
+)
+from mdlkit.data import load_digits
+from mdlkit.models import ModelSpec
+from mdlkit.pruning import count_nonzero
+
+
+def _sparse_model(seed: int = 0, density: float = 0.1) -> tuple[ModelSpec, torch.nn.Module]:
+    spec = ModelSpec("mlp", {"sizes": [16, 24, 12, 5], "activation": "relu"})
+    torch.manual_seed(seed)
+    model = spec.build()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_((torch.rand(p.shape, generator=gen) < density).float())
+        # A dead unit (whole row zero) and a dead input (whole column zero), as pruning leaves.
+        model[0].weight[3].zero_()
+        model[0].weight[:, 7].zero_()
+    return spec, model
+
+
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.3, 1.0])
+def test_decoded_model_outputs_equal_the_quantized_models_exactly(density: float) -> None:
+    spec, model = _sparse_model(density=density)
+    step = 0.01
+    encoded = encode_model(model, spec, step)
+    quantize_model(model, step)
+    decoded = decode_model(encoded.data)
+    x = torch.randn(257, 16)
+    with torch.no_grad():
+        assert torch.equal(decoded(x), model(x))
+    for (n1, p1), (n2, p2) in zip(
+        model.named_parameters(), decoded.named_parameters(), strict=True
+    ):
+        assert n1 == n2 and torch.equal(p1, p2)
+    assert encoded.nonzero == count_nonzero(model)
+    # The file IS the reported size, and the payload is close to its ideal length.
+    assert encoded.length.total == 8 * len(encoded.data)
+    assert encoded.length.parts["payload"] <= encoded.ideal.total * 1.001 + 64
+
+
+def test_codec_is_much_smaller_than_float32_for_a_sparse_model() -> None:
+    spec, model = _sparse_model(density=0.05)
+    encoded = encode_model(model, spec, 0.01)
+    dense_bits = 32 * encoded.total
+    assert encoded.length.total < 0.25 * dense_bits
+
+
+def test_file_round_trip_and_no_overwrite(tmp_path: Path) -> None:
+    spec, model = _sparse_model()
+    encoded = encode_model(model, spec, 0.02)
+    path = encoded.write(tmp_path / "m.mdlw")
+    decoded = read_model(path)
+    quantize_model(model, 0.02)
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.parameters(), decoded.parameters(), strict=True)
+    )
+    with pytest.raises(FileExistsError):
+        encoded.write(path)
+
+
+def test_corrupt_or_foreign_files_give_clear_errors(tmp_path: Path) -> None:
+    spec, model = _sparse_model()
+    data = encode_model(model, spec, 0.02).data
+    with pytest.raises(MdlkitError, match="bad magic"):
+        decode_model(b"XXXX" + data[4:])
+    with pytest.raises(MdlkitError, match="truncated"):
+        decode_model(data[:-1])
+    with pytest.raises(MdlkitError, match="not found"):
+        read_model(tmp_path / "missing.mdlw")
+
+
+def test_chosen_step_meets_the_loss_tolerance() -> None:
+    splits = load_digits(seed=0)
+    spec = ModelSpec("mlp", {"sizes": [64, 16, 10]})
+    torch.manual_seed(0)
+    model = spec.build()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(100):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(splits.train.x), splits.train.y).backward()
+        opt.step()
+    reference = evaluate(model, splits.val).loss
+    step = choose_step(model, lambda m: evaluate(m, splits.val), delta=0.01)
+    assert step == float(np.float32(step))  # stored exactly in the header
+    assert evaluate(model, splits.val).loss == reference  # the search restored the weights
+    quantize_model(model, step)
+    assert evaluate(model, splits.val).loss <= 1.01 * reference
+    quantize_model(model, 4 * step)  # a much coarser grid breaks the tolerance
+    assert evaluate(model, splits.val).loss > 1.01 * reference
