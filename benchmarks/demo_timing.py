@@ -1,0 +1,38 @@
+"""Wall time of the main job (``mdlkit demo``) and its table, on this machine.
+
+Run: ``.venv/bin/python benchmarks/demo_timing.py``; writes ``benchmarks/results/demo.md``.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from mdlkit.recipes import run_demo
+from mdlkit.report import fit_table, render_text
+
+
+def main() -> None:
+    start = time.perf_counter()
+    runs = run_demo()
+    seconds = time.perf_counter() - start
+    table = render_text(fit_table([(n, r.summary()) for n, r in runs], "mdlkit demo"))
+    text = (
+        "# Demo timing\n\n"
+        f"Machine: {platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads. "
+        "Command: `.venv/bin/python benchmarks/demo_timing.py`\n\n"
+        f"Wall time of the whole demo (both runs, encoding and verification): {seconds:.1f} s\n\n"
+        f"```\n{table}```\n"
+    )
+    print(text)
+    out = Path(__file__).parent / "results" / "demo.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
