@@ -22,9 +22,9 @@ def plot_fit_runs(
     summaries: Sequence[tuple[str, Mapping[str, Any]]],
     path: str | Path,
 ) -> Path:
-    """Three panels: validation loss per epoch, nonzero parameters per epoch (every phase of
-    every run, phases laid end to end), and each run's two-part code as stacked model + data bits
-    beside the uniform code."""
+    """Three panels: validation loss per epoch, parameters in use per epoch (|θ| ≥ 0.01 solid,
+    exactly nonzero dotted; every phase of every run, phases laid end to end), and each run's
+    two-part code as stacked model + data bits beside the uniform code."""
     fig, (ax_loss, ax_nz, ax_bits) = plt.subplots(1, 3, figsize=(15, 4.2))
     for name, phases in runs.items():
         offset = 0
@@ -35,7 +35,16 @@ def plot_fit_runs(
                 [bits_from_nats(e.val_loss) for e in result.history],
                 label=f"{name}: {phase}",
             )
-            ax_nz.plot(epochs, [e.nonzero for e in result.history], label=f"{name}: {phase}")
+            (line,) = ax_nz.plot(
+                epochs, [e.above_001 for e in result.history], label=f"{name}: {phase}, |θ| ≥ 0.01"
+            )
+            ax_nz.plot(
+                epochs,
+                [e.nonzero for e in result.history],
+                ls=":",
+                color=line.get_color(),
+                label=f"{name}: {phase}, exactly nonzero",
+            )
             offset = epochs[-1] + 1 if epochs else offset
     ax_loss.set(
         xlabel="epoch",
@@ -45,9 +54,9 @@ def plot_fit_runs(
     )
     ax_nz.set(
         xlabel="epoch",
-        ylabel="nonzero parameters",
+        ylabel="parameters",
         yscale="log",
-        title="exactly nonzero parameters",
+        title="parameters in use",
     )
     ax_loss.legend(fontsize=8)
     ax_nz.legend(fontsize=8)
@@ -58,7 +67,7 @@ def plot_fit_runs(
     ax_bits.bar(names, data, bottom=model, label="data (range-coded)")
     if summaries:
         ax_bits.axhline(summaries[0][1]["uniform_bits"], color="k", ls="--", label="uniform code")
-    ax_bits.set(ylabel="bits", yscale="log", title="two-part code length")
+    ax_bits.set(ylabel="bits", title="two-part code length")
     ax_bits.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)

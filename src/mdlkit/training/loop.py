@@ -43,7 +43,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EpochLog:
-    """One epoch: losses in nats per sample; the objective adds the penalty at that step."""
+    """One epoch: losses in nats per sample; the objective adds the penalty at that step.
+
+    ``nonzero`` counts exactly nonzero parameters; ``above_001`` those with |θ| ≥ 0.01, which shows
+    the progress of a penalty that drives weights towards zero without reaching it.
+    """
 
     epoch: int
     train_loss: float
@@ -51,6 +55,7 @@ class EpochLog:
     val_objective: float
     val_accuracy: float
     nonzero: int
+    above_001: int
 
 
 @dataclass
@@ -150,7 +155,13 @@ def train(
             objective_now = ev.loss + _penalty(regularizer, named, step)
             history.append(
                 EpochLog(
-                    epoch, total / n, ev.loss, objective_now, ev.accuracy, count_nonzero(model)
+                    epoch,
+                    total / n,
+                    ev.loss,
+                    objective_now,
+                    ev.accuracy,
+                    count_nonzero(model),
+                    sum(int((p.detach().abs() >= 0.01).sum()) for _, p in named),
                 )
             )
             if config.keep_best:
