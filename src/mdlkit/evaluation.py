@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from mdlkit.data.splits import Split
 
-__all__ = ["EVAL_CHUNK", "Evaluation", "data_loss", "evaluate"]
+__all__ = ["EVAL_CHUNK", "DataLoss", "Evaluation", "data_loss", "evaluate"]
 
 # A fixed chunk size keeps every evaluation bit-reproducible (batch shapes change float sums).
 EVAL_CHUNK = 1024
@@ -31,9 +31,20 @@ def data_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 0.5 * F.mse_loss(output, target)
 
 
+class DataLoss(nn.Module):
+    """:func:`data_loss` as a module without parameters (the default loss of training)."""
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return data_loss(output, target)
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split) -> Evaluation:
-    """Mean loss and accuracy of ``model`` on ``split`` (eval mode, restored afterwards)."""
+def evaluate(model: nn.Module, split: Split, loss_fn: nn.Module | None = None) -> Evaluation:
+    """Mean loss and accuracy of ``model`` on ``split`` (eval mode, restored afterwards).
+
+    ``loss_fn(output, target)`` gives the mean loss in nats; by default :func:`data_loss`.
+    """
+    loss_fn = loss_fn if loss_fn is not None else DataLoss()
     was_training = model.training
     model.eval()
     try:
@@ -41,7 +52,7 @@ def evaluate(model: nn.Module, split: Split) -> Evaluation:
         for start in range(0, n, EVAL_CHUNK):
             x, y = split.x[start : start + EVAL_CHUNK], split.y[start : start + EVAL_CHUNK]
             out = model(x)
-            total_loss += float(data_loss(out, y)) * len(x)
+            total_loss += float(loss_fn(out, y)) * len(x)
             if y.dtype == torch.int64:
                 correct += int((out.argmax(dim=1) == y).sum())
     finally:

@@ -1,9 +1,20 @@
-"""Regularizers as composable objects: DRR, schedules, ``chain`` and ``masked``."""
+"""Regularizers as composable objects: DRR, R-L1, L2, PMMP (+FPP), schedules, chain, masked."""
 
-from mdlkit.regularizers.base import Chain, Masked, NamedParams, Regularizer, chain, masked
+from mdlkit.regularizers.base import (
+    Chain,
+    Masked,
+    NamedParams,
+    Regularizer,
+    chain,
+    layer_factors,
+    masked,
+)
 from mdlkit.regularizers.drr import DRR
+from mdlkit.regularizers.l1 import L1, L2
+from mdlkit.regularizers.pmmp import PMMP
 from mdlkit.regularizers.schedules import (
     Constant,
+    LinearRamp,
     LinearWarmup,
     Schedule,
     StepSchedule,
@@ -13,8 +24,12 @@ from mdlkit.regularizers.schedules import (
 
 __all__ = [
     "DRR",
+    "L1",
+    "L2",
+    "PMMP",
     "Chain",
     "Constant",
+    "LinearRamp",
     "LinearWarmup",
     "Masked",
     "NamedParams",
@@ -24,5 +39,6 @@ __all__ = [
     "Strength",
     "as_schedule",
     "chain",
+    "layer_factors",
     "masked",
 ]

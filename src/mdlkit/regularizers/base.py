@@ -4,7 +4,8 @@ A regularizer, like an optax transformation, is a small object built from its hy
 It contributes a differentiable ``penalty`` that the training loop adds to the MEAN batch loss
 (so strengths are per-sample quantities), and may act after each optimizer step
 (``after_step``, e.g. a proximal step or a clamp). Regularizers see the model's parameters as a
-list of ``(name, tensor)`` pairs.
+list of ``(name, tensor)`` pairs. A regularizer with variables of its own (PMMP's w, γ, u) hands
+them to the optimizer through ``extra_parameters`` and saves them with ``state_dict``.
 
 >>> import torch
 >>> from mdlkit.regularizers.drr import DRR
@@ -20,13 +21,35 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["Chain", "Masked", "NamedParams", "Regularizer", "chain", "masked"]
+__all__ = [
+    "Chain",
+    "Masked",
+    "NamedParams",
+    "Regularizer",
+    "chain",
+    "layer_factors",
+    "masked",
+]
 
 NamedParams = Sequence[tuple[str, torch.Tensor]]
 
 
+def layer_factors(params: NamedParams, normalize: bool) -> list[float]:
+    """Per-tensor penalty factors: 1, or N_total / (L · N_ℓ) with layer normalisation.
+
+    Normalisation gives every tensor the same total pull, however many entries it has.
+
+    >>> layer_factors([("a", torch.zeros(10)), ("b", torch.zeros(30))], normalize=True)
+    [2.0, 0.6666666666666666]
+    """
+    if not normalize:
+        return [1.0] * len(params)
+    total = sum(p.numel() for _, p in params)
+    return [total / (len(params) * p.numel()) for _, p in params]
+
+
 class Regularizer:
-    """Base class: no penalty and no after-step action. Subclasses override either."""
+    """Base class: no penalty, no after-step action, no variables. Subclasses override."""
 
     def penalty(self, params: NamedParams, step: int) -> torch.Tensor | None:
         """The penalty to add to the mean batch loss at ``step`` (nats per sample), or None."""
@@ -36,9 +59,25 @@ class Regularizer:
         """Called after each optimizer step with the updated parameters (in-place changes)."""
         return None
 
+    def extra_parameters(self, params: NamedParams) -> list[torch.Tensor]:
+        """Trainable tensors of the regularizer itself, created on first call from ``params``."""
+        return []
+
+    def converged(self, params: NamedParams) -> bool:
+        """Whether the regularizer's own convergence condition holds (checked with saturation)."""
+        return True
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors needed to resume (empty for stateless regularizers)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        return None
+
 
 class Chain(Regularizer):
-    """The sum of several regularizers' penalties; after-step hooks run in order."""
+    """The sum of several regularizers' penalties; hooks run in order."""
 
     def __init__(self, members: Sequence[Regularizer]) -> None:
         self.members = list(members)
@@ -54,6 +93,24 @@ class Chain(Regularizer):
     def after_step(self, params: NamedParams, step: int) -> None:
         for member in self.members:
             member.after_step(params, step)
+
+    def extra_parameters(self, params: NamedParams) -> list[torch.Tensor]:
+        return [t for member in self.members for t in member.extra_parameters(params)]
+
+    def converged(self, params: NamedParams) -> bool:
+        return all(member.converged(params) for member in self.members)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {
+            f"{i}.{k}": v for i, m in enumerate(self.members) for k, v in m.state_dict().items()
+        }
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for i, member in enumerate(self.members):
+            prefix = f"{i}."
+            member.load_state_dict(
+                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            )
 
     def __repr__(self) -> str:
         return f"chain({', '.join(map(repr, self.members))})"
@@ -79,6 +136,18 @@ class Masked(Regularizer):
 
     def after_step(self, params: NamedParams, step: int) -> None:
         self.inner.after_step(self._select(params), step)
+
+    def extra_parameters(self, params: NamedParams) -> list[torch.Tensor]:
+        return self.inner.extra_parameters(self._select(params))
+
+    def converged(self, params: NamedParams) -> bool:
+        return self.inner.converged(self._select(params))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.inner.load_state_dict(state)
 
     def __repr__(self) -> str:
         return f"masked({self.inner!r})"

@@ -16,24 +16,27 @@ from __future__ import annotations
 import torch
 
 from mdlkit.errors import MdlkitError
-from mdlkit.regularizers.base import NamedParams, Regularizer
+from mdlkit.regularizers.base import NamedParams, Regularizer, layer_factors
 from mdlkit.regularizers.schedules import Strength, as_schedule
 
 __all__ = ["DRR"]
 
 
 class DRR(Regularizer):
-    """DRR penalty ``α(step) · Σ (1 − exp(−β|θ|)) + ρ · Σ θ²`` (nats per sample).
+    """DRR penalty ``α(step) · Σ_ℓ f_ℓ Σ (1 − exp(−β|θ|)) + ρ · Σ θ²`` (nats per sample).
 
     Args:
         alpha: strength α ≥ 0 (float or schedule); it multiplies a penalty added to the mean
             batch loss, so the equivalent strength on the summed loss is α·N.
         beta: sharpness β > 0 (the authors use 5–10). β = 0 would switch the method off and is
             rejected.
-        l2: optional ρ ≥ 0 of an added ρ‖θ‖² (off by default).
+        l2: optional ρ ≥ 0 of an added ρ‖θ‖² (off by default: ablations found it rarely helps).
+        normalize_layers: scale tensor ℓ's penalty by f_ℓ = N_total / (L · N_ℓ) (else f_ℓ = 1).
     """
 
-    def __init__(self, alpha: Strength, beta: float = 5.0, l2: float = 0.0) -> None:
+    def __init__(
+        self, alpha: Strength, beta: float = 5.0, l2: float = 0.0, normalize_layers: bool = False
+    ) -> None:
         if not beta > 0:
             raise MdlkitError(f"DRR needs beta > 0 (beta = 0 switches it off), got {beta}")
         if not l2 >= 0:
@@ -41,15 +44,17 @@ class DRR(Regularizer):
         self.alpha = as_schedule(alpha)
         self.beta = float(beta)
         self.l2 = float(l2)
+        self.normalize_layers = normalize_layers
 
     def penalty(self, params: NamedParams, step: int) -> torch.Tensor | None:
         if not params:
             return None
-        alpha = self.alpha(step)
-        total = torch.stack(
-            [(1.0 - torch.exp(-self.beta * p.abs())).sum() for _, p in params]
-        ).sum()
-        result = alpha * total
+        factors = layer_factors(params, self.normalize_layers)
+        terms = [
+            f * (1.0 - torch.exp(-self.beta * p.abs())).sum()
+            for f, (_, p) in zip(factors, params, strict=True)
+        ]
+        result = self.alpha(step) * torch.stack(terms).sum()
         if self.l2 > 0:
             result = result + self.l2 * torch.stack([p.square().sum() for _, p in params]).sum()
         return result

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 from mdlkit.errors import MdlkitError
 
-__all__ = ["Constant", "LinearWarmup", "Schedule", "StepSchedule", "Strength", "as_schedule"]
+__all__ = [
+    "Constant",
+    "LinearRamp",
+    "LinearWarmup",
+    "Schedule",
+    "StepSchedule",
+    "Strength",
+    "as_schedule",
+]
 
 
 class Schedule(ABC):
@@ -63,6 +71,31 @@ class LinearWarmup(Schedule):
         if ramp >= self.warmup_steps:
             return self.value
         return self.value * ramp / self.warmup_steps
+
+
+@dataclass(frozen=True)
+class LinearRamp(Schedule):
+    """An increasing strength: ``start`` until ``delay_steps``, linearly to ``end`` over
+    ``ramp_steps``, then ``end`` (the paper's "increasing α" option).
+
+    >>> [LinearRamp(1.0, 3.0, ramp_steps=4)(s) for s in (0, 2, 4, 9)]
+    [1.0, 2.0, 3.0, 3.0]
+    """
+
+    start: float
+    end: float
+    ramp_steps: int
+    delay_steps: int = 0
+
+    def __post_init__(self) -> None:
+        _check_strength(self.start)
+        _check_strength(self.end)
+        if self.ramp_steps < 1 or self.delay_steps < 0:
+            raise MdlkitError("a ramp needs ramp_steps >= 1 and delay_steps >= 0")
+
+    def __call__(self, step: int) -> float:
+        t = min(max(step - self.delay_steps, 0), self.ramp_steps) / self.ramp_steps
+        return self.start + (self.end - self.start) * t
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""Checkpoint files: written atomically, read without unpickling arbitrary objects.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts saved with ``torch.save``
+and read back with ``torch.load(weights_only=True)``, which refuses anything else. Writing goes to
+a temporary file that replaces the old checkpoint only once complete, so a kill at any moment
+leaves the last good checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mdlkit.errors import MdlkitError
+
+__all__ = ["CHECKPOINT_VERSION", "load_checkpoint", "save_checkpoint"]
+
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Atomically write ``state`` (plus a format version) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"version": CHECKPOINT_VERSION, **state}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say so in one line
+        raise MdlkitError(f"cannot read checkpoint {path}: {exc}".splitlines()[0]) from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise MdlkitError(f"{path} is not an mdlkit checkpoint of version {CHECKPOINT_VERSION}")
+    return state
