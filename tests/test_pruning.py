@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from mdlkit import Evaluation
-from mdlkit.models import mlp
+from mdlkit.models import lenet5_caffe, mlp, small_cnn
 from mdlkit.pruning import Mask, random_gradient_prune, tamade
 
 MAGNITUDES = [0.8, -0.1, 0.5, 0.3, -0.2, 1.2]  # sorted |θ|: 0.1 0.2 0.3 0.5 0.8 1.2
@@ -96,3 +96,30 @@ def test_an_all_ones_mask_changes_nothing() -> None:
     before = [p.detach().clone() for p in model.parameters()]
     Mask.ones(model).apply(model)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_random_gradient_pruning_on_a_cnn_removes_a_dead_channels_weights() -> None:
+    # Channel 3 of the first convolution feeds nothing once the second convolution's weights
+    # from it are pruned: its 3×3 kernel and bias dangle, and only those go. Positive weights
+    # after the first layer keep every other unit alive on Gaussian inputs.
+    torch.manual_seed(0)
+    model = small_cnn(8, channels=4)
+    with torch.no_grad():
+        for p in list(model.parameters())[2:]:
+            p.abs_().add_(0.01)
+        model[3].weight[:, 3] = 0.0
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    mask = random_gradient_prune(model, (1, 8, 8), batch_size=2048)
+    kept = {n: before[n] != 0 for n in before}
+    kept["0.weight"][3] = False
+    kept["0.bias"][3] = False
+    assert mask == Mask(kept)
+
+
+def test_tamade_prunes_conv_weights_too() -> None:
+    torch.manual_seed(0)
+    model = lenet5_caffe()
+    result = tamade(model, lambda m: Evaluation(1.0, float("nan")), delta=0.0)
+    # A score that never changes accepts every threshold: everything below 2·max|θ| goes.
+    assert result.threshold > 0
+    assert all(int(torch.count_nonzero(p)) == 0 for p in model.parameters())

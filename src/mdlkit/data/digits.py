@@ -13,13 +13,22 @@ from mdlkit.data.splits import Splits, stratified_splits
 __all__ = ["load_digits"]
 
 
-def load_digits(*, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2) -> Splits:
-    """Digits with pixels scaled to [0, 1] (raw values are 0..16), flattened to 64 features.
+def load_digits(
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    flatten: bool = True,
+) -> Splits:
+    """Digits with pixels scaled to [0, 1] (raw values are 0..16): 64 features, or 1×8×8 images
+    with ``flatten=False`` (for CNNs).
 
     Split stratified by class; the default 60/20/20 gives 1077/360/360 samples.
     """
     bunch = _sk_load_digits()
     x = np.asarray(bunch.data, dtype=np.float32) / 16.0
+    if not flatten:
+        x = x.reshape(-1, 1, 8, 8)
     y = np.asarray(bunch.target, dtype=np.int64)
     return stratified_splits(
         "digits",

@@ -13,11 +13,9 @@ from torch import nn
 
 from mdlkit.data.splits import Split, Splits
 from mdlkit.errors import MdlkitError
-from mdlkit.models.mlp import mlp
+from mdlkit.models.teacher_student import teacher_mlp
 
-__all__ = ["TEACHER_SIZES", "make_teacher", "teacher_student"]
-
-TEACHER_SIZES = (2, 5, 8, 1)
+__all__ = ["make_teacher", "teacher_student"]
 
 
 def make_teacher(seed: int = 0) -> nn.Sequential:
@@ -25,7 +23,7 @@ def make_teacher(seed: int = 0) -> nn.Sequential:
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        teacher = mlp(TEACHER_SIZES, "tanh")
+        teacher = teacher_mlp()
     finally:
         torch.random.set_rng_state(gen_state)
     with torch.no_grad():

@@ -19,13 +19,19 @@ from typing import Any
 from torch import nn
 
 from mdlkit.errors import MdlkitError
+from mdlkit.models.cnn import lenet5_caffe, small_cnn
 from mdlkit.models.mlp import lenet_300_100, mlp
+from mdlkit.models.teacher_student import student_mlp, teacher_mlp
 
 __all__ = ["MODEL_BUILDERS", "ModelSpec"]
 
 MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp,
     "lenet-300-100": lenet_300_100,
+    "lenet5-caffe": lenet5_caffe,
+    "small-cnn": small_cnn,
+    "student": student_mlp,
+    "teacher": teacher_mlp,
 }
 
 
