@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from mdlkit import Evaluation
+from mdlkit import Evaluation, MdlkitError
 from mdlkit.models import lenet5_caffe, mlp, small_cnn
-from mdlkit.pruning import Mask, random_gradient_prune, tamade
+from mdlkit.pruning import Mask, layerwise_prune, random_gradient_prune, tamade
 
 MAGNITUDES = [0.8, -0.1, 0.5, 0.3, -0.2, 1.2]  # sorted |θ|: 0.1 0.2 0.3 0.5 0.8 1.2
 
@@ -123,3 +123,39 @@ def test_tamade_prunes_conv_weights_too() -> None:
     # A score that never changes accepts every threshold: everything below 2·max|θ| goes.
     assert result.threshold > 0
     assert all(int(torch.count_nonzero(p)) == 0 for p in model.parameters())
+
+
+def test_layerwise_pruning_keeps_outputs_within_tolerance_while_removing_weights() -> None:
+    # One dense layer: 20 large weights (|w| ≥ 0.5) that carry the output and 80 tiny ones
+    # (|w| ≤ 1e-3) whose removal moves each output by ~1e-3. With α = 0.01 per kept entry the
+    # optimum drops exactly the tiny ones.
+    gen = torch.Generator().manual_seed(0)
+    weight = 1e-3 * (2 * torch.rand(5, 20, generator=gen) - 1)
+    large = torch.randperm(100, generator=gen)[:20]
+    weight.view(-1)[large] = torch.sign(torch.randn(20, generator=gen)) * (
+        0.5 + torch.rand(20, generator=gen)
+    )
+    model = nn.Sequential(nn.Linear(20, 5))
+    with torch.no_grad():
+        model[0].weight.copy_(weight)
+        model[0].bias.copy_(torch.tensor([1.0, -1.0, 0.5, 2.0, -0.7]))
+    x = torch.randn(2000, 20, generator=gen)
+    with torch.no_grad():
+        before = model(x)
+    mask, reports = layerwise_prune(model, x, (20,), alpha=0.01)
+    with torch.no_grad():
+        after = model(x)
+    expected_keep = torch.zeros(100, dtype=torch.bool)
+    expected_keep[large] = True
+    assert torch.equal(mask.keep["0.weight"].flatten(), expected_keep)
+    assert bool(mask.keep["0.bias"].all())
+    assert reports[0].nonzero_before == 105 and reports[0].nonzero_after == 25
+    assert float((after - before).norm() / before.norm()) < 0.01
+
+
+def test_layerwise_pruning_rejects_bad_settings() -> None:
+    model = mlp([3, 2])
+    with pytest.raises(MdlkitError, match="gamma init"):
+        layerwise_prune(model, torch.zeros(4, 3), (3,), gamma_init=1.5)
+    with pytest.raises(MdlkitError, match="needs training inputs"):
+        layerwise_prune(model, torch.zeros(0, 3), (3,))
