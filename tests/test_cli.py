@@ -88,9 +88,16 @@ def test_fit_writes_a_run_folder_whose_numbers_check_out(
     out = tmp_path / "run"
     assert _run_in(tmp_path, monkeypatch, ["fit", "--out", str(out), *FAST]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["config.json", "drr.mdlw", "results.json", "table.txt", "training.png"]
+    assert names == [
+        "checkpoints",
+        "config.json",
+        "drr.mdlw",
+        "results.json",
+        "table.txt",
+        "training.png",
+    ]
     results = json.loads((out / "results.json").read_text())["runs"]["drr"]
-    config = json.loads((out / "config.json").read_text())["runs"]["drr"]["config"]
+    config = json.loads((out / "config.json").read_text())["runs"]["drr"]
     assert config["alpha"] == 3e-3 and config["epochs"] == 3
     mb = results["model_bits"]
     assert results["two_part_bits"] == mb["codec"] + results["data_coded_bits"]

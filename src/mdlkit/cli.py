@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
+import torch
 from rich.console import Console
 
 from mdlkit import __version__
@@ -46,6 +47,93 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _add_fit_options(fit: argparse.ArgumentParser) -> None:
+    d = FitConfig()
+    data = fit.add_argument_group("data")
+    data.add_argument(
+        "--dataset", default=d.dataset, help=f"{' | '.join(DATASETS)} (default digits)"
+    )
+    data.add_argument("--mnist-path", help=f"MNIST .npz file (or set {MNIST_ENV})")
+    data.add_argument(
+        "--n-train", type=int, help="teacher-student N (default 300) or an MNIST subset"
+    )
+    data.add_argument("--noise", type=float, default=d.noise, help="teacher-student noise σ (0.01)")
+    data.add_argument(
+        "--epsilon",
+        type=float,
+        default=d.epsilon,
+        help=f"precision regression targets are coded at (default {d.epsilon})",
+    )
+    model = fit.add_argument_group("model")
+    model.add_argument("--model", default=d.model, help=f"{' | '.join(MODELS)} (default mlp)")
+    model.add_argument(
+        "--hidden",
+        type=_hidden,
+        default=d.hidden,
+        help="MLP hidden sizes, comma-separated (default 32)",
+    )
+    model.add_argument("--activation", default=d.activation, help="MLP activation (default relu)")
+    method = fit.add_argument_group("method")
+    method.add_argument("--method", default=d.method, help=f"{' | '.join(METHODS)} (default drr)")
+    method.add_argument(
+        "--alpha",
+        type=float,
+        default=d.alpha,
+        help=f"strength α ≥ 0 per sample (default {d.alpha})",
+    )
+    method.add_argument("--beta", type=float, default=d.beta, help="DRR sharpness β > 0 (5)")
+    method.add_argument("--proximal", action="store_true", help="R-L1 by proximal steps")
+    method.add_argument("--fictitious-play", action="store_true", help="PMMP with FPP averaging")
+    method.add_argument("--gamma-init", type=float, default=d.gamma_init, help="PMMP γ₀ (1)")
+    method.add_argument("--u-init", type=float, default=d.u_init, help="PMMP u₀ (0)")
+    method.add_argument(
+        "--warmup-epochs",
+        type=int,
+        default=d.warmup_epochs,
+        help=f"epochs over which α ramps up from 0 (default {d.warmup_epochs})",
+    )
+    prune = fit.add_argument_group("pruning and quantization")
+    prune.add_argument("--prune-mode", default=d.prune_mode, help="TAMADE relative | absolute")
+    prune.add_argument(
+        "--tolerance",
+        type=float,
+        default=d.tolerance,
+        help=f"TAMADE relative loss tolerance δ (default {d.tolerance})",
+    )
+    prune.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        default=d.max_accuracy_drop,
+        help="TAMADE absolute mode: accuracy drop allowed (0.002 = 0.2 points)",
+    )
+    prune.add_argument(
+        "--quant-tolerance",
+        type=float,
+        default=d.quant_tolerance,
+        help=f"relative loss tolerance of quantization (default {d.quant_tolerance})",
+    )
+    opt = fit.add_argument_group("optimization")
+    opt.add_argument("--epochs", type=int, default=d.epochs, help="max epochs of training (300)")
+    opt.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=d.finetune_epochs,
+        help="max epochs of fine-tuning (200)",
+    )
+    opt.add_argument("--batch-size", type=int, default=d.batch_size, help="0 = full batch (64)")
+    opt.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    opt.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
+    run = fit.add_argument_group("run")
+    run.add_argument("--out", type=Path, help="new run folder (default: runs/fit-<time>)")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the killed run in DIR (its own settings are used)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def _build_parser() -> _Parser:
     parser = _Parser(
         prog="mdlkit",
@@ -61,7 +149,7 @@ def _build_parser() -> _Parser:
         description="Train an MLP on scikit-learn's digits plainly and with DRR (then prune and "
         "fine-tune it), encode both models and the training labels for real, decode "
         "them back, and print accuracy, sparsity and two-part code lengths. "
-        "Needs no download; takes under 3 minutes on 2 cores.",
+        "Needs no download; takes under a minute on 2 cores.",
     )
     demo.add_argument("--out", type=Path, help="new run folder (default: runs/demo-<time>)")
     demo.add_argument("--seed", type=int, default=DEMO_CONFIG.seed, help="random seed (default 0)")
@@ -69,111 +157,83 @@ def _build_parser() -> _Parser:
 
     fit = sub.add_parser(
         "fit",
-        help="train → (DRR: prune → fine-tune) → encode, with options",
+        help="train (none | drr | l1 | pmmp) → prune → fine-tune → encode, with options",
         description="The demo's pipeline on one configuration. Lengths are in bits; alpha is per "
-        "sample (it scales a penalty added to the mean batch loss).",
+        "sample (it scales a penalty added to the mean batch loss). Checkpoints after every "
+        "epoch: a killed run continues with --resume DIR.",
     )
-    d = FitConfig()
-    fit.add_argument(
-        "--dataset",
-        default=d.dataset,
-        help=f"one of {', '.join(DATASETS[:2])} (default {d.dataset})",
-    )
-    fit.add_argument("--mnist-path", help=f"MNIST .npz file (or set {MNIST_ENV})")
-    fit.add_argument("--model", default=d.model, help=f"one of {', '.join(MODELS)} (default mlp)")
-    fit.add_argument(
-        "--hidden",
-        type=_hidden,
-        default=d.hidden,
-        help="MLP hidden sizes, comma-separated (default 32)",
-    )
-    fit.add_argument(
-        "--method", default=d.method, help=f"one of {', '.join(METHODS)} (default drr)"
-    )
-    fit.add_argument(
-        "--alpha", type=float, default=d.alpha, help=f"DRR strength α ≥ 0 (default {d.alpha})"
-    )
-    fit.add_argument(
-        "--beta", type=float, default=d.beta, help=f"DRR sharpness β > 0 (default {d.beta})"
-    )
-    fit.add_argument(
-        "--warmup-epochs",
-        type=int,
-        default=d.warmup_epochs,
-        help=f"epochs over which α ramps up from 0 (default {d.warmup_epochs})",
-    )
-    fit.add_argument(
-        "--tolerance",
-        type=float,
-        default=d.tolerance,
-        help=f"TAMADE relative loss tolerance δ (default {d.tolerance})",
-    )
-    fit.add_argument(
-        "--quant-tolerance",
-        type=float,
-        default=d.quant_tolerance,
-        help=f"relative loss tolerance of weight quantization (default {d.quant_tolerance})",
-    )
-    fit.add_argument(
-        "--epochs",
-        type=int,
-        default=d.epochs,
-        help=f"max epochs of (regularized) training (default {d.epochs})",
-    )
-    fit.add_argument(
-        "--finetune-epochs",
-        type=int,
-        default=d.finetune_epochs,
-        help=f"max epochs of fine-tuning (default {d.finetune_epochs})",
-    )
-    fit.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    fit.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    fit.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
-    fit.add_argument("--out", type=Path, help="new run folder (default: runs/fit-<time>)")
-    fit.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_fit_options(fit)
     return parser
 
 
 def _report(runs: list[tuple[str, FitResult]], out: Path, title: str) -> None:
-    from mdlkit.recipes.output import write_fit_runs
+    from mdlkit.recipes.output import finish_fit_runs
     from mdlkit.report.tables import fit_table
 
-    written = write_fit_runs(out, runs, title)
+    finish_fit_runs(out, runs, title)
     console = Console()
     console.print(fit_table([(n, r.summary()) for n, r in runs], title))
     for name, r in runs:
-        console.print(f"{name}: {r.seconds:.1f} s, decoded model and labels verified")
-    console.print(f"run folder: {written}")
+        console.print(f"{name}: {r.seconds:.1f} s, decoded model and data verified")
+    console.print(f"run folder: {out}")
+
+
+def _fit_config(args: argparse.Namespace) -> FitConfig:
+    return FitConfig(
+        dataset=args.dataset,
+        mnist_path=args.mnist_path,
+        n_train=args.n_train,
+        noise=args.noise,
+        epsilon=args.epsilon,
+        model=args.model,
+        hidden=args.hidden,
+        activation=args.activation,
+        method=args.method,
+        alpha=args.alpha,
+        beta=args.beta,
+        proximal=args.proximal,
+        fictitious_play=args.fictitious_play,
+        gamma_init=args.gamma_init,
+        u_init=args.u_init,
+        warmup_epochs=args.warmup_epochs,
+        prune_mode=args.prune_mode,
+        tolerance=args.tolerance,
+        max_accuracy_drop=args.max_accuracy_drop,
+        quant_tolerance=args.quant_tolerance,
+        epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs,
+        batch_size=args.batch_size or None,
+        lr=args.lr,
+        seed=args.seed,
+    )
 
 
 def _run(args: argparse.Namespace) -> None:
+    from mdlkit.recipes.output import read_fit_configs, start_fit_runs
+
     progress = not args.no_progress and sys.stderr.isatty()
     if args.command == "demo":
+        config = replace(DEMO_CONFIG, seed=args.seed)
         out = check_new_dir(args.out) if args.out else default_run_dir("demo")
-        runs = run_demo(replace(DEMO_CONFIG, seed=args.seed), progress=progress)
+        start_fit_runs(out, {"plain": replace(config, method="none"), "drr": config})
+        runs = run_demo(config, progress=progress)
         _report(runs, out, "mdlkit demo: digits, MLP 64-32-10, plain vs DRR")
-    elif args.command == "fit":
-        config = FitConfig(
-            dataset=args.dataset,
-            mnist_path=args.mnist_path,
-            model=args.model,
-            hidden=args.hidden,
-            method=args.method,
-            alpha=args.alpha,
-            beta=args.beta,
-            warmup_epochs=args.warmup_epochs,
-            tolerance=args.tolerance,
-            quant_tolerance=args.quant_tolerance,
-            epochs=args.epochs,
-            finetune_epochs=args.finetune_epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-        )
+        return
+    if args.resume is not None:
+        configs, env = read_fit_configs(args.resume)
+        ((name, config),) = configs.items()
+        # The same thread count as the interrupted run: float sums depend on it.
+        torch.set_num_threads(int(env.get("threads", torch.get_num_threads())))
+        config.validate()
+        out = args.resume
+    else:
+        config = _fit_config(args)
         config.validate()
         out = check_new_dir(args.out) if args.out else default_run_dir("fit")
-        result = run_fit(config, progress=progress)
-        _report([(config.method, result)], out, f"mdlkit fit: {config.dataset}, {config.model}")
+        name = config.method
+        start_fit_runs(out, {name: config})
+    result = run_fit(config, progress=progress, checkpoint_dir=out / "checkpoints")
+    _report([(name, result)], out, f"mdlkit fit: {config.dataset}, {config.model}, {name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"mdlkit: error: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("mdlkit: interrupted\n")
+        sys.stderr.write("mdlkit: interrupted (a fit continues with --resume DIR)\n")
         return 130
     return 0
 

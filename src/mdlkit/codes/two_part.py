@@ -1,8 +1,8 @@
 """The two-part code L(θ) + Σ −log2 p_θ̂(y_i | x_i), with both parts real bitstreams.
 
-The model part is the weight codec's file; the data part range-codes the labels with the
-DECODED model's probabilities, so the two parts are honest together. Both are decoded back and
-checked before a length is reported.
+The model part is the weight codec's file; the data part range-codes the labels (or, for
+regression, the targets at precision ε under N(f_θ̂(x), σ²)) with the DECODED model, so the two
+parts are honest together. Both are decoded back and checked before a length is reported.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import nn
 
 from mdlkit.bits import CodeLength
@@ -19,12 +20,13 @@ from mdlkit.coding.categorical import (
     decode_categorical,
     encode_categorical,
 )
+from mdlkit.coding.gaussian import EncodedGaussian, decode_gaussian, encode_gaussian
 from mdlkit.coding.weights import EncodedModel, decode_model, encode_model
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.models.spec import ModelSpec
 
-__all__ = ["TwoPartCode", "two_part_code"]
+__all__ = ["RegressionTwoPartCode", "TwoPartCode", "two_part_code", "two_part_regression_code"]
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,87 @@ def two_part_code(
     receiver_probs = class_probabilities(decode_model(encoded_model.data), data.x)
     if not np.array_equal(decode_categorical(encoded_data.words, receiver_probs), labels):
         raise RuntimeError("two-part code: decoded labels differ from the originals (a bug)")
-    conventions = {
-        "float32_dense": 32.0 * encoded_model.total,
-        "4_bytes_per_nonzero": 32.0 * encoded_model.nonzero,
-        "codec": encoded_model.length.total,
-    }
+    conventions = _conventions(encoded_model)
     length = CodeLength(
         {"model": encoded_model.length.total, "data": float(encoded_data.coded_bits)},
         name="two-part",
     )
     return TwoPartCode(
         length, conventions, encoded_data.ideal_bits, encoded_model, encoded_data, decoded
+    )
+
+
+def _conventions(encoded: EncodedModel) -> dict[str, float]:
+    return {
+        "float32_dense": 32.0 * encoded.total,
+        "4_bytes_per_nonzero": 32.0 * encoded.nonzero,
+        "codec": encoded.length.total,
+    }
+
+
+@dataclass(frozen=True)
+class RegressionTwoPartCode:
+    """A verified two-part code of regression targets.
+
+    ``length`` has ``model`` (codec file), ``sigma`` (σ as float32, 32 bits), ``side``
+    (k_min, k_max and the shift of the Gaussian stream) and ``data`` (the coded targets).
+    """
+
+    length: CodeLength
+    model_conventions: dict[str, float]
+    data_ideal_bits: float
+    encoded_model: EncodedModel
+    encoded_data: EncodedGaussian
+    decoded_model: nn.Module
+    sigma: float
+
+    @property
+    def data_coded_bits(self) -> float:
+        return float(self.encoded_data.coded_bits)
+
+
+@torch.no_grad()
+def _means(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    was_training = model.training
+    model.eval()
+    try:
+        return model(x).to(torch.float64).numpy().ravel()
+    finally:
+        model.train(was_training)
+
+
+def two_part_regression_code(
+    model: nn.Module, spec: ModelSpec, data: Split, step: float, *, sigma: float, epsilon: float
+) -> RegressionTwoPartCode:
+    """Encode ``model`` and ``data``'s targets at precision ε with N(f(x), σ²); decode and check.
+
+    σ is rounded to float32 (what is sent) before coding.
+    """
+    sigma = float(np.float32(sigma))
+    encoded_model = encode_model(model, spec, step)
+    decoded = decode_model(encoded_model.data)
+    y = data.y.numpy().astype(np.float64).ravel()
+    encoded_data = encode_gaussian(y, _means(decoded, data.x), sigma=sigma, epsilon=epsilon)
+    receiver = decode_model(encoded_model.data)
+    k = decode_gaussian(encoded_data, _means(receiver, data.x), sigma=sigma)
+    if not np.array_equal(k, np.round(y / epsilon)):
+        raise RuntimeError("two-part code: decoded targets differ from the originals (a bug)")
+    side = 64 * 2 + 8  # k_min, k_max as int64, the shift as a byte
+    length = CodeLength(
+        {
+            "model": encoded_model.length.total,
+            "sigma": 32.0,
+            "side": float(side),
+            "data": float(encoded_data.coded_bits),
+        },
+        name="two-part (regression)",
+    )
+    return RegressionTwoPartCode(
+        length,
+        _conventions(encoded_model),
+        encoded_data.ideal_bits,
+        encoded_model,
+        encoded_data,
+        decoded,
+        sigma,
     )

@@ -2,7 +2,12 @@
 
 from mdlkit.recipes.demo import DEMO_CONFIG, run_demo
 from mdlkit.recipes.fit import METHODS, MODELS, FitConfig, FitResult, run_fit
-from mdlkit.recipes.output import write_fit_runs
+from mdlkit.recipes.output import (
+    finish_fit_runs,
+    read_fit_configs,
+    start_fit_runs,
+    write_fit_runs,
+)
 
 __all__ = [
     "DEMO_CONFIG",
@@ -10,7 +15,10 @@ __all__ = [
     "MODELS",
     "FitConfig",
     "FitResult",
+    "finish_fit_runs",
+    "read_fit_configs",
     "run_demo",
     "run_fit",
+    "start_fit_runs",
     "write_fit_runs",
 ]

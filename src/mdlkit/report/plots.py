@@ -62,10 +62,10 @@ def plot_fit_runs(
     ax_nz.legend(fontsize=8)
     names = [n for n, _ in summaries]
     model = [s["model_bits"]["codec"] for _, s in summaries]
-    data = [s["data_coded_bits"] for _, s in summaries]
+    data = [s["two_part_bits"] - s["model_bits"]["codec"] for _, s in summaries]
     ax_bits.bar(names, model, label="model (codec)")
-    ax_bits.bar(names, data, bottom=model, label="data (range-coded)")
-    if summaries:
+    ax_bits.bar(names, data, bottom=model, label="data (range-coded, with side info)")
+    if summaries and summaries[0][1].get("uniform_bits") is not None:
         ax_bits.axhline(summaries[0][1]["uniform_bits"], color="k", ls="--", label="uniform code")
     ax_bits.set(ylabel="bits", title="two-part code length")
     ax_bits.legend(fontsize=8)

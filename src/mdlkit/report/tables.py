@@ -14,6 +14,8 @@ __all__ = ["fit_table", "render_text"]
 
 _ROWS: tuple[tuple[str, str], ...] = (
     ("test accuracy (%)", "acc"),
+    ("test MSE", "mse"),
+    ("learned σ", "sigma"),
     ("nonzero / parameters", "nz"),
     ("compression rate CR", "cr"),
     ("model bits: float32 dense", "f32"),
@@ -21,15 +23,22 @@ _ROWS: tuple[tuple[str, str], ...] = (
     ("model bits: mdlkit codec (actual file)", "codec"),
     ("data bits: ideal Σ −log2 p", "ideal"),
     ("data bits: range-coded", "coded"),
-    ("two-part total (codec + coded data)", "two"),
+    ("two-part total (codec + σ and side info + coded data)", "two"),
     ("uniform code n·log2 K", "uniform"),
 )
 
 
+def _maybe(value: float | None, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
 def _cells(s: Mapping[str, Any]) -> dict[str, str]:
     mb = s["model_bits"]
+    acc = s.get("test_accuracy")
     return {
-        "acc": f"{100 * s['test_accuracy']:.2f}",
+        "acc": _maybe(None if acc is None else 100 * acc, ".2f"),
+        "mse": _maybe(s.get("test_mse"), ".3g"),
+        "sigma": _maybe(s.get("sigma"), ".4g"),
         "nz": f"{s['nonzero']:,} / {s['params']:,}",
         "cr": f"{s['compression_rate']:.1f}",
         "f32": f"{mb['float32_dense']:,.0f}",
@@ -38,7 +47,7 @@ def _cells(s: Mapping[str, Any]) -> dict[str, str]:
         "ideal": f"{s['data_ideal_bits']:,.1f}",
         "coded": f"{s['data_coded_bits']:,.0f}",
         "two": f"{s['two_part_bits']:,.0f}",
-        "uniform": f"{s['uniform_bits']:,.0f}",
+        "uniform": _maybe(s.get("uniform_bits"), ",.0f"),
     }
 
 
@@ -50,7 +59,10 @@ def fit_table(rows: Sequence[tuple[str, Mapping[str, Any]]], title: str = "") ->
         table.add_column(name, justify="right")
     cells = [_cells(s) for _, s in rows]
     for label, key in _ROWS:
-        table.add_row(label, *(c[key] for c in cells))
+        values = [c[key] for c in cells]
+        if key in ("acc", "mse", "sigma", "uniform") and all(v == "—" for v in values):
+            continue  # a row that means nothing for these runs
+        table.add_row(label, *values)
     return table
 
 

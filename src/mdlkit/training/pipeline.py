@@ -3,21 +3,28 @@
 1. Regularized training until the validation objective saturates (or ``max_epochs``).
 2. Random gradient pruning → TAMADE threshold → random gradient pruning → freeze the mask.
 3. Fine-tuning without any penalty, mask frozen, same stopping rule.
+
+With a ``checkpoint_dir`` every phase checkpoints (``regularized.pt``, ``pruned.pt``,
+``finetuned.pt``): a killed run called again with the same arguments resumes where it stopped and
+ends with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
+import torch
 from torch import nn
 
 from mdlkit.data.splits import Splits
-from mdlkit.evaluation import evaluate
+from mdlkit.evaluation import Evaluation, evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero
 from mdlkit.pruning.random_gradient import random_gradient_prune
 from mdlkit.pruning.tamade import TamadeResult, tamade
 from mdlkit.regularizers.base import Regularizer
+from mdlkit.training.checkpoint import load_checkpoint, save_checkpoint
 from mdlkit.training.loop import TrainConfig, TrainResult, train
 
 __all__ = ["PipelineResult", "PruneConfig", "PruneResult", "prune", "regularize_prune_finetune"]
@@ -45,7 +52,11 @@ class PruneResult:
 
 
 def prune(model: nn.Module, splits: Splits, config: PruneConfig | None = None) -> PruneResult:
-    """Random gradient pruning → TAMADE → random gradient pruning, in place; returns the mask."""
+    """Random gradient pruning → TAMADE → random gradient pruning, in place; returns the mask.
+
+    TAMADE scores with the plain data loss (cross-entropy, or ½·MSE for regression), which is
+    positive, as its relative tolerance requires.
+    """
     config = config or PruneConfig()
     before = count_nonzero(model)
     random_gradient_prune(
@@ -75,7 +86,45 @@ class PipelineResult:
     regularized: TrainResult
     pruning: PruneResult
     finetuned: TrainResult
-    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _prune_with_checkpoint(
+    model: nn.Module, splits: Splits, config: PruneConfig | None, path: Path | None
+) -> PruneResult:
+    if path is not None and path.exists():
+        saved = load_checkpoint(path)
+        model.load_state_dict(saved["model"])
+        t = saved["tamade"]
+        return PruneResult(
+            Mask(saved["mask"]),
+            TamadeResult(
+                t["threshold"],
+                Evaluation(*t["reference"]),
+                Evaluation(*t["pruned"]),
+                t["n_evaluations"],
+            ),
+            saved["nonzero_before"],
+            saved["nonzero_after"],
+        )
+    result = prune(model, splits, config)
+    if path is not None:
+        t = result.tamade
+        save_checkpoint(
+            path,
+            {
+                "model": model.state_dict(),
+                "mask": result.mask.keep,
+                "tamade": {
+                    "threshold": t.threshold,
+                    "reference": [t.reference.loss, t.reference.accuracy],
+                    "pruned": [t.pruned.loss, t.pruned.accuracy],
+                    "n_evaluations": t.n_evaluations,
+                },
+                "nonzero_before": result.nonzero_before,
+                "nonzero_after": result.nonzero_after,
+            },
+        )
+    return result
 
 
 def regularize_prune_finetune(
@@ -86,25 +135,36 @@ def regularize_prune_finetune(
     finetune_config: TrainConfig,
     prune_config: PruneConfig | None = None,
     *,
+    loss_fn: nn.Module | None = None,
+    checkpoint_dir: str | Path | None = None,
     progress: bool = False,
 ) -> PipelineResult:
-    """Run the whole pipeline on ``model`` in place."""
+    """Run the whole pipeline on ``model`` in place (see the module docstring)."""
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     regularized = train(
         model,
         splits.train,
         splits.val,
         train_config,
         regularizer=regularizer,
+        loss_fn=loss_fn,
+        checkpoint=folder / "regularized.pt" if folder else None,
         progress=progress,
         description="regularized",
     )
-    pruned = prune(model, splits, prune_config)
+    pruned = _prune_with_checkpoint(
+        model, splits, prune_config, folder / "pruned.pt" if folder else None
+    )
+    with torch.no_grad():
+        pruned.mask.apply(model)
     finetuned = train(
         model,
         splits.train,
         splits.val,
         finetune_config,
         mask=pruned.mask,
+        loss_fn=loss_fn,
+        checkpoint=folder / "finetuned.pt" if folder else None,
         progress=progress,
         description="fine-tune",
     )
