@@ -226,8 +226,9 @@ def train(
                     if penalty is not None:
                         objective = loss + penalty
                 if not torch.isfinite(objective):
+                    value = float(objective.detach())
                     raise MdlkitError(
-                        f"{description}: the loss became {float(objective)} at epoch {epoch}; "
+                        f"{description}: the loss became {value} at epoch {epoch}; "
                         "lower the learning rate or the strength (the last good checkpoint is kept)"
                     )
                 optimizer.zero_grad(set_to_none=True)
