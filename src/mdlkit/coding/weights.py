@@ -7,11 +7,13 @@ the file codes
 - the mask (which entries are nonzero), with Bernoulli models whose counts the header carries,
 - the nonzero q's, with an adaptive model (no table is sent),
 
-in one constriction range-coder stream (details in :func:`encode_model`). The header
-(zlib-compressed JSON) carries the model spec, Δ, per-tensor counts and a CRC32 of the decoded
-weights, so a file decodes into a working model by itself.
+in one constriction range-coder stream (details in :func:`encode_model`). The header carries the
+model spec (compact JSON), Δ (float32), per-tensor counts (LEB128 varints) and a CRC32 of the
+decoded weights, so a file decodes into a working model by itself and a damaged one is caught.
 
-File layout: ``b"MDLW"``, version byte, header length (u32 LE), header, payload words (u32 LE).
+File layout: ``b"MDLW"``, version byte, varint spec length, spec JSON, Δ (f32 LE), varint tensor
+count, four varints per tensor (k, live rows, live columns, value buckets), CRC32 (u32 LE), then
+the payload words (u32 LE) to the end of the file.
 The decoded model is what the data part of a two-part code must use; :func:`quantize_model` makes
 the identical model on the encoder side.
 """
@@ -49,8 +51,29 @@ __all__ = [
 ]
 
 MAGIC = b"MDLW"
-FORMAT_VERSION = 1
-_PREFIX = struct.Struct("<4sBI")
+FORMAT_VERSION = 2
+_PREFIX = struct.Struct("<4sB")
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    """Append a non-negative integer as LEB128 (7 bits a byte, high bit = more follows)."""
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return
+
+
+def _get_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise MdlkitError("weight file is truncated: its header ends early")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
 
 
 def _grid(values: torch.Tensor, step: float) -> torch.Tensor:
@@ -240,13 +263,20 @@ def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel
         table.append([k, r, c, n_buckets])
         dequantized.append(_dequantize(q, step))
     words = np.asarray(stream.encoder.get_compressed(), dtype="<u4")
-    header = {"spec": spec.to_dict(), "step": step, "t": table, "crc": _crc(dequantized)}
-    header_bytes = zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 9)
-    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes))
+    header = bytearray(_PREFIX.pack(MAGIC, FORMAT_VERSION))
+    spec_json = json.dumps(spec.to_dict(), separators=(",", ":")).encode()
+    _put_varint(header, len(spec_json))
+    header += spec_json
+    header += struct.pack("<f", step)
+    _put_varint(header, len(table))
+    for row in table:
+        for value in row:
+            _put_varint(header, value)
+    header += struct.pack("<I", _crc(dequantized))
     return EncodedModel(
-        data=prefix + header_bytes + words.tobytes(),
+        data=bytes(header) + words.tobytes(),
         length=CodeLength(
-            {"header": 8.0 * (len(prefix) + len(header_bytes)), "payload": 32.0 * len(words)},
+            {"header": 8.0 * len(header), "payload": 32.0 * len(words)},
             name="weight codec",
         ),
         ideal=CodeLength(stream.ideal, name="weight codec (ideal)"),
@@ -298,26 +328,47 @@ def decode_model(data: bytes) -> nn.Module:
     """Rebuild the model from an encoded file's bytes; checks the format and the CRC32."""
     if len(data) < _PREFIX.size:
         raise MdlkitError("not an mdlkit weight file: too short")
-    magic, version, header_len = _PREFIX.unpack_from(data)
+    magic, version = _PREFIX.unpack_from(data)
     if magic != MAGIC:
         raise MdlkitError("not an mdlkit weight file: bad magic bytes")
     if version != FORMAT_VERSION:
         raise MdlkitError(
             f"weight file format {version} is not supported (this mdlkit reads "
-            f"{FORMAT_VERSION}); upgrade mdlkit"
+            f"{FORMAT_VERSION}); use the mdlkit version that wrote it"
         )
-    body = data[_PREFIX.size :]
+    length, pos = _get_varint(data, _PREFIX.size)
     try:
-        header = json.loads(zlib.decompress(body[:header_len]))
-    except (zlib.error, ValueError):
+        spec_dict = json.loads(data[pos : pos + length])
+    except ValueError:
         raise MdlkitError("weight file header is corrupt") from None
-    if (len(body) - header_len) % 4:
+    pos += length
+    if pos + 4 > len(data):
+        raise MdlkitError("weight file is truncated: its header ends early")
+    (step,) = struct.unpack_from("<f", data, pos)
+    n_tensors, pos = _get_varint(data, pos + 4)
+    table = []
+    for _ in range(n_tensors):
+        row = []
+        for _ in range(4):
+            value, pos = _get_varint(data, pos)
+            row.append(value)
+        table.append(row)
+    if pos + 4 > len(data):
+        raise MdlkitError("weight file is truncated: its header ends early")
+    (crc,) = struct.unpack_from("<I", data, pos)
+    payload = data[pos + 4 :]
+    if len(payload) % 4:
         raise MdlkitError("weight file is truncated: payload is not whole 32-bit words")
-    reader = _Reader(np.frombuffer(body[header_len:], dtype="<u4").astype(np.uint32))
-    step = float(header["step"])
-    model = ModelSpec.from_dict(header["spec"]).build()
-    dequantized = []
-    for (_, p), (k, r, c, n_buckets) in zip(model.named_parameters(), header["t"], strict=True):
+    reader = _Reader(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+    step = float(step)
+    try:
+        model = ModelSpec.from_dict(spec_dict).build()
+    except (KeyError, TypeError):
+        raise MdlkitError("weight file header names no buildable model") from None
+    if len(table) != len(list(model.parameters())):
+        raise MdlkitError("weight file header does not match its model's tensors")
+    dequantized: list[torch.Tensor] = []
+    for (_, p), (k, r, c, n_buckets) in zip(model.named_parameters(), table, strict=True):
         rows, cols = _matrix(tuple(p.shape))
         nz = np.zeros((rows, cols), dtype=bool)
         if cols > 1:
@@ -329,11 +380,11 @@ def decode_model(data: bytes) -> nn.Module:
         grid = np.zeros((rows, cols), dtype=np.int64)
         if k:
             grid[nz] = reader.values(k, n_buckets)
-        value = _dequantize(torch.from_numpy(grid).reshape(p.shape), step)
-        dequantized.append(value)
+        tensor = _dequantize(torch.from_numpy(grid).reshape(p.shape), step)
+        dequantized.append(tensor)
         with torch.no_grad():
-            p.copy_(value)
-    if _crc(dequantized) != header["crc"]:
+            p.copy_(tensor)
+    if _crc(dequantized) != crc:
         raise MdlkitError("weight file failed its checksum: the decoded weights differ")
     return model
 
