@@ -120,17 +120,27 @@ def _means(model: nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 def two_part_regression_code(
-    model: nn.Module, spec: ModelSpec, data: Split, step: float, *, sigma: float, epsilon: float
+    model: nn.Module,
+    spec: ModelSpec,
+    data: Split,
+    step: float,
+    *,
+    sigma: float | None,
+    epsilon: float,
 ) -> RegressionTwoPartCode:
     """Encode ``model`` and ``data``'s targets at precision ε with N(f(x), σ²); decode and check.
 
-    σ is rounded to float32 (what is sent) before coding.
+    ``sigma=None`` uses the σ that minimises the data part for the decoded model, the root mean
+    squared residual (floored at ε so the code stays defined). σ is sent as float32.
     """
-    sigma = float(np.float32(sigma))
     encoded_model = encode_model(model, spec, step)
     decoded = decode_model(encoded_model.data)
     y = data.y.numpy().astype(np.float64).ravel()
-    encoded_data = encode_gaussian(y, _means(decoded, data.x), sigma=sigma, epsilon=epsilon)
+    means = _means(decoded, data.x)
+    if sigma is None:
+        sigma = max(float(np.sqrt(np.mean((y - means) ** 2))), epsilon)
+    sigma = float(np.float32(sigma))
+    encoded_data = encode_gaussian(y, means, sigma=sigma, epsilon=epsilon)
     receiver = decode_model(encoded_model.data)
     k = decode_gaussian(encoded_data, _means(receiver, data.x), sigma=sigma)
     if not np.array_equal(k, np.round(y / epsilon)):

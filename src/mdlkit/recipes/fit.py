@@ -82,6 +82,7 @@ class FitConfig:
     finetune_epochs: int = 200
     batch_size: int | None = 64
     lr: float = 1e-3
+    window: int = 20
     seed: int = 0
 
     @property
@@ -122,6 +123,8 @@ class FitConfig:
             raise MdlkitError(f"batch size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
+        if self.window < 4:
+            raise MdlkitError(f"the stopping window must be >= 4 epochs, got {self.window}")
         if any(h < 1 for h in self.hidden):
             raise MdlkitError(f"hidden layer sizes must be >= 1, got {list(self.hidden)}")
         if self.n_train is not None and self.n_train < 1:
@@ -257,7 +260,7 @@ def run_fit(
     )
     batch = config.batch_size or len(splits.train)
     steps_per_epoch = -(-len(splits.train) // batch)
-    window = 20
+    window = config.window
     stopping = LossSaturation(window=window, min_epochs=config.warmup_epochs + window)
     train_config = TrainConfig(
         max_epochs=config.epochs,
@@ -313,7 +316,7 @@ def run_fit(
     code: TwoPartCode | RegressionTwoPartCode
     if isinstance(loss_fn, GaussianCodelength):
         code = two_part_regression_code(
-            model, spec, splits.train, step, sigma=loss_fn.sigma, epsilon=config.epsilon
+            model, spec, splits.train, step, sigma=None, epsilon=config.epsilon
         )
         uniform = None
     else:
