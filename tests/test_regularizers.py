@@ -140,22 +140,52 @@ def test_without_pmmp_the_same_problem_is_not_sparse() -> None:
     assert int((off_support > 0.05).sum()) > 10
 
 
-def test_pmmp_gradients_match_the_specification() -> None:
+@pytest.mark.parametrize("fictitious_play", [False, True])
+def test_pmmp_gradients_match_the_specification(fictitious_play: bool) -> None:
     theta = torch.tensor([0.7, -0.3], dtype=torch.float64, requires_grad=True)
-    reg = PMMP(0.2, c=1.5, gamma_init=0.6, u_init=2.0)
+    reg = PMMP(0.2, c=1.5, gamma_init=0.6, u_init=2.0, fictitious_play=fictitious_play)
     w, gamma, u = reg.extra_parameters([("p", theta)])
     with torch.no_grad():
         w.copy_(torch.tensor([1.1, -0.5], dtype=torch.float64))
+    if fictitious_play:  # averages that differ from the current values
+        reg.averages["p"] = {
+            "theta": torch.tensor([0.5, -0.1], dtype=torch.float64),
+            "w": torch.tensor([1.0, -0.4], dtype=torch.float64),
+            "gamma": torch.tensor([0.7, 0.5], dtype=torch.float64),
+            "u": torch.tensor([1.5, 2.5], dtype=torch.float64),
+        }
+    theta.grad = torch.zeros_like(theta)
+    reg.add_gradient([("p", theta)], 0)
+    c, a = 1.5, 0.2
+    wd, gd, ud = w.detach(), gamma.detach(), u.detach()
+    r = theta.detach() - wd * gd
+    up = reg.averages["p"]["u"] if fictitious_play else ud
+    assert torch.allclose(theta.grad, 2 * c * up * r)
+    assert torch.allclose(w.grad, c * up * (-2 * gd * r + 2 * wd * gd * (1 - gd)))  # type: ignore[arg-type]
+    assert torch.allclose(gamma.grad, c * up * (-2 * wd * r + wd**2 * (1 - 2 * gd)) + a)  # type: ignore[arg-type]
+    if fictitious_play:
+        avg = reg.averages["p"]
+        r_bar = avg["theta"] - avg["w"] * avg["gamma"]
+        expected_u = -c * (r_bar**2 + avg["w"] ** 2 * avg["gamma"] * (1 - avg["gamma"]))
+    else:
+        expected_u = -c * (r**2 + wd**2 * gd * (1 - gd))
+    assert torch.allclose(u.grad, expected_u)  # type: ignore[arg-type]
+
+
+def test_pmmp_closed_form_gradients_equal_autograd_of_its_objective() -> None:
+    # Descent on θ, w, γ and ascent on u of α·Σγ + c·Σu·E[(θ − wz)²].
+    theta = torch.tensor([0.7, -0.3, 0.05], dtype=torch.float64, requires_grad=True)
+    reg = PMMP(0.2, c=1.5, gamma_init=0.6, u_init=2.0)
+    w, gamma, u = reg.extra_parameters([("p", theta)])
     penalty = reg.penalty([("p", theta)], 0)
     assert penalty is not None
-    penalty.backward()
-    c, a = 1.5, 0.2
-    r = theta.detach() - w.detach() * gamma.detach()
-    wd, gd, ud = w.detach(), gamma.detach(), u.detach()
-    assert torch.allclose(theta.grad, 2 * c * ud * r)  # type: ignore[arg-type]
-    assert torch.allclose(w.grad, c * ud * (-2 * gd * r + 2 * wd * gd * (1 - gd)))  # type: ignore[arg-type]
-    assert torch.allclose(gamma.grad, c * ud * (-2 * wd * r + wd**2 * (1 - 2 * gd)) + a)  # type: ignore[arg-type]
-    assert torch.allclose(u.grad, -c * (r**2 + wd**2 * gd * (1 - gd)))  # type: ignore[arg-type]
+    auto = torch.autograd.grad(penalty, [theta, w, gamma, u])
+    theta.grad = torch.zeros_like(theta)
+    reg.add_gradient([("p", theta)], 0)
+    assert torch.allclose(theta.grad, auto[0])
+    assert torch.allclose(w.grad, auto[1])  # type: ignore[arg-type]
+    assert torch.allclose(gamma.grad, auto[2])  # type: ignore[arg-type]
+    assert torch.allclose(u.grad, -auto[3])  # type: ignore[arg-type]
 
 
 def test_pmmp_clamps_and_restores_its_state() -> None:
@@ -197,3 +227,28 @@ def test_layer_normalisation_equalises_the_pull_per_tensor() -> None:
     assert torch.allclose(small.grad, torch.full((10,), 1010 / 20))  # type: ignore[arg-type]
     assert torch.allclose(large.grad, torch.full((1000,), 1010 / 2000))  # type: ignore[arg-type]
     assert float(small.grad.sum()) == pytest.approx(float(large.grad.sum()))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "reg",
+    [
+        DRR(0.3, beta=4.0),
+        DRR(0.3, beta=4.0, l2=0.2, normalize_layers=True),
+        L1(0.7),
+        L1(0.7, normalize_layers=True),
+    ],
+    ids=["drr", "drr-l2-normalized", "l1", "l1-normalized"],
+)
+def test_closed_form_gradient_equals_autograd_of_the_penalty(reg: Regularizer) -> None:
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(7, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(5, generator=gen, dtype=torch.float64, requires_grad=True)
+    params = [("a", a), ("b", b)]
+    assert reg.loss_term(params, 0) is None  # the training step does not go through autograd
+    penalty = reg.penalty(params, 0)
+    assert penalty is not None
+    expected = torch.autograd.grad(penalty, [a, b])
+    a.grad, b.grad = torch.zeros_like(a), torch.zeros_like(b)
+    reg.add_gradient(params, 0)
+    assert torch.allclose(a.grad, expected[0], rtol=1e-12, atol=1e-15)
+    assert torch.allclose(b.grad, expected[1], rtol=1e-12, atol=1e-15)

@@ -1,11 +1,17 @@
 """The regularizer interface, and the combinators ``chain`` and ``masked``.
 
 A regularizer, like an optax transformation, is a small object built from its hyperparameters.
-It contributes a differentiable ``penalty`` that the training loop adds to the MEAN batch loss
-(so strengths are per-sample quantities), and may act after each optimizer step
-(``after_step``, e.g. a proximal step or a clamp). Regularizers see the model's parameters as a
-list of ``(name, tensor)`` pairs. A regularizer with variables of its own (PMMP's w, γ, u) hands
-them to the optimizer through ``extra_parameters`` and saves them with ``state_dict``.
+Its ``penalty`` is a term of the objective per sample (it is added to the MEAN batch loss, so
+strengths are per-sample quantities). In a training step it acts in up to three places:
+
+1. ``loss_term`` is added to the loss before ``backward`` (by default the penalty itself);
+2. ``add_gradient`` adds a closed-form gradient to ``p.grad`` after ``backward`` — DRR and L1 do
+   this instead of (1), which is several times cheaper than autograd through the penalty;
+3. ``after_step`` acts after the optimizer step (a proximal step, a clamp).
+
+Regularizers see the model's parameters as a list of ``(name, tensor)`` pairs. A regularizer
+with variables of its own (PMMP's w, γ, u) hands them to the optimizer through
+``extra_parameters`` and saves them with ``state_dict``.
 
 >>> import torch
 >>> from mdlkit.regularizers.drr import DRR
@@ -52,7 +58,15 @@ class Regularizer:
     """Base class: no penalty, no after-step action, no variables. Subclasses override."""
 
     def penalty(self, params: NamedParams, step: int) -> torch.Tensor | None:
-        """The penalty to add to the mean batch loss at ``step`` (nats per sample), or None."""
+        """The penalty at ``step`` (nats per sample, differentiable), or None."""
+        return None
+
+    def loss_term(self, params: NamedParams, step: int) -> torch.Tensor | None:
+        """What a training step adds to the loss before ``backward`` (default: the penalty)."""
+        return self.penalty(params, step)
+
+    def add_gradient(self, params: NamedParams, step: int) -> None:
+        """Add a closed-form penalty gradient to each ``p.grad`` (after ``backward``)."""
         return None
 
     def after_step(self, params: NamedParams, step: int) -> None:
@@ -89,6 +103,18 @@ class Chain(Regularizer):
             if term is not None:
                 total = term if total is None else total + term
         return total
+
+    def loss_term(self, params: NamedParams, step: int) -> torch.Tensor | None:
+        total: torch.Tensor | None = None
+        for member in self.members:
+            term = member.loss_term(params, step)
+            if term is not None:
+                total = term if total is None else total + term
+        return total
+
+    def add_gradient(self, params: NamedParams, step: int) -> None:
+        for member in self.members:
+            member.add_gradient(params, step)
 
     def after_step(self, params: NamedParams, step: int) -> None:
         for member in self.members:
@@ -133,6 +159,12 @@ class Masked(Regularizer):
 
     def penalty(self, params: NamedParams, step: int) -> torch.Tensor | None:
         return self.inner.penalty(self._select(params), step)
+
+    def loss_term(self, params: NamedParams, step: int) -> torch.Tensor | None:
+        return self.inner.loss_term(self._select(params), step)
+
+    def add_gradient(self, params: NamedParams, step: int) -> None:
+        self.inner.add_gradient(self._select(params), step)
 
     def after_step(self, params: NamedParams, step: int) -> None:
         self.inner.after_step(self._select(params), step)

@@ -59,5 +59,30 @@ class DRR(Regularizer):
             result = result + self.l2 * torch.stack([p.square().sum() for _, p in params]).sum()
         return result
 
+    def loss_term(self, params: NamedParams, step: int) -> torch.Tensor | None:
+        return None  # the gradient is added in closed form by add_gradient
+
+    @torch.no_grad()
+    def add_gradient(self, params: NamedParams, step: int) -> None:
+        """p.grad += α·β·f_ℓ·sign(θ)·exp(−β|θ|) + 2ρθ, in a few in-place passes."""
+        live = [
+            (f, p)
+            for f, (_, p) in zip(layer_factors(params, self.normalize_layers), params, strict=True)
+            if p.grad is not None
+        ]
+        if not live:
+            return
+        thetas = [p.detach() for _, p in live]
+        decay = torch._foreach_abs(thetas)
+        torch._foreach_mul_(decay, -self.beta)
+        torch._foreach_exp_(decay)
+        alpha_beta = self.alpha(step) * self.beta
+        for (factor, p), e, theta in zip(live, decay, thetas, strict=True):
+            torch.copysign(e, theta, out=e)
+            assert p.grad is not None
+            p.grad.add_(e, alpha=alpha_beta * factor)
+            if self.l2 > 0:
+                p.grad.add_(theta, alpha=2.0 * self.l2)
+
     def __repr__(self) -> str:
         return f"DRR(alpha={self.alpha!r}, beta={self.beta}, l2={self.l2})"

@@ -61,6 +61,19 @@ class L1(Regularizer):
         terms = [f * p.abs().sum() for f, (_, p) in zip(factors, params, strict=True)]
         return self.alpha(step) * torch.stack(terms).sum()
 
+    def loss_term(self, params: NamedParams, step: int) -> torch.Tensor | None:
+        return None  # subgradient: added in closed form by add_gradient
+
+    @torch.no_grad()
+    def add_gradient(self, params: NamedParams, step: int) -> None:
+        """Subgradient variant: p.grad += α·f_ℓ·sign(θ) (sign(0) = 0)."""
+        if self.proximal:
+            return
+        alpha = self.alpha(step)
+        for f, (_, p) in zip(layer_factors(params, self.normalize_layers), params, strict=True):
+            if p.grad is not None:
+                p.grad.add_(torch.sign(p.detach()), alpha=alpha * f)
+
     @torch.no_grad()
     def after_step(self, params: NamedParams, step: int) -> None:
         if not self.proximal:

@@ -7,7 +7,8 @@ probability γ ∈ [0, 1] and a multiplier u ≥ 0, and solves
 
 The bracket is E_{z~Bernoulli(γ)}[(θ − w z)²]: θ is pushed to equal a Bernoulli-masked w, and Σγ is
 the expected L0 norm of the mask. The quadratic form matters (a linear constraint lets w → ∞,
-γ → 0). One optimizer updates all four; u's gradient is negated, so the optimizer ascends in u.
+γ → 0). One optimizer updates all four with closed-form gradients (``add_gradient``); u's is
+negated, so the optimizer ascends in u.
 After each step γ is clamped to [0, 1] and u to ≥ 0.
 
 Converged when the loss has saturated AND at most 1 % of the γ's lie strictly inside (0.1, 0.9).
@@ -86,7 +87,6 @@ class PMMP(Regularizer):
             w = data.clone().requires_grad_(True)
             gamma = torch.full_like(data, self.gamma_init).requires_grad_(True)
             u = torch.full_like(data, self.u_init).requires_grad_(True)
-            u.register_hook(torch.neg)  # ascend in u: the optimizer descends on −∂u
             self.vars[name] = {"w": w, "gamma": gamma, "u": u}
             if self.fictitious_play:
                 self.averages[name] = {
@@ -114,6 +114,45 @@ class PMMP(Regularizer):
                 constraint = (v["u"] * _constraint(theta, v["w"], v["gamma"])).sum()
                 terms.append(expected_l0 + self.c * constraint)
         return torch.stack(terms).sum()
+
+    def loss_term(self, params: NamedParams, step: int) -> torch.Tensor | None:
+        return None  # all four gradients are added in closed form by add_gradient
+
+    @torch.no_grad()
+    def add_gradient(self, params: NamedParams, step: int) -> None:
+        """The minimax gradients of methods.md, in closed form (r = θ − wγ):
+
+        ∂θ += 2cu·r;  ∂w = cu·(2wγ(1 − γ) − 2γr);  ∂γ = cu·(w²(1 − 2γ) − 2wr) + α;
+        ∂u = −c·(r² + w²γ(1 − γ))  (negated: the optimizer descends, so u ascends).
+        With fictitious play, u is replaced by ū in the first three and (θ, w, γ) by their
+        averages in the last.
+        """
+        self.extra_parameters(params)
+        alpha = self.alpha(step)
+        for name, theta_param in params:
+            v = self.vars[name]
+            theta = theta_param.detach()
+            w, gamma, u = v["w"].detach(), v["gamma"].detach(), v["u"].detach()
+            if self.fictitious_play:
+                avg = self.averages[name]
+                u_primal = avg["u"]
+            else:
+                u_primal = u
+            cu = u_primal * self.c
+            r = theta - w * gamma
+            one_minus = 1.0 - gamma
+            if theta_param.grad is not None:
+                theta_param.grad.addcmul_(cu, r, value=2.0)
+            v["w"].grad = cu * (2.0 * w * gamma * one_minus - 2.0 * gamma * r)
+            v["gamma"].grad = (cu * (w.square() * (one_minus - gamma) - 2.0 * w * r)).add_(alpha)
+            if self.fictitious_play:
+                r_bar = avg["theta"] - avg["w"] * avg["gamma"]
+                constraint = r_bar.square() + avg["w"].square() * avg["gamma"] * (
+                    1.0 - avg["gamma"]
+                )
+            else:
+                constraint = r.square() + w.square() * gamma * one_minus
+            v["u"].grad = constraint.mul_(-self.c)
 
     @torch.no_grad()
     def after_step(self, params: NamedParams, step: int) -> None:

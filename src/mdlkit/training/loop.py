@@ -147,8 +147,9 @@ def train(
     loss_fn = loss_fn if loss_fn is not None else DataLoss()
     named = list(model.named_parameters())
     extra = regularizer.extra_parameters(named) if regularizer is not None else []
+    # The fused Adam kernel is several times faster on CPU for the same update rule.
     optimizer = torch.optim.Adam(
-        [p for _, p in named] + extra + list(loss_fn.parameters()), lr=config.lr
+        [p for _, p in named] + extra + list(loss_fn.parameters()), lr=config.lr, fused=True
     )
     gen = torch.Generator().manual_seed(config.seed)
     n = len(train_split)
@@ -222,9 +223,9 @@ def train(
                 loss = loss_fn(model(train_split.x[idx]), train_split.y[idx])
                 objective = loss
                 if regularizer is not None:
-                    penalty = regularizer.penalty(named, state.step)
-                    if penalty is not None:
-                        objective = loss + penalty
+                    term = regularizer.loss_term(named, state.step)
+                    if term is not None:
+                        objective = loss + term
                 if not torch.isfinite(objective):
                     value = float(objective.detach())
                     raise MdlkitError(
@@ -233,6 +234,8 @@ def train(
                     )
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
+                if regularizer is not None:
+                    regularizer.add_gradient(named, state.step)
                 optimizer.step()
                 if regularizer is not None:
                     regularizer.after_step(named, state.step)
