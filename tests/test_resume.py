@@ -47,6 +47,7 @@ def _run(
         config,
         regularizer=reg,
         checkpoint=checkpoint,
+        checkpoint_seconds=0.0,
         on_epoch=maybe_kill,
     )
     return model
@@ -102,7 +103,15 @@ def test_nan_loss_mid_run_is_a_clear_error_and_keeps_the_last_good_checkpoint(
     loss = _NanAfter(calls=25)
     config = TrainConfig(max_epochs=10, batch_size=128, stopping=None)
     with pytest.raises(MdlkitError, match=r"loss became nan at epoch 2.*last good checkpoint"):
-        train(model, splits.train, splits.val, config, loss_fn=loss, checkpoint=path)
+        train(
+            model,
+            splits.train,
+            splits.val,
+            config,
+            loss_fn=loss,
+            checkpoint=path,
+            checkpoint_seconds=0.0,
+        )
     saved = load_checkpoint(path)
     assert len(saved["history"]) == 2
     assert all(torch.isfinite(t).all() for t in saved["model"].values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -121,6 +122,7 @@ def train(
     mask: Mask | None = None,
     loss_fn: nn.Module | None = None,
     checkpoint: str | Path | None = None,
+    checkpoint_seconds: float = 30.0,
     on_epoch: Callable[[EpochLog], None] | None = None,
     progress: bool = False,
     description: str = "training",
@@ -133,8 +135,9 @@ def train(
         mask: applied before training and after every optimizer step (pruned stays zero).
         loss_fn: ``loss_fn(output, target)`` → mean loss in nats; its parameters (e.g. a learned
             σ) are trained too. Default: cross-entropy / ½·MSE.
-        checkpoint: a file written after every epoch; if it exists, training resumes from it
-            and ends exactly as an uninterrupted run would.
+        checkpoint: a file written after the first epoch, then after any epoch that ends at
+            least ``checkpoint_seconds`` after the last write, and at the end; if it exists,
+            training resumes from it and ends exactly as an uninterrupted run would.
         on_epoch: called with each epoch's log after its checkpoint is written.
 
     The monitored quantity is the validation objective: mean data loss plus the penalty. The best
@@ -181,9 +184,14 @@ def train(
     if mask is not None:
         mask.apply(model)
 
+    last_save = -math.inf
+
     def save() -> None:
-        if checkpoint is None:
+        nonlocal last_save
+        now = time.monotonic()
+        if checkpoint is None or (now - last_save < checkpoint_seconds and not state.done):
             return
+        last_save = now
         payload: dict[str, Any] = {
             "fingerprint": fingerprint,
             "model": model.state_dict(),
