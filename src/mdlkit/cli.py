@@ -163,7 +163,53 @@ def _build_parser() -> _Parser:
         "epoch: a killed run continues with --resume DIR.",
     )
     _add_fit_options(fit)
+
+    exp = sub.add_parser(
+        "experiment",
+        help="reproduce the paper's experiments: teacher-student | mnist-pruning",
+        description="Sweeps that write a run folder with results.json, a table beside the "
+        "paper's figures, and plots. A killed sweep continues with --resume DIR.",
+    )
+    exp.add_argument("name", help="teacher-student | mnist-pruning")
+    exp.add_argument("--mnist-path", help=f"MNIST .npz file (or set {MNIST_ENV})")
+    exp.add_argument("--quick", action="store_true", help="a small version that runs in minutes")
+    exp.add_argument("--slow", action="store_true", help="mnist-pruning: add LeNet-5-Caffe")
+    exp.add_argument("--out", type=Path, help="new run folder (default: runs/<name>-<time>)")
+    exp.add_argument("--resume", type=Path, metavar="DIR", help="continue the sweep in DIR")
+    exp.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
+
+
+def _run_experiment(args: argparse.Namespace, progress: bool) -> None:
+    from mdlkit.data import resolve_mnist_path
+    from mdlkit.recipes.mnist_pruning import MnistPruningExperiment, run_mnist_pruning
+    from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
+
+    if args.name not in ("teacher-student", "mnist-pruning"):
+        raise MdlkitError(
+            f"unknown experiment {args.name!r}; choose teacher-student or mnist-pruning"
+        )
+    if args.resume is not None:
+        if not (args.resume / "config.json").is_file():
+            raise MdlkitError(f"{args.resume} is not an mdlkit experiment folder")
+        out = args.resume
+    else:
+        out = check_new_dir(args.out) if args.out else default_run_dir(args.name)
+    if args.name == "teacher-student":
+        ts = TeacherStudentExperiment.quick() if args.quick else TeacherStudentExperiment()
+        table = run_teacher_student(ts, out, progress=progress)
+    else:
+        path = str(resolve_mnist_path(args.mnist_path))
+        mp = (
+            MnistPruningExperiment.quick(path)
+            if args.quick
+            else MnistPruningExperiment(mnist_path=path)
+        )
+        if args.slow:
+            mp = replace(mp, models=(*mp.models, "lenet5-caffe"))
+        table = run_mnist_pruning(mp, out, progress=progress)
+    print(table)
+    print(f"run folder: {out}")
 
 
 def _report(runs: list[tuple[str, FitResult]], out: Path, title: str) -> None:
@@ -212,6 +258,9 @@ def _run(args: argparse.Namespace) -> None:
     from mdlkit.recipes.output import read_fit_configs, start_fit_runs
 
     progress = not args.no_progress and sys.stderr.isatty()
+    if args.command == "experiment":
+        _run_experiment(args, progress)
+        return
     if args.command == "demo":
         config = replace(DEMO_CONFIG, seed=args.seed)
         out = check_new_dir(args.out) if args.out else default_run_dir("demo")
