@@ -54,7 +54,7 @@ class MnistPruningExperiment:
 
     mnist_path: str | None = None
     models: tuple[str, ...] = ("lenet-300-100",)
-    alphas: tuple[tuple[str, float], ...] = (("drr", 1e-4), ("l1", 1e-5), ("pmmp", 1e-5))
+    alphas: tuple[tuple[str, float], ...] = (("drr", 3e-5), ("l1", 5e-5), ("pmmp", 3e-5))
     magnitude_crs: tuple[float, ...] = (5, 10, 20, 40, 80)
     epochs: int = 300
     finetune_epochs: int = 100
