@@ -16,9 +16,11 @@ def test_readme_starts_with_the_two_commands() -> None:
     ]
 
 
-def test_readme_python_example_runs() -> None:
-    (code,) = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+def test_readme_python_examples_run() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) == 2
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, str(README), "exec"), {})
+        for code in blocks:
+            exec(compile(code, str(README), "exec"), {})
     assert "model" in out.getvalue() and "data" in out.getvalue()
