@@ -1,0 +1,121 @@
+"""Learners: how an online code trains a model on the data seen so far.
+
+A learner's ``fit(x, y, previous, block)`` returns a :class:`Fitted` model trained only on the
+given (already transmitted) samples. It must be deterministic: the decoder calls it again on the
+decoded labels and must get bit-identical predictions. Early stopping and calibration look only at
+a held-out part of the SEEN data, never at the block about to be coded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+from torch import nn
+
+from mdlkit.data.splits import Split
+from mdlkit.errors import MdlkitError
+from mdlkit.evaluation import EVAL_CHUNK
+from mdlkit.models.spec import ModelSpec
+from mdlkit.training.loop import TrainConfig, train
+
+__all__ = ["Fitted", "Learner", "TorchLearner", "block_probabilities", "fit_temperature"]
+
+
+@dataclass
+class Fitted:
+    """A trained model, and the held-out seen samples (for calibration), with a temperature."""
+
+    model: nn.Module
+    x_holdout: torch.Tensor
+    y_holdout: torch.Tensor
+    temperature: float = 1.0
+
+
+class Learner(Protocol):
+    """Anything that trains a model on seen samples; see the module docstring."""
+
+    def fit(
+        self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int
+    ) -> Fitted: ...
+
+
+@torch.no_grad()
+def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[s : s + EVAL_CHUNK]) for s in range(0, len(x), EVAL_CHUNK)])
+    finally:
+        model.train(was_training)
+
+
+def fit_temperature(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The T in [0.05, 20] minimising the NLL of softmax(logits / T) on (x, y), in float64."""
+    if len(x) == 0:
+        return 1.0
+    logits = _logits(model, x).to(torch.float64)
+
+    def nll(log_t: float) -> float:
+        return float(torch.nn.functional.cross_entropy(logits / np.exp(log_t), y))
+
+    result = minimize_scalar(
+        nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-6}
+    )
+    return float(np.exp(result.x))
+
+
+def block_probabilities(fitted: Fitted, x: torch.Tensor) -> np.ndarray:
+    """p(y | x) as float64 (m, K): softmax(logits / T) in float64, in fixed chunks."""
+    logits = _logits(fitted.model, x).to(torch.float64)
+    return torch.softmax(logits / fitted.temperature, dim=1).numpy()
+
+
+@dataclass(frozen=True)
+class TorchLearner:
+    """Train a :class:`ModelSpec` network with :func:`mdlkit.training.train` on the seen data.
+
+    Args:
+        spec: the network.
+        config: training settings; early stopping watches the last ``holdout`` fraction of the
+            seen samples (at least one sample), trained on the rest.
+        mode: ``"scratch"`` re-initialises every block (the classic prequential code);
+            ``"continue"`` starts from the previous block's weights and trains on all seen data
+            (replay), which usually gives shorter codes.
+        calibrate: fit a softmax temperature on the held-out seen samples.
+        seed: model initialisation and shuffling seed (block k uses seed + k).
+    """
+
+    spec: ModelSpec
+    config: TrainConfig
+    mode: Literal["scratch", "continue"] = "scratch"
+    calibrate: bool = False
+    holdout: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("scratch", "continue"):
+            raise MdlkitError(f"learner mode must be scratch or continue, got {self.mode!r}")
+        if not 0 < self.holdout < 1:
+            raise MdlkitError("the held-out fraction must lie in (0, 1)")
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int) -> Fitted:
+        n_hold = max(1, int(self.holdout * len(x))) if len(x) >= 2 else 0
+        if n_hold:
+            train_split = Split(x[:-n_hold], y[:-n_hold])
+            hold_split = Split(x[-n_hold:], y[-n_hold:])
+        else:  # a single sample: train and watch the same one
+            train_split = hold_split = Split(x, y)
+        torch.manual_seed(self.seed + block)
+        model = self.spec.build()
+        if self.mode == "continue" and previous is not None:
+            model.load_state_dict(previous.model.state_dict())
+        config = replace(self.config, seed=self.seed + block)
+        train(model, train_split, hold_split, config)
+        fitted = Fitted(model, hold_split.x, hold_split.y)
+        if self.calibrate:
+            fitted.temperature = fit_temperature(model, hold_split.x, hold_split.y)
+        return fitted
