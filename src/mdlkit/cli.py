@@ -164,6 +164,38 @@ def _build_parser() -> _Parser:
     )
     _add_fit_options(fit)
 
+    cl = sub.add_parser(
+        "codelength",
+        help="the description length of a dataset's labels under every code",
+        description="Code the training labels with the uniform, two-part, prequential, "
+        "switching and variational codes; print lengths in kbit, ratios to uniform and test "
+        "accuracy; decode the online codes back; plot cumulative lengths and bits per block.",
+    )
+    cl.add_argument(
+        "--data",
+        "--dataset",
+        dest="dataset",
+        default="digits",
+        help="digits | mnist (default digits)",
+    )
+    cl.add_argument("--mnist-path", help=f"MNIST .npz file (or set {MNIST_ENV})")
+    cl.add_argument("--n-train", type=int, help="use a stratified subset of the training set")
+    cl.add_argument("--model", default="mlp", help=f"{' | '.join(MODELS[:4])} (default mlp)")
+    cl.add_argument("--hidden", type=_hidden, default=(64,), help="MLP hidden sizes (64)")
+    cl.add_argument(
+        "--codes",
+        default="uniform,two-part,prequential,switching,variational",
+        help="comma-separated codes (default: all)",
+    )
+    cl.add_argument("--schedule", default="doubling", help="doubling | fractions")
+    cl.add_argument("--first-block", type=int, default=10, help="first block size (10)")
+    cl.add_argument("--mode", default="scratch", help="per-block training: scratch | continue")
+    cl.add_argument("--calibrate", action="store_true", help="temperature-calibrate each block")
+    cl.add_argument("--epochs", type=int, default=100, help="per-block training epochs cap (100)")
+    cl.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    cl.add_argument("--no-verify", action="store_true", help="skip decoding the online codes")
+    cl.add_argument("--out", type=Path, help="new run folder (default: runs/codelength-<time>)")
+
     exp = sub.add_parser(
         "experiment",
         help="reproduce the paper's experiments: teacher-student | mnist-pruning",
@@ -178,6 +210,57 @@ def _build_parser() -> _Parser:
     exp.add_argument("--resume", type=Path, metavar="DIR", help="continue the sweep in DIR")
     exp.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
+
+
+def _run_codelength(args: argparse.Namespace) -> None:
+    import json
+
+    from rich.table import Table
+
+    from mdlkit.recipes.codelength import CodelengthConfig, run_codelength
+    from mdlkit.report.tables import render_text
+    from mdlkit.runs import environment, make_run_dir, write_json
+
+    config = CodelengthConfig(
+        dataset=args.dataset,
+        mnist_path=args.mnist_path,
+        n_train=args.n_train,
+        model=args.model,
+        hidden=args.hidden,
+        codes=tuple(c.strip() for c in args.codes.split(",") if c.strip()),
+        schedule=args.schedule,
+        first_block=args.first_block,
+        mode=args.mode,
+        calibrate=args.calibrate,
+        epochs=args.epochs,
+        verify=not args.no_verify,
+        seed=args.seed,
+    )
+    config.validate()
+    out = check_new_dir(args.out) if args.out else default_run_dir("codelength")
+    make_run_dir(out)
+    write_json(out / "config.json", {"config": config.__dict__, "environment": environment()})
+    report = run_codelength(config, out)
+    table = Table(
+        title=f"description length of {report['n']:,} {config.dataset} labels "
+        f"({report['classes']} classes)"
+    )
+    for column in ("code", "kbit", "ratio to uniform", "test accuracy %", "decoded back", "s"):
+        table.add_column(column, justify="left" if column == "code" else "right")
+    for name, row in report["codes"].items():
+        acc = row["test_accuracy"]
+        table.add_row(
+            name,
+            f"{row['kbit']:.3f}",
+            f"{row['ratio_to_uniform']:.4f}",
+            "—" if acc != acc else f"{100 * acc:.2f}",
+            {True: "yes", False: "no"}.get(row.get("verified"), "—"),
+            f"{row['seconds']:.1f}",
+        )
+    Console().print(table)
+    (out / "results.json").write_text(json.dumps(report, indent=1, default=str))
+    (out / "table.txt").write_text(render_text(table))
+    print(f"run folder: {out}")
 
 
 def _run_experiment(args: argparse.Namespace, progress: bool) -> None:
@@ -257,6 +340,9 @@ def _fit_config(args: argparse.Namespace) -> FitConfig:
 def _run(args: argparse.Namespace) -> None:
     from mdlkit.recipes.output import read_fit_configs, start_fit_runs
 
+    if args.command == "codelength":
+        _run_codelength(args)
+        return
     progress = not args.no_progress and sys.stderr.isatty()
     if args.command == "experiment":
         _run_experiment(args, progress)

@@ -57,6 +57,15 @@ class OnlineResult:
     labels: np.ndarray
     weights: list[np.ndarray] = field(default_factory=list)
     fitted: list[Fitted | None] = field(default_factory=list)
+    per_learner: np.ndarray | None = None
+
+    def learner_result(self, j: int, name: str = "prequential") -> OnlineResult:
+        """Learner j's own prequential code, from the predictions this run made anyway."""
+        if self.per_learner is None:
+            raise MdlkitError("this result kept no per-learner predictions")
+        return OnlineResult(
+            name, self.boundaries, self.per_learner[:, j, :], self.labels, fitted=[self.fitted[j]]
+        )
 
     @property
     def bits(self) -> np.ndarray:
@@ -112,6 +121,7 @@ def _run(
     y = np.zeros(n, dtype=np.int64)
     probs = np.empty((n, n_classes), dtype=np.float64)
     weights = np.full(len(learners), 1.0 / len(learners))
+    per_learner_all = np.empty((n, len(learners), n_classes), dtype=np.float64)
     history: list[np.ndarray] = []
     fitted: list[Fitted | None] = [None] * len(learners)
     for k, (start, end) in enumerate(itertools.pairwise(boundaries)):
@@ -122,6 +132,7 @@ def _run(
             fitted = [lr.fit(seen_x, seen_y, fitted[j], k) for j, lr in enumerate(learners)]
             per_learner = [block_probabilities(f, x[start:end]) for f in fitted]  # type: ignore[arg-type]
         history.append(weights.copy())
+        per_learner_all[start:end] = np.stack(per_learner, axis=1)
         if len(learners) == 1:
             probs[start:end] = per_learner[0]
             y[start:end] = labels_for_block(start, end, per_learner[0], per_learner)
@@ -136,7 +147,7 @@ def _run(
             weights = weights / weights.sum()
             alpha = rate(t)
             weights = (1.0 - alpha) * weights + alpha / len(learners)
-    return OnlineResult(name, boundaries, probs, y, history, fitted)
+    return OnlineResult(name, boundaries, probs, y, history, fitted, per_learner_all)
 
 
 def prequential_code(
