@@ -219,7 +219,6 @@ def _run_codelength(args: argparse.Namespace) -> None:
 
     from mdlkit.recipes.codelength import CodelengthConfig, run_codelength
     from mdlkit.report.tables import render_text
-    from mdlkit.runs import environment, make_run_dir, write_json
 
     config = CodelengthConfig(
         dataset=args.dataset,
@@ -238,8 +237,6 @@ def _run_codelength(args: argparse.Namespace) -> None:
     )
     config.validate()
     out = check_new_dir(args.out) if args.out else default_run_dir("codelength")
-    make_run_dir(out)
-    write_json(out / "config.json", {"config": config.__dict__, "environment": environment()})
     report = run_codelength(config, out)
     table = Table(
         title=f"description length of {report['n']:,} {config.dataset} labels "

@@ -32,6 +32,7 @@ from mdlkit.data.splits import Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.models.spec import ModelSpec
 from mdlkit.recipes.fit import FitConfig, load_fit_data, model_spec, run_fit
+from mdlkit.runs import environment, make_run_dir, write_json
 from mdlkit.training.loop import TrainConfig
 from mdlkit.training.stopping import LossSaturation
 
@@ -127,7 +128,8 @@ def _test_accuracy(result: OnlineResult, splits: Splits) -> float:
 
 
 def run_codelength(config: CodelengthConfig, out: Path | None = None) -> dict[str, Any]:
-    """Compute (and verify) every requested code; write results and plots to ``out``."""
+    """Compute (and verify) every requested code. With ``out`` (a new folder, created once the
+    inputs are checked): ``config.json`` and the plot ``codelength.png``."""
     splits = load_fit_data(config.fit_config())
     if splits.n_classes is None:
         raise MdlkitError("codelength codes class labels; choose a classification dataset")
@@ -135,6 +137,9 @@ def run_codelength(config: CodelengthConfig, out: Path | None = None) -> dict[st
     x, y = splits.train.x, splits.train.y
     n = len(x)
     config.validate(n)
+    if out is not None:
+        make_run_dir(out)
+        write_json(out / "config.json", {"config": asdict(config), "environment": environment()})
     spec = model_spec(config.fit_config(), splits)
     boundaries = (
         doubling_schedule(n, config.first_block)

@@ -1,0 +1,167 @@
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from mdlkit import MdlkitError
+from mdlkit.cli import main
+from mdlkit.codes.learners import Fitted, TorchLearner
+from mdlkit.codes.online import decode_online, encode_online, prequential_code, switching_code
+from mdlkit.codes.schedules import check_schedule, doubling_schedule, fraction_schedule
+from mdlkit.codes.variational import gaussian_kl_nats, variational_code
+from mdlkit.data import load_digits
+from mdlkit.models import ModelSpec
+from mdlkit.training import LossSaturation, TrainConfig
+
+
+def _digits(n: int, shuffle: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    s = load_digits(seed=0)
+    x, y = s.train.x[:n], s.train.y[:n].clone()
+    if shuffle:
+        y = y[torch.randperm(n, generator=torch.Generator().manual_seed(1))]
+    return x, y
+
+
+def _learner(hidden: int = 16, mode: str = "scratch") -> TorchLearner:
+    sizes = [64, hidden, 10] if hidden else [64, 10]
+    config = TrainConfig(max_epochs=30, batch_size=32, stopping=LossSaturation(window=6))
+    return TorchLearner(ModelSpec("mlp", {"sizes": sizes}), config, mode=mode)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["scratch", "continue"])
+def test_prequential_bitstream_decodes_back_to_the_labels(mode: str) -> None:
+    x, y = _digits(200)
+    bounds = doubling_schedule(200, first=10)
+    learner = _learner(mode=mode)
+    result = prequential_code(x, y, 10, learner, bounds)
+    encoded = encode_online(result)
+    decoded = decode_online(encoded, x, 10, [learner], bounds)
+    assert np.array_equal(decoded, y.numpy())
+    ideal = result.length.total
+    assert abs(encoded.coded_bits - ideal) <= 1e-4 * ideal + 64
+    # block 0 is the uniform code: exactly t1 · log2 K
+    assert result.block_bits[0] == pytest.approx(10 * math.log2(10), rel=1e-12)
+    assert ideal < 200 * math.log2(10)  # it does learn
+
+
+def test_switching_over_one_strategy_is_that_strategys_code() -> None:
+    x, y = _digits(160)
+    bounds = doubling_schedule(160, first=10)
+    learner = _learner()
+    alone = prequential_code(x, y, 10, learner, bounds)
+    mixed = switching_code(x, y, 10, [learner], bounds)
+    assert np.array_equal(alone.probs, mixed.probs)  # overhead 0: bit-identical distributions
+    assert mixed.length.total == alone.length.total
+
+
+class _Fixed:
+    """A learner whose model ignores the data: fixed logits, so predictions are known exactly."""
+
+    def __init__(self, logits: list[float]) -> None:
+        self.logits = torch.tensor(logits)
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int) -> Fitted:
+        model = nn.Linear(x.shape[1], len(self.logits))
+        with torch.no_grad():
+            model.weight.zero_()
+            model.bias.copy_(self.logits)
+        return Fitted(model, x[:0], y[:0])
+
+
+def test_switching_pays_at_most_its_stated_overhead_over_the_best_strategy() -> None:
+    x, y = _digits(300)
+    bounds = doubling_schedule(300, first=10)
+    learners = [_Fixed([3.0] + [0.0] * 9), _Fixed([0.0] * 9 + [3.0]), _learner()]
+    mixed = switching_code(x, y, 10, learners, bounds)
+    singles = [mixed.learner_result(j).length.total for j in range(3)]
+    assert mixed.length.total <= min(singles) + math.log2(3) + math.log2(301) + 1e-9
+    # and decoding the mixture re-runs the same computation
+    decoded = decode_online(encode_online(mixed), x, 10, learners, bounds)
+    assert np.array_equal(decoded, y.numpy())
+
+
+def test_on_shuffled_labels_no_code_beats_uniform_by_more_than_a_few_bits() -> None:
+    x, y = _digits(300, shuffle=True)
+    uniform = 300 * math.log2(10)
+    bounds = doubling_schedule(300, first=10)
+    preq = prequential_code(x, y, 10, _learner(), bounds).length.total
+    switch = switching_code(x, y, 10, [_learner(0), _learner()], bounds).length.total
+    var = variational_code(x, y, 10, ModelSpec("mlp", {"sizes": [64, 10]}), epochs=20).length
+    for bits in (preq, switch, var.total):
+        assert bits >= uniform - 8
+    # Without charging its prior choice the variational code stays honest as well.
+    assert var.parts["kl"] + var.parts["data"] >= uniform - 8
+
+
+def test_variational_kl_matches_the_closed_form() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.randn(50, generator=gen, dtype=torch.float64)
+    sigma = torch.rand(50, generator=gen, dtype=torch.float64) + 0.05
+    independent = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, sigma),
+        torch.distributions.Normal(
+            torch.tensor(0.0, dtype=torch.float64), torch.tensor(0.7, dtype=torch.float64)
+        ),
+    ).sum()
+    assert float(gaussian_kl_nats(mu, sigma, 0.7)) == pytest.approx(float(independent), rel=1e-12)
+    assert float(gaussian_kl_nats(torch.zeros(3), torch.full((3,), 0.7), 0.7)) == pytest.approx(0)
+
+
+def test_schedules() -> None:
+    assert doubling_schedule(100, 10) == [0, 10, 20, 40, 80, 100]
+    assert fraction_schedule(60000)[:4] == [0, 60, 120, 240]
+    assert fraction_schedule(60000)[-1] == 60000
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: check_schedule([0, 10, 10, 20], 20), "strictly increasing"),
+        (lambda: check_schedule([0, 30, 20], 20), "strictly increasing"),
+        (lambda: doubling_schedule(20, first=50), "larger than the data"),
+        (lambda: fraction_schedule(100, [0.5, 0.2, 1.0]), "strictly increasing"),
+        (lambda: prequential_code(*_digits(20), 5, _learner(), [0, 10, 20]), "labels must lie"),
+    ],
+)
+def test_bad_online_inputs_give_clear_errors(call: object, message: str) -> None:
+    with pytest.raises(MdlkitError, match=message):
+        call()  # type: ignore[operator]
+
+
+def test_codelength_cli_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["codelength", "--codes", "uniform,zip"]) == 2
+    assert "unknown code 'zip'" in capsys.readouterr().err
+    assert main(["codelength", "--first-block", "5000"]) == 2
+    assert "larger than the data" in capsys.readouterr().err
+    assert main(["codelength", "--schedule", "halving"]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_codelength_cli_small_run(tmp_path: Path) -> None:
+    out = tmp_path / "cl"
+    argv = [
+        "codelength",
+        "--codes",
+        "uniform,prequential,switching",
+        "--epochs",
+        "5",
+        "--first-block",
+        "100",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    import json
+
+    report = json.loads((out / "results.json").read_text())
+    codes = report["codes"]
+    assert codes["uniform"]["bits"] == pytest.approx(1077 * math.log2(10))
+    assert codes["prequential"]["verified"] and codes["switching"]["verified"]
+    assert codes["prequential"]["bits"] < codes["uniform"]["bits"]
+    assert (out / "codelength.png").exists()
