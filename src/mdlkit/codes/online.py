@@ -21,7 +21,6 @@ and :func:`decode_online` recovers them by re-running the same deterministic tra
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -158,19 +157,8 @@ def prequential_code(
     boundaries: Sequence[int],
 ) -> OnlineResult:
     """The prequential code of labels ``y`` given inputs ``x`` (ideal lengths; see
-    :func:`encode_online` for the bitstream)."""
-    labels = np.asarray(y, dtype=np.int64)
-    _check_inputs(x, labels, n_classes)
-    bounds = check_schedule(boundaries, len(x))
-    return _run(
-        x,
-        n_classes,
-        bounds,
-        [learner],
-        _default_rate,
-        lambda s, e, _p, _pl: labels[s:e],
-        "prequential",
-    )
+    :func:`encode_online` for the bitstream). It is the switching code over one learner."""
+    return switching_code(x, y, n_classes, [learner], boundaries)
 
 
 def switching_code(
@@ -225,8 +213,3 @@ def decode_online(
 
     name = "switching" if len(learners) > 1 else "prequential"
     return _run(x, n_classes, bounds, list(learners), rate, decode, name).labels
-
-
-def uniform_bits(n: int, n_classes: int) -> float:
-    """n·log2 K, the reference every online code is compared with."""
-    return n * math.log2(n_classes)
