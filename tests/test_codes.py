@@ -165,3 +165,28 @@ def test_codelength_cli_small_run(tmp_path: Path) -> None:
     assert codes["prequential"]["verified"] and codes["switching"]["verified"]
     assert codes["prequential"]["bits"] < codes["uniform"]["bits"]
     assert (out / "codelength.png").exists()
+
+
+def test_temperature_calibration_recovers_a_known_temperature() -> None:
+    # Labels drawn from softmax(z / 2.5): the NLL-optimal temperature is 2.5 (large sample).
+    from mdlkit.codes.learners import fit_temperature
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(20000, 4, generator=gen)
+    model = nn.Linear(4, 5)
+    with torch.no_grad():
+        model.weight.copy_(3 * torch.randn(5, 4, generator=gen))
+        model.bias.zero_()
+        probs = torch.softmax(model(x) / 2.5, dim=1)
+    y = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+    assert fit_temperature(model, x, y) == pytest.approx(2.5, rel=0.05)
+
+
+def test_calibrated_prequential_code_still_decodes() -> None:
+    x, y = _digits(120)
+    bounds = doubling_schedule(120, first=10)
+    config = TrainConfig(max_epochs=10, batch_size=32, stopping=None)
+    learner = TorchLearner(ModelSpec("mlp", {"sizes": [64, 10]}), config, calibrate=True)
+    result = prequential_code(x, y, 10, learner, bounds)
+    assert all(f is not None and f.temperature != 1.0 for f in result.fitted)
+    assert np.array_equal(decode_online(encode_online(result), x, 10, [learner], bounds), y.numpy())
