@@ -38,15 +38,19 @@ PAPER_BYTES = {30: (180, 3111), 300: (1586, 4199), 2000: (8600, 10860)}
 
 @dataclass(frozen=True)
 class TeacherStudentExperiment:
-    """The sweep's grid and training settings (reference: Adam 5e-4, full batch)."""
+    """The sweep's grid and training settings.
+
+    The reference uses Adam 5e-4, full batch; the default here is 2e-3 with a cap of 10,000
+    full-batch steps, which converges in a fraction of the time (2 CPU cores).
+    """
 
     n_trains: tuple[int, ...] = (30, 300, 2000)
     noises: tuple[float, ...] = (0.01, 0.1)
     methods: tuple[str, ...] = ("drr", "l1", "pmmp")
-    alphas: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
-    epochs: int = 30000
-    finetune_epochs: int = 10000
-    lr: float = 5e-4
+    alphas: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2)
+    epochs: int = 10000
+    finetune_epochs: int = 3000
+    lr: float = 2e-3
     window: int = 200
     warmup_epochs: int = 100
     epsilon: float = 1e-4
