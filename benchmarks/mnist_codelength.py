@@ -43,16 +43,25 @@ def load(
     return xs[0].reshape(shape), ys[0], xs[1].reshape(shape), ys[1]
 
 
-def spec_for(model: str) -> ModelSpec:
+def spec_for(model: str, channels: int = 16) -> ModelSpec:
     if model == "cnn":
-        return ModelSpec("small-cnn", {"image_size": 28, "channels": 16})
+        return ModelSpec("small-cnn", {"image_size": 28, "channels": channels})
     return ModelSpec("mlp", {"sizes": [784, 256, 10]})
 
 
 def preqtorch_run(
-    spec: ModelSpec, x: torch.Tensor, y: torch.Tensor, bounds: list[int], epochs: int, batch: int
+    spec: ModelSpec,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    bounds: list[int],
+    epochs: int,
+    batch: int,
+    patience: int,
 ) -> tuple[float, float]:
-    """The same blocks with preqtorch's BlockEncoder (fresh weights per block, Adam 1e-3)."""
+    """The same blocks with preqtorch's BlockEncoder (fresh weights per block, Adam 1e-3).
+
+    Its ``patience`` counts training BATCHES without a new best batch loss, not epochs.
+    """
     import preqtorch
     from torch.utils.data import DataLoader, TensorDataset
 
@@ -84,7 +93,7 @@ def preqtorch_run(
         loss_fn=loss_fn,
         learning_rate=1e-3,
         epochs=epochs,
-        patience=5,
+        patience=patience,
     )
     seconds = time.perf_counter() - start
     return float(result.code_length) / math.log(2), seconds
@@ -100,18 +109,26 @@ def main() -> None:
         default=10000,
         help="decode the prequential code of the first N labels (0: skip)",
     )
+    parser.add_argument("--mode", default="scratch", choices=["scratch", "continue"])
+    parser.add_argument("--channels", type=int, default=16, help="small-cnn width")
     parser.add_argument("--skip-preqtorch", action="store_true")
+    parser.add_argument(
+        "--preqtorch-epochs",
+        type=int,
+        default=10,
+        help="epochs of the preqtorch run without early stopping",
+    )
     parser.add_argument("--skip-variational", action="store_true")
     args = parser.parse_args()
     path = Path(os.environ.get("MDLKIT_MNIST", SHARED))
     x, y, x_test, y_test = load(path, flatten=args.model == "mlp")
     n = len(x)
-    spec = spec_for(args.model)
+    spec = spec_for(args.model, args.channels)
     bounds = doubling_schedule(n, first=10)
     config = TrainConfig(
         max_epochs=args.epochs, batch_size=128, stopping=LossSaturation(window=6, min_epochs=6)
     )
-    learner = TorchLearner(spec, config)
+    learner = TorchLearner(spec, config, mode=args.mode)
     lines = [
         f"# MNIST labels ({n:,}): code lengths",
         "",
@@ -119,7 +136,8 @@ def main() -> None:
         f"most {args.epochs} epochs, Adam 1e-3, batch 128, early stopping on the last 10 % "
         f"of the seen data. Machine: {platform.machine()}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads. Command: `.venv/bin/python "
-        f"benchmarks/mnist_codelength.py --model {args.model} --epochs {args.epochs}`",
+        f"benchmarks/mnist_codelength.py --model {args.model} --epochs {args.epochs} "
+        f"--mode {args.mode} --channels {args.channels}`",
         "",
         f"Uniform: {n * math.log2(10) / 1000:.1f} kbit.",
         "",
@@ -152,13 +170,16 @@ def main() -> None:
         )
     if not args.skip_preqtorch:
         try:
-            bits, t_pre = preqtorch_run(spec, x, y, bounds, args.epochs, 128)
-            lines.append(
-                f"- preqtorch 0.2 BlockEncoder, same model and blocks (its block 0 is "
-                f"coded by the untrained model, not uniformly): {bits / 1000:.2f} kbit, "
-                f"{t_pre:.0f} s — mdlkit / preqtorch: length "
-                f"{result.length.total / bits:.3f}, time {seconds / t_pre:.3f}"
-            )
+            # Its patience counts batches: 5 stops almost at once; 10^9 trains every epoch.
+            for epochs, patience in ((args.epochs, 5), (args.preqtorch_epochs, 10**9)):
+                bits, t_pre = preqtorch_run(spec, x, y, bounds, epochs, 128, patience)
+                lines.append(
+                    f"- preqtorch 0.2 BlockEncoder, same model and blocks, {epochs} epochs, "
+                    f"patience {patience} batches (its block 0 is coded by the untrained model, "
+                    f"not uniformly): {bits / 1000:.2f} kbit, {t_pre:.0f} s — mdlkit / "
+                    f"preqtorch: length {result.length.total / bits:.3f}, time "
+                    f"{seconds / t_pre:.3f}"
+                )
         except ImportError:
             lines.append("- preqtorch: not installed (pip install preqtorch)")
     if not args.skip_variational:
@@ -174,7 +195,7 @@ def main() -> None:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(__file__).parent / "results" / f"mnist_codelength_{args.model}.md"
+    out = Path(__file__).parent / "results" / f"mnist_codelength_{args.model}_{args.mode}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text)
 
