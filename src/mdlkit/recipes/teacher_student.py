@@ -48,7 +48,7 @@ class TeacherStudentExperiment:
     n_trains: tuple[int, ...] = (30, 300, 2000)
     noises: tuple[float, ...] = (0.01, 0.1)
     methods: tuple[str, ...] = ("drr", "l1", "pmmp")
-    alphas: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2)
+    alphas: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
     epochs: int = 10000
     finetune_epochs: int = 3000
     lr: float = 2e-3
