@@ -15,7 +15,7 @@ __all__ = ["fit_table", "render_text"]
 _ROWS: tuple[tuple[str, str], ...] = (
     ("test accuracy (%)", "acc"),
     ("test MSE", "mse"),
-    ("learned σ", "sigma"),
+    ("σ of the data code (RMS residual)", "sigma"),
     ("nonzero / parameters", "nz"),
     ("compression rate CR", "cr"),
     ("model bits: float32 dense", "f32"),
