@@ -190,3 +190,18 @@ def test_calibrated_prequential_code_still_decodes() -> None:
     result = prequential_code(x, y, 10, learner, bounds)
     assert all(f is not None and f.temperature != 1.0 for f in result.fitted)
     assert np.array_equal(decode_online(encode_online(result), x, 10, [learner], bounds), y.numpy())
+
+
+def test_codelength_runs_on_images_with_a_cnn() -> None:
+    from mdlkit.recipes.codelength import CodelengthConfig, run_codelength
+
+    config = CodelengthConfig(
+        model="small-cnn",
+        codes=("prequential", "switching"),
+        epochs=2,
+        first_block=200,
+        verify=True,
+    )
+    report = run_codelength(config)
+    assert report["codes"]["switching"]["verified"]
+    assert [c["kind"] for c in report["codes"]["switching"]["candidates"]] == ["small-cnn"] * 2

@@ -110,13 +110,20 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
 
 
 def _switch_specs(config: CodelengthConfig, splits: Splits, spec: ModelSpec) -> list[ModelSpec]:
-    """The candidates of the switching code: a linear model, the chosen model, a wider MLP."""
-    n_in = math.prod(splits.input_shape)
+    """The candidates of the switching code: a small model that learns fast, the chosen model,
+    and (for MLPs) a wider one that catches up late."""
     k = splits.n_classes or 1
+    if len(splits.input_shape) > 1:  # images: a narrow CNN beside the chosen network
+        small = ModelSpec(
+            "small-cnn", {"image_size": splits.input_shape[-1], "n_classes": k, "channels": 4}
+        )
+        return [small, spec]
+    n_in = math.prod(splits.input_shape)
     linear = ModelSpec("mlp", {"sizes": [n_in, k]})
+    if config.model != "mlp":
+        return [linear, spec]
     wider = ModelSpec("mlp", {"sizes": [n_in, *(4 * h for h in config.hidden), k]})
-    specs = [linear, spec] if config.model != "mlp" else [linear, spec, wider]
-    return specs
+    return [linear, spec, wider]
 
 
 def _test_accuracy(result: OnlineResult, splits: Splits) -> float:
