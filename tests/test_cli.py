@@ -109,3 +109,16 @@ def test_fit_writes_a_run_folder_whose_numbers_check_out(
     torch.manual_seed(0)
     test = evaluate(decoded, load_digits(seed=0).test)
     assert test.accuracy == results["test_accuracy"]
+
+
+def test_resume_refuses_folders_it_cannot_continue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run_in(tmp_path, monkeypatch, ["fit", "--resume", str(tmp_path / "none")]) == 2
+    assert "not an mdlkit run folder" in capsys.readouterr().err
+    demo_like = tmp_path / "demo"
+    demo_like.mkdir()
+    runs = {"plain": {"method": "none"}, "drr": {"method": "drr"}}
+    (demo_like / "config.json").write_text(json.dumps({"runs": runs, "environment": {}}))
+    assert _run_in(tmp_path, monkeypatch, ["fit", "--resume", str(demo_like)]) == 2
+    assert "holds 2 runs" in capsys.readouterr().err

@@ -353,6 +353,10 @@ def _run(args: argparse.Namespace) -> None:
         return
     if args.resume is not None:
         configs, env = read_fit_configs(args.resume)
+        if len(configs) != 1:
+            raise MdlkitError(
+                f"{args.resume} holds {len(configs)} runs; --resume continues a single fit run"
+            )
         ((name, config),) = configs.items()
         # The same thread count as the interrupted run: float sums depend on it.
         torch.set_num_threads(int(env.get("threads", torch.get_num_threads())))
