@@ -36,8 +36,11 @@ def read_fit_configs(out: Path) -> tuple[dict[str, FitConfig], dict[str, Any]]:
         raise MdlkitError(f"{out} is not an mdlkit run folder (no config.json)")
     if (Path(out) / "results.json").exists():
         raise MdlkitError(f"the run in {out} has finished already (results.json exists)")
-    data = json.loads(path.read_text())
-    return {n: FitConfig.from_dict(c) for n, c in data["runs"].items()}, data["environment"]
+    try:
+        data = json.loads(path.read_text())
+        return {n: FitConfig.from_dict(c) for n, c in data["runs"].items()}, data["environment"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise MdlkitError(f"{path} is damaged or not written by mdlkit") from None
 
 
 def finish_fit_runs(out: Path, runs: Sequence[tuple[str, FitResult]], title: str) -> Path:
