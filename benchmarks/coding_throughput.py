@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _publish import publish
 
 from mdlkit.coding import (
     decode_categorical,
@@ -84,10 +84,7 @@ def main() -> None:
         *weights_benchmark(),
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(__file__).parent / "results" / "coding_throughput.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish("coding_throughput.md", text)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import platform
 import time
-from pathlib import Path
 
 import torch
+from _publish import publish
 
 from mdlkit.recipes import run_demo
 from mdlkit.report import fit_table, render_text
@@ -28,10 +28,7 @@ def main() -> None:
         f"Wall time of the whole demo (both runs, encoding and verification): {seconds:.1f} s\n\n"
         f"```\n{table}```\n"
     )
-    print(text)
-    out = Path(__file__).parent / "results" / "demo.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish("demo.md", text)
 
 
 if __name__ == "__main__":

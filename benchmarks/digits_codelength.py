@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import platform
 import time
-from pathlib import Path
 
 import torch
+from _publish import publish
 
 from mdlkit.recipes.codelength import CodelengthConfig, run_codelength
 
@@ -36,10 +36,7 @@ def main() -> None:
             f"{acc_text} | {row.get('verified', '—')} | {row['seconds']:.0f} |"
         )
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(__file__).parent / "results" / "digits_codelength.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish("digits_codelength.md", text)
 
 
 if __name__ == "__main__":

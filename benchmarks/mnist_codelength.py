@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _publish import publish
 from torch.nn import functional as F
 
 from mdlkit.codes.learners import TorchLearner
@@ -194,10 +195,7 @@ def main() -> None:
             f"{time.perf_counter() - t:.0f} s"
         )
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(__file__).parent / "results" / f"mnist_codelength_{args.model}_{args.mode}.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish(f"mnist_codelength_{args.model}_{args.mode}.md", text)
 
 
 if __name__ == "__main__":

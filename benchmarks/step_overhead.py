@@ -13,9 +13,9 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
+from _publish import publish
 from torch.nn import functional as F
 
 from mdlkit.models import lenet_300_100
@@ -91,10 +91,7 @@ def main() -> None:
         median = statistics.median(samples[kind])
         lines.append(f"| {kind} | {1e3 * median:.2f} | {median / plain:.3f} |")
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(__file__).parent / "results" / "step_overhead.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
+    publish("step_overhead.md", text)
 
 
 if __name__ == "__main__":

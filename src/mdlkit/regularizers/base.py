@@ -23,7 +23,7 @@ with variables of its own (PMMP's w, γ, u) hands them to the optimizer through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
@@ -90,6 +90,15 @@ class Regularizer:
         return None
 
 
+def _sum_terms(terms: Iterable[torch.Tensor | None]) -> torch.Tensor | None:
+    """The sum of the terms that are not None (None if all are)."""
+    total: torch.Tensor | None = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
 class Chain(Regularizer):
     """The sum of several regularizers' penalties; hooks run in order."""
 
@@ -97,20 +106,10 @@ class Chain(Regularizer):
         self.members = list(members)
 
     def penalty(self, params: NamedParams, step: int) -> torch.Tensor | None:
-        total: torch.Tensor | None = None
-        for member in self.members:
-            term = member.penalty(params, step)
-            if term is not None:
-                total = term if total is None else total + term
-        return total
+        return _sum_terms(member.penalty(params, step) for member in self.members)
 
     def loss_term(self, params: NamedParams, step: int) -> torch.Tensor | None:
-        total: torch.Tensor | None = None
-        for member in self.members:
-            term = member.loss_term(params, step)
-            if term is not None:
-                total = term if total is None else total + term
-        return total
+        return _sum_terms(member.loss_term(params, step) for member in self.members)
 
     def add_gradient(self, params: NamedParams, step: int) -> None:
         for member in self.members:
