@@ -3,12 +3,8 @@ import pytest
 import torch
 
 from mdlkit import MdlkitError
-from mdlkit.coding import (
-    class_probabilities,
-    decode_categorical,
-    encode_categorical,
-    ideal_bits,
-)
+from mdlkit.coding import decode_categorical, encode_categorical, ideal_bits
+from mdlkit.heads import CategoricalHead
 from mdlkit.models import mlp
 
 
@@ -36,11 +32,11 @@ def test_labels_coded_with_model_probabilities_round_trip() -> None:
     model = mlp([5, 7, 3])
     x = torch.randn(3000, 5)
     labels = torch.randint(0, 3, (3000,)).numpy()
-    probs = class_probabilities(model, x)
+    probs = CategoricalHead().predict(model, x).probs
     assert probs.dtype == np.float64 and np.allclose(probs.sum(axis=1), 1.0)
     enc = encode_categorical(labels, probs)
     # The receiver recomputes the probabilities itself: they must be bit-identical.
-    again = class_probabilities(model, x)
+    again = CategoricalHead().predict(model, x).probs
     assert np.array_equal(again, probs)
     assert np.array_equal(decode_categorical(enc.words, again), labels)
     assert abs(enc.coded_bits - ideal_bits(labels, probs)) <= 1e-4 * enc.ideal_bits + 64

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from mdlkit import MdlkitError
-from mdlkit.coding.gaussian import decode_gaussian, encode_gaussian, gaussian_bin_bits
+from mdlkit.coding import decode_gaussian, encode_gaussian, gaussian_bin_bits
 from mdlkit.data import Split
-from mdlkit.losses import GaussianCodelength
+from mdlkit.heads import GaussianHead as GaussianCodelength
 from mdlkit.training import TrainConfig, train
 
 

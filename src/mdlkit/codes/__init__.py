@@ -1,17 +1,39 @@
-"""Codes for description lengths: uniform and two-part (classification and regression)."""
+"""Codes for description lengths, each a head + a stream deciding which model predicts what.
 
-from mdlkit.codes.two_part import (
-    RegressionTwoPartCode,
-    TwoPartCode,
-    two_part_code,
-    two_part_regression_code,
+Every code returns a :class:`CodeResult` (length with parts, ideal bits, coded bits, whether
+it was decoded back); :func:`uniform_codelength` is the closed-form baseline.
+"""
+
+from mdlkit.codes.learners import Fitted, Learner, TorchLearner, fit_temperature
+from mdlkit.codes.online import (
+    OnlineCode,
+    decode_online,
+    encode_online,
+    prequential_code,
+    switching_code,
 )
+from mdlkit.codes.result import CodeResult
+from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
+from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
+from mdlkit.codes.variational import VariationalCode, variational_code
 
 __all__ = [
-    "RegressionTwoPartCode",
+    "CodeResult",
+    "Fitted",
+    "Learner",
+    "OnlineCode",
+    "TorchLearner",
     "TwoPartCode",
+    "VariationalCode",
+    "decode_online",
+    "doubling_schedule",
+    "encode_online",
+    "fit_temperature",
+    "fraction_schedule",
+    "prequential_code",
+    "switching_code",
     "two_part_code",
-    "two_part_regression_code",
     "uniform_codelength",
+    "variational_code",
 ]

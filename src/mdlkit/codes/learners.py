@@ -2,8 +2,8 @@
 
 A learner's ``fit(x, y, previous, block)`` returns a :class:`Fitted` model trained only on the
 given (already transmitted) samples. It must be deterministic: the decoder calls it again on the
-decoded labels and must get bit-identical predictions. Early stopping and calibration look only at
-a held-out part of the SEEN data, never at the block about to be coded.
+decoded targets and must get bit-identical predictions. Early stopping and calibration look only
+at a held-out part of the SEEN data, never at the block about to be coded.
 """
 
 from __future__ import annotations
@@ -18,21 +18,26 @@ from torch import nn
 
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
-from mdlkit.evaluation import EVAL_CHUNK
+from mdlkit.heads import CategoricalHead, GaussianHead, Head, outputs
 from mdlkit.models.spec import ModelSpec
 from mdlkit.training.loop import TrainConfig, train
 
-__all__ = ["Fitted", "Learner", "TorchLearner", "block_probabilities", "fit_temperature"]
+__all__ = ["Fitted", "Learner", "TorchLearner", "fit_temperature"]
 
 
 @dataclass
 class Fitted:
-    """A trained model, and the held-out seen samples (for calibration), with a temperature."""
+    """A trained model, the held-out seen samples (for calibration), and how its outputs become
+    a distribution: ``head`` if given, else a categorical head at ``temperature``."""
 
     model: nn.Module
     x_holdout: torch.Tensor
     y_holdout: torch.Tensor
     temperature: float = 1.0
+    head: Head | None = None
+
+    def coding_head(self) -> Head:
+        return self.head if self.head is not None else CategoricalHead(self.temperature)
 
 
 class Learner(Protocol):
@@ -43,21 +48,11 @@ class Learner(Protocol):
     ) -> Fitted: ...
 
 
-@torch.no_grad()
-def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    try:
-        return torch.cat([model(x[s : s + EVAL_CHUNK]) for s in range(0, len(x), EVAL_CHUNK)])
-    finally:
-        model.train(was_training)
-
-
 def fit_temperature(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The T in [0.05, 20] minimising the NLL of softmax(logits / T) on (x, y), in float64."""
     if len(x) == 0:
         return 1.0
-    logits = _logits(model, x).to(torch.float64)
+    logits = outputs(model, x).to(torch.float64)
 
     def nll(log_t: float) -> float:
         return float(torch.nn.functional.cross_entropy(logits / np.exp(log_t), y))
@@ -66,12 +61,6 @@ def fit_temperature(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float
         nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-6}
     )
     return float(np.exp(result.x))
-
-
-def block_probabilities(fitted: Fitted, x: torch.Tensor) -> np.ndarray:
-    """p(y | x) as float64 (m, K): softmax(logits / T) in float64, in fixed chunks."""
-    logits = _logits(fitted.model, x).to(torch.float64)
-    return torch.softmax(logits / fitted.temperature, dim=1).numpy()
 
 
 @dataclass(frozen=True)
@@ -85,8 +74,10 @@ class TorchLearner:
         mode: ``"scratch"`` re-initialises every block (the classic prequential code);
             ``"continue"`` starts from the previous block's weights and trains on all seen data
             (replay), which usually gives shorter codes.
-        calibrate: fit a softmax temperature on the held-out seen samples.
+        calibrate: fit a softmax temperature on the held-out seen samples (classification).
         seed: model initialisation and shuffling seed (block k uses seed + k).
+        epsilon: for real-valued targets, the precision they are coded at; the learner trains a
+            :class:`~mdlkit.heads.GaussianHead` whose learned σ is the σ the block is coded with.
     """
 
     spec: ModelSpec
@@ -95,6 +86,7 @@ class TorchLearner:
     calibrate: bool = False
     holdout: float = 0.1
     seed: int = 0
+    epsilon: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.mode not in ("scratch", "continue"):
@@ -113,9 +105,19 @@ class TorchLearner:
         model = self.spec.build()
         if self.mode == "continue" and previous is not None:
             model.load_state_dict(previous.model.state_dict())
+        head: Head = (
+            CategoricalHead() if y.dtype == torch.int64 else GaussianHead(epsilon=self.epsilon)
+        )
         config = replace(self.config, seed=self.seed + block)
-        train(model, train_split, hold_split, config)
+        train(model, train_split, hold_split, config, loss_fn=head)
+        if isinstance(head, GaussianHead):
+            return Fitted(model, hold_split.x, hold_split.y, head=head.with_sigma(head.sigma))
         fitted = Fitted(model, hold_split.x, hold_split.y)
         if self.calibrate:
             fitted.temperature = fit_temperature(model, hold_split.x, hold_split.y)
         return fitted
+
+
+def block_probabilities(fitted: Fitted, x: torch.Tensor) -> np.ndarray:
+    """Transitional: p(y | x) as float64 (m, K) from a fitted classifier's coding head."""
+    return fitted.coding_head().predict(fitted.model, x).probs  # type: ignore[union-attr]

@@ -1,8 +1,9 @@
 """Online codes: prequential (one learner) and switching (a fixed-share mixture of learners).
 
-Setting: the receiver has all inputs x; the labels are sent block by block along boundaries
-0 = t0 < t1 < … < tS = n. Block 0 goes with the uniform code; block k is coded with predictions
-of models trained only on the first t_k labels, which the receiver has decoded already and
+Setting: the receiver has all inputs x; the targets are sent block by block along boundaries
+0 = t0 < t1 < … < tS = n. Block 0 goes with the uniform code (log2 K per label; for regression
+log2 of the number of bins in the sent range); block k is coded with the head's distribution
+from models trained only on the first t_k targets, which the receiver has decoded already and
 retrains on, so the models are never sent:
 
     L_preq = t1·log2 K + Σ_k Σ_{i in block k} −log2 p_{θ(t_k)}(y_i | x_i)
@@ -12,10 +13,16 @@ fixed-share weights, updated exactly after every label: predict with Σ_j w_j p_
 w_j ∝ w_j p_j(y_t) and w ← (1 − α_t)·w + α_t / J, with α_t = 1/(t + 2) by default. Against the
 best single learner it pays at most log2 J + log2(n + 1) bits (the prior 1/J and the chance
 Π(1 − α_t) ≥ 1/(n + 1) of never switching); over one learner it IS that learner's code. Choosing
-among learners in hindsight is therefore inside the code, not free.
+among learners in hindsight is therefore inside the code, not free. Switching mixes class
+probabilities; regression targets take the prequential code.
 
-Both codes are real: :func:`encode_online` range-codes the labels with the coding distributions,
-and :func:`decode_online` recovers them by re-running the same deterministic training.
+Both codes are real: the pass that computes them writes a range-coded stream (head + stream,
+block by block), and :func:`decode_online` recovers the targets by re-running the same
+deterministic training on what it has decoded. Memory: O(n·K) for the coding distributions of
+class labels and O(n·J) for per-learner bits, never n·J·K.
+
+Regression targets are coded at the learners' precision ε as bins k (y ≈ k·ε); the learners
+train on k·ε on both sides, so the decoder sees the same values as the encoder.
 """
 
 from __future__ import annotations
@@ -23,18 +30,28 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-import constriction
 import numpy as np
 import torch
 
 from mdlkit.bits import CodeLength
-from mdlkit.codes.learners import Fitted, Learner, block_probabilities
+from mdlkit.codes.learners import Fitted, Learner
+from mdlkit.codes.result import CodeResult
 from mdlkit.codes.schedules import check_schedule
-from mdlkit.coding.categorical import EncodedSymbols, encode_categorical
+from mdlkit.coding.distributions import (
+    BinRange,
+    Categorical,
+    DiscretizedGaussian,
+    Distribution,
+    UniformBins,
+    bins,
+)
+from mdlkit.coding.streams import Decoder, EncodedStream, Encoder
 from mdlkit.errors import MdlkitError
 
 __all__ = [
+    "OnlineCode",
     "OnlineResult",
     "decode_online",
     "encode_online",
@@ -43,173 +60,312 @@ __all__ = [
 ]
 
 
-@dataclass
-class OnlineResult:
-    """An online code's outcome: per-sample coding distributions and ideal bits.
+@dataclass(frozen=True, kw_only=True)
+class OnlineCode(CodeResult):
+    """An online code's outcome.
 
-    ``weights`` (switching only) are the mixture weights before each block.
+    ``labels`` are the coded symbols (class indices, or bins k for regression); ``sample_bits``
+    their −log2 p; ``probs`` the categorical coding distributions (None for regression);
+    ``weights`` the mixture weights before each block; ``learner_bits`` (n, J) each learner's
+    own −log2 p; ``encoded`` the mixture's stream and ``learner_streams`` each learner's own.
     """
 
-    name: str
     boundaries: list[int]
-    probs: np.ndarray
     labels: np.ndarray
+    sample_bits: np.ndarray
+    probs: np.ndarray | None
     weights: list[np.ndarray] = field(default_factory=list)
     fitted: list[Fitted | None] = field(default_factory=list)
-    per_learner: np.ndarray | None = None
-
-    def learner_result(self, j: int, name: str = "prequential") -> OnlineResult:
-        """Learner j's own prequential code, from the predictions this run made anyway."""
-        if self.per_learner is None:
-            raise MdlkitError("this result kept no per-learner predictions")
-        return OnlineResult(
-            name, self.boundaries, self.per_learner[:, j, :], self.labels, fitted=[self.fitted[j]]
-        )
+    learner_bits: np.ndarray | None = None
+    encoded: EncodedStream | None = None
+    learner_streams: list[EncodedStream] = field(default_factory=list)
+    support: BinRange | None = None
 
     @property
     def bits(self) -> np.ndarray:
         """−log2 p(y_i) of each sample under its coding distribution."""
-        return -np.log2(self.probs[np.arange(len(self.labels)), self.labels])
+        return self.sample_bits
 
     @property
     def block_bits(self) -> list[float]:
-        b = self.bits
-        return [
-            float(b[s:e].sum()) for s, e in zip(self.boundaries, self.boundaries[1:], strict=False)
-        ]
+        b = self.sample_bits
+        return [float(b[s:e].sum()) for s, e in itertools.pairwise(self.boundaries)]
 
-    @property
-    def length(self) -> CodeLength:
-        """Total ideal bits, one part per block (block 0 is the uniform code)."""
-        parts = {
-            f"block {k} [{s}, {e})": v
-            for k, (s, e, v) in enumerate(
-                zip(self.boundaries, self.boundaries[1:], self.block_bits, strict=False)
-            )
-        }
-        return CodeLength(parts, name=self.name)
+    def learner_result(self, j: int, name: str = "prequential") -> OnlineCode:
+        """Learner j's own prequential code, from the predictions this run made anyway."""
+        if self.learner_bits is None or not self.learner_streams:
+            raise MdlkitError("this result kept no per-learner predictions")
+        bits = self.learner_bits[:, j]
+        stream = self.learner_streams[j]
+        return OnlineCode(
+            name=name,
+            length=_length(name, self.boundaries, bits, self.support, stream),
+            ideal_bits=float(bits.sum()),
+            coded_bits=float(stream.coded_bits),
+            boundaries=self.boundaries,
+            labels=self.labels,
+            sample_bits=bits,
+            probs=None,
+            fitted=[self.fitted[j]],
+            encoded=stream,
+            support=self.support,
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {"boundaries": self.boundaries, "block_bits": self.block_bits}
 
 
-def _check_inputs(x: torch.Tensor, y: np.ndarray | None, n_classes: int) -> None:
-    if n_classes < 2:
-        raise MdlkitError(f"an online code needs at least 2 classes, got {n_classes}")
+OnlineResult = OnlineCode  # the name of earlier releases
+
+
+def _length(
+    name: str,
+    boundaries: list[int],
+    bits: np.ndarray,
+    support: BinRange | None,
+    stream: EncodedStream | None,
+) -> CodeLength:
+    """Ideal bits per block (block 0 is the uniform code), the bin range's side information."""
+    parts = {
+        f"block {k} [{s}, {e})": float(bits[s:e].sum())
+        for k, (s, e) in enumerate(itertools.pairwise(boundaries))
+    }
+    if support is not None:
+        parts["side"] = float(support.side_bits)
+    return CodeLength(parts, name=name)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What the code sends: K classes, or bins of width ε over a sent range."""
+
+    n_classes: int | None
+    support: BinRange | None = None
+    epsilon: float = 1.0
+
+    def first(self, m: int) -> Distribution:
+        if self.n_classes is not None:
+            return Categorical(np.full((m, self.n_classes), 1.0 / self.n_classes))
+        assert self.support is not None
+        return UniformBins(self.support, m)
+
+    def targets(self, symbols: np.ndarray) -> torch.Tensor:
+        """The seen targets a learner trains on (the same on both sides)."""
+        if self.n_classes is not None:
+            return torch.from_numpy(symbols)
+        return (torch.from_numpy(symbols).to(torch.float32) * self.epsilon)[:, None]
+
+    def block(self, fitted: Fitted, x: torch.Tensor) -> Distribution:
+        dist = fitted.coding_head().predict(fitted.model, x)
+        if isinstance(dist, DiscretizedGaussian):
+            assert self.support is not None
+            return dist.within(self.support)
+        return dist
+
+
+def _task(y: np.ndarray | None, n_classes: int | None, epsilon: float | None) -> _Task:
+    if n_classes is not None:
+        if n_classes < 2:
+            raise MdlkitError(f"an online code needs at least 2 classes, got {n_classes}")
+        return _Task(n_classes)
+    if epsilon is None:
+        raise MdlkitError("regression targets need their precision: pass epsilon")
+    support = None
     if y is not None:
-        if len(y) != len(x):
-            raise MdlkitError(f"inputs and labels differ in length: {len(x)} vs {len(y)}")
-        if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
-            raise MdlkitError(f"labels must lie in [0, {n_classes - 1}] (the number of classes)")
+        k = bins(y, epsilon)
+        support = BinRange(int(k.min()), int(k.max()))
+    return _Task(None, support, float(epsilon))
 
 
 def _default_rate(t: int) -> float:
     return 1.0 / (t + 2)
 
 
+@dataclass
+class _Pass:
+    labels: np.ndarray
+    sample_bits: np.ndarray
+    probs: np.ndarray | None
+    learner_bits: np.ndarray
+    weights: list[np.ndarray]
+    fitted: list[Fitted | None]
+
+
 def _run(
     x: torch.Tensor,
-    n_classes: int,
+    task: _Task,
     boundaries: list[int],
     learners: Sequence[Learner],
     rate: Callable[[int], float],
-    labels_for_block: Callable[[int, int, np.ndarray | None, list[np.ndarray]], np.ndarray],
-    name: str,
-) -> OnlineResult:
-    """The pass shared by encoder and decoder. ``labels_for_block(start, end, probs, per_learner)``
-    returns the block's labels: known ones for the encoder, decoded ones for the decoder.
-    For one learner ``probs`` is given; for several it is None and the callee mixes."""
-    n = len(x)
-    y = np.zeros(n, dtype=np.int64)
-    probs = np.empty((n, n_classes), dtype=np.float64)
-    weights = np.full(len(learners), 1.0 / len(learners))
-    per_learner_all = np.empty((n, len(learners), n_classes), dtype=np.float64)
+    transmit: Callable[[Distribution], np.ndarray],
+    learner_encoders: list[Encoder] | None = None,
+) -> _Pass:
+    """The pass shared by encoder and decoder: ``transmit(dist)`` sends (encoder) or receives
+    (decoder) the next ``len(dist)`` symbols; each learner's own stream is written if asked."""
+    n, n_learners = len(x), len(learners)
+    labels = np.zeros(n, dtype=np.int64)
+    sample_bits = np.empty(n, dtype=np.float64)
+    learner_bits = np.empty((n, n_learners), dtype=np.float64)
+    probs = np.empty((n, task.n_classes), dtype=np.float64) if task.n_classes else None
+    weights = np.full(n_learners, 1.0 / n_learners)
     history: list[np.ndarray] = []
-    fitted: list[Fitted | None] = [None] * len(learners)
+    fitted: list[Fitted | None] = [None] * n_learners
     for k, (start, end) in enumerate(itertools.pairwise(boundaries)):
         if k == 0:
-            per_learner = [np.full((end - start, n_classes), 1.0 / n_classes)] * len(learners)
+            dists = [task.first(end - start)] * n_learners
         else:
-            seen_x, seen_y = x[:start], torch.from_numpy(y[:start])
+            seen_x, seen_y = x[:start], task.targets(labels[:start])
             fitted = [lr.fit(seen_x, seen_y, fitted[j], k) for j, lr in enumerate(learners)]
-            per_learner = [block_probabilities(f, x[start:end]) for f in fitted]  # type: ignore[arg-type]
+            dists = [task.block(f, x[start:end]) for f in fitted]  # type: ignore[arg-type]
         history.append(weights.copy())
-        per_learner_all[start:end] = np.stack(per_learner, axis=1)
-        if len(learners) == 1:
-            probs[start:end] = per_learner[0]
-            y[start:end] = labels_for_block(start, end, per_learner[0], per_learner)
-            continue
-        stacked = np.stack(per_learner)  # (J, m, K)
-        for i in range(end - start):
-            t = start + i
-            mixture = weights @ stacked[:, i, :]
-            probs[t] = mixture
-            y[t] = labels_for_block(t, t + 1, mixture[None, :], [])[0]
-            weights = weights * stacked[:, i, y[t]]
-            weights = weights / weights.sum()
-            alpha = rate(t)
-            weights = (1.0 - alpha) * weights + alpha / len(learners)
-    return OnlineResult(name, boundaries, probs, y, history, fitted, per_learner_all)
+        if n_learners == 1:
+            labels[start:end] = transmit(dists[0])
+            if probs is not None:
+                probs[start:end] = dists[0].probs  # type: ignore[union-attr]
+        else:
+            stacked = np.stack([d.probs for d in dists])  # type: ignore[union-attr]  # (J, m, K)
+            for i in range(end - start):
+                t = start + i
+                mixture = weights @ stacked[:, i, :]
+                assert probs is not None
+                probs[t] = mixture
+                labels[t] = transmit(Categorical(mixture[None, :]))[0]
+                weights = weights * stacked[:, i, labels[t]]
+                weights = weights / weights.sum()
+                alpha = rate(t)
+                weights = (1.0 - alpha) * weights + alpha / n_learners
+        block = labels[start:end]
+        for j, dist in enumerate(dists):
+            if learner_encoders is not None:
+                learner_bits[start:end, j] = learner_encoders[j].encode(block, dist)
+            else:
+                learner_bits[start:end, j] = dist.ideal_bits(block)
+        if n_learners == 1:
+            sample_bits[start:end] = learner_bits[start:end, 0]
+        else:
+            assert probs is not None
+            sample_bits[start:end] = -np.log2(probs[np.arange(start, end), block])
+    return _Pass(labels, sample_bits, probs, learner_bits, history, fitted)
 
 
 def prequential_code(
     x: torch.Tensor,
     y: torch.Tensor | np.ndarray,
-    n_classes: int,
+    n_classes: int | None,
     learner: Learner,
     boundaries: Sequence[int],
-) -> OnlineResult:
-    """The prequential code of labels ``y`` given inputs ``x`` (ideal lengths; see
-    :func:`encode_online` for the bitstream). It is the switching code over one learner."""
-    return switching_code(x, y, n_classes, [learner], boundaries)
+    *,
+    epsilon: float | None = None,
+    verify: bool = False,
+) -> OnlineCode:
+    """The prequential code of targets ``y`` given inputs ``x``: class labels (``n_classes``),
+    or real values at precision ``epsilon`` (``n_classes=None``). It is the switching code over
+    one learner; ``verify`` decodes the stream back (re-running the training)."""
+    return switching_code(x, y, n_classes, [learner], boundaries, epsilon=epsilon, verify=verify)
 
 
 def switching_code(
     x: torch.Tensor,
     y: torch.Tensor | np.ndarray,
-    n_classes: int,
+    n_classes: int | None,
     learners: Sequence[Learner],
     boundaries: Sequence[int],
     rate: Callable[[int], float] = _default_rate,
-) -> OnlineResult:
+    *,
+    epsilon: float | None = None,
+    verify: bool = False,
+) -> OnlineCode:
     """The switching (fixed-share) code over ``learners``; with one learner, its prequential
-    code exactly."""
+    code exactly. The stream is always written; ``verify`` also decodes it back."""
     if not learners:
         raise MdlkitError("switching needs at least one learner")
-    labels = np.asarray(y, dtype=np.int64)
-    _check_inputs(x, labels, n_classes)
+    values = np.asarray(y)
+    if len(values) != len(x):
+        raise MdlkitError(f"inputs and targets differ in length: {len(x)} vs {len(values)}")
+    task = _task(values, n_classes, epsilon)
+    if task.n_classes is not None:
+        symbols = values.astype(np.int64)
+        if len(symbols) and (int(symbols.min()) < 0 or int(symbols.max()) >= task.n_classes):
+            raise MdlkitError(
+                f"labels must lie in [0, {task.n_classes - 1}] (the number of classes)"
+            )
+    else:
+        if len(learners) > 1:
+            raise MdlkitError(
+                "switching mixes class probabilities; code regression targets "
+                "with the prequential code (one learner)"
+            )
+        if values.ndim > 1 and values.shape[1] != 1:
+            raise MdlkitError("online regression codes take one target per sample")
+        symbols = bins(values, task.epsilon)
     bounds = check_schedule(boundaries, len(x))
-    return _run(
-        x,
-        n_classes,
-        bounds,
-        list(learners),
-        rate,
-        lambda s, e, _p, _pl: labels[s:e],
-        "switching" if len(learners) > 1 else "prequential",
+    encoder = Encoder()
+    learner_encoders = [Encoder() for _ in learners] if len(learners) > 1 else None
+    position = 0
+
+    def send(dist: Distribution) -> np.ndarray:
+        nonlocal position
+        block = symbols[position : position + len(dist)]
+        encoder.encode(block, dist)
+        position += len(dist)
+        return block
+
+    result = _run(x, task, bounds, list(learners), rate, send, learner_encoders)
+    stream = encoder.finish()
+    name = "switching" if len(learners) > 1 else "prequential"
+    if verify:
+        decoded = decode_online(
+            stream, x, n_classes, learners, bounds, rate, support=task.support, epsilon=epsilon
+        )
+        if not np.array_equal(decoded, symbols):
+            raise RuntimeError(f"{name}: decoded targets differ from the originals (a bug)")
+    streams = [e.finish() for e in learner_encoders] if learner_encoders else [stream]
+    side = task.support.side_bits if task.support is not None else 0
+    return OnlineCode(
+        name=name,
+        length=_length(name, bounds, result.sample_bits, task.support, stream),
+        ideal_bits=float(result.sample_bits.sum()) + side,
+        coded_bits=float(stream.coded_bits + side),
+        decoded=verify,
+        boundaries=bounds,
+        labels=result.labels,
+        sample_bits=result.sample_bits,
+        probs=result.probs,
+        weights=result.weights,
+        fitted=result.fitted,
+        learner_bits=result.learner_bits,
+        encoded=stream,
+        learner_streams=streams,
+        support=task.support,
     )
 
 
-def encode_online(result: OnlineResult) -> EncodedSymbols:
-    """Range-code the labels with the result's coding distributions."""
-    return encode_categorical(result.labels, result.probs)
+def encode_online(result: OnlineCode) -> EncodedStream:
+    """The range-coded stream the code wrote."""
+    if result.encoded is None:
+        raise MdlkitError("this online result holds no stream")
+    return result.encoded
 
 
 def decode_online(
-    encoded: EncodedSymbols,
+    encoded: EncodedStream,
     x: torch.Tensor,
-    n_classes: int,
+    n_classes: int | None,
     learners: Sequence[Learner],
     boundaries: Sequence[int],
     rate: Callable[[int], float] = _default_rate,
+    *,
+    support: BinRange | None = None,
+    epsilon: float | None = None,
 ) -> np.ndarray:
-    """Recover the labels: decode block 0 uniformly, retrain on what was decoded, decode the next
-    block with those predictions, and so on (the receiver's side of both online codes)."""
-    _check_inputs(x, None, n_classes)
+    """Recover the targets (class labels, or bins k): decode block 0 uniformly, retrain on what
+    was decoded, decode the next block with those predictions, and so on (the receiver's side
+    of both online codes). Regression needs the sent bin range ``support`` and ``epsilon``."""
+    task = _task(None, n_classes, epsilon)
+    if n_classes is None:
+        if support is None:
+            raise MdlkitError("decoding regression targets needs the sent bin range")
+        task = _Task(None, support, task.epsilon)
     bounds = check_schedule(boundaries, len(x))
-    decoder = constriction.stream.queue.RangeDecoder(np.asarray(encoded.words, dtype=np.uint32))
-    model = constriction.stream.model.Categorical(perfect=False)
-
-    def decode(_s: int, _e: int, probs: np.ndarray | None, _pl: list[np.ndarray]) -> np.ndarray:
-        assert probs is not None
-        return np.asarray(decoder.decode(model, np.ascontiguousarray(probs)), dtype=np.int64)
-
-    name = "switching" if len(learners) > 1 else "prequential"
-    return _run(x, n_classes, bounds, list(learners), rate, decode, name).labels
+    decoder = Decoder(encoded.words)
+    return _run(x, task, bounds, list(learners), rate, decoder.decode).labels

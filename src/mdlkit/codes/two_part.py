@@ -1,83 +1,69 @@
 """The two-part code L(θ) + Σ −log2 p_θ̂(y_i | x_i), with both parts real bitstreams.
 
-The model part is the weight codec's file; the data part range-codes the labels (or, for
-regression, the targets at precision ε under N(f_θ̂(x), σ²)) with the DECODED model, so the two
-parts are honest together. Both are decoded back and checked before a length is reported.
+The model part is the weight codec's file; the data part is a stream of the targets under the
+head's distribution computed from the DECODED model (class labels; or, for regression, bins of
+width ε under N(f_θ̂(x), σ²)), so the two parts are honest together. With ``verify=True`` (the
+default) both are decoded back and compared before a length is reported.
+
+Regression sends σ (float32, 32 bits) and the range of the bins (:class:`BinRange`, its
+``side_bits``). By default σ is refit on the decoded model — the RMS residual, which minimises
+the data part — rather than the σ learned in training (``sigma="trained"`` codes that one);
+the result records both and which was sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from mdlkit.bits import CodeLength
-from mdlkit.coding.categorical import (
-    EncodedSymbols,
-    class_probabilities,
-    decode_categorical,
-    encode_categorical,
-)
-from mdlkit.coding.gaussian import EncodedGaussian, decode_gaussian, encode_gaussian
+from mdlkit.codes.result import CodeResult
+from mdlkit.coding.distributions import BinRange, DiscretizedGaussian
+from mdlkit.coding.streams import Decoder, EncodedStream, Encoder
 from mdlkit.coding.weights import EncodedModel, decode_model, encode_model
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
+from mdlkit.heads import CategoricalHead, GaussianHead, Head, outputs
 from mdlkit.models.spec import ModelSpec
 
-__all__ = ["RegressionTwoPartCode", "TwoPartCode", "two_part_code", "two_part_regression_code"]
+__all__ = ["TwoPartCode", "two_part_code"]
 
 
-@dataclass(frozen=True)
-class TwoPartCode:
-    """A verified two-part code.
+@dataclass(frozen=True, kw_only=True)
+class TwoPartCode(CodeResult):
+    """A two-part code: the weight file, the data stream, and the model the data was coded with.
 
-    Attributes:
-        length: ``model`` (weight-codec file bits) + ``data`` (range-coded label bits).
-        model_conventions: model cost under three conventions, in bits: ``float32_dense``
-            (32 per parameter), ``4_bytes_per_nonzero`` (the paper's convention: 32 per nonzero,
-            no index cost) and ``codec`` (mdlkit's actual file).
-        data_ideal_bits: Σ −log2 p over the coded labels.
-        encoded_model, encoded_data: the bitstreams themselves.
-        decoded_model: the model the data part was coded with.
+    ``model_conventions`` gives the model cost in bits three ways: ``float32_dense`` (32 per
+    parameter), ``4_bytes_per_nonzero`` (the DRR paper's convention: no index cost) and
+    ``codec`` (mdlkit's actual file). ``sigma`` is the σ sent (regression only) and
+    ``sigma_trained`` the one the head learned.
     """
 
-    length: CodeLength
     model_conventions: dict[str, float]
     data_ideal_bits: float
     encoded_model: EncodedModel
-    encoded_data: EncodedSymbols
+    encoded_data: EncodedStream
     decoded_model: nn.Module
+    head: Head
+    sigma: float | None = None
+    sigma_trained: float | None = None
 
     @property
     def data_coded_bits(self) -> float:
         return float(self.encoded_data.coded_bits)
 
-
-def two_part_code(
-    model: nn.Module, spec: ModelSpec, data: Split, step: float, n_classes: int
-) -> TwoPartCode:
-    """Encode ``model`` (quantized at ``step``) and ``data``'s labels; decode both and check."""
-    labels = data.y.numpy()
-    if data.y.ndim != 1 or labels.min(initial=0) < 0 or labels.max(initial=0) >= n_classes:
-        raise MdlkitError(f"two-part code needs class labels in [0, {n_classes - 1}]")
-    encoded_model = encode_model(model, spec, step)
-    decoded = decode_model(encoded_model.data)
-    probs = class_probabilities(decoded, data.x)
-    encoded_data = encode_categorical(labels, probs)
-    # Decode with probabilities recomputed from the decoded file, as a receiver would.
-    receiver_probs = class_probabilities(decode_model(encoded_model.data), data.x)
-    if not np.array_equal(decode_categorical(encoded_data.words, receiver_probs), labels):
-        raise RuntimeError("two-part code: decoded labels differ from the originals (a bug)")
-    conventions = _conventions(encoded_model)
-    length = CodeLength(
-        {"model": encoded_model.length.total, "data": float(encoded_data.coded_bits)},
-        name="two-part",
-    )
-    return TwoPartCode(
-        length, conventions, encoded_data.ideal_bits, encoded_model, encoded_data, decoded
-    )
+    def details(self) -> dict[str, Any]:
+        return {
+            "model_bits": dict(self.model_conventions),
+            "data_ideal_bits": self.data_ideal_bits,
+            "data_coded_bits": self.data_coded_bits,
+            "sigma": self.sigma,
+            "sigma_trained": self.sigma_trained,
+        }
 
 
 def _conventions(encoded: EncodedModel) -> dict[str, float]:
@@ -88,35 +74,92 @@ def _conventions(encoded: EncodedModel) -> dict[str, float]:
     }
 
 
-@dataclass(frozen=True)
-class RegressionTwoPartCode:
-    """A verified two-part code of regression targets.
+def _coding_head(
+    head: Head, decoded: nn.Module, data: Split, sigma: Literal["refit", "trained"]
+) -> tuple[Head, float | None]:
+    """The head the data is coded with; for regression σ as sent (float32) and the trained σ."""
+    if not isinstance(head, GaussianHead):
+        return head, None
+    if sigma not in ("refit", "trained"):
+        raise MdlkitError(f"sigma must be 'refit' or 'trained', got {sigma!r}")
+    value = head.sigma
+    if sigma == "refit":
+        y = np.asarray(data.y, dtype=np.float64).ravel()
+        means = head.distribution(outputs(decoded, data.x).to(torch.float64)).means
+        residual = y - means
+        value = max(float(np.sqrt(np.mean(residual**2))), head.epsilon)
+    return head.with_sigma(value), head.sigma
 
-    ``length`` has ``model`` (codec file), ``sigma`` (σ as float32, 32 bits), ``side``
-    (k_min, k_max and the shift of the Gaussian stream) and ``data`` (the coded targets).
+
+def two_part_code(
+    model: nn.Module,
+    spec: ModelSpec,
+    data: Split,
+    step: float,
+    n_classes: int | None = None,
+    *,
+    head: Head | None = None,
+    sigma: Literal["refit", "trained"] = "refit",
+    verify: bool = True,
+) -> TwoPartCode:
+    """Encode ``model`` (quantized at ``step``) and ``data``'s targets under ``head``.
+
+    ``head`` defaults to a categorical head over ``n_classes`` classes. The targets are coded
+    with the model decoded from the weight file, exactly as a receiver computes them.
     """
+    head = head if head is not None else CategoricalHead()
+    if head.is_classification:
+        labels = head.symbols(data.y)
+        k = n_classes if n_classes is not None else int(labels.max(initial=0)) + 1
+        if data.y.ndim != 1 or labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
+            raise MdlkitError(f"two-part code needs class labels in [0, {k - 1}]")
+    encoded_model = encode_model(model, spec, step)
+    decoded = decode_model(encoded_model.data)
+    coding_head, trained = _coding_head(head, decoded, data, sigma)
+    symbols = coding_head.symbols(data.y)
+    dist = coding_head.predict(decoded, data.x)
+    parts: dict[str, float] = {"model": encoded_model.length.total}
+    if isinstance(dist, DiscretizedGaussian):
+        support = (
+            BinRange(int(symbols.min()), int(symbols.max())) if len(symbols) else BinRange(0, 0)
+        )
+        dist = dist.within(support)
+        parts.update({"sigma": 32.0, "side": float(support.side_bits)})
+    encoder = Encoder()
+    encoder.encode(symbols, dist)
+    stream = encoder.finish()
+    if verify:
+        # The receiver decodes the file again and recomputes the distribution itself.
+        receiver = coding_head.predict(decode_model(encoded_model.data), data.x)
+        if isinstance(receiver, DiscretizedGaussian) and isinstance(dist, DiscretizedGaussian):
+            assert dist.support is not None
+            receiver = receiver.within(dist.support)
+        if not np.array_equal(Decoder(stream.words).decode(receiver), symbols):
+            raise RuntimeError("two-part code: decoded targets differ from the originals (a bug)")
+    parts["data"] = float(stream.coded_bits)
+    name = "two-part" if head.is_classification else "two-part (regression)"
+    return TwoPartCode(
+        name=name,
+        length=CodeLength(parts, name=name),
+        ideal_bits=sum(v for k, v in parts.items() if k != "data") + stream.ideal_bits,
+        coded_bits=sum(parts.values()),
+        decoded=verify,
+        model_conventions=_conventions(encoded_model),
+        data_ideal_bits=stream.ideal_bits,
+        encoded_model=encoded_model,
+        encoded_data=stream,
+        decoded_model=decoded,
+        head=coding_head,
+        sigma=coding_head.sigma if isinstance(coding_head, GaussianHead) else None,
+        sigma_trained=trained,
+    )
 
-    length: CodeLength
-    model_conventions: dict[str, float]
-    data_ideal_bits: float
-    encoded_model: EncodedModel
-    encoded_data: EncodedGaussian
-    decoded_model: nn.Module
-    sigma: float
 
-    @property
-    def data_coded_bits(self) -> float:
-        return float(self.encoded_data.coded_bits)
+# Transitional names, removed once every caller passes a head -----------------------------------
 
 
-@torch.no_grad()
-def _means(model: nn.Module, x: torch.Tensor) -> np.ndarray:
-    was_training = model.training
-    model.eval()
-    try:
-        return model(x).to(torch.float64).numpy().ravel()
-    finally:
-        model.train(was_training)
+class RegressionTwoPartCode(TwoPartCode):
+    """A two-part code of regression targets (a :class:`TwoPartCode` with a Gaussian head)."""
 
 
 def two_part_regression_code(
@@ -127,40 +170,11 @@ def two_part_regression_code(
     *,
     sigma: float | None,
     epsilon: float,
-) -> RegressionTwoPartCode:
-    """Encode ``model`` and ``data``'s targets at precision ε with N(f(x), σ²); decode and check.
-
-    ``sigma=None`` uses the σ that minimises the data part for the decoded model, the root mean
-    squared residual (floored at ε so the code stays defined). σ is sent as float32.
-    """
-    encoded_model = encode_model(model, spec, step)
-    decoded = decode_model(encoded_model.data)
-    y = data.y.numpy().astype(np.float64).ravel()
-    means = _means(decoded, data.x)
-    if sigma is None:
-        sigma = max(float(np.sqrt(np.mean((y - means) ** 2))), epsilon)
-    sigma = float(np.float32(sigma))
-    encoded_data = encode_gaussian(y, means, sigma=sigma, epsilon=epsilon)
-    receiver = decode_model(encoded_model.data)
-    k = decode_gaussian(encoded_data, _means(receiver, data.x), sigma=sigma)
-    if not np.array_equal(k, np.round(y / epsilon)):
-        raise RuntimeError("two-part code: decoded targets differ from the originals (a bug)")
-    side = 64 * 2 + 8  # k_min, k_max as int64, the shift as a byte
-    length = CodeLength(
-        {
-            "model": encoded_model.length.total,
-            "sigma": 32.0,
-            "side": float(side),
-            "data": float(encoded_data.coded_bits),
-        },
-        name="two-part (regression)",
+) -> TwoPartCode:
+    """The regression two-part code with σ refit on the decoded model (``sigma=None``)."""
+    head = GaussianHead(sigma if sigma is not None else 1.0, epsilon)
+    code = two_part_code(
+        model, spec, data, step, head=head, sigma="refit" if sigma is None else "trained"
     )
-    return RegressionTwoPartCode(
-        length,
-        _conventions(encoded_model),
-        encoded_data.ideal_bits,
-        encoded_model,
-        encoded_data,
-        decoded,
-        sigma,
-    )
+    fields = {f: getattr(code, f) for f in code.__dataclass_fields__}
+    return RegressionTwoPartCode(**fields)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,10 +29,17 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from mdlkit.bits import LN2, CodeLength
+from mdlkit.codes.result import CodeResult
 from mdlkit.errors import MdlkitError
 from mdlkit.models.spec import ModelSpec
 
-__all__ = ["PRIOR_GRID", "VariationalResult", "gaussian_kl_nats", "variational_code"]
+__all__ = [
+    "PRIOR_GRID",
+    "VariationalCode",
+    "VariationalResult",
+    "gaussian_kl_nats",
+    "variational_code",
+]
 
 # σ0 ∈ {2^(k/2)}: 2^-10 … 2^2, 25 values.
 PRIOR_GRID = tuple(2.0 ** (k / 2) for k in range(-20, 5))
@@ -55,14 +63,22 @@ def _best_prior(mu: torch.Tensor, rho: torch.Tensor) -> float:
     return PRIOR_GRID[int(np.argmin(kls))]
 
 
-@dataclass(frozen=True)
-class VariationalResult:
-    """The variational code length (ideal), its parts, and what was chosen."""
+@dataclass(frozen=True, kw_only=True)
+class VariationalCode(CodeResult):
+    """The variational code length (ideal only: no bitstream), its parts, and what was chosen.
 
-    length: CodeLength
+    ``data_bits_stderr`` is the Monte Carlo standard error of the data part.
+    """
+
     data_bits_stderr: float
     prior_sigmas: dict[str, float]
     train_accuracy: float
+
+    def details(self) -> dict[str, Any]:
+        return {"data_bits_stderr": self.data_bits_stderr, "train_accuracy": self.train_accuracy}
+
+
+VariationalResult = VariationalCode  # the name of earlier releases
 
 
 def variational_code(
@@ -77,7 +93,7 @@ def variational_code(
     init_sigma: float = 1e-3,
     mc_samples: int = 10,
     seed: int = 0,
-) -> VariationalResult:
+) -> VariationalCode:
     """Train q by Bayes by Backprop on (x, y) and return the variational code length in bits."""
     if len(x) == 0 or len(x) != len(y):
         raise MdlkitError("the variational code needs as many labels as inputs, and at least one")
@@ -138,4 +154,11 @@ def variational_code(
         {"kl": kl_bits, "data": mean_nll, "prior choice": len(names) * math.log2(len(PRIOR_GRID))},
         name="variational",
     )
-    return VariationalResult(length, stderr, prior, correct / (mc_samples * n))
+    return VariationalCode(
+        name="variational",
+        length=length,
+        ideal_bits=length.total,
+        data_bits_stderr=stderr,
+        prior_sigmas=prior,
+        train_accuracy=correct / (mc_samples * n),
+    )

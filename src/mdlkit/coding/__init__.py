@@ -1,10 +1,21 @@
-"""Entropy coding with constriction: categorical streams and the weight codec."""
+"""Entropy coding with constriction: distributions, streams and the weight codec."""
 
-from mdlkit.coding.categorical import (
-    EncodedSymbols,
-    class_probabilities,
+from mdlkit.coding.distributions import (
+    BinRange,
+    Categorical,
+    DiscretizedGaussian,
+    UniformBins,
+    gaussian_bin_bits,
+)
+from mdlkit.coding.streams import (
+    Decoder,
+    EncodedGaussian,
+    EncodedStream,
+    Encoder,
     decode_categorical,
+    decode_gaussian,
     encode_categorical,
+    encode_gaussian,
     ideal_bits,
 )
 from mdlkit.coding.weights import (
@@ -19,14 +30,23 @@ from mdlkit.coding.weights import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "BinRange",
+    "Categorical",
+    "Decoder",
+    "DiscretizedGaussian",
+    "EncodedGaussian",
     "EncodedModel",
-    "EncodedSymbols",
+    "EncodedStream",
+    "Encoder",
+    "UniformBins",
     "choose_step",
-    "class_probabilities",
     "decode_categorical",
+    "decode_gaussian",
     "decode_model",
     "encode_categorical",
+    "encode_gaussian",
     "encode_model",
+    "gaussian_bin_bits",
     "ideal_bits",
     "quantize_model",
     "read_model",
