@@ -6,7 +6,7 @@ codes for data and models, all in bits.
 
 from mdlkit.bits import CodeLength, bits_from_nats, nats_from_bits
 from mdlkit.errors import MdlkitError
-from mdlkit.evaluation import Evaluation, evaluate
+from mdlkit.heads import Evaluation, evaluate
 
 __version__ = "0.1.0"
 
