@@ -93,8 +93,14 @@ def variational_code(
     init_sigma: float = 1e-3,
     mc_samples: int = 10,
     seed: int = 0,
+    verify: bool = False,
 ) -> VariationalCode:
     """Train q by Bayes by Backprop on (x, y) and return the variational code length in bits."""
+    if verify:
+        raise MdlkitError(
+            "the variational code writes no bitstream, so nothing can be decoded "
+            "back; call it with verify=False for its ideal length"
+        )
     if len(x) == 0 or len(x) != len(y):
         raise MdlkitError("the variational code needs as many labels as inputs, and at least one")
     if int(y.min()) < 0 or int(y.max()) >= n_classes:
