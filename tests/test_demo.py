@@ -2,7 +2,7 @@ from mdlkit.recipes import run_demo
 
 
 def test_demo_drr_is_sparser_and_shorter_than_plain_at_similar_accuracy() -> None:
-    runs = dict(run_demo())
+    runs = run_demo().runs
     plain, drr = runs["plain"].summary(), runs["drr"].summary()
     assert drr["nonzero"] < plain["nonzero"] / 5
     assert drr["two_part_bits"] < plain["two_part_bits"] / 2

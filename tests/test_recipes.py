@@ -3,14 +3,17 @@ from pathlib import Path
 
 import pytest
 
+from mdlkit import MdlkitError
 from mdlkit.cli import main
 from mdlkit.recipes.mnist_pruning import MnistPruningExperiment, run_mnist_pruning
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
+from mdlkit.runs import RunFolder
 
 
 def test_teacher_student_quick_sweep_writes_everything_and_resumes(tmp_path: Path) -> None:
     exp = TeacherStudentExperiment.quick()
-    table = run_teacher_student(exp, tmp_path)
+    table = run_teacher_student(exp, RunFolder.new(tmp_path / "ts", kind="teacher-student"))
+    tmp_path = tmp_path / "ts"
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
         "checkpoints",
@@ -31,15 +34,28 @@ def test_teacher_student_quick_sweep_writes_everything_and_resumes(tmp_path: Pat
         assert best[method]["dl_bytes"] == run["two_part_bits"] / 8
         assert run["two_part_bits"] == sum(run["two_part_parts_bits"].values())
     assert "unregularized" in table
-    # A second call finds every run finished and only rebuilds the report.
+    # A finished sweep is not run again, and its results are never overwritten.
+    with pytest.raises(MdlkitError, match="finished already"):
+        RunFolder.resume(tmp_path)
+    # As if killed before its last job: resuming runs only that job and then writes the report.
+    killed = "N30-noise0.01-pmmp-a0.01"
+    for name in ("results.json", "table.md", f"runs/{killed}.json"):
+        (tmp_path / name).unlink()
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()}
-    run_teacher_student(exp, tmp_path)
-    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()} == before
+    assert run_teacher_student(exp, RunFolder.resume(tmp_path)) == table
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "runs").iterdir()}
+    assert sorted(after) == sorted([*before, f"{killed}.json"])
+    assert all(after[name] == mtime for name, mtime in before.items())
+    # A sweep with other settings does not continue in this folder.
+    (tmp_path / "results.json").unlink()
+    with pytest.raises(MdlkitError, match="other settings"):
+        run_teacher_student(TeacherStudentExperiment(), RunFolder.resume(tmp_path))
 
 
 def test_mnist_pruning_quick_run(tmp_path: Path, mnist_path: Path) -> None:
     exp = MnistPruningExperiment.quick(str(mnist_path))
-    table = run_mnist_pruning(exp, tmp_path)
+    table = run_mnist_pruning(exp, RunFolder.new(tmp_path / "mp", kind="mnist-pruning"))
+    tmp_path = tmp_path / "mp"
     results = json.loads((tmp_path / "results.json").read_text())
     assert {m["target_cr"] for m in results["magnitude"]["lenet-300-100"]} == {5, 20}
     for m in results["magnitude"]["lenet-300-100"]:
@@ -52,5 +68,5 @@ def test_experiment_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["experiment", "cifar"]) == 2
     assert "unknown experiment" in capsys.readouterr().err
     assert main(["experiment", "teacher-student", "--resume", str(tmp_path)]) == 2
-    assert "not an mdlkit experiment folder" in capsys.readouterr().err
+    assert "not an mdlkit run folder" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -1,20 +1,26 @@
-"""Model builders: MLPs, LeNet-300-100, LeNet-5-Caffe, a small CNN, teacher and student MLPs,
-and the JSON-able :class:`ModelSpec`."""
+"""Model builders: MLPs, LeNet-300-100, LeNet-5-Caffe, a small CNN, teacher and student MLPs;
+the JSON-able :class:`ModelSpec`; models by name through :func:`model_spec`."""
 
 from mdlkit.models.cnn import lenet5_caffe, small_cnn
 from mdlkit.models.mlp import ACTIVATIONS, lenet_300_100, mlp
+from mdlkit.models.registry import IMAGE_MODELS, MODELS, check_model, is_image_model, model_spec
 from mdlkit.models.spec import MODEL_BUILDERS, ModelSpec
 from mdlkit.models.teacher_student import STUDENT_SIZES, TEACHER_SIZES, student_mlp, teacher_mlp
 
 __all__ = [
     "ACTIVATIONS",
+    "IMAGE_MODELS",
+    "MODELS",
     "MODEL_BUILDERS",
     "STUDENT_SIZES",
     "TEACHER_SIZES",
     "ModelSpec",
+    "check_model",
+    "is_image_model",
     "lenet5_caffe",
     "lenet_300_100",
     "mlp",
+    "model_spec",
     "small_cnn",
     "student_mlp",
     "teacher_mlp",

@@ -1,24 +1,34 @@
-"""Recipes: whole runs as readable functions over a typed config."""
+"""Recipes: whole runs as readable functions over a typed config, each writing its own outputs
+into a :class:`mdlkit.runs.RunFolder`."""
 
-from mdlkit.recipes.demo import DEMO_CONFIG, run_demo
-from mdlkit.recipes.fit import METHODS, MODELS, FitConfig, FitResult, run_fit
-from mdlkit.recipes.output import (
-    finish_fit_runs,
-    read_fit_configs,
-    start_fit_runs,
-    write_fit_runs,
+from mdlkit.recipes.codelength import CODES, CodelengthConfig, CodelengthResult, run_codelength
+from mdlkit.recipes.demo import DEMO_FIT, DemoConfig, DemoResult, run_demo
+from mdlkit.recipes.experiment import (
+    EXPERIMENTS,
+    ExperimentConfig,
+    ExperimentResult,
+    run_experiment,
 )
+from mdlkit.recipes.fit import FitConfig, FitResult, fit_data, fit_spec, run_fit
+from mdlkit.recipes.sweep import run_sweep
 
 __all__ = [
-    "DEMO_CONFIG",
-    "METHODS",
-    "MODELS",
+    "CODES",
+    "DEMO_FIT",
+    "EXPERIMENTS",
+    "CodelengthConfig",
+    "CodelengthResult",
+    "DemoConfig",
+    "DemoResult",
+    "ExperimentConfig",
+    "ExperimentResult",
     "FitConfig",
     "FitResult",
-    "finish_fit_runs",
-    "read_fit_configs",
+    "fit_data",
+    "fit_spec",
+    "run_codelength",
     "run_demo",
+    "run_experiment",
     "run_fit",
-    "start_fit_runs",
-    "write_fit_runs",
+    "run_sweep",
 ]

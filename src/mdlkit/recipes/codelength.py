@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
 
@@ -22,47 +22,67 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from rich.table import Table
 
 from mdlkit.codes.learners import TorchLearner, block_probabilities
 from mdlkit.codes.online import OnlineResult, decode_online, encode_online, switching_code
 from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
 from mdlkit.codes.uniform import uniform_codelength
 from mdlkit.codes.variational import variational_code
-from mdlkit.data.splits import Splits
+from mdlkit.data import Splits, check_dataset, image_shape, is_regression, load_dataset
 from mdlkit.errors import MdlkitError
-from mdlkit.models.spec import ModelSpec
-from mdlkit.recipes.fit import FitConfig, load_fit_data, model_spec, run_fit
-from mdlkit.runs import environment, make_run_dir, write_json
+from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
+from mdlkit.recipes.fit import FitConfig, run_fit
+from mdlkit.report import Report
+from mdlkit.runs import RunFolder
 from mdlkit.training.loop import TrainConfig
 from mdlkit.training.stopping import LossSaturation
 
-__all__ = ["CODES", "CodelengthConfig", "run_codelength"]
+__all__ = ["CODES", "CodelengthConfig", "CodelengthResult", "run_codelength"]
 
 CODES = ("uniform", "two-part", "prequential", "switching", "variational")
 
 
 @dataclass(frozen=True)
 class CodelengthConfig:
-    """What to code and how. ``epochs`` is the per-block training cap of the online codes."""
+    """What to code and how."""
 
     dataset: str = "digits"
+    """dataset of class labels: digits | mnist"""
     mnist_path: str | None = None
+    """MNIST .npz file (default: $MDLKIT_MNIST)"""
     n_train: int | None = None
+    """use a stratified subset of the training set"""
     model: str = "mlp"
+    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn"""
     hidden: tuple[int, ...] = (64,)
+    """MLP hidden layer sizes, comma-separated"""
     codes: tuple[str, ...] = CODES
-    schedule: str = "doubling"
+    """codes, comma-separated: uniform, two-part, prequential, switching, variational"""
+    schedule: Literal["doubling", "fractions"] = "doubling"
+    """blocks of the online codes: doubling sizes, or fixed fractions of the data"""
     first_block: int = 10
-    mode: str = "scratch"
+    """size of the first block (sent with the uniform code)"""
+    mode: Literal["scratch", "continue"] = "scratch"
+    """per-block training: from scratch, or continuing the previous block's model"""
     calibrate: bool = False
+    """temperature-calibrate each block"""
     epochs: int = 100
+    """per-block training epochs cap of the online codes"""
     batch_size: int = 64
+    """samples per step"""
     lr: float = 1e-3
+    """Adam learning rate"""
     variational_epochs: int = 200
+    """training epochs of the variational code"""
     verify: bool = True
+    """decode the online codes back (--no-verify skips it)"""
     seed: int = 0
+    """random seed: data split, initial weights, batch order"""
 
     def validate(self, n: int | None = None) -> None:
+        """Raise :class:`MdlkitError` on a bad setting; with ``n`` (the number of training
+        labels) also on blocks that do not fit the data."""
         unknown = [c for c in self.codes if c not in CODES]
         if unknown or not self.codes:
             raise MdlkitError(
@@ -78,19 +98,60 @@ class CodelengthConfig:
             raise MdlkitError(
                 f"the first block ({self.first_block}) is larger than the data ({n} samples)"
             )
-        self.fit_config().validate()
+        check_dataset(self.dataset, mnist_path=self.mnist_path, n_train=self.n_train)
+        if is_regression(self.dataset):
+            raise MdlkitError("codelength codes class labels; choose a classification dataset")
+        check_model(self.model, hidden=self.hidden, image_shape=image_shape(self.dataset))
+        if self.epochs < 1 or self.variational_epochs < 1 or self.batch_size < 1:
+            raise MdlkitError("epochs and the batch size must be >= 1")
+        if not self.lr > 0:
+            raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
 
-    def fit_config(self) -> FitConfig:
-        return FitConfig(
-            dataset=self.dataset,
-            mnist_path=self.mnist_path,
-            n_train=self.n_train,
-            model=self.model,
-            hidden=self.hidden,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            seed=self.seed,
+
+@dataclass(frozen=True)
+class CodelengthResult:
+    """Every requested code's length (bits, kbit, ratio to uniform), test accuracy and time.
+
+    ``result["codes"]`` and the like read the fields as ``results.json`` holds them.
+    """
+
+    config: CodelengthConfig
+    n: int
+    classes: int
+    boundaries: list[int]
+    codes: dict[str, dict[str, Any]]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config),
+            "n": self.n,
+            "classes": self.classes,
+            "boundaries": self.boundaries,
+            "codes": self.codes,
+        }
+
+    def report(self) -> Report:
+        """A table like Blier & Ollivier's Table 1."""
+        table = Table(
+            title=f"description length of {self.n:,} {self.config.dataset} labels "
+            f"({self.classes} classes)"
         )
+        for column in ("code", "kbit", "ratio to uniform", "test accuracy %", "decoded back", "s"):
+            table.add_column(column, justify="left" if column == "code" else "right")
+        for name, row in self.codes.items():
+            acc, verified = row["test_accuracy"], row.get("verified")
+            table.add_row(
+                name,
+                f"{row['kbit']:.3f}",
+                f"{row['ratio_to_uniform']:.4f}",
+                "—" if acc != acc else f"{100 * acc:.2f}",
+                "—" if verified is None else "yes" if verified else "no",
+                f"{row['seconds']:.1f}",
+            )
+        return Report(table)
 
 
 def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
@@ -103,7 +164,7 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
     return TorchLearner(
         spec,
         train_config,
-        mode="continue" if config.mode == "continue" else "scratch",
+        mode=config.mode,
         calibrate=config.calibrate,
         seed=config.seed,
     )
@@ -120,7 +181,7 @@ def _switch_specs(config: CodelengthConfig, splits: Splits, spec: ModelSpec) -> 
         return [small, spec]
     n_in = math.prod(splits.input_shape)
     linear = ModelSpec("mlp", {"sizes": [n_in, k]})
-    if config.model != "mlp":
+    if spec.kind != "mlp":
         return [linear, spec]
     wider = ModelSpec("mlp", {"sizes": [n_in, *(4 * h for h in config.hidden), k]})
     return [linear, spec, wider]
@@ -134,20 +195,29 @@ def _test_accuracy(result: OnlineResult, splits: Splits) -> float:
     return float((probs.argmax(1) == splits.test.y.numpy()).mean())
 
 
-def run_codelength(config: CodelengthConfig, out: Path | None = None) -> dict[str, Any]:
-    """Compute (and verify) every requested code. With ``out`` (a new folder, created once the
-    inputs are checked): ``config.json`` and the plot ``codelength.png``."""
-    splits = load_fit_data(config.fit_config())
-    if splits.n_classes is None:
-        raise MdlkitError("codelength codes class labels; choose a classification dataset")
+def run_codelength(
+    config: CodelengthConfig, *, folder: RunFolder | None = None
+) -> CodelengthResult:
+    """Compute (and verify) every requested code. With ``folder`` (started once the inputs are
+    checked): ``config.json``, ``results.json``, ``table.txt`` and the plot ``codelength.png``."""
+    config.validate()
+    splits = load_dataset(
+        config.dataset,
+        seed=config.seed,
+        mnist_path=config.mnist_path,
+        n_train=config.n_train,
+        images=is_image_model(config.model),
+    )
+    assert splits.n_classes is not None  # validate() refused regression data
     k = splits.n_classes
     x, y = splits.train.x, splits.train.y
     n = len(x)
     config.validate(n)
-    if out is not None:
-        make_run_dir(out)
-        write_json(out / "config.json", {"config": asdict(config), "environment": environment()})
-    spec = model_spec(config.fit_config(), splits)
+    if folder is not None:
+        folder.start({"config": asdict(config)})
+    spec = model_spec(
+        config.model, input_shape=splits.input_shape, n_outputs=k, hidden=config.hidden
+    )
     boundaries = (
         doubling_schedule(n, config.first_block)
         if config.schedule == "doubling"
@@ -171,7 +241,18 @@ def run_codelength(config: CodelengthConfig, out: Path | None = None) -> dict[st
         add("uniform", uniform, 1.0 / k, 0.0)
     if "two-part" in config.codes:
         t = time.perf_counter()
-        fit = run_fit(replace(config.fit_config(), method="drr"), splits=splits)
+        two_part = FitConfig(
+            dataset=config.dataset,
+            mnist_path=config.mnist_path,
+            n_train=config.n_train,
+            model=config.model,
+            hidden=config.hidden,
+            method="drr",
+            batch_size=config.batch_size,
+            lr=config.lr,
+            seed=config.seed,
+        )
+        fit = run_fit(two_part, splits=splits)
         add(
             "two-part",
             fit.two_part.length.total,
@@ -234,16 +315,12 @@ def run_codelength(config: CodelengthConfig, out: Path | None = None) -> dict[st
             verified=False,
             note="ideal length; no bits-back bitstream",
         )
-    report = {
-        "config": asdict(config),
-        "n": n,
-        "classes": k,
-        "boundaries": boundaries,
-        "codes": rows,
-    }
-    if out is not None:
-        _plots(online, uniform / n, boundaries, out)
-    return report
+    result = CodelengthResult(config, n, k, boundaries, rows)
+    if folder is not None:
+        _plots(online, uniform / n, boundaries, folder.file("codelength.png"))
+        folder.write_text("table.txt", result.report().text())
+        folder.write_results(result.to_dict())
+    return result
 
 
 def _verify(
@@ -264,7 +341,7 @@ def _verify(
 
 
 def _plots(
-    online: dict[str, OnlineResult], uniform_per_sample: float, boundaries: list[int], out: Path
+    online: dict[str, OnlineResult], uniform_per_sample: float, boundaries: list[int], path: Path
 ) -> None:
     fig, (ax_cum, ax_block) = plt.subplots(1, 2, figsize=(11, 4))
     for name, result in online.items():
@@ -289,5 +366,5 @@ def _plots(
     ax_cum.legend()
     ax_block.legend()
     fig.tight_layout()
-    fig.savefig(out / "codelength.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)

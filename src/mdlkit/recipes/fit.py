@@ -7,11 +7,10 @@ and the training targets, decode both, and measure everything in bits.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -25,94 +24,111 @@ from mdlkit.codes.two_part import (
 )
 from mdlkit.codes.uniform import uniform_codelength
 from mdlkit.coding.weights import choose_step
-from mdlkit.data import (
-    DATASETS,
-    Splits,
-    load_digits,
-    load_mnist,
-    resolve_mnist_path,
-    teacher_student,
-)
+from mdlkit.data import Splits, check_dataset, image_shape, is_regression, load_dataset
 from mdlkit.errors import MdlkitError
 from mdlkit.evaluation import Evaluation, evaluate
 from mdlkit.losses import GaussianCodelength
-from mdlkit.models.spec import ModelSpec
+from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
 from mdlkit.pruning.masks import count_nonzero, count_parameters
-from mdlkit.regularizers import DRR, L1, PMMP, LinearWarmup, Regularizer
+from mdlkit.regularizers import LinearWarmup, check_method, make_regularizer
+from mdlkit.report import Report
+from mdlkit.runs import RunFolder
 from mdlkit.training.loop import TrainConfig, TrainResult, train
 from mdlkit.training.pipeline import PruneConfig, PruneResult, regularize_prune_finetune
 from mdlkit.training.stopping import LossSaturation
 
-__all__ = ["METHODS", "MODELS", "FitConfig", "FitResult", "load_fit_data", "run_fit"]
-
-METHODS = ("none", "drr", "l1", "pmmp")
-MODELS = ("mlp", "lenet-300-100", "lenet5-caffe", "small-cnn", "student")
-CNN_MODELS = ("lenet5-caffe", "small-cnn")
+__all__ = ["FitConfig", "FitResult", "fit_data", "fit_spec", "run_fit"]
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Everything one fit depends on. Strengths are per sample (they scale the MEAN loss).
-
-    ``batch_size=None`` is full batch. ``n_train`` is N for teacher-student and an optional
-    subset size for MNIST. ``epsilon`` is the precision regression targets are coded at.
-    """
+    """Everything one fit depends on. Strengths are per sample (they scale the MEAN loss)."""
 
     dataset: str = "digits"
+    """dataset: digits | mnist | teacher-student"""
     mnist_path: str | None = None
+    """MNIST .npz file (default: $MDLKIT_MNIST)"""
     n_train: int | None = None
+    """training samples: teacher-student N (default 300) or an MNIST subset"""
     noise: float = 0.01
+    """teacher-student noise σ"""
     epsilon: float = 1e-3
+    """precision regression targets are coded at"""
     model: str = "mlp"
+    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn | student"""
     hidden: tuple[int, ...] = (32,)
+    """MLP hidden layer sizes, comma-separated"""
     activation: str = "relu"
+    """MLP activation: relu | tanh | gelu"""
     method: str = "drr"
+    """method: none | drr | l1 | pmmp"""
     alpha: float = 3e-3
+    """strength α ≥ 0 per sample"""
     beta: float = 5.0
+    """DRR sharpness β > 0"""
     proximal: bool = False
+    """R-L1 by proximal steps"""
     fictitious_play: bool = False
+    """PMMP with FPP averaging"""
     gamma_init: float = 1.0
+    """PMMP γ₀ in [0, 1]"""
     u_init: float = 0.0
+    """PMMP u₀ ≥ 0"""
     warmup_epochs: int = 10
-    prune_mode: str = "relative"
+    """epochs over which α ramps up from 0"""
+    prune_mode: Literal["relative", "absolute"] = "relative"
+    """TAMADE tolerance on the loss (relative) or on the accuracy (absolute)"""
     tolerance: float = 0.01
+    """TAMADE relative loss tolerance δ"""
     max_accuracy_drop: float = 0.002
+    """TAMADE absolute mode: accuracy drop allowed (0.002 = 0.2 points)"""
     quant_tolerance: float = 0.005
+    """relative loss tolerance of quantization"""
     epochs: int = 300
+    """max epochs of training"""
     finetune_epochs: int = 200
+    """max epochs of fine-tuning"""
     batch_size: int | None = 64
+    """samples per step; 0 or null = full batch"""
     lr: float = 1e-3
+    """Adam learning rate"""
     window: int = 20
+    """epochs the stopping rule looks back (≥ 4)"""
     seed: int = 0
+    """random seed: data split, initial weights, batch order"""
+
+    def __post_init__(self) -> None:
+        if self.batch_size == 0:  # the command line's spelling of "full batch"
+            object.__setattr__(self, "batch_size", None)
 
     @property
     def is_regression(self) -> bool:
-        return self.dataset == "teacher-student"
+        return is_regression(self.dataset)
 
     def validate(self) -> None:
         """Raise :class:`MdlkitError` on any bad setting, before anything runs or is written."""
-        if self.dataset not in DATASETS:
-            raise MdlkitError(
-                f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}"
-            )
-        if self.dataset == "mnist":
-            resolve_mnist_path(self.mnist_path)
-        if self.model not in MODELS:
-            raise MdlkitError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        if self.model == "lenet5-caffe" and self.dataset != "mnist":
-            raise MdlkitError("lenet5-caffe needs 28×28 images: use --dataset mnist")
-        if self.model in CNN_MODELS and self.is_regression:
-            raise MdlkitError(f"{self.model} is an image model; teacher-student needs an MLP")
-        if self.method not in METHODS:
-            raise MdlkitError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if not self.alpha >= 0:
-            raise MdlkitError(f"alpha must be >= 0, got {self.alpha}")
-        if self.method == "drr" and not self.beta > 0:
-            raise MdlkitError(f"DRR needs beta > 0 (beta = 0 switches it off), got {self.beta}")
-        if self.method == "pmmp" and not 0.0 <= self.gamma_init <= 1.0:
-            raise MdlkitError(f"PMMP's gamma init must lie in [0, 1], got {self.gamma_init}")
-        if self.method == "pmmp" and not self.u_init >= 0:
-            raise MdlkitError(f"PMMP's u init must be >= 0, got {self.u_init}")
+        check_dataset(
+            self.dataset, mnist_path=self.mnist_path, n_train=self.n_train, noise=self.noise
+        )
+        check_model(
+            self.model,
+            hidden=self.hidden,
+            activation=self.activation,
+            image_shape=image_shape(self.dataset),
+            data=self.dataset,
+        )
+        if not self.lr > 0:
+            raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
+        check_method(
+            self.method,
+            alpha=self.alpha,
+            beta=self.beta,
+            proximal=self.proximal,
+            step_size=self.lr,
+            gamma_init=self.gamma_init,
+            u_init=self.u_init,
+            fictitious_play=self.fictitious_play,
+        )
         if self.prune_mode not in ("relative", "absolute"):
             raise MdlkitError(f"prune mode must be relative or absolute, got {self.prune_mode!r}")
         if not (self.tolerance >= 0 and self.quant_tolerance >= 0 and self.max_accuracy_drop >= 0):
@@ -121,16 +137,10 @@ class FitConfig:
             raise MdlkitError("epochs must be >= 1 and warm-up epochs >= 0")
         if self.batch_size is not None and self.batch_size < 1:
             raise MdlkitError(f"batch size must be >= 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
         if self.window < 4:
             raise MdlkitError(f"the stopping window must be >= 4 epochs, got {self.window}")
-        if any(h < 1 for h in self.hidden):
-            raise MdlkitError(f"hidden layer sizes must be >= 1, got {list(self.hidden)}")
-        if self.n_train is not None and self.n_train < 1:
-            raise MdlkitError(f"n_train must be >= 1, got {self.n_train}")
-        if not self.noise >= 0 or not self.epsilon > 0:
-            raise MdlkitError("noise must be >= 0 and epsilon > 0")
+        if not self.epsilon > 0:
+            raise MdlkitError(f"epsilon must be > 0, got {self.epsilon}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,6 +155,24 @@ class FitConfig:
         if "hidden" in values:
             values["hidden"] = tuple(values["hidden"])
         return cls(**values)
+
+    @classmethod
+    def from_folder(cls, folder: RunFolder) -> FitConfig:
+        """The config a fit run folder was started with (to continue it)."""
+        data = folder.read_config()
+        runs = data.get("runs")
+        if not isinstance(runs, dict):
+            raise MdlkitError(f"{folder.path}/config.json is damaged or not written by mdlkit")
+        if len(runs) != 1:
+            raise MdlkitError(
+                f"{folder.path} holds {len(runs)} runs; --resume continues a single fit run"
+            )
+        try:
+            return cls.from_dict(next(iter(runs.values())))
+        except (TypeError, AttributeError):
+            raise MdlkitError(
+                f"{folder.path}/config.json is damaged or not written by mdlkit"
+            ) from None
 
 
 @dataclass
@@ -193,66 +221,58 @@ class FitResult:
             "seconds": self.seconds,
         }
 
+    def report(self) -> Report:
+        """The table of this run, as ``mdlkit fit`` prints it."""
+        from mdlkit.recipes.output import fit_report
 
-def load_fit_data(config: FitConfig) -> Splits:
-    """The dataset of ``config``, as images for CNNs and flat vectors otherwise."""
-    flatten = config.model not in CNN_MODELS
-    if config.dataset == "mnist":
-        return load_mnist(
-            config.mnist_path, seed=config.seed, n_train=config.n_train, flatten=flatten
-        )
-    if config.dataset == "teacher-student":
-        return teacher_student(config.n_train or 300, noise=config.noise, seed=config.seed)
-    return load_digits(seed=config.seed, flatten=flatten)
+        title = f"mdlkit fit: {self.config.dataset}, {self.config.model}, {self.config.method}"
+        return fit_report([(self.config.method, self)], title)
 
 
-def model_spec(config: FitConfig, splits: Splits) -> ModelSpec:
+def fit_data(config: FitConfig) -> Splits:
+    """The dataset of ``config``: images for image models, flat vectors otherwise."""
+    return load_dataset(
+        config.dataset,
+        seed=config.seed,
+        mnist_path=config.mnist_path,
+        n_train=config.n_train,
+        noise=config.noise,
+        images=is_image_model(config.model),
+    )
+
+
+def fit_spec(config: FitConfig, splits: Splits) -> ModelSpec:
     """The model of ``config`` sized for the data."""
-    n_out = splits.n_classes if splits.n_classes is not None else splits.train.y.shape[1]
-    if config.model == "lenet-300-100":
-        return ModelSpec("lenet-300-100", {"n_inputs": math.prod(splits.input_shape)})
-    if config.model == "lenet5-caffe":
-        return ModelSpec("lenet5-caffe", {"n_classes": n_out})
-    if config.model == "small-cnn":
-        return ModelSpec("small-cnn", {"image_size": splits.input_shape[-1], "n_classes": n_out})
-    if config.model == "student":
-        return ModelSpec("student")
-    sizes = [math.prod(splits.input_shape), *config.hidden, n_out]
-    return ModelSpec("mlp", {"sizes": sizes, "activation": config.activation})
-
-
-def make_regularizer(config: FitConfig, steps_per_epoch: int) -> Regularizer | None:
-    """The regularizer of ``config``; α ramps up over the warm-up epochs."""
-    alpha = LinearWarmup(config.alpha, warmup_steps=config.warmup_epochs * steps_per_epoch)
-    if config.method == "drr":
-        return DRR(alpha, beta=config.beta)
-    if config.method == "l1":
-        return L1(alpha, proximal=config.proximal, step_size=config.lr)
-    if config.method == "pmmp":
-        return PMMP(
-            alpha,
-            gamma_init=config.gamma_init,
-            u_init=config.u_init,
-            fictitious_play=config.fictitious_play,
-        )
-    return None
+    return model_spec(
+        config.model,
+        input_shape=splits.input_shape,
+        n_outputs=splits.n_classes or splits.train.y.shape[1],
+        hidden=config.hidden,
+        activation=config.activation,
+    )
 
 
 def run_fit(
     config: FitConfig,
     *,
+    folder: RunFolder | None = None,
     progress: bool = False,
     splits: Splits | None = None,
     checkpoint_dir: str | Path | None = None,
 ) -> FitResult:
     """Run the whole pipeline for ``config`` and return verified results.
 
-    With ``checkpoint_dir``, every phase checkpoints there and a second call resumes.
+    Every phase checkpoints into ``checkpoint_dir`` (a second call resumes). With ``folder``,
+    the run records its config there first, checkpoints into it, and ends by writing
+    ``results.json``, ``<method>.mdlw``, ``table.txt`` and ``training.png``.
     """
     config.validate()
+    if folder is not None:
+        folder.start({"runs": {config.method: config.to_dict()}})
+        checkpoint_dir = folder.checkpoints
     start = time.perf_counter()
-    splits = splits if splits is not None else load_fit_data(config)
-    spec = model_spec(config, splits)
+    splits = splits if splits is not None else fit_data(config)
+    spec = fit_spec(config, splits)
     torch.manual_seed(config.seed)
     model = spec.build()
     loss_fn: nn.Module | None = (
@@ -269,9 +289,18 @@ def run_fit(
         seed=config.seed,
         stopping=stopping,
     )
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else None
     pruning: PruneResult | None = None
-    regularizer = make_regularizer(config, steps_per_epoch)
+    regularizer = make_regularizer(
+        config.method,
+        LinearWarmup(config.alpha, warmup_steps=config.warmup_epochs * steps_per_epoch),
+        beta=config.beta,
+        proximal=config.proximal,
+        step_size=config.lr,
+        gamma_init=config.gamma_init,
+        u_init=config.u_init,
+        fictitious_play=config.fictitious_play,
+    )
     if regularizer is not None:
         finetune_config = TrainConfig(
             max_epochs=config.finetune_epochs,
@@ -281,12 +310,12 @@ def run_fit(
             stopping=LossSaturation(window=window, min_epochs=window),
         )
         prune_config = PruneConfig(
-            mode="absolute" if config.prune_mode == "absolute" else "relative",
+            mode=config.prune_mode,
             delta=config.tolerance,
             max_accuracy_drop=config.max_accuracy_drop,
             seed=config.seed,
         )
-        result = regularize_prune_finetune(
+        pipeline = regularize_prune_finetune(
             model,
             splits,
             regularizer,
@@ -294,11 +323,11 @@ def run_fit(
             finetune_config,
             prune_config,
             loss_fn=loss_fn,
-            checkpoint_dir=folder,
+            checkpoint_dir=checkpoints,
             progress=progress,
         )
-        phases = {"regularized": result.regularized, "finetuned": result.finetuned}
-        pruning = result.pruning
+        phases = {"regularized": pipeline.regularized, "finetuned": pipeline.finetuned}
+        pruning = pipeline.pruning
     else:
         phases = {
             "plain": train(
@@ -307,7 +336,7 @@ def run_fit(
                 splits.val,
                 train_config,
                 loss_fn=loss_fn,
-                checkpoint=folder / "plain.pt" if folder else None,
+                checkpoint=checkpoints / "plain.pt" if checkpoints else None,
                 progress=progress,
                 description="plain",
             )
@@ -324,7 +353,7 @@ def run_fit(
         code = two_part_code(model, spec, splits.train, step, splits.n_classes)
         uniform = uniform_codelength(len(splits.train), splits.n_classes)
     decoded = code.decoded_model
-    return FitResult(
+    result = FitResult(
         config=config,
         spec=spec,
         test=evaluate(decoded, splits.test),
@@ -336,3 +365,8 @@ def run_fit(
         pruning=pruning,
         seconds=time.perf_counter() - start,
     )
+    if folder is not None:
+        from mdlkit.recipes.output import write_fit_outputs
+
+        write_fit_outputs(folder, [(config.method, result)], result.report())
+    return result

@@ -11,9 +11,7 @@ same budget as the methods; the table gives the largest CR it reaches within eac
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -23,12 +21,11 @@ import matplotlib.pyplot as plt
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from mdlkit.errors import MdlkitError
 from mdlkit.evaluation import evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero, count_parameters
-from mdlkit.recipes.fit import FitConfig, load_fit_data, model_spec
+from mdlkit.recipes.fit import FitConfig, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
-from mdlkit.runs import environment, write_json
+from mdlkit.runs import RunFolder
 from mdlkit.training.checkpoint import load_checkpoint
 from mdlkit.training.loop import TrainConfig, train
 from mdlkit.training.stopping import LossSaturation
@@ -106,20 +103,21 @@ class MnistPruningExperiment:
 
 
 def _magnitude_runs(
-    exp: MnistPruningExperiment, model_name: str, out: Path, baseline_accuracy: float
+    exp: MnistPruningExperiment, model_name: str, folder: RunFolder, baseline_accuracy: float
 ) -> list[dict[str, Any]]:
     """Global magnitude pruning of the trained baseline to each CR, fine-tuned like the methods."""
     config = exp.base(model_name)
-    splits = load_fit_data(config)
-    spec = model_spec(config, splits)
+    splits = fit_data(config)
+    spec = fit_spec(config, splits)
     results = []
     for cr in exp.magnitude_crs:
-        path = out / "runs" / f"{model_name}-magnitude-cr{cr:g}.json"
-        if path.exists():
-            results.append(json.loads(path.read_text()))
+        key = f"{model_name}-magnitude-cr{cr:g}"
+        record = folder.record(key)
+        if record is not None:
+            results.append(record)
             continue
         model = spec.build()
-        saved = load_checkpoint(out / "checkpoints" / f"{model_name}-none" / "plain.pt")
+        saved = load_checkpoint(folder.checkpoints / f"{model_name}-none" / "plain.pt")
         model.load_state_dict(saved["model"])
         weights = [(m, "weight") for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
         total = count_parameters(model)
@@ -145,7 +143,7 @@ def _magnitude_runs(
             splits.val,
             finetune,
             mask=mask,
-            checkpoint=out / "checkpoints" / f"{model_name}-magnitude-cr{cr:g}.pt",
+            checkpoint=folder.checkpoints / f"{key}.pt",
         )
         test = evaluate(model, splits.test)
         row = {
@@ -156,22 +154,18 @@ def _magnitude_runs(
             "test_accuracy": test.accuracy,
             "ei_points": 100 * (baseline_accuracy - test.accuracy),
         }
-        write_json(path, row)
+        folder.write_record(key, row)
         results.append(row)
     return results
 
 
-def run_mnist_pruning(exp: MnistPruningExperiment, out: Path, *, progress: bool = False) -> str:
-    """Run (or resume) the experiment into ``out``; write results, table and plot; return the
-    table."""
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = out / "config.json"
-    if config_path.exists():
-        if json.loads(config_path.read_text())["experiment"] != json.loads(json.dumps(asdict(exp))):
-            raise MdlkitError(f"{out} holds an experiment with other settings; use a new --out")
-    else:
-        write_json(config_path, {"experiment": asdict(exp), "environment": environment()})
-    runs = run_sweep(out, exp.jobs(), progress=progress)
+def run_mnist_pruning(
+    exp: MnistPruningExperiment, folder: RunFolder, *, progress: bool = False
+) -> str:
+    """Run the experiment into ``folder`` (new, or resumed after a kill); write
+    ``results.json``, ``table.md`` and the plot ``ei_vs_cr.png``; return the table."""
+    folder.start({"experiment": asdict(exp)})
+    runs = run_sweep(folder, exp.jobs(), progress=progress)
     lines = [
         "| network | method | α | test acc % | EI (points) | nonzero | CR | two-part kbit "
         "| paper EI / CR | magnitude pruning: best CR at EI ≤ this EI |",
@@ -181,7 +175,7 @@ def run_mnist_pruning(exp: MnistPruningExperiment, out: Path, *, progress: bool 
     for model_name in exp.models:
         base = runs[f"{model_name}-none"]
         acc0 = base["test_accuracy"]
-        magnitude[model_name] = _magnitude_runs(exp, model_name, out, acc0)
+        magnitude[model_name] = _magnitude_runs(exp, model_name, folder, acc0)
         lines.append(
             f"| {model_name} | none | — | {100 * acc0:.2f} | 0 | {base['nonzero']:,} | "
             f"{base['compression_rate']:.1f} | {base['two_part_bits'] / 1000:,.1f} | "
@@ -210,8 +204,7 @@ def run_mnist_pruning(exp: MnistPruningExperiment, out: Path, *, progress: bool 
                 f"{m['nonzero']:,} | {m['compression_rate']:.1f} | — | — | — |"
             )
     table = "\n".join(lines) + "\n"
-    (out / "table.md").write_text(table)
-    (out / "results.json").write_text(json.dumps({"runs": runs, "magnitude": magnitude}, indent=1))
+    folder.write_text("table.md", table)
     fig, ax = plt.subplots(figsize=(6, 4))
     for model_name in exp.models:
         mags = magnitude[model_name]
@@ -232,6 +225,7 @@ def run_mnist_pruning(exp: MnistPruningExperiment, out: Path, *, progress: bool 
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "ei_vs_cr.png", dpi=100)
+    fig.savefig(folder.file("ei_vs_cr.png"), dpi=100)
     plt.close(fig)
+    folder.write_results({"runs": runs, "magnitude": magnitude})
     return table

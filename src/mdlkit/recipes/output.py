@@ -1,55 +1,39 @@
-"""Run folders of fit runs: configuration first, checkpoints while running, results at the end."""
+"""What fit runs leave in their run folder: results, encoded models, a table and plots."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from mdlkit.errors import MdlkitError
-from mdlkit.recipes.fit import FitConfig, FitResult
-from mdlkit.report.plots import plot_fit_runs
-from mdlkit.report.tables import fit_table, render_text
-from mdlkit.runs import environment, make_run_dir, write_json
+from mdlkit.report import Report, fit_table, plot_fit_runs
+from mdlkit.runs import RunFolder
 
-__all__ = ["finish_fit_runs", "read_fit_configs", "start_fit_runs", "write_fit_runs"]
+if TYPE_CHECKING:
+    from mdlkit.recipes.fit import FitResult
+
+__all__ = ["fit_report", "write_fit_outputs"]
 
 
-def start_fit_runs(out: Path, configs: Mapping[str, FitConfig]) -> Path:
-    """Create ``out`` (it must not exist) with ``config.json``: resolved configs + environment."""
-    out = make_run_dir(out)
-    write_json(
-        out / "config.json",
-        {
-            "runs": {name: c.to_dict() for name, c in configs.items()},
-            "environment": environment(),
-        },
-    )
-    return out
+def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
+    """One column per run, one row per figure (bits throughout), and each run's time."""
+    table = fit_table([(name, r.summary()) for name, r in runs], title)
+    notes = tuple(f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs)
+    return Report(table, notes)
 
 
-def read_fit_configs(out: Path) -> tuple[dict[str, FitConfig], dict[str, Any]]:
-    """The configs and environment a run folder was started with (for ``--resume``)."""
-    path = Path(out) / "config.json"
-    if not path.is_file():
-        raise MdlkitError(f"{out} is not an mdlkit run folder (no config.json)")
-    if (Path(out) / "results.json").exists():
-        raise MdlkitError(f"the run in {out} has finished already (results.json exists)")
-    try:
-        data = json.loads(path.read_text())
-        return {n: FitConfig.from_dict(c) for n, c in data["runs"].items()}, data["environment"]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise MdlkitError(f"{path} is damaged or not written by mdlkit") from None
-
-
-def finish_fit_runs(out: Path, runs: Sequence[tuple[str, FitResult]], title: str) -> Path:
+def write_fit_outputs(
+    folder: RunFolder, runs: Sequence[tuple[str, FitResult]], report: Report
+) -> None:
     """Write ``results.json`` (figures and per-epoch histories), ``<run>.mdlw`` (the encoded
     models, decodable with :func:`mdlkit.coding.read_model`), ``table.txt`` and ``training.png``.
     """
     summaries = [(name, r.summary()) for name, r in runs]
-    write_json(
-        out / "results.json",
+    for name, r in runs:
+        r.two_part.encoded_model.write(folder.file(f"{name}.mdlw"))
+    folder.write_text("table.txt", report.text())
+    plot_fit_runs({name: r.phases for name, r in runs}, summaries, folder.file("training.png"))
+    # Last: results.json marks the run as finished.
+    folder.write_results(
         {
             "runs": {
                 name: {
@@ -60,16 +44,5 @@ def finish_fit_runs(out: Path, runs: Sequence[tuple[str, FitResult]], title: str
                 }
                 for (name, r), (_, summary) in zip(runs, summaries, strict=True)
             },
-        },
+        }
     )
-    for name, r in runs:
-        r.two_part.encoded_model.write(out / f"{name}.mdlw")
-    (out / "table.txt").write_text(render_text(fit_table(summaries, title)))
-    plot_fit_runs({name: r.phases for name, r in runs}, summaries, out / "training.png")
-    return out
-
-
-def write_fit_runs(out: Path, runs: Sequence[tuple[str, FitResult]], title: str) -> Path:
-    """Start and finish a run folder in one go (for runs that were not checkpointed)."""
-    start_fit_runs(out, {name: r.config for name, r in runs})
-    return finish_fit_runs(out, runs, title)

@@ -1,23 +1,24 @@
 """A resumable sweep: many fit runs into one folder, each skipped once its result exists.
 
-Layout: ``<out>/runs/<key>.json`` (the summary of a finished run) and
-``<out>/checkpoints/<key>/`` (phase checkpoints of the run in progress). Killing a sweep and
-calling it again continues with the unfinished runs, the interrupted one from its checkpoint.
+Layout: ``<folder>/runs/<key>.json`` (the record of a finished run, see
+:meth:`RunFolder.record`) and ``<folder>/checkpoints/<key>/`` (phase checkpoints of the run in
+progress). Killing a sweep and calling it again on the resumed folder continues with the
+unfinished runs, the interrupted one from its checkpoint.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mdlkit.data.splits import Splits
-from mdlkit.recipes.fit import FitConfig, FitResult, load_fit_data, run_fit
+from mdlkit.data import Splits
+from mdlkit.models import is_image_model
+from mdlkit.recipes.fit import FitConfig, FitResult, fit_data, run_fit
+from mdlkit.runs import RunFolder
 
 __all__ = ["run_sweep"]
 
@@ -32,17 +33,17 @@ def _cached_loader() -> Callable[[FitConfig], Splits]:
             config.n_train,
             config.noise,
             config.seed,
-            config.model in ("lenet5-caffe", "small-cnn"),
+            is_image_model(config.model),
         )
         if key not in cache:
-            cache[key] = load_fit_data(config)
+            cache[key] = fit_data(config)
         return cache[key]
 
     return load
 
 
 def run_sweep(
-    out: Path,
+    folder: RunFolder,
     jobs: Sequence[tuple[str, FitConfig]],
     *,
     progress: bool = False,
@@ -52,8 +53,6 @@ def run_sweep(
 
     ``on_result`` may add figures to a run's summary (it sees the full result once).
     """
-    runs = out / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
     load = _cached_loader()
     console = Console(stderr=True)
     summaries: dict[str, dict[str, Any]] = {}
@@ -68,19 +67,17 @@ def run_sweep(
     with bar:
         task = bar.add_task("sweep", total=len(jobs))
         for key, config in jobs:
-            path = runs / f"{key}.json"
-            if path.exists():
-                summaries[key] = json.loads(path.read_text())
+            record = folder.record(key)
+            if record is not None:
+                summaries[key] = record
                 bar.advance(task)
                 continue
             bar.update(task, description=key)
-            result = run_fit(config, splits=load(config), checkpoint_dir=out / "checkpoints" / key)
+            result = run_fit(config, splits=load(config), checkpoint_dir=folder.checkpoints / key)
             summary = {"config": config.to_dict(), **result.summary()}
             if on_result is not None:
                 summary.update(on_result(key, result))
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(summary, indent=1, default=str))
-            tmp.replace(path)
+            folder.write_record(key, summary)
             summaries[key] = summary
             if not progress:
                 print(f"{key}: done in {result.seconds:.1f} s", file=sys.stderr)

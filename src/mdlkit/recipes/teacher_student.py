@@ -16,7 +16,6 @@ themselves, so the receiver never needs to know how they were found.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import torch
 
 from mdlkit.recipes.fit import FitConfig
 from mdlkit.recipes.sweep import run_sweep
-from mdlkit.runs import environment, write_json
+from mdlkit.runs import RunFolder
 
 __all__ = ["PAPER_BYTES", "TeacherStudentExperiment", "run_teacher_student"]
 
@@ -232,30 +231,23 @@ def _plots(exp: TeacherStudentExperiment, runs: dict[str, dict[str, Any]], out: 
         plt.close(fig)
 
 
-def run_teacher_student(exp: TeacherStudentExperiment, out: Path, *, progress: bool = False) -> str:
-    """Run (or resume) the sweep into ``out`` and write results, table and plots; return the
-    table."""
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = out / "config.json"
-    if config_path.exists():
-        saved = json.loads(config_path.read_text())["experiment"]
-        if saved != json.loads(json.dumps(asdict(exp))):
-            from mdlkit.errors import MdlkitError
-
-            raise MdlkitError(f"{out} holds a sweep with other settings; use a new --out")
-    else:
-        write_json(config_path, {"experiment": asdict(exp), "environment": environment()})
+def run_teacher_student(
+    exp: TeacherStudentExperiment, folder: RunFolder, *, progress: bool = False
+) -> str:
+    """Run the sweep into ``folder`` (new, or resumed after a kill), write ``results.json``,
+    ``table.md`` and the plots; return the table."""
+    folder.start({"experiment": asdict(exp)})
     # A 751-parameter network gains nothing from more threads, and several threads spinning on
     # microsecond-sized kernels slow each step down by orders of magnitude on a busy machine.
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(exp.threads)
     try:
-        runs = run_sweep(out, exp.jobs(), progress=progress)
+        runs = run_sweep(folder, exp.jobs(), progress=progress)
     finally:
         torch.set_num_threads(previous_threads)
     rows = _best_rows(exp, runs)
     table = _table(exp, rows)
-    (out / "table.md").write_text(table)
-    (out / "results.json").write_text(json.dumps({"best": rows, "runs": runs}, indent=1))
-    _plots(exp, runs, out)
+    folder.write_text("table.md", table)
+    _plots(exp, runs, folder.path)
+    folder.write_results({"best": rows, "runs": runs})
     return table

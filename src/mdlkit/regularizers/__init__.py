@@ -1,4 +1,5 @@
-"""Regularizers as composable objects: DRR, R-L1, L2, PMMP (+FPP), schedules, chain, masked."""
+"""Regularizers as composable objects: DRR, R-L1, L2, PMMP (+FPP), schedules, chain, masked;
+methods by name through :func:`make_regularizer`."""
 
 from mdlkit.regularizers.base import (
     Chain,
@@ -12,6 +13,7 @@ from mdlkit.regularizers.base import (
 from mdlkit.regularizers.drr import DRR
 from mdlkit.regularizers.l1 import L1, L2
 from mdlkit.regularizers.pmmp import PMMP
+from mdlkit.regularizers.registry import METHODS, check_method, make_regularizer
 from mdlkit.regularizers.schedules import (
     Constant,
     LinearRamp,
@@ -26,6 +28,7 @@ __all__ = [
     "DRR",
     "L1",
     "L2",
+    "METHODS",
     "PMMP",
     "Chain",
     "Constant",
@@ -39,6 +42,8 @@ __all__ = [
     "Strength",
     "as_schedule",
     "chain",
+    "check_method",
     "layer_factors",
+    "make_regularizer",
     "masked",
 ]

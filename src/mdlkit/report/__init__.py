@@ -1,6 +1,6 @@
 """Reporting: result tables and plots."""
 
 from mdlkit.report.plots import plot_fit_runs
-from mdlkit.report.tables import fit_table, render_text
+from mdlkit.report.tables import Report, fit_table, render_text
 
-__all__ = ["fit_table", "plot_fit_runs", "render_text"]
+__all__ = ["Report", "fit_table", "plot_fit_runs", "render_text"]

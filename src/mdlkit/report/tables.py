@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["fit_table", "render_text"]
+__all__ = ["Report", "fit_table", "render_text"]
 
 
 _ROWS: tuple[tuple[str, str], ...] = (
@@ -71,3 +72,16 @@ def render_text(table: Table, width: int = 160) -> str:
     console = Console(width=width, record=True, file=io.StringIO())
     console.print(table)
     return console.export_text()
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a recipe shows when it ends: a table (rich, or plain text such as Markdown) and
+    lines of notes under it. The command line prints it; ``table.txt`` holds :meth:`text`."""
+
+    table: Table | str
+    notes: tuple[str, ...] = ()
+
+    def text(self, width: int = 160) -> str:
+        """The table as plain text, ``width`` columns wide if it is a rich table."""
+        return self.table if isinstance(self.table, str) else render_text(self.table, width)

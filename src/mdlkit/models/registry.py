@@ -1,0 +1,77 @@
+"""Models by name: which a user can choose, checking that one fits the data, and the
+:class:`ModelSpec` of one sized for the data.
+
+>>> model_spec("mlp", input_shape=(64,), n_outputs=10, hidden=(32,)).to_dict()
+{'kind': 'mlp', 'kwargs': {'sizes': [64, 32, 10], 'activation': 'relu'}}
+>>> check_model("small-cnn", image_shape=None, data="teacher-student")
+Traceback (most recent call last):
+...
+mdlkit.errors.MdlkitError: small-cnn is an image model; teacher-student needs an MLP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from mdlkit.errors import MdlkitError
+from mdlkit.models.mlp import ACTIVATIONS
+from mdlkit.models.spec import ModelSpec
+
+__all__ = ["IMAGE_MODELS", "MODELS", "check_model", "is_image_model", "model_spec"]
+
+MODELS = ("mlp", "lenet-300-100", "lenet5-caffe", "small-cnn", "student")
+IMAGE_MODELS = ("lenet5-caffe", "small-cnn")
+
+
+def is_image_model(name: str) -> bool:
+    """Whether the model takes (1, H, W) images rather than flat vectors."""
+    return name in IMAGE_MODELS
+
+
+def check_model(
+    name: str,
+    *,
+    hidden: Sequence[int] = (32,),
+    activation: str = "relu",
+    image_shape: tuple[int, ...] | None = (1, 28, 28),
+    data: str = "this dataset",
+) -> None:
+    """Raise :class:`MdlkitError` unless the model exists and fits data whose images have
+    ``image_shape`` (None: the inputs are points, not images; ``data`` names them)."""
+    if name not in MODELS:
+        raise MdlkitError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if name == "lenet5-caffe" and tuple(image_shape or ()) != (1, 28, 28):
+        raise MdlkitError("lenet5-caffe needs 28×28 images: use --dataset mnist")
+    if is_image_model(name) and image_shape is None:
+        raise MdlkitError(f"{name} is an image model; {data} needs an MLP")
+    if name == "mlp" and (not hidden or any(h < 1 for h in hidden)):
+        raise MdlkitError(f"hidden layer sizes must be >= 1, got {list(hidden)}")
+    if name == "mlp" and activation not in ACTIVATIONS:
+        raise MdlkitError(
+            f"unknown activation {activation!r}; choose one of {', '.join(sorted(ACTIVATIONS))}"
+        )
+
+
+def model_spec(
+    name: str,
+    *,
+    input_shape: tuple[int, ...],
+    n_outputs: int,
+    hidden: Sequence[int] = (32,),
+    activation: str = "relu",
+) -> ModelSpec:
+    """The spec of model ``name`` for inputs of ``input_shape`` and ``n_outputs`` outputs
+    (classes, or regression targets). ``hidden`` and ``activation`` apply to ``mlp``."""
+    if name == "lenet-300-100":
+        return ModelSpec("lenet-300-100", {"n_inputs": math.prod(input_shape)})
+    if name == "lenet5-caffe":
+        return ModelSpec("lenet5-caffe", {"n_classes": n_outputs})
+    if name == "small-cnn":
+        return ModelSpec("small-cnn", {"image_size": input_shape[-1], "n_classes": n_outputs})
+    if name == "student":
+        return ModelSpec("student")
+    if name != "mlp":
+        check_model(name)
+    sizes = [math.prod(input_shape), *hidden, n_outputs]
+    return ModelSpec("mlp", {"sizes": sizes, "activation": activation})

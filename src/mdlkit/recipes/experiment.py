@@ -1,0 +1,70 @@
+"""Recipe: the papers' experiments by name, as ``mdlkit experiment NAME`` runs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from mdlkit.data import resolve_mnist_path
+from mdlkit.errors import MdlkitError
+from mdlkit.recipes.mnist_pruning import MnistPruningExperiment, run_mnist_pruning
+from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
+from mdlkit.report import Report
+from mdlkit.runs import RunFolder
+
+__all__ = ["EXPERIMENTS", "ExperimentConfig", "ExperimentResult", "run_experiment"]
+
+EXPERIMENTS = ("teacher-student", "mnist-pruning")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Which experiment, and at which size. The grids themselves are the experiments' own
+    configs (:class:`TeacherStudentExperiment`, :class:`MnistPruningExperiment`)."""
+
+    name: str
+    """experiment: teacher-student | mnist-pruning"""
+    mnist_path: str | None = None
+    """MNIST .npz file (default: $MDLKIT_MNIST)"""
+    quick: bool = False
+    """a small version that runs in minutes"""
+    slow: bool = False
+    """mnist-pruning: add LeNet-5-Caffe"""
+
+    def validate(self) -> None:
+        """Raise :class:`MdlkitError` on an unknown name or a missing MNIST file."""
+        if self.name not in EXPERIMENTS:
+            raise MdlkitError(
+                f"unknown experiment {self.name!r}; choose one of {', '.join(EXPERIMENTS)}"
+            )
+        if self.name == "mnist-pruning":
+            resolve_mnist_path(self.mnist_path)
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """The experiment's table (Markdown, beside the paper's figures)."""
+
+    table: str
+
+    def report(self) -> Report:
+        return Report(self.table)
+
+
+def run_experiment(
+    config: ExperimentConfig, *, folder: RunFolder, progress: bool = False
+) -> ExperimentResult:
+    """Run (or, in a resumed folder, continue) the experiment; it writes ``results.json``, a
+    table and plots into ``folder``."""
+    config.validate()
+    if config.name == "teacher-student":
+        ts = TeacherStudentExperiment.quick() if config.quick else TeacherStudentExperiment()
+        return ExperimentResult(run_teacher_student(ts, folder, progress=progress))
+    path = str(resolve_mnist_path(config.mnist_path))
+    mp = (
+        MnistPruningExperiment.quick(path)
+        if config.quick
+        else MnistPruningExperiment(mnist_path=path)
+    )
+    if config.slow:
+        mp = replace(mp, models=(*mp.models, "lenet5-caffe"))
+    return ExperimentResult(run_mnist_pruning(mp, folder, progress=progress))
