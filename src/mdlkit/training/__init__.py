@@ -1,6 +1,11 @@
-"""Training: the loop, the stopping rule and the regularize → prune → fine-tune pipeline."""
+"""Training: the loop and its pieces (optimizer, batches, callbacks, checkpoints), the stopping
+rule and the regularize → prune → fine-tune pipeline."""
 
-from mdlkit.training.loop import EpochLog, TrainConfig, TrainResult, train
+from mdlkit.training.batches import Batch, Batches, ShuffledBatches
+from mdlkit.training.callbacks import Callback, Checkpointer, EpochLogger, ProgressBar
+from mdlkit.training.distributed import ShardedBatches, is_main_process
+from mdlkit.training.loop import train
+from mdlkit.training.optimizers import OptimizerFactory, fused_adam
 from mdlkit.training.pipeline import (
     PipelineResult,
     PruneConfig,
@@ -8,17 +13,30 @@ from mdlkit.training.pipeline import (
     prune,
     regularize_prune_finetune,
 )
+from mdlkit.training.state import EpochLog, TrainConfig, TrainResult, TrainState
 from mdlkit.training.stopping import LossSaturation, epanechnikov_smooth, is_saturated
 
 __all__ = [
+    "Batch",
+    "Batches",
+    "Callback",
+    "Checkpointer",
     "EpochLog",
+    "EpochLogger",
     "LossSaturation",
+    "OptimizerFactory",
     "PipelineResult",
+    "ProgressBar",
     "PruneConfig",
     "PruneResult",
+    "ShardedBatches",
+    "ShuffledBatches",
     "TrainConfig",
     "TrainResult",
+    "TrainState",
     "epanechnikov_smooth",
+    "fused_adam",
+    "is_main_process",
     "is_saturated",
     "prune",
     "regularize_prune_finetune",

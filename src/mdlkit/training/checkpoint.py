@@ -18,7 +18,8 @@ from mdlkit.errors import MdlkitError
 
 __all__ = ["CHECKPOINT_VERSION", "load_checkpoint", "save_checkpoint"]
 
-CHECKPOINT_VERSION = 1
+# 2: a run's batch order is stored under "batches", a prune result under "result".
+CHECKPOINT_VERSION = 2
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

@@ -13,19 +13,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from mdlkit.data.splits import Splits
-from mdlkit.evaluation import Evaluation, evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero
 from mdlkit.pruning.random_gradient import random_gradient_prune
 from mdlkit.pruning.tamade import TamadeResult, tamade
 from mdlkit.regularizers.base import Regularizer
+from mdlkit.training._evaluation import Evaluation, evaluate
 from mdlkit.training.checkpoint import load_checkpoint, save_checkpoint
-from mdlkit.training.loop import TrainConfig, TrainResult, train
+from mdlkit.training.loop import train
+from mdlkit.training.state import TrainConfig, TrainResult
 
 __all__ = ["PipelineResult", "PruneConfig", "PruneResult", "prune", "regularize_prune_finetune"]
 
@@ -49,6 +50,30 @@ class PruneResult:
     tamade: TamadeResult
     nonzero_before: int
     nonzero_after: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values and the mask's bool tensors (a checkpoint's form)."""
+        t = self.tamade
+        return {
+            "mask": dict(self.mask.keep),
+            "tamade": {
+                "threshold": t.threshold,
+                "reference": [t.reference.loss, t.reference.accuracy],
+                "pruned": [t.pruned.loss, t.pruned.accuracy],
+                "n_evaluations": t.n_evaluations,
+            },
+            "nonzero_before": self.nonzero_before,
+            "nonzero_after": self.nonzero_after,
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PruneResult:
+        t = values["tamade"]
+        reference, pruned = Evaluation(*t["reference"]), Evaluation(*t["pruned"])
+        tamade_result = TamadeResult(t["threshold"], reference, pruned, t["n_evaluations"])
+        return cls(
+            Mask(values["mask"]), tamade_result, values["nonzero_before"], values["nonzero_after"]
+        )
 
 
 def prune(model: nn.Module, splits: Splits, config: PruneConfig | None = None) -> PruneResult:
@@ -87,43 +112,33 @@ class PipelineResult:
     pruning: PruneResult
     finetuned: TrainResult
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "regularized": self.regularized.to_dict(),
+            "pruning": self.pruning.to_dict(),
+            "finetuned": self.finetuned.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PipelineResult:
+        return cls(
+            TrainResult.from_dict(values["regularized"]),
+            PruneResult.from_dict(values["pruning"]),
+            TrainResult.from_dict(values["finetuned"]),
+        )
+
 
 def _prune_with_checkpoint(
     model: nn.Module, splits: Splits, config: PruneConfig | None, path: Path | None
 ) -> PruneResult:
+    """:func:`prune`, or the pruned model and result of an earlier run from ``path``."""
     if path is not None and path.exists():
         saved = load_checkpoint(path)
         model.load_state_dict(saved["model"])
-        t = saved["tamade"]
-        return PruneResult(
-            Mask(saved["mask"]),
-            TamadeResult(
-                t["threshold"],
-                Evaluation(*t["reference"]),
-                Evaluation(*t["pruned"]),
-                t["n_evaluations"],
-            ),
-            saved["nonzero_before"],
-            saved["nonzero_after"],
-        )
+        return PruneResult.from_dict(saved["result"])
     result = prune(model, splits, config)
     if path is not None:
-        t = result.tamade
-        save_checkpoint(
-            path,
-            {
-                "model": model.state_dict(),
-                "mask": result.mask.keep,
-                "tamade": {
-                    "threshold": t.threshold,
-                    "reference": [t.reference.loss, t.reference.accuracy],
-                    "pruned": [t.pruned.loss, t.pruned.accuracy],
-                    "n_evaluations": t.n_evaluations,
-                },
-                "nonzero_before": result.nonzero_before,
-                "nonzero_after": result.nonzero_after,
-            },
-        )
+        save_checkpoint(path, {"model": model.state_dict(), "result": result.to_dict()})
     return result
 
 
