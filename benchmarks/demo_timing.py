@@ -17,9 +17,9 @@ from mdlkit.report import fit_table, render_text
 
 def main() -> None:
     start = time.perf_counter()
-    runs = run_demo()
+    runs = run_demo().runs
     seconds = time.perf_counter() - start
-    table = render_text(fit_table([(n, r.summary()) for n, r in runs], "mdlkit demo"))
+    table = render_text(fit_table([(n, r.summary()) for n, r in runs.items()], "mdlkit demo"))
     text = (
         "# Demo timing\n\n"
         f"Machine: {platform.machine()}, torch {torch.__version__}, "

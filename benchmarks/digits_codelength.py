@@ -16,10 +16,10 @@ from mdlkit.recipes.codelength import CodelengthConfig, run_codelength
 
 def main() -> None:
     start = time.perf_counter()
-    report = run_codelength(CodelengthConfig())
+    result = run_codelength(CodelengthConfig())
     seconds = time.perf_counter() - start
     lines = [
-        f"# Digits: every code ({report['n']:,} training labels, {report['classes']} classes)",
+        f"# Digits: every code ({result.n:,} training labels, {result.classes} classes)",
         "",
         f"Machine: {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} "
         "threads. Command: `.venv/bin/python benchmarks/digits_codelength.py` (the defaults of "
@@ -28,7 +28,7 @@ def main() -> None:
         "| code | kbit | ratio to uniform | test accuracy % | decoded back | s |",
         "|---|---|---|---|---|---|",
     ]
-    for name, row in report["codes"].items():
+    for name, row in result.codes.items():
         acc = row["test_accuracy"]
         acc_text = "—" if acc != acc else f"{100 * acc:.2f}"
         lines.append(

@@ -30,7 +30,7 @@ from mdlkit.evaluation import Evaluation, evaluate
 from mdlkit.losses import GaussianCodelength
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
 from mdlkit.pruning.masks import count_nonzero, count_parameters
-from mdlkit.regularizers import LinearWarmup, check_method, make_regularizer
+from mdlkit.regularizers import LinearWarmup, RegularizerSpec
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
 from mdlkit.training.loop import TrainConfig, TrainResult, train
@@ -119,16 +119,7 @@ class FitConfig:
         )
         if not self.lr > 0:
             raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
-        check_method(
-            self.method,
-            alpha=self.alpha,
-            beta=self.beta,
-            proximal=self.proximal,
-            step_size=self.lr,
-            gamma_init=self.gamma_init,
-            u_init=self.u_init,
-            fictitious_play=self.fictitious_play,
-        )
+        self.regularizer().validate()
         if self.prune_mode not in ("relative", "absolute"):
             raise MdlkitError(f"prune mode must be relative or absolute, got {self.prune_mode!r}")
         if not (self.tolerance >= 0 and self.quant_tolerance >= 0 and self.max_accuracy_drop >= 0):
@@ -141,6 +132,19 @@ class FitConfig:
             raise MdlkitError(f"the stopping window must be >= 4 epochs, got {self.window}")
         if not self.epsilon > 0:
             raise MdlkitError(f"epsilon must be > 0, got {self.epsilon}")
+
+    def regularizer(self) -> RegularizerSpec:
+        """The method and its options (R-L1's proximal step is the learning rate)."""
+        return RegularizerSpec(
+            self.method,
+            alpha=self.alpha,
+            beta=self.beta,
+            proximal=self.proximal,
+            step_size=self.lr,
+            gamma_init=self.gamma_init,
+            u_init=self.u_init,
+            fictitious_play=self.fictitious_play,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -291,15 +295,8 @@ def run_fit(
     )
     checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else None
     pruning: PruneResult | None = None
-    regularizer = make_regularizer(
-        config.method,
-        LinearWarmup(config.alpha, warmup_steps=config.warmup_epochs * steps_per_epoch),
-        beta=config.beta,
-        proximal=config.proximal,
-        step_size=config.lr,
-        gamma_init=config.gamma_init,
-        u_init=config.u_init,
-        fictitious_play=config.fictitious_play,
+    regularizer = config.regularizer().build(
+        LinearWarmup(config.alpha, warmup_steps=config.warmup_epochs * steps_per_epoch)
     )
     if regularizer is not None:
         finetune_config = TrainConfig(

@@ -1,5 +1,5 @@
 """Regularizers as composable objects: DRR, R-L1, L2, PMMP (+FPP), schedules, chain, masked;
-methods by name through :func:`make_regularizer`."""
+methods by name through :class:`RegularizerSpec`."""
 
 from mdlkit.regularizers.base import (
     Chain,
@@ -13,7 +13,7 @@ from mdlkit.regularizers.base import (
 from mdlkit.regularizers.drr import DRR
 from mdlkit.regularizers.l1 import L1, L2
 from mdlkit.regularizers.pmmp import PMMP
-from mdlkit.regularizers.registry import METHODS, check_method, make_regularizer
+from mdlkit.regularizers.registry import METHODS, RegularizerSpec
 from mdlkit.regularizers.schedules import (
     Constant,
     LinearRamp,
@@ -37,13 +37,12 @@ __all__ = [
     "Masked",
     "NamedParams",
     "Regularizer",
+    "RegularizerSpec",
     "Schedule",
     "StepSchedule",
     "Strength",
     "as_schedule",
     "chain",
-    "check_method",
     "layer_factors",
-    "make_regularizer",
     "masked",
 ]

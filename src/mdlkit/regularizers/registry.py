@@ -1,13 +1,14 @@
 """Regularization methods by name, as recipes and the command line choose them.
 
 ``none`` is plain training; ``drr``, ``l1`` and ``pmmp`` are :class:`DRR`, :class:`L1` and
-:class:`PMMP` with the options that apply to each (the others are ignored).
+:class:`PMMP`. A :class:`RegularizerSpec` holds a method's name and options (those of other
+methods are ignored), checks them before anything runs, and builds the regularizer.
 
->>> type(make_regularizer("drr", 1e-3, beta=5.0)).__name__
+>>> type(RegularizerSpec("drr", alpha=1e-3, beta=5.0).build()).__name__
 'DRR'
->>> make_regularizer("none", 1e-3) is None
+>>> RegularizerSpec("none").build() is None
 True
->>> check_method("drr", alpha=-1.0)
+>>> RegularizerSpec("drr", alpha=-1.0).validate()
 Traceback (most recent call last):
 ...
 mdlkit.errors.MdlkitError: alpha must be >= 0, got -1.0
@@ -16,6 +17,7 @@ mdlkit.errors.MdlkitError: alpha must be >= 0, got -1.0
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mdlkit.errors import MdlkitError
 from mdlkit.regularizers.base import Regularizer
@@ -24,65 +26,51 @@ from mdlkit.regularizers.l1 import L1
 from mdlkit.regularizers.pmmp import PMMP
 from mdlkit.regularizers.schedules import Strength
 
-__all__ = ["METHODS", "check_method", "make_regularizer"]
+__all__ = ["METHODS", "RegularizerSpec"]
 
 METHODS = ("none", "drr", "l1", "pmmp")
 
 
-def make_regularizer(
-    method: str,
-    alpha: Strength,
-    *,
-    beta: float = 5.0,
-    proximal: bool = False,
-    step_size: float = 1e-3,
-    gamma_init: float = 1.0,
-    u_init: float = 0.0,
-    fictitious_play: bool = False,
-) -> Regularizer | None:
-    """The regularizer of ``method`` (one of :data:`METHODS`) at strength ``alpha`` per sample
-    (a constant or a schedule); None for ``none``.
+@dataclass(frozen=True)
+class RegularizerSpec:
+    """A method (one of :data:`METHODS`) and its options.
 
-    ``beta`` is DRR's sharpness; ``proximal`` and ``step_size`` (the learning rate) choose R-L1
-    by proximal steps; ``gamma_init``, ``u_init`` and ``fictitious_play`` configure PMMP.
+    ``alpha`` is the strength per sample; ``beta`` is DRR's sharpness; ``proximal`` and
+    ``step_size`` (the learning rate) choose R-L1 by proximal steps; ``gamma_init``, ``u_init``
+    and ``fictitious_play`` configure PMMP.
     """
-    builders: dict[str, Callable[[], Regularizer | None]] = {
-        "none": lambda: None,
-        "drr": lambda: DRR(alpha, beta=beta),
-        "l1": lambda: L1(alpha, proximal=proximal, step_size=step_size),
-        "pmmp": lambda: PMMP(
-            alpha, gamma_init=gamma_init, u_init=u_init, fictitious_play=fictitious_play
-        ),
-    }
-    if method not in builders:
-        raise MdlkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return builders[method]()
 
+    method: str
+    alpha: float = 3e-3
+    beta: float = 5.0
+    proximal: bool = False
+    step_size: float = 1e-3
+    gamma_init: float = 1.0
+    u_init: float = 0.0
+    fictitious_play: bool = False
 
-def check_method(
-    method: str,
-    *,
-    alpha: float,
-    beta: float = 5.0,
-    proximal: bool = False,
-    step_size: float = 1e-3,
-    gamma_init: float = 1.0,
-    u_init: float = 0.0,
-    fictitious_play: bool = False,
-) -> None:
-    """Raise :class:`MdlkitError` if ``method`` is unknown or its options are invalid (each
-    regularizer checks its own options when it is built)."""
-    if method not in METHODS:
-        raise MdlkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if not alpha >= 0:
-        raise MdlkitError(f"alpha must be >= 0, got {alpha}")
-    make_regularizer(
-        method,
-        alpha,
-        beta=beta,
-        proximal=proximal,
-        step_size=step_size,
-        gamma_init=gamma_init,
-        u_init=u_init,
-        fictitious_play=fictitious_play,
-    )
+    def validate(self) -> None:
+        """Raise :class:`MdlkitError` on an unknown method or an invalid option (each
+        regularizer checks its own options when it is built)."""
+        self.build()
+
+    def build(self, alpha: Strength | None = None) -> Regularizer | None:
+        """The regularizer, None for ``none``; ``alpha`` (e.g. a warm-up schedule) replaces
+        the constant strength."""
+        strength = self.alpha if alpha is None else alpha
+        builders: dict[str, Callable[[], Regularizer | None]] = {
+            "none": lambda: None,
+            "drr": lambda: DRR(strength, beta=self.beta),
+            "l1": lambda: L1(strength, proximal=self.proximal, step_size=self.step_size),
+            "pmmp": lambda: PMMP(
+                strength,
+                gamma_init=self.gamma_init,
+                u_init=self.u_init,
+                fictitious_play=self.fictitious_play,
+            ),
+        }
+        if self.method not in builders:
+            raise MdlkitError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if not self.alpha >= 0:
+            raise MdlkitError(f"alpha must be >= 0, got {self.alpha}")
+        return builders[self.method]()

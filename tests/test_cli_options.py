@@ -1,0 +1,94 @@
+"""The command line is generated from the recipes' configs: options, types, help, errors."""
+
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+import docstring_parser
+import pytest
+
+from mdlkit import __version__
+from mdlkit.cli import COMMANDS, main
+
+
+def _run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> int:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MDLKIT_MNIST", raising=False)
+    return main(argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fit", "--bogus", "1"], "unrecognized arguments: --bogus"),
+        (["fit", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+        (["fit", "--n-train", "many"], "argument --n-train: invalid int value: 'many'"),
+        (["codelength", "--schedule", "weekly"], "argument --schedule: invalid choice: 'weekly'"),
+        (["fit", "--prune-mode", "x"], "invalid choice: 'x' (choose from relative, absolute)"),
+        (["codelength", "--codes", "uniform,zip"], "unknown code 'zip'"),
+        (["experiment"], "required: name"),
+        (["demo", "--seed"], "argument --seed: expected one argument"),
+        ([], "command"),
+    ],
+)
+def test_usage_mistakes_are_one_line_exit_2_and_write_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    assert _run_in(tmp_path, monkeypatch, argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_lists_every_config_field_with_its_documentation(
+    name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option, so texts can be found whole
+    assert main([name, "--help"]) == 0
+    out = capsys.readouterr().out
+    config = COMMANDS[name].config
+    hints = typing.get_type_hints(config)
+    docs = {p.arg_name: p.description for p in docstring_parser.parse_from_object(config).params}
+    for f in dataclasses.fields(config):
+        option = "--" + f.name.replace("_", "-")
+        if hints[f.name] is bool and f.default is True:
+            option = "--no-" + option[2:]
+        if f.default is dataclasses.MISSING:
+            option = f"\n  {f.name} "  # a positional argument
+        assert option in out
+        assert docs[f.name] and docs[f.name] in out  # the string under the field is its help
+    assert "--out" in out
+
+
+def test_generated_options_reach_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cl"
+    argv = ["codelength", "--data", "digits", "--codes", "uniform", "--hidden", "16,8"]
+    assert _run_in(tmp_path, monkeypatch, [*argv, "--no-verify", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "description length of 1,077 digits labels" in printed and str(out) in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "codelength.png",
+        "config.json",
+        "results.json",
+        "table.txt",
+    ]
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["hidden"] == [16, 8] and config["codes"] == ["uniform"]
+    assert config["verify"] is False
+    results = json.loads((out / "results.json").read_text())
+    assert results["codes"]["uniform"]["ratio_to_uniform"] == 1.0
+    assert "uniform" in (out / "table.txt").read_text()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"mdlkit {__version__}"
