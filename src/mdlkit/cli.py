@@ -176,13 +176,15 @@ def _parser() -> ArgumentParser:
             "--out",
             type=str | None,
             default=None,
-            help=f"new run folder (default: runs/{name}-<time>)",
+            metavar="DIR",
+            help=f"new run folder (default: runs/{'<name>' if command.kind else name}-<time>)",
         )
         if command.resume is not None:
             run.add_argument(
                 "--resume",
                 type=str | None,
                 default=None,
+                metavar="DIR",
                 help="continue the killed run in this folder",
             )
         if command.progress:
@@ -235,10 +237,11 @@ def _run(name: str, options: Namespace) -> None:
         config.validate()
         kind = command.kind(config) if command.kind else name
         folder = RunFolder.new(options.out, kind=kind)
-    progress = (
-        {"progress": not options.no_progress and sys.stderr.isatty()} if command.progress else {}
-    )
-    result = command.run(config, folder=folder, **progress)
+    if command.progress:
+        progress = not options.no_progress and sys.stderr.isatty()
+        result = command.run(config, folder=folder, progress=progress)
+    else:
+        result = command.run(config, folder=folder)
     _show(result.report(), folder)
 
 

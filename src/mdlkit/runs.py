@@ -22,6 +22,7 @@ mdlkit.errors.MdlkitError: the run in ... has finished already (results.json exi
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import json
 import os
 import platform
@@ -81,13 +82,19 @@ def git_revision() -> dict[str, Any] | None:
     return {"commit": commit, "dirty": dirty}
 
 
+def _version() -> str:
+    # From the installed metadata: importing the mdlkit package here would reach upper layers.
+    try:
+        return importlib.metadata.version("mdlkit")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def environment() -> dict[str, Any]:
     """What produced a run: versions, thread count (float sums depend on it), platform and the
     git revision of the code (None outside a git checkout)."""
-    from mdlkit import __version__
-
     return {
-        "mdlkit": __version__,
+        "mdlkit": _version(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
@@ -139,11 +146,11 @@ class RunFolder:
         return cls(path)
 
     @classmethod
-    def resume(cls, path: str | Path, *, what: str = "run") -> RunFolder:
+    def resume(cls, path: str | Path) -> RunFolder:
         """A folder to continue: it holds ``config.json`` and no ``results.json`` yet."""
         path = Path(path)
         if not (path / CONFIG).is_file():
-            raise MdlkitError(f"{path} is not an mdlkit {what} folder (no {CONFIG})")
+            raise MdlkitError(f"{path} is not an mdlkit run folder (no {CONFIG})")
         if (path / RESULTS).exists():
             raise MdlkitError(f"the run in {path} has finished already ({RESULTS} exists)")
         return cls(path, resumed=True)
