@@ -33,6 +33,16 @@ def _run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]) ->
         (["fit", "--hidden", "a,b"], "comma-separated integers"),
         (["fit", "--epochs", "ten"], "invalid int value"),
         (["frobnicate"], "invalid choice"),
+        # options generated from the configs: unknown ones, wrong types, wrong choices
+        (["fit", "--bogus", "1"], "unrecognized arguments: --bogus"),
+        (["fit", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+        (["fit", "--n-train", "many"], "argument --n-train: invalid int value: 'many'"),
+        (["codelength", "--schedule", "weekly"], "argument --schedule: invalid choice: 'weekly'"),
+        (["fit", "--prune-mode", "x"], "invalid choice: 'x' (choose from relative, absolute)"),
+        (["codelength", "--codes", "uniform,zip"], "unknown code 'zip'"),
+        (["experiment"], "required: name"),
+        (["demo", "--seed"], "argument --seed: expected one argument"),
+        ([], "command"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
