@@ -27,7 +27,7 @@ from torch import nn
 from mdlkit.errors import MdlkitError
 from mdlkit.pruning.masks import Mask
 from mdlkit.pruning.random_gradient import random_gradient_prune
-from mdlkit.training.stopping import LossSaturation
+from mdlkit.stopping import LossSaturation
 
 __all__ = ["LayerReport", "layerwise_prune"]
 

@@ -1,6 +1,7 @@
 """Training: the loop and its pieces (optimizer, batches, callbacks, checkpoints), the stopping
 rule and the regularize → prune → fine-tune pipeline."""
 
+from mdlkit.stopping import LossSaturation, epanechnikov_smooth, is_saturated
 from mdlkit.training.batches import Batch, Batches, ShuffledBatches
 from mdlkit.training.callbacks import Callback, Checkpointer, EpochLogger, ProgressBar
 from mdlkit.training.distributed import ShardedBatches, is_main_process
@@ -14,7 +15,6 @@ from mdlkit.training.pipeline import (
     regularize_prune_finetune,
 )
 from mdlkit.training.state import EpochLog, TrainConfig, TrainResult, TrainState
-from mdlkit.training.stopping import LossSaturation, epanechnikov_smooth, is_saturated
 
 __all__ = [
     "Batch",

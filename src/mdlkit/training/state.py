@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from mdlkit.errors import MdlkitError
-from mdlkit.training.stopping import LossSaturation
+from mdlkit.stopping import LossSaturation
 
 __all__ = ["EpochLog", "TrainConfig", "TrainResult", "TrainState"]
 
