@@ -11,6 +11,7 @@ from torch import nn
 
 from mdlkit import MdlkitError
 from mdlkit.data import Split, load_digits
+from mdlkit.heads import CategoricalHead
 from mdlkit.models import mlp
 from mdlkit.regularizers import DRR, PMMP, Regularizer
 from mdlkit.training import LossSaturation, TrainConfig, train
@@ -79,7 +80,7 @@ def test_checkpoint_from_another_configuration_is_refused(tmp_path: Path) -> Non
         _run(path, PMMP)
 
 
-class _NanAfter(nn.Module):
+class _NanAfter(CategoricalHead):
     """Cross-entropy that turns into NaN from the given call on (a run that diverges)."""
 
     def __init__(self, calls: int) -> None:

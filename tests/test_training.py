@@ -10,16 +10,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from mdlkit.data import Split, load_digits
-from mdlkit.evaluation import Evaluation
+from mdlkit.heads import Evaluation
 from mdlkit.models import mlp
 from mdlkit.pruning.masks import Mask
 from mdlkit.pruning.tamade import TamadeResult
+from mdlkit.regularizers import DRR
 from mdlkit.training import (
     EpochLog,
     PipelineResult,
     PruneResult,
     TrainConfig,
     TrainResult,
+    regularize_prune_finetune,
     train,
 )
 from mdlkit.training.batches import Batch, ShuffledBatches
@@ -240,4 +242,30 @@ def test_wrap_model_carries_the_training_forward_pass_and_changes_nothing() -> N
     assert wrappers[0].calls == 5 * math.ceil(len(load_digits(seed=0).train) / 256)
     assert all(
         torch.equal(a, b) for a, b in zip(plain.parameters(), wrapped.parameters(), strict=True)
+    )
+
+
+def test_a_finished_pipeline_resumes_from_its_checkpoints_to_the_same_result(
+    tmp_path: Path,
+) -> None:
+    splits = load_digits(seed=0)
+    config = TrainConfig(max_epochs=2, batch_size=256, stopping=None)
+
+    def run() -> tuple[nn.Module, PipelineResult]:
+        torch.manual_seed(0)
+        model = mlp([64, 16, 10])
+        return model, regularize_prune_finetune(
+            model, splits, DRR(1e-3), config, config, checkpoint_dir=tmp_path
+        )
+
+    first_model, first = run()
+    assert (tmp_path / "pruned.pt").exists()
+    again_model, again = run()
+    assert (again.regularized, again.finetuned) == (first.regularized, first.finetuned)
+    assert again.pruning.tamade == first.pruning.tamade
+    keep, keep_again = first.pruning.mask.keep, again.pruning.mask.keep
+    assert all(torch.equal(keep[k], keep_again[k]) for k in keep)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(first_model.parameters(), again_model.parameters(), strict=True)
     )

@@ -226,10 +226,12 @@ class GaussianHead(Head):
 
 def head_for(split: Split, *, epsilon: float = 1e-3) -> Head:
     """The head a split's targets call for: class indices (int64) → categorical; real-valued
-    targets → Gaussian with σ learned and precision ε. The one place the task is decided."""
+    targets → Gaussian with σ = 1 given, whose training loss is ½·Σ(y − f)² per sample (the
+    classic squared error; use ``GaussianHead(learn_sigma=True)`` to learn σ) at precision ε.
+    The one place the task is decided."""
     if split.y.dtype == torch.int64:
         return CategoricalHead()
-    return GaussianHead(epsilon=epsilon)
+    return GaussianHead(sigma_init=1.0, epsilon=epsilon, learn_sigma=False)
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,3 @@ class TorchLearner:
         if self.calibrate:
             fitted.temperature = fit_temperature(model, hold_split.x, hold_split.y)
         return fitted
-
-
-def block_probabilities(fitted: Fitted, x: torch.Tensor) -> np.ndarray:
-    """Transitional: p(y | x) as float64 (m, K) from a fitted classifier's coding head."""
-    return fitted.coding_head().predict(fitted.model, x).probs  # type: ignore[union-attr]

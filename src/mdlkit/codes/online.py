@@ -52,7 +52,6 @@ from mdlkit.errors import MdlkitError
 
 __all__ = [
     "OnlineCode",
-    "OnlineResult",
     "decode_online",
     "encode_online",
     "prequential_code",
@@ -113,9 +112,6 @@ class OnlineCode(CodeResult):
 
     def details(self) -> dict[str, Any]:
         return {"boundaries": self.boundaries, "block_bits": self.block_bits}
-
-
-OnlineResult = OnlineCode  # the name of earlier releases
 
 
 def _length(

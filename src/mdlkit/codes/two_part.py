@@ -153,28 +153,3 @@ def two_part_code(
         sigma=coding_head.sigma if isinstance(coding_head, GaussianHead) else None,
         sigma_trained=trained,
     )
-
-
-# Transitional names, removed once every caller passes a head -----------------------------------
-
-
-class RegressionTwoPartCode(TwoPartCode):
-    """A two-part code of regression targets (a :class:`TwoPartCode` with a Gaussian head)."""
-
-
-def two_part_regression_code(
-    model: nn.Module,
-    spec: ModelSpec,
-    data: Split,
-    step: float,
-    *,
-    sigma: float | None,
-    epsilon: float,
-) -> TwoPartCode:
-    """The regression two-part code with σ refit on the decoded model (``sigma=None``)."""
-    head = GaussianHead(sigma if sigma is not None else 1.0, epsilon)
-    code = two_part_code(
-        model, spec, data, step, head=head, sigma="refit" if sigma is None else "trained"
-    )
-    fields = {f: getattr(code, f) for f in code.__dataclass_fields__}
-    return RegressionTwoPartCode(**fields)

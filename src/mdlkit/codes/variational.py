@@ -36,7 +36,6 @@ from mdlkit.models.spec import ModelSpec
 __all__ = [
     "PRIOR_GRID",
     "VariationalCode",
-    "VariationalResult",
     "gaussian_kl_nats",
     "variational_code",
 ]
@@ -76,9 +75,6 @@ class VariationalCode(CodeResult):
 
     def details(self) -> dict[str, Any]:
         return {"data_bits_stderr": self.data_bits_stderr, "train_accuracy": self.train_accuracy}
-
-
-VariationalResult = VariationalCode  # the name of earlier releases
 
 
 def variational_code(

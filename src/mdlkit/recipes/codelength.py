@@ -24,19 +24,20 @@ import numpy as np
 import torch
 from rich.table import Table
 
-from mdlkit.codes.learners import TorchLearner, block_probabilities
-from mdlkit.codes.online import OnlineResult, decode_online, encode_online, switching_code
+from mdlkit.codes.learners import TorchLearner
+from mdlkit.codes.online import OnlineCode, decode_online, encode_online, switching_code
 from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
 from mdlkit.codes.uniform import uniform_codelength
 from mdlkit.codes.variational import variational_code
 from mdlkit.data import Splits, check_dataset, image_shape, is_regression, load_dataset
 from mdlkit.errors import MdlkitError
+from mdlkit.heads import evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
 from mdlkit.recipes.fit import FitConfig, run_fit
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
+from mdlkit.stopping import LossSaturation
 from mdlkit.training.loop import TrainConfig
-from mdlkit.training.stopping import LossSaturation
 
 __all__ = ["CODES", "CodelengthConfig", "CodelengthResult", "run_codelength"]
 
@@ -187,12 +188,11 @@ def _switch_specs(config: CodelengthConfig, splits: Splits, spec: ModelSpec) -> 
     return [linear, spec, wider]
 
 
-def _test_accuracy(result: OnlineResult, splits: Splits) -> float:
+def _test_accuracy(result: OnlineCode, splits: Splits) -> float:
     fitted = result.fitted[-1] if result.fitted else None
     if fitted is None:
         return float("nan")
-    probs = block_probabilities(fitted, splits.test.x)
-    return float((probs.argmax(1) == splits.test.y.numpy()).mean())
+    return evaluate(fitted.model, splits.test, fitted.coding_head()).accuracy
 
 
 def run_codelength(
@@ -225,7 +225,7 @@ def run_codelength(
     )
     uniform = uniform_codelength(n, k).total
     rows: dict[str, dict[str, Any]] = {}
-    online: dict[str, OnlineResult] = {}
+    online: dict[str, OnlineCode] = {}
 
     def add(name: str, bits: float, accuracy: float, seconds: float, **extra: Any) -> None:
         rows[name] = {
@@ -324,7 +324,7 @@ def run_codelength(
 
 
 def _verify(
-    result: OnlineResult,
+    result: OnlineCode,
     x: torch.Tensor,
     k: int,
     learners: list[TorchLearner],
@@ -341,7 +341,7 @@ def _verify(
 
 
 def _plots(
-    online: dict[str, OnlineResult], uniform_per_sample: float, boundaries: list[int], path: Path
+    online: dict[str, OnlineCode], uniform_per_sample: float, boundaries: list[int], path: Path
 ) -> None:
     fig, (ax_cum, ax_block) = plt.subplots(1, 2, figsize=(11, 4))
     for name, result in online.items():

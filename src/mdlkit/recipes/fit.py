@@ -13,29 +13,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from torch import nn
 
 from mdlkit.bits import LN2, CodeLength
-from mdlkit.codes.two_part import (
-    RegressionTwoPartCode,
-    TwoPartCode,
-    two_part_code,
-    two_part_regression_code,
-)
+from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
 from mdlkit.coding.weights import choose_step
 from mdlkit.data import Splits, check_dataset, image_shape, is_regression, load_dataset
 from mdlkit.errors import MdlkitError
-from mdlkit.evaluation import Evaluation, evaluate
-from mdlkit.losses import GaussianCodelength
+from mdlkit.heads import CategoricalHead, Evaluation, GaussianHead, Head, evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
 from mdlkit.pruning.masks import count_nonzero, count_parameters
 from mdlkit.regularizers import LinearWarmup, RegularizerSpec
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
+from mdlkit.stopping import LossSaturation
 from mdlkit.training.loop import TrainConfig, TrainResult, train
 from mdlkit.training.pipeline import PruneConfig, PruneResult, regularize_prune_finetune
-from mdlkit.training.stopping import LossSaturation
 
 __all__ = ["FitConfig", "FitResult", "fit_data", "fit_spec", "run_fit"]
 
@@ -188,7 +181,7 @@ class FitResult:
     test: Evaluation
     nonzero: int
     n_params: int
-    two_part: TwoPartCode | RegressionTwoPartCode
+    two_part: TwoPartCode
     uniform: CodeLength | None
     phases: dict[str, TrainResult]
     pruning: PruneResult | None
@@ -202,14 +195,15 @@ class FitResult:
     def summary(self) -> dict[str, Any]:
         """The figures of one table row, all lengths in bits."""
         tp = self.two_part
-        regression = isinstance(tp, RegressionTwoPartCode)
+        regression = not tp.head.is_classification
         return {
             "method": self.config.method,
             "task": "regression" if regression else "classification",
             "test_accuracy": None if regression else self.test.accuracy,
             "test_mse": 2 * self.test.loss if regression else None,
             "test_loss_bits": None if regression else self.test.loss / LN2,
-            "sigma": tp.sigma if isinstance(tp, RegressionTwoPartCode) else None,
+            "sigma": tp.sigma,
+            "sigma_trained": tp.sigma_trained,
             "nonzero": self.nonzero,
             "params": self.n_params,
             "compression_rate": self.compression_rate,
@@ -279,8 +273,11 @@ def run_fit(
     spec = fit_spec(config, splits)
     torch.manual_seed(config.seed)
     model = spec.build()
-    loss_fn: nn.Module | None = (
-        GaussianCodelength(sigma_init=0.1, epsilon=config.epsilon) if config.is_regression else None
+    # The head is the loss of training and the distribution of the data part alike.
+    head: Head = (
+        GaussianHead(sigma_init=0.1, epsilon=config.epsilon)
+        if config.is_regression
+        else CategoricalHead()
     )
     batch = config.batch_size or len(splits.train)
     steps_per_epoch = -(-len(splits.train) // batch)
@@ -319,7 +316,7 @@ def run_fit(
             train_config,
             finetune_config,
             prune_config,
-            loss_fn=loss_fn,
+            loss_fn=head,
             checkpoint_dir=checkpoints,
             progress=progress,
         )
@@ -332,23 +329,21 @@ def run_fit(
                 splits.train,
                 splits.val,
                 train_config,
-                loss_fn=loss_fn,
+                loss_fn=head,
                 checkpoint=checkpoints / "plain.pt" if checkpoints else None,
                 progress=progress,
                 description="plain",
             )
         }
     step = choose_step(model, lambda m: evaluate(m, splits.val), delta=config.quant_tolerance)
-    code: TwoPartCode | RegressionTwoPartCode
-    if isinstance(loss_fn, GaussianCodelength):
-        code = two_part_regression_code(
-            model, spec, splits.train, step, sigma=None, epsilon=config.epsilon
-        )
-        uniform = None
-    else:
-        assert splits.n_classes is not None
-        code = two_part_code(model, spec, splits.train, step, splits.n_classes)
-        uniform = uniform_codelength(len(splits.train), splits.n_classes)
+    # Regression sends σ refit on the decoded model (shorter than the trained one; both are
+    # recorded in the result).
+    code = two_part_code(model, spec, splits.train, step, splits.n_classes, head=head)
+    uniform = (
+        uniform_codelength(len(splits.train), splits.n_classes)
+        if splits.n_classes is not None
+        else None
+    )
     decoded = code.decoded_model
     result = FitResult(
         config=config,

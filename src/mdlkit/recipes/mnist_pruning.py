@@ -21,14 +21,14 @@ import matplotlib.pyplot as plt
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from mdlkit.evaluation import evaluate
+from mdlkit.heads import evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero, count_parameters
 from mdlkit.recipes.fit import FitConfig, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.runs import RunFolder
+from mdlkit.stopping import LossSaturation
 from mdlkit.training.checkpoint import load_checkpoint
 from mdlkit.training.loop import TrainConfig, train
-from mdlkit.training.stopping import LossSaturation
 
 __all__ = ["PAPER", "MnistPruningExperiment", "run_mnist_pruning"]
 

@@ -20,9 +20,9 @@ from torch import nn
 
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
+from mdlkit.heads import Head, evaluate, head_for
 from mdlkit.pruning.masks import Mask, count_nonzero
 from mdlkit.regularizers.base import NamedParams, Regularizer
-from mdlkit.training._evaluation import DataLoss, evaluate
 from mdlkit.training.batches import Batches, ShuffledBatches
 from mdlkit.training.callbacks import Callback, Checkpointer, EpochLogger, ProgressBar, Stateful
 from mdlkit.training.optimizers import OptimizerFactory, fused_adam
@@ -39,7 +39,7 @@ def train(
     *,
     regularizer: Regularizer | None = None,
     mask: Mask | None = None,
-    loss_fn: nn.Module | None = None,
+    loss_fn: Head | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_seconds: float = 30.0,
     on_epoch: Callable[[EpochLog], None] | None = None,
@@ -56,8 +56,9 @@ def train(
         regularizer: its penalty is added to the mean batch loss; its own variables (PMMP) are
             optimized with the model.
         mask: applied before training and after every optimizer step (pruned stays zero).
-        loss_fn: ``loss_fn(output, target)`` → mean loss in nats; its parameters (e.g. a learned
-            σ) are trained too. Default: cross-entropy / ½·MSE.
+        loss_fn: the head: ``loss_fn(output, target)`` → mean loss in nats; its parameters (a
+            learned σ) are trained too. Default: :func:`mdlkit.heads.head_for` the split
+            (cross-entropy for class labels, ½ squared error for real targets).
         checkpoint: a file written after the first epoch, then after any epoch that ends at
             least ``checkpoint_seconds`` after the last write, and at the end; if it exists,
             training resumes from it and ends exactly as an uninterrupted run would. Resume with
@@ -79,7 +80,7 @@ def train(
     """
     if len(train_split) == 0 or len(val_split) == 0:
         raise MdlkitError("cannot train on an empty dataset; check the data and the split sizes")
-    loss_fn = loss_fn if loss_fn is not None else DataLoss()
+    loss_fn = loss_fn if loss_fn is not None else head_for(train_split)
     named = list(model.named_parameters())
     extra = regularizer.extra_parameters(named) if regularizer is not None else []
     opt = optimizer([p for _, p in named] + extra + list(loss_fn.parameters()), config)
@@ -184,14 +185,14 @@ def _epoch_log(
     model: nn.Module,
     named: NamedParams,
     val_split: Split,
-    loss_fn: nn.Module,
+    loss_fn: Head,
     regularizer: Regularizer | None,
     step: int,
     epoch: int,
     train_loss: float,
 ) -> EpochLog:
     """Validate ``model`` after ``step`` optimizer steps and count its weights."""
-    ev = evaluate(model, val_split, loss_fn)
+    ev = evaluate(model, val_split, loss_fn, objective=True)
     return EpochLog(
         epoch,
         train_loss,

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from mdlkit.data.splits import Splits
+from mdlkit.heads import Evaluation, Head, evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero
 from mdlkit.pruning.random_gradient import random_gradient_prune
 from mdlkit.pruning.tamade import TamadeResult, tamade
 from mdlkit.regularizers.base import Regularizer
-from mdlkit.training._evaluation import Evaluation, evaluate
 from mdlkit.training.checkpoint import load_checkpoint, save_checkpoint
 from mdlkit.training.loop import train
 from mdlkit.training.state import TrainConfig, TrainResult
@@ -150,7 +150,7 @@ def regularize_prune_finetune(
     finetune_config: TrainConfig,
     prune_config: PruneConfig | None = None,
     *,
-    loss_fn: nn.Module | None = None,
+    loss_fn: Head | None = None,
     checkpoint_dir: str | Path | None = None,
     progress: bool = False,
 ) -> PipelineResult:
