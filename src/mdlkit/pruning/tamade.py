@@ -9,31 +9,79 @@ keeps the model within a tolerance on validation data:
 t is searched in [0, 2·max|θ|]; the search stops when the interval is below ``resolution`` or the
 midpoint no longer moves, and returns the largest accepted t. It replaces a hand-tuned threshold,
 coupled to the regularization strength, by a tolerance chosen for the application.
+
+>>> from torch import nn
+>>> layer = nn.Linear(3, 1, bias=False)  # loss 1 + #pruned: δ = 1 tolerates one pruned weight
+>>> _ = layer.weight.data.copy_(torch.tensor([[0.5, -0.1, 2.0]]))
+>>> pruned_count = lambda m: int((m.weight == 0).sum())
+>>> result = tamade(layer, lambda m: LossAccuracy(1.0 + pruned_count(m), 1.0), delta=1.0)
+>>> round(result.threshold, 3), layer.weight.tolist()
+(0.5, [[0.5, 0.0, 2.0]])
+>>> TamadeResult.from_dict(result.to_dict()) == result
+True
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from mdlkit.errors import MdlkitError
-from mdlkit.evaluation import Evaluation
+from mdlkit.pruning.search import LossAccuracy, Score, Snapshot, largest_accepted
 
 __all__ = ["TamadeResult", "magnitude_prune", "tamade"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TamadeResult:
-    """The accepted threshold and the evaluations before and after pruning at it."""
+    """The accepted threshold and the scores before and after pruning at it.
+
+    Two results are equal when their numbers are, whatever type holds the scores (a result
+    rebuilt by :meth:`from_dict` equals the one it was saved from).
+    """
 
     threshold: float
-    reference: Evaluation
-    pruned: Evaluation
+    reference: Score
+    pruned: Score
     n_evaluations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (JSON- and ``torch.save``-safe): scores as ``[loss, accuracy]``."""
+        return {
+            "threshold": float(self.threshold),
+            "reference": [float(self.reference.loss), float(self.reference.accuracy)],
+            "pruned": [float(self.pruned.loss), float(self.pruned.accuracy)],
+            "n_evaluations": int(self.n_evaluations),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TamadeResult:
+        """The result :meth:`to_dict` described, its scores as :class:`LossAccuracy`."""
+        return cls(
+            float(values["threshold"]),
+            LossAccuracy(*map(float, values["reference"])),
+            LossAccuracy(*map(float, values["pruned"])),
+            int(values["n_evaluations"]),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TamadeResult):
+            return NotImplemented
+        return self._numbers() == other._numbers()
+
+    def __hash__(self) -> int:
+        return hash(self._numbers())
+
+    def _numbers(self) -> tuple[float | int | None, ...]:
+        # NaN (the accuracy of a regression model) stands for "no value", so it equals itself
+        values = self.to_dict()
+        scores = [None if math.isnan(v) else v for v in values["reference"] + values["pruned"]]
+        return (values["threshold"], *scores, values["n_evaluations"])
 
 
 @torch.no_grad()
@@ -48,7 +96,7 @@ def magnitude_prune(model: nn.Module, threshold: float) -> None:
 
 def tamade(
     model: nn.Module,
-    score: Callable[[nn.Module], Evaluation],
+    score: Callable[[nn.Module], Score],
     *,
     mode: Literal["relative", "absolute"] = "relative",
     delta: float = 0.01,
@@ -69,33 +117,24 @@ def tamade(
         raise MdlkitError(f"TAMADE mode must be 'relative' or 'absolute', got {mode!r}")
     if not delta >= 0 or not max_accuracy_drop >= 0:
         raise MdlkitError("TAMADE tolerances must be >= 0")
-    original = [p.detach().clone() for p in model.parameters()]
+    snapshot = Snapshot(model)
     reference = score(model)
-    n_evaluations = 1
+    best, n_evaluations = reference, 1
 
-    def accepted(candidate: Evaluation) -> bool:
+    def within_tolerance(candidate: Score) -> bool:
         if mode == "relative":
             return candidate.loss <= (1.0 + delta) * reference.loss
         return reference.accuracy - candidate.accuracy <= max_accuracy_drop
 
-    def restore() -> None:
-        with torch.no_grad():
-            for p, saved in zip(model.parameters(), original, strict=True):
-                p.copy_(saved)
-
-    lo, hi = 0.0, 2.0 * max(float(p.abs().max()) for p in original if p.numel() > 0)
-    best = reference
-    while hi - lo > resolution:
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        magnitude_prune(model, mid)
-        candidate = score(model)
+    def accept(threshold: float) -> bool:
+        nonlocal best, n_evaluations
+        candidate = snapshot.score_change(lambda m: magnitude_prune(m, threshold), score)
         n_evaluations += 1
-        restore()
-        if accepted(candidate):
-            lo, best = mid, candidate
-        else:
-            hi = mid
-    magnitude_prune(model, lo)
-    return TamadeResult(lo, reference, best, n_evaluations)
+        if within_tolerance(candidate):
+            best = candidate
+            return True
+        return False
+
+    threshold = largest_accepted(accept, 0.0, 2.0 * snapshot.max_abs, resolution=resolution)
+    magnitude_prune(model, threshold)
+    return TamadeResult(threshold, reference, best, n_evaluations)

@@ -1,0 +1,84 @@
+"""Quantization to a global grid q · Δ, and the largest step Δ a loss tolerance allows.
+
+Every parameter θ becomes θ̂ = q · Δ with the integer q = round(θ / Δ); entries with q = 0 are
+pruned. The weight codec stores the q's, so encoder and decoder both compute θ̂ with
+:func:`dequantize` and get the same float32 weights bit for bit.
+
+>>> import torch
+>>> q = grid_indices(torch.tensor([0.26, -0.04, 0.9]), 0.25)
+>>> q.tolist(), dequantize(q, 0.25).tolist()
+([1, 0, 4], [0.25, 0.0, 1.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from mdlkit.errors import MdlkitError
+from mdlkit.pruning.search import Score, Snapshot, largest_accepted
+
+__all__ = ["choose_step", "dequantize", "grid_indices", "quantize_model"]
+
+# The step search spans 24 octaves below max|θ|: float32 has 24 significand bits, so a finer
+# grid cannot change any weight.
+_OCTAVES = 24.0
+
+
+def grid_indices(values: torch.Tensor, step: float) -> torch.Tensor:
+    """Integer grid indices q = round(θ / Δ) (float64 division, so Δ's rounding is irrelevant)."""
+    return torch.round(values.detach().to(torch.float64) / step).to(torch.int64)
+
+
+def dequantize(q: torch.Tensor, step: float) -> torch.Tensor:
+    """θ̂ = q · Δ in float32; encoder and decoder both call exactly this."""
+    return q.to(torch.float32) * torch.tensor(step, dtype=torch.float32)
+
+
+@torch.no_grad()
+def quantize_model(model: nn.Module, step: float) -> None:
+    """Replace every parameter by its grid value q · Δ in place (small ones become 0)."""
+    if not step > 0:
+        raise MdlkitError(f"quantization step must be > 0, got {step}")
+    for p in model.parameters():
+        p.copy_(dequantize(grid_indices(p, step), step))
+
+
+def _float32_step(log_step: float) -> float:
+    # float32, so that the header's value is exactly the step that was tested
+    return float(np.float32(2.0**log_step))
+
+
+def choose_step(
+    model: nn.Module,
+    score: Callable[[nn.Module], Score],
+    *,
+    delta: float = 0.005,
+    iterations: int = 30,
+) -> float:
+    """The largest step Δ with loss(quantized) ≤ (1 + δ) · loss(model), by bisection on log2 Δ.
+
+    Searched in [max|θ| · 2⁻²⁴, max|θ|]: the top is tested first, then ``iterations`` halvings of
+    the log interval (each step rounded to float32 before it is tried); if even the finest step
+    fails, the finest is returned. The model is left as it was.
+    """
+    if not delta >= 0:
+        raise MdlkitError(f"quantization tolerance must be >= 0, got {delta}")
+    snapshot = Snapshot(model)
+    reference = score(model).loss
+    top = snapshot.max_abs
+    if top == 0:
+        return 1.0
+
+    def accept(log_step: float) -> bool:
+        step = _float32_step(log_step)
+        loss = snapshot.score_change(lambda m: quantize_model(m, step), score).loss
+        return loss <= (1.0 + delta) * reference
+
+    hi = np.log2(top)  # np.float64, as the search has always computed it
+    if accept(hi):
+        return _float32_step(hi)
+    return _float32_step(largest_accepted(accept, hi - _OCTAVES, hi, max_steps=iterations))
