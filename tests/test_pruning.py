@@ -1,11 +1,26 @@
+import json
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from mdlkit import Evaluation, MdlkitError
 from mdlkit.models import lenet5_caffe, mlp, small_cnn
-from mdlkit.pruning import Mask, layerwise_prune, random_gradient_prune, tamade
+from mdlkit.pruning import (
+    LossAccuracy,
+    Mask,
+    Snapshot,
+    TamadeResult,
+    choose_step,
+    largest_accepted,
+    layerwise_prune,
+    magnitude_prune,
+    random_gradient_prune,
+    tamade,
+)
 
 MAGNITUDES = [0.8, -0.1, 0.5, 0.3, -0.2, 1.2]  # sorted |θ|: 0.1 0.2 0.3 0.5 0.8 1.2
 
@@ -159,3 +174,86 @@ def test_layerwise_pruning_rejects_bad_settings() -> None:
         layerwise_prune(model, torch.zeros(4, 3), (3,), gamma_init=1.5)
     with pytest.raises(MdlkitError, match="needs training inputs"):
         layerwise_prune(model, torch.zeros(0, 3), (3,))
+
+
+# --- the shared tolerance search ---------------------------------------------------------------
+
+
+@given(st.floats(0.0, 10.0), st.sampled_from([1e-3, 1e-6, 1e-9]))
+@settings(max_examples=200, deadline=None)
+def test_largest_accepted_finds_a_threshold_within_the_resolution(c: float, res: float) -> None:
+    # accept(x) = x ≤ c on [0, 10]: the answer is c, approached from below, within `res`.
+    found = largest_accepted(lambda x: x <= c, 0.0, 10.0, resolution=res)
+    assert c - res <= found <= c
+
+
+@pytest.mark.parametrize("steps", [1, 5, 30])
+def test_largest_accepted_after_m_steps_is_within_the_interval_over_two_to_the_m(
+    steps: int,
+) -> None:
+    # Each step halves [lo, hi]: after m steps the answer is below c by less than 24 / 2^m.
+    c = 17.3
+    found = largest_accepted(lambda x: x <= c, -4.0, 20.0, max_steps=steps)
+    assert c - 24.0 / 2**steps < found <= c
+
+
+def test_largest_accepted_stops_when_the_midpoint_no_longer_moves() -> None:
+    # With resolution 0 only floating point ends the search: lo and hi become neighbours.
+    calls: list[float] = []
+    found = largest_accepted(lambda x: calls.append(x) or x <= 0.3, 0.0, 1.0)
+    assert found == 0.3 and len(calls) < 100
+
+
+def _weights(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_snapshot_restores_the_weights_even_when_scoring_fails() -> None:
+    torch.manual_seed(0)
+    model = mlp([4, 3, 2])
+    before = _weights(model)
+    snapshot = Snapshot(model)
+    assert snapshot.max_abs == max(float(w.abs().max()) for w in before)
+
+    def fail(m: nn.Module) -> float:
+        raise RuntimeError("score failed")
+
+    with pytest.raises(RuntimeError):
+        snapshot.score_change(lambda m: magnitude_prune(m, 10.0), fail)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_choose_step_leaves_the_weights_and_tamade_keeps_only_its_final_pruning() -> None:
+    torch.manual_seed(0)
+    model = mlp([6, 5, 3])
+    before = _weights(model)
+
+    def moved(m: nn.Module) -> LossAccuracy:
+        pairs = zip(m.parameters(), before, strict=True)
+        change = sum(float((p.detach() - w).abs().sum()) for p, w in pairs)
+        return LossAccuracy(1.0 + change, 1.0)
+
+    step = choose_step(model, moved, delta=0.05)
+    assert step > 0 and all(
+        torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)
+    )
+    result = tamade(model, lambda m: LossAccuracy(1.0 + 0.01 * _pruned(m), 1.0), delta=0.05)
+    reference = mlp([6, 5, 3])
+    with torch.no_grad():
+        for p, w in zip(reference.parameters(), before, strict=True):
+            p.copy_(w)
+    magnitude_prune(reference, result.threshold)
+    assert all(
+        torch.equal(a, b) for a, b in zip(reference.parameters(), model.parameters(), strict=True)
+    )
+    assert 0 < _pruned(model) <= 5  # loss 1 + 0.01·#pruned, δ = 0.05: at most 5 pruned
+
+
+def test_tamade_result_round_trips_through_plain_values() -> None:
+    result = TamadeResult(0.125, Evaluation(0.5, 0.75), Evaluation(0.5078125, float("nan")), 23)
+    values = result.to_dict()
+    assert values["reference"] == [0.5, 0.75] and values["n_evaluations"] == 23
+    again = TamadeResult.from_dict(json.loads(json.dumps(values)))  # plain values only
+    assert again == result and hash(again) == hash(result)
+    assert again.pruned == LossAccuracy(0.5078125, again.pruned.accuracy)
+    assert again != TamadeResult(0.125, again.reference, again.pruned, 24)

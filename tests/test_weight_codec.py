@@ -3,6 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mdlkit import MdlkitError, evaluate
 from mdlkit.coding import (
@@ -12,6 +14,7 @@ from mdlkit.coding import (
     quantize_model,
     read_model,
 )
+from mdlkit.coding.tensors import TensorCounts, TensorDecoder, TensorEncoder
 from mdlkit.data import load_digits
 from mdlkit.models import ModelSpec
 from mdlkit.pruning import count_nonzero
@@ -100,3 +103,32 @@ def test_chosen_step_meets_the_loss_tolerance() -> None:
     assert evaluate(model, splits.val).loss <= 1.01 * reference
     quantize_model(model, 4 * step)  # a much coarser grid breaks the tolerance
     assert evaluate(model, splits.val).loss > 1.01 * reference
+
+
+@given(
+    st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=60),
+    st.floats(0.0, 1.0),
+    st.sampled_from([(60,), (6, 10), (3, 4, 5)]),
+)
+@settings(max_examples=100, deadline=None)
+def test_tensor_coder_round_trips_sparse_integer_tensors(
+    values: list[int], density: float, shape: tuple[int, ...]
+) -> None:
+    rng = np.random.default_rng(len(values))
+    q = np.resize(np.asarray(values, dtype=np.int64), 60) * (rng.random(60) < density)
+    tensors = [q.reshape(shape), np.zeros(shape, dtype=np.int64), -q.reshape(shape)]
+    encoder = TensorEncoder()
+    counts = [encoder.encode(t) for t in tensors]
+    decoder = TensorDecoder(encoder.finish())
+    for t, c in zip(tensors, counts, strict=True):
+        assert np.array_equal(decoder.decode(shape, c), t)
+
+
+def test_tensor_coder_mask_costs_n_times_the_binary_entropy() -> None:
+    # A vector's mask is n flags under Bernoulli(k / n): ideally n · H(k / n) bits, exactly.
+    q = np.zeros(40, dtype=np.int64)
+    q[[3, 9, 27]] = [1, -2, 5]
+    encoder = TensorEncoder()
+    assert encoder.encode(q) == TensorCounts(3, 3, 1, 3)
+    p = 3 / 40
+    assert encoder.ideal["mask"] == pytest.approx(-40 * (p * np.log2(p) + (1 - p) * np.log2(1 - p)))

@@ -93,11 +93,11 @@ class FileFormat:
                 f"not an mdlkit {self.kind}: bad magic bytes (check the path: expected a file "
                 f"starting with {self.magic!r})"
             )
-        version = data[len(self.magic)]
-        if version not in (self.readable or (self.version,)):
+        version, readable = data[len(self.magic)], self.readable or (self.version,)
+        if version not in readable:
             raise MdlkitError(
                 f"{self.kind} format {version} is not supported (this mdlkit reads "
-                f"{self.version}); use the mdlkit version that wrote it"
+                f"{', '.join(map(str, readable))}); use the mdlkit version that wrote it"
             )
         return Reader(self, bytes(data), prefix, version)
 
@@ -190,10 +190,7 @@ class Reader:
         return self._take(n, what)
 
     def section(self, what: str) -> bytes:
-        n = self.varint(f"{what} length")
-        if n > self.remaining:
-            raise self.format.damaged(f"is truncated: its {what} runs past the end of the file")
-        return self._take(n, what)
+        return self._take(self.varint(f"{what} length"), what)
 
     def rest(self, what: str, *, multiple_of: int = 1) -> bytes:
         """Everything to the end of the file, whose length must be a multiple of ``multiple_of``."""

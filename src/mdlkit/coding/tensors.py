@@ -185,7 +185,7 @@ class TensorDecoder:
             return np.full(n, k == n and n > 0)
         flags = np.asarray(self._stream().decode(_bernoulli(k, n), n), dtype=bool)
         if int(flags.sum()) != k:
-            raise CorruptPayload(f"{int(flags.sum())} flags of {n} are set where {k} should be")
+            raise CorruptPayload(f"{int(flags.sum())} of {n} mask flags decode as set, not {k}")
         return flags
 
     def _values(self, k: int, n_buckets: int) -> np.ndarray:

@@ -47,6 +47,7 @@ from mdlkit.errors import MdlkitError
 from mdlkit.models.spec import ModelSpec
 from mdlkit.pruning.quantize import choose_step, dequantize, grid_indices, quantize_model
 
+# choose_step and quantize_model live in mdlkit.pruning; still importable from here for old callers
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
@@ -132,9 +133,9 @@ def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel
 
 def _read_spec(reader: Reader) -> nn.Module:
     """The freshly built model that the header's spec names."""
+    spec_json = reader.section("model spec")
     try:
-        spec = ModelSpec.from_dict(json.loads(reader.section("model spec")))
-        return spec.build()
+        return ModelSpec.from_dict(json.loads(spec_json)).build()
     except Exception:  # any malformed or unbuildable spec is the same damage to the user
         raise FORMAT.damaged("is corrupt: its header names no buildable model") from None
 
