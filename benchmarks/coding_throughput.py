@@ -23,9 +23,9 @@ from mdlkit.coding import (
     decode_model,
     encode_categorical,
     encode_model,
-    quantize_model,
 )
 from mdlkit.models import ModelSpec
+from mdlkit.pruning import quantize_model
 
 
 def labels_benchmark() -> list[str]:

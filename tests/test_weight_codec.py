@@ -7,17 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mdlkit import MdlkitError, evaluate
-from mdlkit.coding import (
-    choose_step,
-    decode_model,
-    encode_model,
-    quantize_model,
-    read_model,
-)
+from mdlkit.coding import decode_model, encode_model, read_model
 from mdlkit.coding.tensors import TensorCounts, TensorDecoder, TensorEncoder
 from mdlkit.data import load_digits
 from mdlkit.models import ModelSpec
-from mdlkit.pruning import count_nonzero
+from mdlkit.pruning import choose_step, count_nonzero, quantize_model
 
 
 def _sparse_model(seed: int = 0, density: float = 0.1) -> tuple[ModelSpec, torch.nn.Module]:

@@ -21,10 +21,8 @@ from mdlkit.coding.streams import (
 from mdlkit.coding.weights import (
     FORMAT_VERSION,
     EncodedModel,
-    choose_step,
     decode_model,
     encode_model,
-    quantize_model,
     read_model,
 )
 
@@ -39,7 +37,6 @@ __all__ = [
     "EncodedStream",
     "Encoder",
     "UniformBins",
-    "choose_step",
     "decode_categorical",
     "decode_gaussian",
     "decode_model",
@@ -48,6 +45,5 @@ __all__ = [
     "encode_model",
     "gaussian_bin_bits",
     "ideal_bits",
-    "quantize_model",
     "read_model",
 ]

@@ -45,18 +45,15 @@ from mdlkit.coding.container import FileFormat, Reader, crc32
 from mdlkit.coding.tensors import CorruptPayload, TensorCounts, TensorDecoder, TensorEncoder
 from mdlkit.errors import MdlkitError
 from mdlkit.models.spec import ModelSpec
-from mdlkit.pruning.quantize import choose_step, dequantize, grid_indices, quantize_model
+from mdlkit.pruning.quantize import dequantize, grid_indices
 
-# choose_step and quantize_model live in mdlkit.pruning; still importable from here for old callers
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "MAGIC",
     "EncodedModel",
-    "choose_step",
     "decode_model",
     "encode_model",
-    "quantize_model",
     "read_model",
 ]
 

@@ -17,12 +17,11 @@ import torch
 from mdlkit.bits import LN2, CodeLength
 from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
-from mdlkit.coding.weights import choose_step
 from mdlkit.data import Splits, check_dataset, image_shape, is_regression, load_dataset
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, Evaluation, GaussianHead, Head, evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
-from mdlkit.pruning.masks import count_nonzero, count_parameters
+from mdlkit.pruning import choose_step, count_nonzero, count_parameters
 from mdlkit.regularizers import LinearWarmup, RegularizerSpec
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mdlkit.data.splits import Splits
-from mdlkit.heads import Evaluation, Head, evaluate
+from mdlkit.heads import Head, evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero
 from mdlkit.pruning.random_gradient import random_gradient_prune
 from mdlkit.pruning.tamade import TamadeResult, tamade
@@ -53,26 +53,20 @@ class PruneResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values and the mask's bool tensors (a checkpoint's form)."""
-        t = self.tamade
         return {
             "mask": dict(self.mask.keep),
-            "tamade": {
-                "threshold": t.threshold,
-                "reference": [t.reference.loss, t.reference.accuracy],
-                "pruned": [t.pruned.loss, t.pruned.accuracy],
-                "n_evaluations": t.n_evaluations,
-            },
+            "tamade": self.tamade.to_dict(),
             "nonzero_before": self.nonzero_before,
             "nonzero_after": self.nonzero_after,
         }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PruneResult:
-        t = values["tamade"]
-        reference, pruned = Evaluation(*t["reference"]), Evaluation(*t["pruned"])
-        tamade_result = TamadeResult(t["threshold"], reference, pruned, t["n_evaluations"])
         return cls(
-            Mask(values["mask"]), tamade_result, values["nonzero_before"], values["nonzero_after"]
+            Mask(values["mask"]),
+            TamadeResult.from_dict(values["tamade"]),
+            values["nonzero_before"],
+            values["nonzero_after"],
         )
 
 
