@@ -174,11 +174,15 @@ class GaussianHead(Head):
             self.log_sigma = nn.Parameter(log_sigma)
         else:
             self.register_buffer("log_sigma", log_sigma)
+        # A given σ is coded exactly as given (exp(log σ) in float32 would round it again).
+        self._given_sigma = None if learn_sigma else float(sigma_init)
         self.epsilon = float(epsilon)
 
     @property
     def sigma(self) -> float:
-        """The current σ as a Python float."""
+        """The current σ as a Python float (exactly ``sigma_init`` when σ is not learned)."""
+        if self._given_sigma is not None:
+            return self._given_sigma
         return float(torch.exp(self.log_sigma.detach()))
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
