@@ -55,7 +55,7 @@ def fit_temperature(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float
     logits = outputs(model, x).to(torch.float64)
 
     def nll(log_t: float) -> float:
-        return float(torch.nn.functional.cross_entropy(logits / np.exp(log_t), y))
+        return float(CategoricalHead(float(np.exp(log_t)))(logits, y))
 
     result = minimize_scalar(
         nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-6}
