@@ -81,3 +81,15 @@ def test_real_mnist_file(mnist_path: Path) -> None:
 def test_unknown_dataset() -> None:
     with pytest.raises(MdlkitError, match="unknown dataset"):
         load_dataset("cifar")
+
+
+def test_digits_n_train_is_a_stratified_subset_and_too_many_is_an_error() -> None:
+    full = load_digits(seed=0)
+    sub = load_dataset("digits", seed=0, n_train=200)
+    assert len(sub.train) == 200
+    assert torch.equal(sub.val.x, full.val.x) and torch.equal(sub.test.y, full.test.y)
+    # Stratified: every class keeps its share of the 1,077 training labels to within one sample.
+    share = torch.bincount(full.train.y, minlength=10).double() * 200 / len(full.train)
+    assert (torch.bincount(sub.train.y, minlength=10) - share).abs().max() <= 1
+    with pytest.raises(MdlkitError, match="n_train must lie in"):
+        load_dataset("digits", n_train=5000)

@@ -5,10 +5,12 @@ It ships inside scikit-learn, so it needs no download and no local file.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from sklearn.datasets import load_digits as _sk_load_digits
 
-from mdlkit.data.splits import Splits, stratified_splits
+from mdlkit.data.splits import Splits, stratified_splits, stratified_subset
 
 __all__ = ["load_digits"]
 
@@ -19,18 +21,20 @@ def load_digits(
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     flatten: bool = True,
+    n_train: int | None = None,
 ) -> Splits:
     """Digits with pixels scaled to [0, 1] (raw values are 0..16): 64 features, or 1×8×8 images
     with ``flatten=False`` (for CNNs).
 
-    Split stratified by class; the default 60/20/20 gives 1077/360/360 samples.
+    Split stratified by class; the default 60/20/20 gives 1077/360/360 samples. ``n_train``
+    keeps a stratified subset of that many training samples (validation and test unchanged).
     """
     bunch = _sk_load_digits()
     x = np.asarray(bunch.data, dtype=np.float32) / 16.0
     if not flatten:
         x = x.reshape(-1, 1, 8, 8)
     y = np.asarray(bunch.target, dtype=np.int64)
-    return stratified_splits(
+    splits = stratified_splits(
         "digits",
         x,
         y,
@@ -39,3 +43,6 @@ def load_digits(
         test_fraction=test_fraction,
         seed=seed,
     )
+    if n_train is None or n_train == len(splits.train):
+        return splits
+    return replace(splits, train=stratified_subset(splits.train, n_train, seed=seed + 2))

@@ -78,9 +78,9 @@ def load_dataset(
 ) -> Splits:
     """Load a dataset by name (one of :data:`DATASETS`), split reproducibly by ``seed``.
 
-    ``n_train`` is N for teacher-student (default 300) and a stratified subset size for MNIST
-    (digits ignores it); ``noise`` is the teacher-student noise σ. ``images=True`` gives
-    (1, H, W) images for CNNs instead of flat vectors.
+    ``n_train`` is N for teacher-student (default 300) and a stratified subset size of the
+    training split for MNIST and digits; ``noise`` is the teacher-student noise σ.
+    ``images=True`` gives (1, H, W) images for CNNs instead of flat vectors.
     """
     check_dataset(name, mnist_path=mnist_path, n_train=n_train, noise=noise)
     if images and image_shape(name) is None:
@@ -89,4 +89,4 @@ def load_dataset(
         return load_mnist(mnist_path, seed=seed, n_train=n_train, flatten=not images)
     if name == "teacher-student":
         return teacher_student(n_train or _TEACHER_STUDENT_N, noise=noise, seed=seed)
-    return load_digits(seed=seed, flatten=not images)
+    return load_digits(seed=seed, flatten=not images, n_train=n_train)

@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 
 from mdlkit.errors import MdlkitError
 
-__all__ = ["Split", "Splits", "stratified_splits"]
+__all__ = ["Split", "Splits", "stratified_splits", "stratified_subset"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,26 @@ def stratified_splits(
     return Splits(
         name, _split(x_train, y_train), _split(x_val, y_val), _split(x_test, y_test), n_classes
     )
+
+
+def stratified_subset(split: Split, n: int, *, seed: int) -> Split:
+    """``n`` samples of a classification split, drawn with the class proportions kept.
+
+    >>> s = Split(torch.zeros(100, 2), torch.arange(100) % 2)
+    >>> sub = stratified_subset(s, 10, seed=0)
+    >>> len(sub), int(sub.y.sum())
+    (10, 5)
+    """
+    if not 1 <= n <= len(split):
+        raise MdlkitError(f"n_train must lie in [1, {len(split)}] (the training samples), got {n}")
+    if n == len(split):
+        return split
+    y = split.y.numpy()
+    try:
+        keep, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    except ValueError as exc:  # fewer samples than classes: no stratified draw exists
+        raise MdlkitError(
+            f"cannot draw {n} training samples with every class kept ({exc})"
+        ) from None
+    index = torch.from_numpy(np.sort(keep))
+    return Split(split.x[index], split.y[index])
