@@ -11,7 +11,7 @@ from mdlkit.coding import DiscretizedGaussian, gaussian_bin_bits
 from mdlkit.data import Split
 from mdlkit.heads import CategoricalHead, GaussianHead, evaluate, head_for, outputs
 from mdlkit.models import ModelSpec, mlp
-from mdlkit.training import LossSaturation, TrainConfig
+from mdlkit.training import LossSaturation, TrainConfig, train
 
 
 def _model() -> torch.nn.Module:
@@ -100,3 +100,36 @@ def test_prequential_code_of_regression_targets_decodes_and_learns() -> None:
     means = outputs(last.model, x[160:]).double().numpy().ravel()
     expected = gaussian_bin_bits(code.labels[160:], means, last.head.sigma, 1e-3).sum()
     assert code.block_bits[-1] == pytest.approx(float(expected), rel=1e-12)
+
+
+def test_the_best_snapshot_keeps_the_sigma_of_its_own_epoch() -> None:
+    torch.manual_seed(0)
+    w = torch.tensor([[1.0], [2.0], [-1.0]])
+    x, xv = torch.randn(200, 3), torch.randn(50, 3)
+    train_split = Split(x, x @ w + 0.3 * torch.randn(200, 1))
+    val = Split(xv, xv @ w + 0.3 * torch.randn(50, 1))
+    model = torch.nn.Sequential(torch.nn.Linear(3, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    head = GaussianHead(sigma_init=1.0, epsilon=1e-3)
+    logged: dict[int, float] = {}
+    config = TrainConfig(max_epochs=60, batch_size=8, lr=3e-2, stopping=None)
+    result = train(
+        model,
+        train_split,
+        val,
+        config,
+        loss_fn=head,
+        on_epoch=lambda log: logged.__setitem__(log.epoch, log.val_loss),
+    )
+    assert result.best_epoch != 59  # the run overshoots: the best epoch is not the last
+    # The returned weights AND σ give back the objective logged at the best epoch, bit for bit.
+    assert evaluate(model, val, head, objective=True).loss == logged[result.best_epoch]
+
+
+def test_unfit_shapes_and_precisions_are_one_line_errors() -> None:
+    with pytest.raises(MdlkitError, match="outputs of shape"):
+        GaussianHead()(torch.zeros(5, 10), torch.ones(5, 1))  # would broadcast silently
+    x, y = torch.rand(40, 2), torch.rand(40, 1)
+    config = TrainConfig(max_epochs=2, batch_size=8, stopping=None)
+    learner = TorchLearner(ModelSpec("mlp", {"sizes": [2, 4, 1]}), config, epsilon=1e-3)
+    with pytest.raises(MdlkitError, match="same precision"):
+        prequential_code(x, y, None, learner, [0, 10, 40], epsilon=1e-2)

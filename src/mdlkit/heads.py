@@ -186,6 +186,11 @@ class GaussianHead(Head):
         return float(torch.exp(self.log_sigma.detach()))
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if output.shape != target.shape:  # broadcasting would silently give a wrong loss
+            raise MdlkitError(
+                f"the model gives outputs of shape {list(output.shape[1:])} per sample, the "
+                f"targets have {list(target.shape[1:])}; build the model for the targets"
+            )
         sigma2 = torch.exp(2 * self.log_sigma)
         per_sample = ((target - output).square() / (2 * sigma2) + self.log_sigma).sum(dim=1)
         return per_sample.mean()
@@ -208,7 +213,7 @@ class GaussianHead(Head):
     @torch.no_grad()
     def codelength(self, output: torch.Tensor, target: torch.Tensor) -> CodeLength:
         """The continuous-formula length of ``target`` in bits, split into its two terms."""
-        sigma = torch.exp(self.log_sigma.double())
+        sigma = torch.tensor(self.sigma, dtype=torch.float64)
         residual = (target.double() - output.double()).square().sum()
         per_sample = 0.5 * math.log2(2 * math.pi * float(sigma) ** 2) - math.log2(self.epsilon)
         if per_sample < 0:

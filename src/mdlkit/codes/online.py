@@ -96,11 +96,12 @@ class OnlineCode(CodeResult):
             raise MdlkitError("this result kept no per-learner predictions")
         bits = self.learner_bits[:, j]
         stream = self.learner_streams[j]
+        side = self.support.side_bits if self.support is not None else 0
         return OnlineCode(
             name=name,
             length=_length(name, self.boundaries, bits, self.support, stream),
-            ideal_bits=float(bits.sum()),
-            coded_bits=float(stream.coded_bits),
+            ideal_bits=float(bits.sum()) + side,
+            coded_bits=float(stream.coded_bits + side),
             boundaries=self.boundaries,
             labels=self.labels,
             sample_bits=bits,
@@ -155,6 +156,11 @@ class _Task:
         dist = fitted.coding_head().predict(fitted.model, x)
         if isinstance(dist, DiscretizedGaussian):
             assert self.support is not None
+            if dist.epsilon != self.epsilon:
+                raise MdlkitError(
+                    f"the learner codes at ε = {dist.epsilon:g}, the code sends targets at "
+                    f"ε = {self.epsilon:g}; give both the same precision"
+                )
             return dist.within(self.support)
         return dist
 

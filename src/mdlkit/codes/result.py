@@ -26,8 +26,9 @@ class CodeResult:
 
     Attributes:
         name: the code (``"two-part"``, ``"prequential"``, …).
-        length: the reported length in bits with its parts; built from coded bits wherever the
-            code wrote a bitstream, else from ideal bits.
+        length: the reported length in bits with its parts. The two-part code reports the
+            sizes of its files; the online codes report ideal bits per block (their stream,
+            ``coded_bits``, is within 0.01 % + 32 bits of it); the variational code is ideal.
         ideal_bits: Σ −log2 p over everything coded with a probability model (file parts that
             are not probabilistic, such as a weight file, count at their size).
         coded_bits: the size of the bitstream(s) in bits, or None if the code wrote none.

@@ -32,6 +32,7 @@ from scipy.special import log_ndtr
 from mdlkit.errors import MdlkitError
 
 __all__ = [
+    "COARSE_PRECISION",
     "MAX_COARSE_BINS",
     "BinRange",
     "Categorical",
@@ -41,7 +42,9 @@ __all__ = [
     "gaussian_bin_bits",
 ]
 
-# constriction's coders use 24-bit probabilities: at most 2^16 coarse bins keep each one codable.
+# constriction's coders use 24-bit probabilities: at most 2^16 coarse bins keep each one codable,
+# and none costs more than 24 bits.
+COARSE_PRECISION = 24
 MAX_COARSE_BINS = 2**16
 
 
@@ -185,8 +188,14 @@ class DiscretizedGaussian:
         return self.support.check(k) if self.support is not None else k
 
     def ideal_bits(self, k: np.ndarray) -> np.ndarray:
-        """−log2 of the bin mass of each k (the support does not change it)."""
-        return gaussian_bin_bits(self.check(k), self.means, self.sigma, self.epsilon)
+        """−log2 of the bin mass of each k. Within a sent range, the mass of a coarse bin is at
+        least 2^−:data:`COARSE_PRECISION` (the coder's leaky quantization: every bin of the
+        range stays codable), so no symbol costs more than that plus the ``shift`` raw bits —
+        the model the stream actually codes with, far out in the tails included."""
+        bits = gaussian_bin_bits(self.check(k), self.means, self.sigma, self.epsilon)
+        if self.support is None:
+            return bits
+        return np.minimum(bits, COARSE_PRECISION + self.support.shift)
 
     def __getitem__(self, index: slice) -> DiscretizedGaussian:
         return replace(self, means=self.means[index])

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from mdlkit.errors import MdlkitError
 from mdlkit.models.mlp import ACTIVATIONS
 from mdlkit.models.spec import ModelSpec
+from mdlkit.models.teacher_student import STUDENT_SIZES
 
 __all__ = ["IMAGE_MODELS", "MODELS", "check_model", "is_image_model", "model_spec"]
 
@@ -64,12 +65,20 @@ def model_spec(
     """The spec of model ``name`` for inputs of ``input_shape`` and ``n_outputs`` outputs
     (classes, or regression targets). ``hidden`` and ``activation`` apply to ``mlp``."""
     if name == "lenet-300-100":
-        return ModelSpec("lenet-300-100", {"n_inputs": math.prod(input_shape)})
+        return ModelSpec(
+            "lenet-300-100", {"n_inputs": math.prod(input_shape), "n_classes": n_outputs}
+        )
     if name == "lenet5-caffe":
         return ModelSpec("lenet5-caffe", {"n_classes": n_outputs})
     if name == "small-cnn":
         return ModelSpec("small-cnn", {"image_size": input_shape[-1], "n_classes": n_outputs})
     if name == "student":
+        if tuple(input_shape) != (STUDENT_SIZES[0],) or n_outputs != STUDENT_SIZES[-1]:
+            raise MdlkitError(
+                f"student is the {list(STUDENT_SIZES)} teacher-student network: it needs 2 inputs "
+                f"and 1 target, the data has inputs {list(input_shape)} and {n_outputs} outputs; "
+                "use --dataset teacher-student or --model mlp"
+            )
         return ModelSpec("student")
     if name != "mlp":
         check_model(name)

@@ -264,12 +264,14 @@ def run_fit(
     ``results.json``, ``<method>.mdlw``, ``table.txt`` and ``training.png``.
     """
     config.validate()
+    start = time.perf_counter()
+    # Data and model first: a model that does not fit the data is refused before anything is
+    # written.
+    splits = splits if splits is not None else fit_data(config)
+    spec = fit_spec(config, splits)
     if folder is not None:
         folder.start({"runs": {config.method: config.to_dict()}})
         checkpoint_dir = folder.checkpoints
-    start = time.perf_counter()
-    splits = splits if splits is not None else fit_data(config)
-    spec = fit_spec(config, splits)
     torch.manual_seed(config.seed)
     model = spec.build()
     # The head is the loss of training and the distribution of the data part alike.

@@ -154,7 +154,7 @@ def train(
                 )
             state.history.append(log)
             if config.keep_best:
-                _keep_if_best(model, named, regularizer, state)
+                _keep_if_best(model, loss_fn, named, regularizer, state)
             state.saturated = (
                 config.stopping is not None
                 and config.stopping.should_stop([e.val_objective for e in state.history])
@@ -162,7 +162,7 @@ def train(
             )
             state.done = state.saturated or epoch + 1 == config.max_epochs
             if state.done:
-                _finish(model, state, config)
+                _finish(model, loss_fn, state, config)
             for hook in hooks:
                 hook.on_epoch(log, state)
             if state.done:
@@ -205,9 +205,14 @@ def _epoch_log(
 
 
 def _keep_if_best(
-    model: nn.Module, named: NamedParams, regularizer: Regularizer | None, state: TrainState
+    model: nn.Module,
+    head: Head,
+    named: NamedParams,
+    regularizer: Regularizer | None,
+    state: TrainState,
 ) -> None:
-    """Snapshot the model if its objective is at most the best snapshot's at today's strength."""
+    """Snapshot the model and its head (a learned σ belongs to the same epoch's weights) if the
+    objective is at most the best snapshot's at today's strength."""
     log = state.history[-1]
     if state.best_state is not None:
         best_params = [(k, state.best_state[k]) for k, _ in named]
@@ -216,13 +221,16 @@ def _keep_if_best(
         best_objective = math.inf
     if log.val_objective <= best_objective:
         state.best_state = copy.deepcopy(model.state_dict())
+        state.best_head = copy.deepcopy(head.state_dict())
         state.best_loss, state.best_epoch = log.val_loss, log.epoch
 
 
-def _finish(model: nn.Module, state: TrainState, config: TrainConfig) -> None:
-    """Load the best snapshot if it is better than the last epoch."""
+def _finish(model: nn.Module, head: Head, state: TrainState, config: TrainConfig) -> None:
+    """Load the best snapshot (model and head) if it is better than the last epoch."""
     last = state.history[-1].epoch
     if config.keep_best and state.best_state is not None and state.best_epoch != last:
         model.load_state_dict(state.best_state)
+        if state.best_head is not None:
+            head.load_state_dict(state.best_head)
     else:
         state.best_epoch = last

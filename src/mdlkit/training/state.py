@@ -103,8 +103,9 @@ class TrainState:
     optimizer, loss, regularizer and batch order (each of which keeps its own ``state_dict``).
 
     ``best_state`` is the model's state dict at ``best_epoch``, whose validation data loss (nats)
-    was ``best_loss``; ``step`` counts optimizer steps; ``done`` is set once the run has ended
-    and its final weights are in place.
+    was ``best_loss``; ``best_head`` the head's (its learned σ) at the same epoch; ``step``
+    counts optimizer steps; ``done`` is set once the run has ended and its final weights are in
+    place.
 
     >>> state = TrainState(history=[EpochLog(0, 0.5, 0.6, 0.7, 0.9, 100, 80)], step=9)
     >>> TrainState.from_dict(state.to_dict()) == state
@@ -113,6 +114,7 @@ class TrainState:
 
     history: list[EpochLog] = field(default_factory=list)
     best_state: dict[str, torch.Tensor] | None = None
+    best_head: dict[str, torch.Tensor] | None = None
     best_loss: float = math.inf
     best_epoch: int = -1
     step: int = 0
