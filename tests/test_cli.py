@@ -132,3 +132,17 @@ def test_resume_refuses_folders_it_cannot_continue(
     (demo_like / "config.json").write_text(json.dumps({"runs": runs, "environment": {}}))
     assert _run_in(tmp_path, monkeypatch, ["fit", "--resume", str(demo_like)]) == 2
     assert "holds 2 runs" in capsys.readouterr().err
+
+
+def test_resume_refuses_options_that_would_change_the_stored_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    one = {"drr": {"method": "drr", "epochs": 3}}
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"runs": one, "environment": {}}))
+    argv = ["fit", "--resume", str(out), "--epochs", "10", "--lr", "0.5"]
+    assert _run_in(tmp_path, monkeypatch, argv) == 2
+    err = capsys.readouterr().err
+    assert "drop --epochs, --lr" in err and err.count("\n") == 1
+    assert [p.name for p in out.iterdir()] == ["config.json"]

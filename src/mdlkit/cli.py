@@ -18,7 +18,7 @@ import re
 import sys
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import docstring_parser
@@ -46,7 +46,22 @@ EXIT_USAGE = 2
 
 
 def _stored_fit(folder: RunFolder, given: Any) -> FitConfig:
-    return FitConfig.from_folder(folder)  # a resumed fit ignores the options it was given
+    """The folder's own settings; an option given with --resume that would change them is
+    refused rather than silently ignored."""
+    stored, default = FitConfig.from_folder(folder), FitConfig()
+    changed = [
+        f.name
+        for f in fields(FitConfig)
+        if getattr(given, f.name) != getattr(default, f.name)
+        and getattr(given, f.name) != getattr(stored, f.name)
+    ]
+    if changed:
+        options = ", ".join("--" + name.replace("_", "-") for name in changed)
+        raise MdlkitError(
+            f"--resume continues with the folder's own settings; drop {options} "
+            "(or start a new run)"
+        )
+    return stored
 
 
 def _given(folder: RunFolder, given: Any) -> Any:
