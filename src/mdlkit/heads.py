@@ -206,6 +206,9 @@ class GaussianHead(Head):
     def symbols(self, target: torch.Tensor | np.ndarray) -> np.ndarray:
         return bins(np.asarray(target, dtype=np.float64), self.epsilon)
 
+    def predict(self, model: nn.Module, x: torch.Tensor) -> DiscretizedGaussian:
+        return self.distribution(outputs(model, x).to(torch.float64))
+
     def with_sigma(self, sigma: float) -> GaussianHead:
         """A fixed-σ copy (σ rounded to float32, the precision it is sent at)."""
         return GaussianHead(float(np.float32(sigma)), self.epsilon, learn_sigma=False)

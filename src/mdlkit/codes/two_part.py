@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from torch import nn
 
 from mdlkit.bits import CodeLength
@@ -27,7 +26,7 @@ from mdlkit.coding.streams import Decoder, EncodedStream, Encoder
 from mdlkit.coding.weights import EncodedModel, decode_model, encode_model
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
-from mdlkit.heads import CategoricalHead, GaussianHead, Head, outputs
+from mdlkit.heads import CategoricalHead, GaussianHead, Head
 from mdlkit.models.spec import ModelSpec
 
 __all__ = ["TwoPartCode", "two_part_code"]
@@ -85,8 +84,7 @@ def _coding_head(
     value = head.sigma
     if sigma == "refit":
         y = np.asarray(data.y, dtype=np.float64).ravel()
-        means = head.distribution(outputs(decoded, data.x).to(torch.float64)).means
-        residual = y - means
+        residual = y - head.predict(decoded, data.x).means
         value = max(float(np.sqrt(np.mean(residual**2))), head.epsilon)
     return head.with_sigma(value), head.sigma
 
