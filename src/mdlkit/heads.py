@@ -103,6 +103,11 @@ class Head(nn.Module, ABC):
 class CategoricalHead(Head):
     """Softmax over K classes, p = softmax(logits / T); T = 1 unless calibrated.
 
+    Logits are (N, K) for N targets (N,), or (N, T, K) for a next-token model's targets (N, T):
+    every position is one categorical, the loss is the mean over all N·T positions (nats per
+    token), and distributions and symbols run over positions in row-major (sample, position)
+    order.
+
     Args:
         temperature: T > 0; it divides the logits in training and in coding alike.
     """
@@ -118,7 +123,7 @@ class CategoricalHead(Head):
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.temperature != 1.0:
             output = output / self.temperature
-        return F.cross_entropy(output, target)
+        return F.cross_entropy(*_positions(output, target))
 
     def data_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.forward(output, target)
@@ -127,16 +132,27 @@ class CategoricalHead(Head):
         logits = output.to(torch.float64)
         if self.temperature != 1.0:
             logits = logits / self.temperature
-        return Categorical(torch.softmax(logits, dim=1).numpy())
+        return Categorical(torch.softmax(logits.reshape(-1, logits.shape[-1]), dim=1).numpy())
 
     def symbols(self, target: torch.Tensor | np.ndarray) -> np.ndarray:
         return np.asarray(target, dtype=np.int64).ravel()
 
     def n_correct(self, output: torch.Tensor, target: torch.Tensor) -> int:
-        return int((output.argmax(dim=1) == target).sum())
+        logits, labels = _positions(output, target)
+        return int((logits.argmax(dim=1) == labels).sum())
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}"
+
+
+def _positions(output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (…, K) and targets (…) as (M, K) and (M,): one row per categorical."""
+    if output.dim() < 2 or output.shape[:-1] != target.shape:
+        raise MdlkitError(
+            f"a categorical head needs logits of shape (…, classes) and targets of shape (…), "
+            f"got {list(output.shape)} and {list(target.shape)}"
+        )
+    return output.reshape(-1, output.shape[-1]), target.reshape(-1)
 
 
 class GaussianHead(Head):
@@ -260,6 +276,9 @@ def evaluate(
 ) -> Evaluation:
     """Mean loss and accuracy of ``model`` on ``split`` (eval mode, fixed chunks).
 
+    For windows of a sequence (targets (n, T)) the loss is the mean per token, as every window
+    holds the same number T of them, and the accuracy is per token.
+
     The loss is the head's data loss, or with ``objective=True`` its training loss (which may be
     negative for a Gaussian head). ``head`` defaults to :func:`head_for` the split.
     """
@@ -276,5 +295,6 @@ def evaluate(
             correct += head.n_correct(out, y) or 0
     finally:
         model.train(was_training)
-    accuracy = correct / n if head.is_classification else float("nan")
+    # A next-token split has several targets per sample: accuracy is per target.
+    accuracy = correct / split.y.numel() if head.is_classification else float("nan")
     return Evaluation(total_loss / n, accuracy)

@@ -1,5 +1,6 @@
 """Datasets: scikit-learn digits (default), MNIST from a local file, teacher-student; by name
-through :func:`load_dataset`."""
+through :func:`load_dataset`. Windows of a byte stream for next-token models:
+:func:`sequence_splits`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mdlkit.data.registry import (
     is_regression,
     load_dataset,
 )
+from mdlkit.data.sequences import TokenData, as_tokens, sequence_splits, sequence_windows
 from mdlkit.data.splits import Split, Splits, stratified_splits
 from mdlkit.data.teacher_student import make_teacher, teacher_student
 
@@ -20,6 +22,8 @@ __all__ = [
     "MNIST_ENV",
     "Split",
     "Splits",
+    "TokenData",
+    "as_tokens",
     "check_dataset",
     "image_shape",
     "is_regression",
@@ -28,6 +32,8 @@ __all__ = [
     "load_mnist",
     "make_teacher",
     "resolve_mnist_path",
+    "sequence_splits",
+    "sequence_windows",
     "stratified_splits",
     "teacher_student",
 ]

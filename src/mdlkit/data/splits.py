@@ -18,7 +18,9 @@ class Split:
     """Inputs and targets of one part of a dataset, as tensors.
 
     ``x`` is float32 with shape ``(n, *input_shape)``; ``y`` is int64 class indices of shape
-    ``(n,)`` for classification, or float32 of shape ``(n, outputs)`` for regression.
+    ``(n,)`` for classification, or float32 of shape ``(n, outputs)`` for regression. For a
+    next-token model both are int64 token ids of shape ``(n, T)`` (windows of a sequence, ``y``
+    shifted one token ahead of ``x``: see :mod:`mdlkit.data.sequences`).
     """
 
     x: torch.Tensor
@@ -39,6 +41,8 @@ class Splits:
     """Train, validation and test splits of one dataset.
 
     ``n_classes`` is the number of classes K for classification and ``None`` for regression.
+    ``vocab_size`` is set when the inputs are token ids in ``[0, vocab_size)`` (a sequence
+    model's, fed to an embedding) and ``None`` when they are real numbers.
     """
 
     name: str
@@ -46,6 +50,7 @@ class Splits:
     val: Split
     test: Split
     n_classes: int | None
+    vocab_size: int | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -66,6 +71,14 @@ class Splits:
                     top = self.n_classes - 1
                     raise MdlkitError(
                         f"dataset {self.name!r}: {part} labels must lie in [0, {top}]"
+                    )
+        if self.vocab_size is not None:
+            for part in ("train", "val", "test"):
+                x = getattr(self, part).x
+                if x.is_floating_point() or int(x.min()) < 0 or int(x.max()) >= self.vocab_size:
+                    raise MdlkitError(
+                        f"dataset {self.name!r}: {part} inputs must be token ids in "
+                        f"[0, {self.vocab_size - 1}]"
                     )
 
 

@@ -19,10 +19,21 @@ from mdlkit.models.mlp import ACTIVATIONS
 from mdlkit.models.spec import ModelSpec
 from mdlkit.models.teacher_student import STUDENT_SIZES
 
-__all__ = ["IMAGE_MODELS", "MODELS", "check_model", "is_image_model", "model_spec"]
+__all__ = [
+    "IMAGE_MODELS",
+    "MODELS",
+    "SEQUENCE_MODELS",
+    "check_model",
+    "is_image_model",
+    "model_spec",
+]
 
 MODELS = ("mlp", "lenet-300-100", "lenet5-caffe", "small-cnn", "student")
 IMAGE_MODELS = ("lenet5-caffe", "small-cnn")
+# Next-token models over token ids (B, T), built by ModelSpec like the others but trained on
+# windows of a byte stream (mdlkit.data.sequence_splits, mdlkit.training.train_byte_model),
+# not on the datasets the models above take.
+SEQUENCE_MODELS = ("byte_transformer", "byte_rnn")
 
 
 def is_image_model(name: str) -> bool:
@@ -40,6 +51,11 @@ def check_model(
 ) -> None:
     """Raise :class:`MdlkitError` unless the model exists and fits data whose images have
     ``image_shape`` (None: the inputs are points, not images; ``data`` names them)."""
+    if name in SEQUENCE_MODELS:
+        raise MdlkitError(
+            f"{name} is a byte sequence model; {data} has no byte stream "
+            "(train it with mdlkit.training.train_byte_model)"
+        )
     if name not in MODELS:
         raise MdlkitError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     if name == "lenet5-caffe" and tuple(image_shape or ()) != (1, 28, 28):

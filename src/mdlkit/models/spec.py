@@ -21,6 +21,7 @@ from torch import nn
 from mdlkit.errors import MdlkitError
 from mdlkit.models.cnn import lenet5_caffe, small_cnn
 from mdlkit.models.mlp import lenet_300_100, mlp
+from mdlkit.models.sequence import ByteRNN, ByteTransformer
 from mdlkit.models.teacher_student import student_mlp, teacher_mlp
 
 __all__ = ["MODEL_BUILDERS", "ModelSpec"]
@@ -32,6 +33,8 @@ MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "small-cnn": small_cnn,
     "student": student_mlp,
     "teacher": teacher_mlp,
+    "byte_transformer": ByteTransformer,
+    "byte_rnn": ByteRNN,
 }
 
 

@@ -3,7 +3,8 @@
 After pruning, some weights are dangling: the inputs of a unit whose outputs are all pruned, or
 weights fed only by dead units. One backward pass finds them: with x ~ N(0, 1) and a random output
 direction v ~ N(0, 1), every parameter whose gradient of ⟨v, f_θ(x)⟩ is exactly zero cannot affect
-the output, and is zeroed.
+the output, and is zeroed. A model over token ids (an embedding first) gets random ids instead:
+``vocab_size`` says how many there are.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mdlkit.errors import MdlkitError
 from mdlkit.pruning.masks import Mask
 
 __all__ = ["random_gradient_prune"]
@@ -25,17 +27,33 @@ def random_gradient_prune(
     mask: Mask | None = None,
     batch_size: int = 1024,
     seed: int = 0,
+    vocab_size: int | None = None,
 ) -> Mask:
     """Zero the dangling weights of ``model`` in place and return the mask of what is kept.
 
     The returned mask keeps an entry iff it is nonzero (after applying ``mask``) and its random
     gradient is nonzero. ``batch_size`` must be large enough that no live ReLU unit is inactive on
     the whole batch. The global torch RNG is not touched.
+
+    ``vocab_size``: the inputs are token ids, uniform in ``[0, vocab_size)``, instead of N(0, 1)
+    values; every id is placed at least once (an id absent from the batch would make its
+    embedding row look dangling), so the batch must hold at least ``vocab_size`` tokens. A
+    transformer's position rows beyond the length in ``input_shape`` are unused at that length,
+    so they are pruned.
     """
     if mask is not None:
         mask.apply(model)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, *input_shape, generator=gen)
+    if vocab_size is None:
+        x = torch.randn(batch_size, *input_shape, generator=gen)
+    else:
+        x = torch.randint(vocab_size, (batch_size, *input_shape), generator=gen)
+        if x.numel() < vocab_size:
+            raise MdlkitError(
+                f"random gradient pruning needs at least {vocab_size} tokens to show every id, "
+                f"got a batch of {x.numel()}; use a larger batch"
+            )
+        x.view(-1)[:vocab_size] = torch.randperm(vocab_size, generator=gen)
     was_training = model.training
     model.eval()
     try:

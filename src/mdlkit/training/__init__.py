@@ -1,5 +1,5 @@
 """Training: the loop and its pieces (optimizer, batches, callbacks, checkpoints), the stopping
-rule and the regularize → prune → fine-tune pipeline."""
+rule, the regularize → prune → fine-tune pipeline, and next-token models on a byte string."""
 
 from mdlkit.stopping import LossSaturation, epanechnikov_smooth, is_saturated
 from mdlkit.training.batches import Batch, Batches, ShuffledBatches
@@ -14,6 +14,7 @@ from mdlkit.training.pipeline import (
     prune,
     regularize_prune_finetune,
 )
+from mdlkit.training.sequence import TrainedByteModel, train_byte_model
 from mdlkit.training.state import EpochLog, TrainConfig, TrainResult, TrainState
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainState",
+    "TrainedByteModel",
     "epanechnikov_smooth",
     "fused_adam",
     "is_main_process",
@@ -41,4 +43,5 @@ __all__ = [
     "prune",
     "regularize_prune_finetune",
     "train",
+    "train_byte_model",
 ]

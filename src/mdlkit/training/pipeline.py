@@ -79,7 +79,11 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig | None = None) -
     config = config or PruneConfig()
     before = count_nonzero(model)
     random_gradient_prune(
-        model, splits.input_shape, batch_size=config.random_batch, seed=config.seed
+        model,
+        splits.input_shape,
+        batch_size=config.random_batch,
+        seed=config.seed,
+        vocab_size=splits.vocab_size,
     )
     result = tamade(
         model,
@@ -94,6 +98,7 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig | None = None) -
         mask=Mask.from_nonzero(model),
         batch_size=config.random_batch,
         seed=config.seed + 1,
+        vocab_size=splits.vocab_size,
     )
     return PruneResult(mask, result, before, count_nonzero(model))
 
