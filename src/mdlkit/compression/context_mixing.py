@@ -1,0 +1,441 @@
+"""A context-mixing bit predictor in integer arithmetic (the count-based half of the online code).
+
+Each byte is coded as 8 binary decisions, most significant bit first. For every bit, ten
+context models each look up an adaptive probability in a hashed table, keyed by the bits of the
+current byte seen so far (``c0``) and a context: the previous 0, 1, 2, 3, 4, 5, 6 and 8 bytes,
+the current word, and the current word with the previous one. A match model predicts the bit
+of the byte that followed the last occurrence of the previous 6 bytes. An optional outside
+input (a neural network's probability for the bit) joins them. Three logistic mixers combine
+the stretched probabilities ``st(p) = ln(p / (1 − p))`` with weights selected by the partial
+byte, by the longest context seen before and by the previous byte; a final mixer combines the
+three, and two adaptive probability maps (SSE) refine the result.
+
+Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
+1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
+on any machine compute bit-identical probabilities; the tables are sized once, so memory does
+not grow with the input (:data:`TABLE_BITS` sets it: 2^22 slots × 4 bytes × 10 models = 160 MiB
+at the default).
+
+The same kernels serve both sides: :meth:`BitPredictor.predict` fills the probability that the
+next bit is 1 for every active segment, :meth:`BitPredictor.update` learns from the bits; a
+decoder calls them around each decoded bit, an encoder around each known bit. Segments are
+independent byte streams coded in lockstep (segment k covers ``data[k·L : (k+1)·L]``); they
+share every table, so statistics from one help all, and batching them amortizes the per-call
+cost of the entropy coder.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["N_INPUTS", "TABLE_BITS", "BitPredictor", "squash", "stretch"]
+
+TABLE_BITS = 22
+N_CONTEXTS = 10  # orders 0-6, order 8, word, word pair
+MATCH_MIN = 6  # bytes of context the match model hashes
+MATCH_BITS = 20
+# Inputs of the first mixers: one per context model, the match model, an outside model, a bias.
+N_INPUTS = 3 * N_CONTEXTS + 3
+N_MIXERS = 4
+APM_RATE = 7
+FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
+
+# Per-segment scalar state, columns of the int64 array ``seg``.
+C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS = range(9)
+HASH0 = 9  # columns HASH0 .. HASH0 + N_CONTEXTS - 1: each model's context hash for this byte
+N_SEG_FIELDS = HASH0 + N_CONTEXTS
+
+
+def _squash_table() -> np.ndarray:
+    """squash(x) = 4096 / (1 + e^(−x/256)) for x in −2047..2047, by integer interpolation of
+    33 points (paq's table), so every machine builds the same table."""
+    points = np.array(
+        [1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047, 2549, 2994,
+         3348, 3607, 3785, 3901, 3975, 4024, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094],
+        dtype=np.int64,
+    )  # fmt: skip
+    x = np.arange(-2047, 2048, dtype=np.int64)
+    w = x & 127
+    i = (x >> 7) + 16
+    return (points[i] * (128 - w) + points[np.minimum(i + 1, 32)] * w + 64) >> 7
+
+
+SQUASH = _squash_table()  # index x + 2047
+
+
+def _stretch_table() -> np.ndarray:
+    """stretch(p) = the x whose squash(x) first reaches p, for p in 0..4095 (inverse of squash)."""
+    table = np.empty(4096, dtype=np.int64)
+    pi = 0
+    for x in range(-2047, 2048):
+        v = int(SQUASH[x + 2047])
+        for p in range(pi, v + 1):
+            table[p] = x
+        pi = max(pi, v + 1)
+    table[pi:] = 2047
+    return table
+
+
+STRETCH = _stretch_table()
+# Adaptation rate of a counter seen n times: 1/(n + 1.5), in 1/65536 units.
+RATE = (65536.0 / (np.arange(1024) + 1.5)).astype(np.int64)
+
+
+def squash(x: int) -> int:
+    """The 12-bit probability of a stretched value x (1/256 logit units).
+
+    >>> squash(0), squash(2047), squash(-2047)
+    (2047, 4094, 1)
+    """
+    return int(SQUASH[max(-2047, min(2047, x)) + 2047])
+
+
+def stretch(p: int) -> int:
+    """The inverse of :func:`squash` on 12-bit probabilities.
+
+    >>> stretch(2047), squash(stretch(3000))
+    (0, 3000)
+    """
+    return int(STRETCH[p])
+
+
+# Learning rates and count limits (part of the format: an archive decodes only with these).
+LIMIT_LOW = 250  # counters of orders 0-2 average over up to 250 observations (near-stationary)
+LIMIT_HIGH = 60  # higher orders and words adapt faster
+# First-layer weight step Δw = (x · err · lr) >> 18 (weights in 16.16, lr in 1/16 units): fast
+# while a block is young, slower as it grows, lr = LR_MIN + LR_SPAN · 2^15 / (2^15 + bytes).
+LR_MIN = 12
+LR_SPAN = 128
+FINAL_LR = 2
+
+
+@numba.njit(cache=True, inline="always")
+def _hash(a: np.int64, b: np.int64) -> np.int64:
+    h = (a * np.int64(0x2F0F3D4B) + b * np.int64(0x6F4F2A35) + np.int64(0x1234567)) & 0xFFFFFFFF
+    h ^= h >> 15
+    h = (h * np.int64(0x2C1B3C6D)) & 0xFFFFFFFF
+    h ^= h >> 13
+    return h
+
+
+@numba.njit(cache=True, inline="always")
+def _known(p: np.int64, n: np.int64, seg_len: np.int64, t: np.int64) -> bool:
+    """Whether data[p] is already known to the decoder after step t (offsets 0..t of every
+    segment are)."""
+    return 0 <= p < n and p % seg_len <= t
+
+
+@numba.njit(cache=True)
+def _byte_boundary(seg, k, byte, data, seg_len, t, match_table):  # type: ignore[no-untyped-def]
+    """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
+    ``seg[k, POS]``); every segment's bytes at offsets 0..t are known."""
+    n = data.shape[0]
+    c4 = seg[k, C4]
+    c8 = ((seg[k, C8] << 8) | (c4 >> 24)) & 0xFFFFFFFF
+    c4 = ((c4 << 8) | byte) & 0xFFFFFFFF
+    seg[k, C4] = c4
+    seg[k, C8] = c8
+    pos = seg[k, POS] + 1  # the position of segment k's next byte
+    seg[k, POS] = pos
+    seg[k, C0] = 1
+    seg[k, BITPOS] = 0
+    # Words: letters only, case folded.
+    lower = byte | 32
+    if 97 <= lower <= 122:
+        seg[k, WORD] = _hash(seg[k, WORD] + 1, lower)
+    elif seg[k, WORD] != 0:
+        seg[k, PREV_WORD] = seg[k, WORD]
+        seg[k, WORD] = 0
+    seg[k, HASH0 + 0] = 0
+    seg[k, HASH0 + 1] = _hash(1, c4 & 0xFF)
+    seg[k, HASH0 + 2] = _hash(2, c4 & 0xFFFF)
+    seg[k, HASH0 + 3] = _hash(3, c4 & 0xFFFFFF)
+    seg[k, HASH0 + 4] = _hash(4, c4)
+    seg[k, HASH0 + 5] = _hash(_hash(5, c4), c8 & 0xFF)
+    seg[k, HASH0 + 6] = _hash(_hash(6, c4), c8 & 0xFFFF)
+    seg[k, HASH0 + 7] = _hash(_hash(7, c4), c8)
+    seg[k, HASH0 + 8] = _hash(_hash(8, seg[k, WORD]), c4 & 0xFF)
+    seg[k, HASH0 + 9] = _hash(_hash(9, seg[k, WORD]), seg[k, PREV_WORD])
+    # Match model: extend the current match, or look the last MATCH_MIN bytes up.
+    length = seg[k, MATCH_LEN]
+    ptr = seg[k, MATCH_PTR]
+    if length > 0 and data[ptr] == byte and _known(ptr + 1, n, seg_len, t):
+        length = min(length + 1, 65535)
+        ptr += 1
+    else:
+        length = 0
+    start = pos - t - 1  # segment k's first position
+    if pos - start >= MATCH_MIN:
+        h = _hash(_hash(10, c4), c8 & 0xFFFF) >> (32 - MATCH_BITS)
+        if length == 0:
+            candidate = match_table[h]
+            if candidate > 0 and _known(candidate, n, seg_len, t):
+                # Check how far back the match really goes (a hash hit may be a collision).
+                m = 0
+                while (
+                    m < 32
+                    and pos - 1 - m >= start
+                    and _known(candidate - 1 - m, n, seg_len, t)
+                    and data[candidate - 1 - m] == data[pos - 1 - m]
+                ):
+                    m += 1
+                if m >= MATCH_MIN:
+                    length = m
+                    ptr = candidate
+        match_table[h] = pos
+    seg[k, MATCH_LEN] = length
+    seg[k, MATCH_PTR] = ptr
+
+
+# Scratch columns: what predict() saw, for update() to learn from.
+S_IDX = 0  # N_CONTEXTS table indices
+S_X = S_IDX + N_CONTEXTS  # N_INPUTS mixer inputs
+S_SET = S_X + N_INPUTS  # N_MIXERS weight-set indices
+S_DOT = S_SET + N_MIXERS  # N_MIXERS mixer outputs (stretched)
+S_FSET = S_DOT + N_MIXERS  # final mixer's weight set
+S_FPR = S_FSET + 1  # final mixer's probability
+S_MATCH = S_FPR + 1  # match state-map index, or -1
+S_APM = S_MATCH + 1  # 2 APM slot indices
+S_APMP = S_APM + 2  # 2 APM outputs
+S_STATE = S_APMP + 2  # N_CONTEXTS state-map indices, or -1
+N_SCRATCH = S_STATE + N_CONTEXTS
+
+APM_BUCKETS = 33
+APM2_BITS = 16
+
+
+@numba.njit(cache=True)
+def _predict(seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+    """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1."""
+    shift = 32 - TABLE_BITS
+    for k in range(n_active):
+        c0 = seg[k, C0]
+        bitpos = seg[k, BITPOS]
+        seen = 0
+        for i in range(N_CONTEXTS):
+            idx = _hash(seg[k, HASH0 + i], c0) >> shift
+            scratch[k, S_IDX + i] = idx
+            slot = tables[i, idx]
+            if slot & 1023:
+                scratch[k, S_X + i] = STRETCH[(slot >> 20) & 4095]
+                scratch[k, S_X + N_CONTEXTS + 3 + i] = STRETCH[slot >> 42]
+                state = i * 256 + min(slot & 1023, 7) * 32 + ((slot >> 27) & 31)
+                scratch[k, S_STATE + i] = state
+                scratch[k, S_X + 2 * N_CONTEXTS + 3 + i] = STRETCH[(state_sm[state] >> 20) & 4095]
+                if 1 <= i <= 7:
+                    seen = i
+            else:
+                scratch[k, S_X + i] = 0
+                scratch[k, S_X + N_CONTEXTS + 3 + i] = 0
+                scratch[k, S_STATE + i] = -1
+                scratch[k, S_X + 2 * N_CONTEXTS + 3 + i] = 0
+        # Match model: the bit of the byte that followed the last occurrence of this context.
+        scratch[k, S_MATCH] = -1
+        scratch[k, S_X + N_CONTEXTS] = 0
+        length = seg[k, MATCH_LEN]
+        if length > 0:
+            predicted = np.int64(data[seg[k, MATCH_PTR]])
+            if ((predicted | 256) >> (8 - bitpos)) == c0:
+                expected = (predicted >> (7 - bitpos)) & 1
+                m = min(length, 31) * 2 + expected
+                scratch[k, S_MATCH] = m
+                scratch[k, S_X + N_CONTEXTS] = STRETCH[(match_sm[m] >> 20) & 4095]
+        scratch[k, S_X + N_CONTEXTS + 1] = STRETCH[outside[k]] if outside[k] > 0 else 0
+        scratch[k, S_X + N_CONTEXTS + 2] = 256
+        # Three mixers, each with its weight set chosen by a different context.
+        scratch[k, S_SET + 0] = c0
+        scratch[k, S_SET + 1] = seen * 8 + bitpos + (64 if length > 0 else 0)
+        scratch[k, S_SET + 2] = seg[k, C4] & 0xFF
+        scratch[k, S_SET + 3] = (seg[k, C4] >> 8) & 0xFF
+        for j in range(N_MIXERS):
+            s = scratch[k, S_SET + j]
+            dot = np.int64(0)
+            for i in range(N_INPUTS):
+                dot += mix_w[j, s, i] * scratch[k, S_X + i]
+            dot >>= 16
+            scratch[k, S_DOT + j] = max(-2047, min(2047, dot))
+        fs = c0
+        scratch[k, S_FSET] = fs
+        dot = np.int64(0)
+        for j in range(N_MIXERS):
+            dot += final_w[fs, j] * scratch[k, S_DOT + j]
+        dot >>= 16
+        pr = SQUASH[max(-2047, min(2047, dot)) + 2047]
+        scratch[k, S_FPR] = pr
+        # Two adaptive probability maps refine pr in the contexts c0 and (c0, last 2 bytes).
+        st = STRETCH[pr] + 2048
+        lo = st >> 7
+        w = st & 127
+        ctx1 = c0 | ((seg[k, C4] & 0xFF) << 8)
+        ctx2 = _hash(seg[k, C4] & 0xFFFFFF, c0) >> (32 - APM2_BITS)
+        total = pr
+        for a in range(2):
+            base = (ctx1 if a == 0 else 65536 + ctx2) * APM_BUCKETS + lo
+            p = (apm[base] * (128 - w) + apm[base + 1] * w) >> 11
+            scratch[k, S_APM + a] = base + (w >> 6)
+            scratch[k, S_APMP + a] = p
+            total += p * (1 + a)
+        out[k] = max(1, min(4095, (total + 2) >> 2))
+
+
+@numba.njit(cache=True, inline="always")
+def _learn(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
+    """A counter (22-bit probability, 10-bit count) moved toward bit y at rate 1/(n + 1.5)."""
+    n = slot & 1023
+    p = (slot >> 10) & 0x3FFFFF
+    p += (((y << 22) - p) * RATE[n]) >> 16
+    if n < limit:
+        n += 1
+    fast = slot >> 32
+    fast += ((y << 22) - fast) >> FAST_SHIFT
+    return (fast << 32) | (p << 10) | n
+
+
+@numba.njit(cache=True)
+def _update(seg, n_active, step, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+            state_sm, match_table, scratch):  # type: ignore[no-untyped-def]
+    """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment)."""
+    for k in range(n_active):
+        y = np.int64(bits[k])
+        for i in range(N_CONTEXTS):
+            idx = scratch[k, S_IDX + i]
+            tables[i, idx] = _learn(tables[i, idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
+        for i in range(N_CONTEXTS):
+            st = scratch[k, S_STATE + i]
+            if st >= 0:
+                state_sm[st] = _learn(state_sm[st], y, 1023)
+        m = scratch[k, S_MATCH]
+        if m >= 0:
+            match_sm[m] = _learn(match_sm[m], y, 1023)
+        lr = LR_MIN + (LR_SPAN << 15) // ((1 << 15) + seg[k, POS])
+        for j in range(N_MIXERS):
+            err = ((y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]) * lr
+            s = scratch[k, S_SET + j]
+            for i in range(N_INPUTS):
+                mix_w[j, s, i] += (scratch[k, S_X + i] * err) >> 18
+        err = ((y << 12) - scratch[k, S_FPR]) * FINAL_LR
+        fs = scratch[k, S_FSET]
+        for j in range(N_MIXERS):
+            final_w[fs, j] += (scratch[k, S_DOT + j] * err) >> 14
+        target = (y << 16) + (y << APM_RATE) - y - y
+        for a in range(2):
+            idx = scratch[k, S_APM + a]
+            apm[idx] += (target - apm[idx]) >> APM_RATE
+        seg[k, C0] = seg[k, C0] * 2 + y
+        seg[k, BITPOS] += 1
+    if seg[0, BITPOS] == 8:
+        for k in range(n_active):
+            data[seg[k, POS]] = seg[k, C0] & 0xFF
+        for k in range(n_active):
+            _byte_boundary(seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table)
+
+
+# Everything the model learns lives in ONE flat int64 array (so a kernel call passes few
+# arguments: numba's call overhead grows with their number and dominates a per-bit loop).
+_SIZES = (
+    ("tables", N_CONTEXTS << TABLE_BITS),
+    ("mix_w", N_MIXERS * 256 * N_INPUTS),
+    ("final_w", 256 * N_MIXERS),
+    ("apm", (65536 + (1 << APM2_BITS)) * APM_BUCKETS),
+    ("match_sm", 64),
+    ("state_sm", N_CONTEXTS * 256),
+    ("match_table", 1 << MATCH_BITS),
+)
+_OFFSETS = {}
+_end = 0
+for _name, _size in _SIZES:
+    _OFFSETS[_name] = (_end, _end + _size)
+    _end += _size
+STATE_SIZE = _end
+O_TABLES, E_TABLES = _OFFSETS["tables"]
+O_MIX, E_MIX = _OFFSETS["mix_w"]
+O_FINAL, E_FINAL = _OFFSETS["final_w"]
+O_APM, E_APM = _OFFSETS["apm"]
+O_MSM, E_MSM = _OFFSETS["match_sm"]
+O_SSM, E_SSM = _OFFSETS["state_sm"]
+O_MT, E_MT = _OFFSETS["match_table"]
+LANE = N_SEG_FIELDS + N_SCRATCH  # a segment's row: its contexts, then its scratch
+
+
+def new_state() -> np.ndarray:
+    """The model before it has seen a byte: every probability ½, mixer weights equal."""
+    state = np.zeros(STATE_SIZE, dtype=np.int64)
+    state[O_TABLES:E_TABLES] = (1 << 53) | (1 << 31)  # slow and fast counters at ½, count 0
+    state[O_MIX:E_MIX] = (1 << 16) // 16
+    state[O_FINAL:E_FINAL] = (1 << 16) // N_MIXERS
+    ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
+    state[O_APM:E_APM] = np.tile(ramp, 65536 + (1 << APM2_BITS))
+    state[O_MSM:E_MSM] = 1 << 31
+    # State maps start at their bucket's own probability: (count, p in 32 buckets) → p.
+    state[O_SSM:E_SSM] = ((np.arange(N_CONTEXTS * 256) % 32) * 2 + 1) << 26
+    return state
+
+
+def new_lanes(n: int, seg_len: int) -> np.ndarray:
+    """Per-segment rows for a block of n bytes cut into segments of seg_len bytes."""
+    k = max(1, -(-n // seg_len))
+    lanes = np.zeros((k, LANE), dtype=np.int64)
+    lanes[:, C0] = 1
+    lanes[:, POS] = np.arange(k) * seg_len
+    return lanes
+
+
+@numba.njit(cache=True)
+def _active(n, seg_len, n_seg, step):  # type: ignore[no-untyped-def]
+    return min(n_seg, max(0, (n - step + seg_len - 1) // seg_len))
+
+
+@numba.njit(cache=True)
+def _predict_flat(state, lanes, data, n_active, outside, out):  # type: ignore[no-untyped-def]
+    seg = lanes[:, :N_SEG_FIELDS]
+    scratch = lanes[:, N_SEG_FIELDS:]
+    _predict(seg, n_active, data, state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
+             state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
+             state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)), state[O_APM:E_APM],
+             state[O_MSM:E_MSM], state[O_SSM:E_SSM], outside, scratch, out)
+
+
+@numba.njit(cache=True)
+def _update_flat(state, lanes, data, seg_len, n_active, step, bits):  # type: ignore[no-untyped-def]
+    seg = lanes[:, :N_SEG_FIELDS]
+    scratch = lanes[:, N_SEG_FIELDS:]
+    _update(seg, n_active, step, bits, data, seg_len,
+            state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
+            state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
+            state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)), state[O_APM:E_APM],
+            state[O_MSM:E_MSM], state[O_SSM:E_SSM], state[O_MT:E_MT], scratch)
+
+
+@numba.njit(cache=True)
+def step_one(state, lanes, data, bit, step):  # type: ignore[no-untyped-def]
+    """One segment (a sequential decoder): learn ``bit`` (coded at byte offset ``step``; −1 =
+    nothing yet), then return the 12-bit probability that the next bit is 1."""
+    bits = np.empty(1, dtype=np.int64)
+    out = np.zeros(1, dtype=np.int64)
+    outside = np.zeros(1, dtype=np.int64)
+    if bit >= 0:
+        bits[0] = bit
+        _update_flat(state, lanes, data, data.shape[0], 1, step, bits)
+    _predict_flat(state, lanes, data, 1, outside, out)
+    return out[0]
+
+
+@numba.njit(cache=True)
+def run_known(state, lanes, data, seg_len, first, last, outside, probs):  # type: ignore[no-untyped-def]
+    """Steps first..last−1 of a block whose bytes are all known (an encoder's side, or a
+    stored block): exactly the predict/update calls a decoder makes, in the same order.
+    probs[t − first, k, j] receives the 12-bit probability used for bit j of segment k's byte
+    at offset t; outside[t − first, k, j] is another model's probability for it (0 = none)."""
+    n = data.shape[0]
+    n_seg = lanes.shape[0]
+    out = np.zeros(n_seg, dtype=np.int64)
+    bits = np.zeros(n_seg, dtype=np.int64)
+    for t in range(first, last):
+        a = _active(n, seg_len, n_seg, t)
+        for j in range(8):
+            _predict_flat(state, lanes, data, a, outside[t - first, :, j], out)
+            for k in range(a):
+                probs[t - first, k, j] = out[k]
+                bits[k] = (data[k * seg_len + t] >> (7 - j)) & 1
+            _update_flat(state, lanes, data, seg_len, a, t, bits)
