@@ -32,7 +32,7 @@ import numpy as np
 __all__ = ["N_INPUTS", "TABLE_BITS", "BitPredictor", "squash", "stretch"]
 
 TABLE_BITS = 22
-N_CONTEXTS = 10  # orders 0-6, order 8, word, word pair
+N_CONTEXTS = 11  # orders 0-6, order 8, word, word pair, sparse
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
 # Inputs of the first mixers: one per context model, the match model, an outside model, a bias.
@@ -157,6 +157,7 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table):  # type: ignore
     seg[k, HASH0 + 7] = _hash(_hash(7, c4), c8)
     seg[k, HASH0 + 8] = _hash(_hash(8, seg[k, WORD]), c4 & 0xFF)
     seg[k, HASH0 + 9] = _hash(_hash(9, seg[k, WORD]), seg[k, PREV_WORD])
+    seg[k, HASH0 + 10] = _hash(11, c4 & 0xFFFF00)
     # Match model: extend the current match, or look the last MATCH_MIN bytes up.
     length = seg[k, MATCH_LEN]
     ptr = seg[k, MATCH_PTR]
@@ -220,7 +221,7 @@ def _predict(seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_s
             if slot & 1023:
                 scratch[k, S_X + i] = STRETCH[(slot >> 20) & 4095]
                 scratch[k, S_X + N_CONTEXTS + 3 + i] = STRETCH[slot >> 42]
-                state = i * 256 + min(slot & 1023, 7) * 32 + ((slot >> 27) & 31)
+                state = i * 1024 + min(slot & 1023, 15) * 64 + ((slot >> 26) & 63)
                 scratch[k, S_STATE + i] = state
                 scratch[k, S_X + 2 * N_CONTEXTS + 3 + i] = STRETCH[(state_sm[state] >> 20) & 4095]
                 if 1 <= i <= 7:
@@ -339,7 +340,7 @@ _SIZES = (
     ("final_w", 256 * N_MIXERS),
     ("apm", (65536 + (1 << APM2_BITS)) * APM_BUCKETS),
     ("match_sm", 64),
-    ("state_sm", N_CONTEXTS * 256),
+    ("state_sm", N_CONTEXTS * 1024),
     ("match_table", 1 << MATCH_BITS),
 )
 _OFFSETS = {}
@@ -368,7 +369,7 @@ def new_state() -> np.ndarray:
     state[O_APM:E_APM] = np.tile(ramp, 65536 + (1 << APM2_BITS))
     state[O_MSM:E_MSM] = 1 << 31
     # State maps start at their bucket's own probability: (count, p in 32 buckets) → p.
-    state[O_SSM:E_SSM] = ((np.arange(N_CONTEXTS * 256) % 32) * 2 + 1) << 26
+    state[O_SSM:E_SSM] = ((np.arange(N_CONTEXTS * 1024) % 64) * 2 + 1) << 25
     return state
 
 
