@@ -1,6 +1,11 @@
 """Recipes: whole runs as readable functions over a typed config, each writing its own outputs
 into a :class:`mdlkit.runs.RunFolder`."""
 
+from mdlkit.recipes.bench_compress import (
+    BenchCompressConfig,
+    BenchCompressResult,
+    run_bench_compress,
+)
 from mdlkit.recipes.codelength import CODES, CodelengthConfig, CodelengthResult, run_codelength
 from mdlkit.recipes.demo import DEMO_FIT, DemoConfig, DemoResult, run_demo
 from mdlkit.recipes.experiment import (
@@ -16,6 +21,8 @@ __all__ = [
     "CODES",
     "DEMO_FIT",
     "EXPERIMENTS",
+    "BenchCompressConfig",
+    "BenchCompressResult",
     "CodelengthConfig",
     "CodelengthResult",
     "DemoConfig",
@@ -26,6 +33,7 @@ __all__ = [
     "FitResult",
     "fit_data",
     "fit_spec",
+    "run_bench_compress",
     "run_codelength",
     "run_demo",
     "run_experiment",
