@@ -1,0 +1,166 @@
+"""The online code of a file: the context-mixing predictor learns from what it has coded.
+
+Nothing is stored but the bits: the encoder and the decoder start from the same initial model
+(:func:`~mdlkit.compression.context_mixing.new_state`) and make the same predict/update calls
+in the same order, so the decoder sees every probability the encoder used, bit for bit (all
+integer arithmetic). Each bit is range coded (constriction's queue coder) under
+``Bernoulli(p / 4096)``; the code length of a byte is Σ over its 8 bits of −log2 P(bit).
+
+A file is cut into blocks of at most :data:`BLOCK_BYTES`; the model's tables carry over from one
+block to the next. Within a block, ``segments`` independent byte streams are coded in lockstep
+(see :mod:`~mdlkit.compression.context_mixing`): one segment codes the block sequentially (the
+smallest output); several let the decoder handle several bits per call of its Python loop (the
+fastest decoding), at a small cost in size because recent statistics get mixed across segments.
+A block whose code would be longer than itself is stored as it is, and the model still learns
+from it, so incompressible input grows by a few bytes per block only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import constriction
+import numpy as np
+
+from mdlkit.compression.context_mixing import (
+    new_lanes,
+    new_state,
+    predict_many,
+    run_known,
+    step_one,
+    update_many,
+)
+
+__all__ = ["BLOCK_BYTES", "CodedBlock", "OnlineCoder", "segment_length"]
+
+BLOCK_BYTES = 1 << 23  # 8 MiB: bounds the memory of a block (data, probabilities) on both sides
+_STEPS_PER_CALL = 1 << 16  # the encoder's probabilities are made and coded this many steps at a time
+_BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
+
+
+def segment_length(n: int, segments: int) -> int:
+    """Bytes per segment of an n-byte block cut into (at most) ``segments`` segments."""
+    return max(1, -(-n // max(1, segments)))
+
+
+def _bit_order(probs: np.ndarray, data: np.ndarray, seg_len: int, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bits of steps first.. and their 12-bit probabilities, in the decoder's order: step by
+    step, bit by bit, segment by segment (active segments only)."""
+    steps, n_seg, _ = probs.shape
+    positions = np.arange(n_seg)[None, :] * seg_len + (first + np.arange(steps))[:, None]
+    valid = positions < len(data)
+    byte = data[np.minimum(positions, len(data) - 1)].astype(np.int64)
+    bits = (byte[:, :, None] >> (7 - np.arange(8))[None, None, :]) & 1
+    order = (0, 2, 1)  # [t, k, j] → [t, j, k]
+    mask = np.broadcast_to(valid[:, :, None], bits.shape).transpose(order)
+    return bits.transpose(order)[mask], probs.transpose(order)[mask]
+
+
+@dataclass(frozen=True)
+class CodedBlock:
+    """One block's output: its range-coder words (or the raw bytes if those were shorter)."""
+
+    length: int  # bytes of input
+    stored: bool  # True: ``payload`` is the input itself
+    payload: bytes
+    ideal_bits: float  # Σ −log2 p over the block's bits under the model
+
+
+class OnlineCoder:
+    """The model's state across the blocks of one file; one instance per file and direction.
+
+    ``progress(n)`` is called with the number of bytes of a block done so far, now and then.
+    """
+
+    def __init__(self, segments: int = 1, progress: Callable[[int], None] | None = None) -> None:
+        self.segments = segments
+        self.state = new_state()
+        self.progress = progress
+
+    def _known(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the model over a block whose bytes are known; its bits and probabilities."""
+        n = len(data)
+        seg_len = segment_length(n, self.segments)
+        lanes = new_lanes(n, seg_len)
+        all_bits, all_probs = [], []
+        for first in range(0, seg_len, _STEPS_PER_CALL):
+            last = min(seg_len, first + _STEPS_PER_CALL)
+            shape = (last - first, len(lanes), 8)
+            probs = np.zeros(shape, dtype=np.int64)
+            run_known(self.state, lanes, data, seg_len, first, last, np.zeros(shape, np.int64), probs)
+            bits, p = _bit_order(probs, data, seg_len, first)
+            all_bits.append(bits)
+            all_probs.append(p)
+            if self.progress is not None:
+                self.progress(min(n, last * len(lanes)))
+        return np.concatenate(all_bits), np.concatenate(all_probs)
+
+    def encode(self, block: bytes) -> CodedBlock:
+        """Code one block (the model learns from it either way)."""
+        data = np.frombuffer(block, dtype=np.uint8).copy()
+        if len(data) == 0:
+            return CodedBlock(0, True, b"", 0.0)
+        bits, probs = self._known(data)
+        p = probs / 4096.0
+        ideal = float(-np.log2(np.where(bits == 1, p, 1.0 - p)).sum())
+        encoder = constriction.stream.queue.RangeEncoder()
+        encoder.encode(bits.astype(np.int32), _BERNOULLI, p)
+        payload = encoder.get_compressed().astype("<u4").tobytes()
+        if len(payload) >= len(block):
+            return CodedBlock(len(block), True, bytes(block), ideal)
+        return CodedBlock(len(block), False, payload, ideal)
+
+    def decode(self, coded: CodedBlock, probabilities: list[int] | None = None) -> bytes:
+        """The block's bytes back, learning from them exactly as the encoder did.
+
+        ``probabilities`` (a list) receives every 12-bit probability used, in coding order.
+        """
+        if coded.stored:
+            data = np.frombuffer(coded.payload, dtype=np.uint8).copy()
+            if len(data):
+                _, probs = self._known(data)
+                if probabilities is not None:
+                    probabilities.extend(probs.tolist())
+            return bytes(coded.payload)
+        n = coded.length
+        seg_len = segment_length(n, self.segments)
+        words = np.frombuffer(coded.payload, dtype="<u4").astype(np.uint32)
+        decoder = constriction.stream.queue.RangeDecoder(words)
+        data = np.zeros(n, dtype=np.uint8)
+        lanes = new_lanes(n, seg_len)
+        if len(lanes) == 1:
+            self._decode_sequential(decoder, lanes, data, probabilities)
+        else:
+            self._decode_segments(decoder, lanes, data, seg_len, probabilities)
+        return data.tobytes()
+
+    def _decode_sequential(self, decoder, lanes, data, probabilities) -> None:  # type: ignore[no-untyped-def]
+        state, n = self.state, len(data)
+        record = probabilities.append if probabilities is not None else None
+        Bernoulli = constriction.stream.model.Bernoulli  # noqa: N806 (a class, looked up once)
+        p = step_one(state, lanes, data, -1, 0)
+        for t in range(n):
+            for _ in range(8):
+                if record is not None:
+                    record(p)
+                bit = decoder.decode(Bernoulli(p / 4096.0, perfect=False))
+                p = step_one(state, lanes, data, bit, t)
+            if self.progress is not None and (t & 0xFFFF) == 0xFFFF:
+                self.progress(t + 1)
+
+    def _decode_segments(self, decoder, lanes, data, seg_len, probabilities) -> None:  # type: ignore[no-untyped-def]
+        n, n_seg = len(data), len(lanes)
+        out = np.zeros(n_seg, dtype=np.int64)
+        outside = np.zeros(n_seg, dtype=np.int64)
+        bits = np.zeros(n_seg, dtype=np.int64)
+        for t in range(seg_len):
+            a = min(n_seg, -(-(n - t) // seg_len))
+            for _ in range(8):
+                predict_many(self.state, lanes, data, a, outside, out)
+                if probabilities is not None:
+                    probabilities.extend(out[:a].tolist())
+                bits[:a] = decoder.decode(_BERNOULLI, out[:a] / 4096.0)
+                update_many(self.state, lanes, data, seg_len, a, t, bits)
+            if self.progress is not None and (t & 0xFFF) == 0xFFF:
+                self.progress(min(n, (t + 1) * n_seg))
