@@ -1,0 +1,216 @@
+"""The archive file (``.mdlz``): everything a decoder needs, then the payload, then checksums.
+
+Layout, on the :mod:`~mdlkit.coding.container`'s field types::
+
+    "MDLZ"  version (u8)  header (section: compact JSON)  CRC-32 of all bytes so far (u32)
+    record*               each: tag (u8)  body (section)  CRC-32 of tag + body (u32)
+    end record            tag 0, body = varint length of the original + its CRC-32 (u32)
+
+The header names the mode (``online`` or ``two-part``), the level, the predictor and its
+settings (segments per block, block size), the library versions and, where floating point
+enters (the two-part mode's network), the torch version, thread count, dtype and CPU capability
+the probabilities were computed with. Records are coded blocks (tag 1: varint length + range
+coder words), stored blocks (tag 2: the bytes themselves), a weight file (tag 3) and its data
+chunks (tag 4). Every record carries its own CRC, so damage is found before the damaged part is
+decoded, and the end record's CRC of the original catches anything else: a damaged, truncated
+or foreign archive is a one-line :class:`~mdlkit.errors.MdlkitError`, never wrong output.
+
+Archives are written and read as streams, one record at a time: memory stays bounded by the
+model's tables plus a couple of blocks (:data:`~mdlkit.compression.online.BLOCK_BYTES`) for any
+input size in the online mode.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from mdlkit.coding.container import FileFormat, Writer
+from mdlkit.errors import MdlkitError
+
+__all__ = [
+    "FORMAT",
+    "Header",
+    "Record",
+    "end_body",
+    "parse_end",
+    "read_header",
+    "read_records",
+    "write_header",
+    "write_record",
+]
+
+FORMAT = FileFormat("mdlkit archive", b"MDLZ", 1)
+END, CODED, STORED, MODEL, CHUNK = 0, 1, 2, 3, 4
+_TAGS = {END: "end", CODED: "coded block", STORED: "stored block", MODEL: "model", CHUNK: "chunk"}
+# The largest body a record may declare: a damaged length must not make the reader allocate it.
+MAX_BODY = 1 << 30
+_MAX_HEADER = 1 << 16
+_DAMAGED = "the archive is damaged or incomplete; make it again from the original"
+
+
+def _damaged(problem: str) -> MdlkitError:
+    return MdlkitError(f"{FORMAT.kind} is damaged: {problem} ({_DAMAGED})")
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the decoder needs besides the records: mode, level and the settings of the coder."""
+
+    mode: str
+    level: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        body = {"mode": self.mode, "level": self.level, "settings": self.settings,
+                "environment": self.environment}  # fmt: skip
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Header:
+        try:
+            body = json.loads(data.decode())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise _damaged("its header is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise _damaged("its header is not a JSON object")
+        mode, level = body.get("mode"), body.get("level")
+        settings, environment = body.get("settings"), body.get("environment")
+        if (
+            not isinstance(mode, str)
+            or not isinstance(level, int)
+            or not isinstance(settings, dict)
+            or not isinstance(environment, dict)
+        ):
+            raise _damaged("its header lacks the mode, level or settings")
+        return cls(mode, level, settings, environment)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record: its tag and body (the end record's body is parsed into length and CRC)."""
+
+    tag: int
+    body: bytes
+
+
+def write_header(out: BinaryIO, header: Header) -> int:
+    """Write magic, version and header; the number of bytes written."""
+    w = FORMAT.writer()
+    w.section(header.to_json())
+    data = w.getvalue()
+    w2 = Writer(data)
+    w2.u32(zlib.crc32(data))
+    out.write(w2.getvalue())
+    return len(w2)
+
+
+def write_record(out: BinaryIO, tag: int, body: bytes) -> int:
+    """Write one record; the number of bytes written."""
+    w = Writer()
+    w.u8(tag)
+    w.section(body)
+    data = w.getvalue()
+    w2 = Writer(data)
+    w2.u32(zlib.crc32(bytes([tag]) + body))
+    out.write(w2.getvalue())
+    return len(w2)
+
+
+def end_body(length: int, crc: int) -> bytes:
+    """The end record's body: the original's length and CRC-32."""
+    w = Writer()
+    w.varint(length)
+    w.u32(crc)
+    return w.getvalue()
+
+
+def parse_end(body: bytes) -> tuple[int, int]:
+    """(length, CRC-32) of the original from an end record's body."""
+    src = io.BytesIO(body)
+    s = _Stream(src)
+    length, _ = s.varint("end record")
+    crc = s.u32("end record")
+    if src.read(1):
+        raise _damaged("its end record is too long")
+    return length, crc
+
+
+class _Stream:
+    """Reads the container's field types from a binary stream, every shortfall an error."""
+
+    def __init__(self, src: BinaryIO) -> None:
+        self.src = src
+
+    def take(self, n: int, what: str) -> bytes:
+        data = self.src.read(n)
+        if len(data) != n:
+            raise _damaged(f"it ends inside its {what}")
+        return data
+
+    def varint(self, what: str) -> tuple[int, bytes]:
+        value, shift, raw = 0, 0, bytearray()
+        while True:
+            byte = self.take(1, what)[0]
+            raw.append(byte)
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value, bytes(raw)
+            shift += 7
+            if len(raw) >= 10:
+                raise _damaged(f"its {what} has an impossible length")
+
+    def u32(self, what: str) -> int:
+        return int.from_bytes(self.take(4, what), "little")
+
+
+def read_header(src: BinaryIO) -> Header:
+    """Read and check magic, version and header from the start of an archive."""
+    s = _Stream(src)
+    prefix = src.read(5)
+    if len(prefix) < 5 or prefix[:4] != FORMAT.magic:
+        raise MdlkitError(
+            f"not an {FORMAT.kind} (it does not start with {FORMAT.magic.decode()}); "
+            "give a file made by `mdlkit compress`"
+        )
+    if prefix[4] != FORMAT.version:
+        raise MdlkitError(
+            f"{FORMAT.kind} version {prefix[4]} is not supported (this mdlkit reads version "
+            f"{FORMAT.version}); decompress it with the mdlkit that made it"
+        )
+    n, raw_n = s.varint("header")
+    if n > _MAX_HEADER:
+        raise _damaged("its header has an impossible length")
+    body = s.take(n, "header")
+    if s.u32("header checksum") != zlib.crc32(prefix + raw_n + body):
+        raise _damaged("its header fails its checksum")
+    return Header.from_json(body)
+
+
+def read_records(src: BinaryIO, on_record: Callable[[Record], None] | None = None) -> Iterator[Record]:
+    """The records after the header, each checked against its CRC; stops after the end record
+    and makes sure nothing follows it."""
+    s = _Stream(src)
+    while True:
+        tag = s.take(1, "record tag")[0]
+        if tag not in _TAGS:
+            raise _damaged(f"record tag {tag} is unknown")
+        n, _ = s.varint(f"{_TAGS[tag]} record")
+        if n > MAX_BODY:
+            raise _damaged(f"its {_TAGS[tag]} record has an impossible length")
+        body = s.take(n, f"{_TAGS[tag]} record")
+        if s.u32(f"{_TAGS[tag]} checksum") != zlib.crc32(bytes([tag]) + body):
+            raise _damaged(f"a {_TAGS[tag]} record fails its checksum")
+        record = Record(tag, body)
+        if on_record is not None:
+            on_record(record)
+        yield record
+        if tag == END:
+            if src.read(1):
+                raise _damaged("bytes follow its end record")
+            return

@@ -1,0 +1,351 @@
+"""Compress and decompress files: the online mode (nothing stored) and the two-part mode.
+
+``online`` (default): the context-mixing predictor starts from its fixed initial state and
+learns from what it has coded; the decoder repeats the same computation (integer arithmetic,
+so any machine decodes any archive). Levels: 1 codes 16 segments of each block in lockstep
+(fastest decoding, slightly larger), 2 codes each block sequentially (smallest).
+
+``two-part`` (the seed paper's setting): a byte transformer trained on the file with DRR,
+pruned and quantized; the weight file is stored in the archive and the data is coded with the
+decoded model in independent chunks (:mod:`mdlkit.compression.two_part`). Floating point enters
+there, so the archive records the torch version, thread count and CPU capability, and a
+decoder in a different environment refuses rather than risk different probabilities.
+
+Both directions stream: input is read block by block, records are written as they are made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from mdlkit import __version__
+from mdlkit.compression.archive import (
+    CHUNK,
+    CODED,
+    END,
+    MODEL,
+    STORED,
+    Header,
+    end_body,
+    parse_end,
+    read_header,
+    read_records,
+    write_header,
+    write_record,
+)
+from mdlkit.compression.online import BLOCK_BYTES, CodedBlock, OnlineCoder
+from mdlkit.errors import MdlkitError
+
+__all__ = ["LEVELS", "MODES", "Summary", "compress", "compress_stream", "decompress", "decompress_stream"]
+
+MODES = ("online", "two-part")
+LEVELS = {"online": (1, 2), "two-part": (1, 2, 3)}
+DEFAULT_LEVEL = {"online": 2, "two-part": 1}
+PREDICTOR = "cm1"  # names the context-mixing arithmetic; any change to it needs a new name
+_SEGMENTS = {1: 16, 2: 1}
+TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in memory
+
+
+@dataclass
+class Summary:
+    """What a compression or decompression did: sizes in bytes, bits by part."""
+
+    mode: str
+    level: int
+    original_bytes: int = 0
+    archive_bytes: int = 0
+    model_bytes: int = 0  # the stored weight file (two-part mode), inside archive_bytes
+    ideal_bits: float = 0.0  # Σ −log2 p of the data under the model(s)
+    sha256: str = ""  # of the original
+
+    @property
+    def bits_per_byte(self) -> float:
+        """Archive bits per original byte (everything counted: header, model, checksums)."""
+        return 8.0 * self.archive_bytes / self.original_bytes if self.original_bytes else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "level": self.level, "original_bytes": self.original_bytes,
+                "archive_bytes": self.archive_bytes, "model_bytes": self.model_bytes,
+                "ideal_bits": self.ideal_bits, "bits_per_byte": self.bits_per_byte,
+                "sha256": self.sha256}  # fmt: skip
+
+
+def check_mode(mode: str, level: int | None) -> int:
+    """The level to use for ``mode``; unknown ones are a one-line error."""
+    if mode not in MODES:
+        raise MdlkitError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if level is None:
+        return DEFAULT_LEVEL[mode]
+    if level not in LEVELS[mode]:
+        choices = ", ".join(map(str, LEVELS[mode]))
+        raise MdlkitError(f"--level {level} does not exist for the {mode} mode; choose {choices}")
+    return level
+
+
+def _environment(mode: str) -> dict[str, Any]:
+    # The online predictor is integer arithmetic: only mdlkit's version matters (for the record).
+    env: dict[str, Any] = {"mdlkit": __version__}
+    if mode == "two-part":
+        import torch
+
+        env |= {"torch": torch.__version__, "threads": 1, "dtype": "float32",
+                "cpu": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
+    return env
+
+
+def _check_environment(header: Header) -> None:
+    """Refuse an archive whose probabilities this machine might not reproduce bit for bit."""
+    if header.mode == "online":
+        if header.settings.get("predictor") != PREDICTOR:
+            raise MdlkitError(
+                f"this archive was made with predictor {header.settings.get('predictor')!r}, "
+                f"which this mdlkit ({__version__}, predictor {PREDICTOR}) does not have; "
+                "decompress it with the mdlkit that made it"
+            )
+        return
+    import torch
+
+    made, here = header.environment, _environment("two-part")
+    for key in ("torch", "cpu"):
+        if made.get(key) != here[key]:
+            raise MdlkitError(
+                f"this archive's model was evaluated with {key} {made.get(key)!r} and this machine "
+                f"has {here[key]!r}; its probabilities may differ by an ulp, so it can only be "
+                f"decoded where torch {made.get('torch')} runs on {made.get('cpu')}"
+            )
+    del torch
+
+
+def _read_blocks(src: BinaryIO, size: int) -> Any:
+    while True:
+        block = src.read(size)
+        if not block:
+            return
+        while len(block) < size:  # a pipe may return short reads before its end
+            more = src.read(size - len(block))
+            if not more:
+                break
+            block += more
+        yield block
+
+
+def compress_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    *,
+    mode: str = "online",
+    level: int | None = None,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Compress everything ``src`` yields into an archive written to ``dst``.
+
+    ``progress(n)`` is called now and then with the number of input bytes done.
+    """
+    level = check_mode(mode, level)
+    summary = Summary(mode, level)
+    digest = hashlib.sha256()
+    crc, total = 0, 0
+    if mode == "online":
+        segments = _SEGMENTS[level]
+        settings = {"predictor": PREDICTOR, "segments": segments, "block_bytes": BLOCK_BYTES}
+        written = write_header(dst, Header(mode, level, settings, _environment(mode)))
+        done = 0
+
+        def block_progress(n: int) -> None:
+            if progress is not None:
+                progress(done + n)
+
+        coder = OnlineCoder(segments, progress=block_progress if progress else None)
+        for block in _read_blocks(src, BLOCK_BYTES):
+            coded = coder.encode(block)
+            summary.ideal_bits += coded.ideal_bits
+            if coded.stored:
+                written += write_record(dst, STORED, coded.payload)
+            else:
+                written += write_record(dst, CODED, _varint(coded.length) + coded.payload)
+            digest.update(block)
+            crc = zlib.crc32(block, crc)
+            total += len(block)
+            done = total
+            if progress is not None:
+                progress(done)
+    else:
+        from mdlkit.compression.two_part import fit_two_part
+
+        data = src.read(TWO_PART_MAX_BYTES + 1)
+        if len(data) > TWO_PART_MAX_BYTES:
+            raise MdlkitError(
+                f"the two-part mode trains on the whole input in memory and takes at most "
+                f"{TWO_PART_MAX_BYTES >> 20} MiB; use the online mode for larger inputs"
+            )
+        code = fit_two_part(data, level=level, seed=seed, progress=progress is not None)
+        header = Header(mode, level, code.settings.to_dict() | {"length": len(data)},
+                        _environment(mode))  # fmt: skip
+        written = write_header(dst, header)
+        written += write_record(dst, MODEL, code.model)
+        for chunk in code.chunks:
+            written += write_record(dst, CHUNK, chunk)
+        summary.model_bytes = len(code.model)
+        summary.ideal_bits = code.ideal_bits
+        digest.update(data)
+        crc, total = zlib.crc32(data), len(data)
+    written += write_record(dst, END, end_body(total, crc))
+    summary.original_bytes = total
+    summary.archive_bytes = written
+    summary.sha256 = digest.hexdigest()
+    return summary
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _split_coded(body: bytes, block_bytes: int) -> CodedBlock:
+    length, shift, i = 0, 0, 0
+    while True:
+        if i >= len(body) or i >= 10:
+            raise MdlkitError("mdlkit archive is damaged: a coded block has no valid length "
+                              "(make it again from the original)")  # fmt: skip
+        byte = body[i]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        i += 1
+        if byte < 0x80:
+            break
+    payload = body[i:]
+    if not 0 < length <= block_bytes or len(payload) % 4 or len(payload) >= length:
+        raise MdlkitError("mdlkit archive is damaged: a coded block's length does not fit its "
+                          "payload (make it again from the original)")  # fmt: skip
+    return CodedBlock(length, False, payload, 0.0)
+
+
+def decompress_stream(
+    src: BinaryIO,
+    dst: BinaryIO,
+    *,
+    progress: Callable[[int], None] | None = None,
+    probabilities: list[int] | None = None,
+) -> Summary:
+    """Decode an archive from ``src``, writing the original to ``dst``; checks every CRC.
+
+    ``probabilities`` (online mode) receives every 12-bit probability the decoder used, in
+    coding order — the encoder's are the same, which the tests check.
+    """
+    header = read_header(src)
+    if header.mode not in MODES or header.level not in LEVELS[header.mode]:
+        raise MdlkitError(f"mdlkit archive is damaged: mode {header.mode!r} level {header.level} "
+                          "is unknown (make it again from the original)")  # fmt: skip
+    _check_environment(header)
+    summary = Summary(header.mode, header.level)
+    digest = hashlib.sha256()
+    crc, total = 0, 0
+    end: tuple[int, int] | None = None
+    if header.mode == "online":
+        segments, block_bytes = header.settings.get("segments"), header.settings.get("block_bytes")
+        if not isinstance(segments, int) or not isinstance(block_bytes, int) or not (
+            1 <= segments <= 4096 and 1 <= block_bytes <= 1 << 27
+        ):
+            raise MdlkitError("mdlkit archive is damaged: its block settings are impossible "
+                              "(make it again from the original)")  # fmt: skip
+        done = 0
+
+        def block_progress(n: int) -> None:
+            if progress is not None:
+                progress(done + n)
+
+        coder = OnlineCoder(segments, progress=block_progress if progress else None)
+        for record in read_records(src):
+            if record.tag == END:
+                end = parse_end(record.body)  # read_records then checks that nothing follows
+                continue
+            if record.tag == STORED and 0 < len(record.body) <= block_bytes:
+                block = coder.decode(CodedBlock(len(record.body), True, record.body, 0.0),
+                                     probabilities)  # fmt: skip
+            elif record.tag == CODED:
+                block = coder.decode(_split_coded(record.body, block_bytes), probabilities)
+            else:
+                raise MdlkitError("mdlkit archive is damaged: a record does not belong in an "
+                                  "online archive (make it again from the original)")  # fmt: skip
+            dst.write(block)
+            digest.update(block)
+            crc = zlib.crc32(block, crc)
+            total += len(block)
+            done = total
+            if progress is not None:
+                progress(total)
+    else:
+        from mdlkit.compression.two_part import TwoPartSettings, decode_two_part
+
+        length = header.settings.get("length")
+        if not isinstance(length, int) or not 0 <= length <= TWO_PART_MAX_BYTES:
+            raise MdlkitError("mdlkit archive is damaged: its length is impossible "
+                              "(make it again from the original)")  # fmt: skip
+        settings = TwoPartSettings.from_dict(
+            {k: v for k, v in header.settings.items() if k != "length"}
+        )
+        model, chunks = None, []
+        for record in read_records(src):
+            if record.tag == END:
+                end = parse_end(record.body)  # read_records then checks that nothing follows
+                continue
+            if record.tag == MODEL and model is None:
+                model = record.body
+            elif record.tag == CHUNK and model is not None:
+                chunks.append(record.body)
+            else:
+                raise MdlkitError("mdlkit archive is damaged: its records are out of order "
+                                  "(make it again from the original)")  # fmt: skip
+        if model is None:
+            raise MdlkitError("mdlkit archive is damaged: it has no model (make it again "
+                              "from the original)")  # fmt: skip
+        data = decode_two_part(settings, model, chunks, length)
+        summary.model_bytes = len(model)
+        dst.write(data)
+        digest.update(data)
+        crc, total = zlib.crc32(data), len(data)
+    assert end is not None  # read_records ends only after the end record
+    if end != (total, crc):
+        raise MdlkitError(
+            "mdlkit archive does not decode to its original (length or checksum differs); "
+            "it is damaged, or this machine computes differently from the one that made it"
+        )
+    summary.original_bytes = total
+    summary.sha256 = digest.hexdigest()
+    return summary
+
+
+def compress(data: bytes, *, mode: str = "online", level: int | None = None,
+             verify: bool = True, seed: int = 0) -> bytes:  # fmt: skip
+    """The archive of ``data`` as bytes; with ``verify`` (default) it is decoded back and
+    compared first.
+
+    >>> archive = compress(b"abracadabra " * 20)
+    >>> len(archive) < 240 and decompress(archive) == b"abracadabra " * 20
+    True
+    """
+    out = io.BytesIO()
+    summary = compress_stream(io.BytesIO(data), out, mode=mode, level=level, seed=seed)
+    archive = out.getvalue()
+    if verify:
+        check = decompress_stream(io.BytesIO(archive), io.BytesIO())
+        if check.sha256 != summary.sha256:
+            raise MdlkitError("verification failed: the archive does not decode to the input")
+    return archive
+
+
+def decompress(archive: bytes) -> bytes:
+    """The original bytes of an archive made by :func:`compress` (every checksum checked)."""
+    out = io.BytesIO()
+    decompress_stream(io.BytesIO(archive), out)
+    return out.getvalue()

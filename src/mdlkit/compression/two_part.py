@@ -1,0 +1,785 @@
+"""The two-part mode of the file compressor: a pruned, quantized transformer sent with the data.
+
+The seed paper's setting (Barth & von Petersenn, 2025): train a byte-level transformer on the
+file with DRR or R-L1 (or PMMP, or plainly), prune it (random gradient → TAMADE → random
+gradient, then fine-tune with the mask frozen), choose the quantization step by a loss tolerance,
+write the weight file (``.mdlw``), DECODE it, and range-code the file with the decoded model.
+The description length is the weight file plus the coded data, both real bytes.
+
+**Chunks.** The data is cut into chunks of ``chunk`` bytes (chunk i is
+``data[i·C : (i+1)·C]``, the last one shorter) coded independently, each into its own
+range-coder payload, so a decoder can work on all chunks at once: it decodes byte j of every
+chunk in one batched forward pass, then byte j + 1, and so on.
+
+**What predicts byte j of a chunk.** The first byte of every chunk is coded with the uniform
+distribution (8 bits; there is no start token in a byte vocabulary, and a chunk of thousands of
+bytes makes those 8 bits negligible). Byte j ≥ 1 is predicted by the model from a window of at
+most ``context`` = T bytes of the same chunk ending at byte j − 1. Windows start every
+``stride`` = S bytes: window w holds bytes w·S … w·S + T − 1 and predicts bytes
+w·S + T − S + 1 … w·S + T from its last S positions (window 0 predicts bytes 1 … T from all of
+its positions). So byte j sees between T − S + 1 and T bytes of context once the chunk is T bytes
+in. S = T codes every byte exactly as the training windows score it (the tiling of
+:func:`mdlkit.data.sequence_windows`); S = 1 is the sliding window (always the previous
+min(j, T) bytes). The S bytes a window predicts are decoded one at a time with cached keys and
+values (:func:`_forward_cached`): the first T − S positions of a window are run in one batched
+pass ("prefill"), then one position per decoded byte, so the cost per byte is about
+(T − S)/S + 1 positions of the model, not T.
+
+**Bit-identical probabilities.** The encoder runs the decoder's loop (:func:`_predictions`):
+the same groups of chunks (at most ``batch`` per forward pass, a short last chunk padded with
+zeros whose predictions are never used), the same shapes at every step, float32 weights decoded
+from the weight file, eval mode, ``torch.no_grad``, ONE torch thread (set inside the loops and
+restored afterwards; the settings record it). Logits become probabilities as every head makes
+them (:meth:`mdlkit.heads.CategoricalHead.distribution`: float32 logits → float64 → softmax),
+and the range coder quantizes those float64 rows with constriction's ``Categorical``
+(``perfect=False``) on both sides. What remains machine-dependent is the float32 arithmetic of
+torch's CPU kernels: decode with the torch build (and CPU family) that encoded.
+
+>>> settings = TwoPartSettings(
+...     spec={"kind": "byte_transformer", "kwargs": {"context": 8, "d_model": 8, "n_layers": 1,
+...           "n_heads": 2}}, context=8, chunk=64, stride=4)
+>>> TwoPartSettings.from_dict(settings.to_dict()) == settings
+True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from mdlkit.bits import LN2
+from mdlkit.coding.distributions import Categorical
+from mdlkit.coding.streams import Decoder, Encoder
+from mdlkit.coding.weights import decode_model, encode_model
+from mdlkit.data.sequences import as_tokens
+from mdlkit.errors import MdlkitError
+from mdlkit.heads import CategoricalHead, evaluate
+from mdlkit.models.sequence import ByteTransformer
+from mdlkit.models.spec import ModelSpec
+from mdlkit.pruning import choose_step, count_nonzero, count_parameters
+from mdlkit.regularizers.registry import METHODS
+from mdlkit.stopping import LossSaturation
+from mdlkit.training.pipeline import PruneConfig, prune
+from mdlkit.training.sequence import train_byte_model
+from mdlkit.training.state import TrainConfig
+
+__all__ = [
+    "SETTINGS_VERSION",
+    "TwoPartCode",
+    "TwoPartPlan",
+    "TwoPartSettings",
+    "decode_two_part",
+    "encode_two_part",
+    "fit_two_part",
+    "plan_two_part",
+]
+
+SETTINGS_VERSION = 1
+VOCAB = 256
+_HEAD = CategoricalHead()
+_UNIFORM_ROW = np.full(VOCAB, 1.0 / VOCAB)
+
+ProbabilityHook = Callable[[int, int, np.ndarray], None]
+"""``hook(group, j, probs)``: the (chunks of the group, 256) float64 rows that code byte j of
+every chunk of group ``group`` (rows of chunks shorter than j + 1 are computed but unused)."""
+
+
+# Settings and result ----------------------------------------------------------------------------
+
+
+def _int_field(d: dict[str, Any], name: str, low: int, high: int | None = None) -> int:
+    value = d.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MdlkitError(f"two-part settings: {name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise MdlkitError(f"two-part settings: {name} must be {bound}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class TwoPartSettings:
+    """Everything the decoder needs besides the weight file and the payloads (JSON-able).
+
+    Attributes:
+        spec: ``ModelSpec.to_dict()`` of the model (a ``byte_transformer``); the weight file
+            carries it too, and the two must agree.
+        context: T, the longest window of bytes the model sees (≤ the model's context).
+        chunk: bytes per independently coded chunk.
+        stride: S in [1, T], bytes between window starts (see the module docstring).
+        batch: chunks per forward pass (chunk groups are coded one after another).
+        dtype: the model's float type; only ``"float32"``.
+        threads: torch threads of the coding loops; only 1.
+        first: how the first byte of a chunk is coded; only ``"uniform"`` (8 bits).
+        version: of this settings layout.
+    """
+
+    spec: dict[str, Any]
+    context: int
+    chunk: int
+    stride: int
+    batch: int = 64
+    dtype: str = "float32"
+    threads: int = 1
+    first: str = "uniform"
+    version: int = SETTINGS_VERSION
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise :class:`MdlkitError` unless a decoder can work with these settings."""
+        d = asdict(self)
+        _int_field(d, "version", SETTINGS_VERSION, SETTINGS_VERSION)
+        context = _int_field(d, "context", 1)
+        _int_field(d, "chunk", 1)
+        _int_field(d, "stride", 1, context)
+        _int_field(d, "batch", 1)
+        _int_field(d, "threads", 1, 1)
+        if self.dtype != "float32":
+            raise MdlkitError(f"two-part settings: dtype must be 'float32', got {self.dtype!r}")
+        if self.first != "uniform":
+            raise MdlkitError(f"two-part settings: first must be 'uniform', got {self.first!r}")
+        spec = self.model_spec()
+        if spec.kind != "byte_transformer":
+            raise MdlkitError(
+                f"two-part settings: the model must be a byte_transformer, got {spec.kind!r}"
+            )
+        model_context = spec.kwargs.get("context", 64)
+        if not isinstance(model_context, int) or context > model_context:
+            raise MdlkitError(
+                f"two-part settings: context {context} exceeds the model's ({model_context!r})"
+            )
+        if spec.kwargs.get("vocab_size", VOCAB) != VOCAB:
+            raise MdlkitError("two-part settings: the model must predict 256 byte values")
+
+    def model_spec(self) -> ModelSpec:
+        if (
+            not isinstance(self.spec, dict)
+            or not isinstance(self.spec.get("kind"), str)
+            or not isinstance(self.spec.get("kwargs", {}), dict)
+        ):
+            raise MdlkitError("two-part settings: spec must be {'kind': str, 'kwargs': dict}")
+        return ModelSpec.from_dict(self.spec)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TwoPartSettings:
+        """Settings from :meth:`to_dict`'s form; anything missing, unknown or out of range is a
+        :class:`MdlkitError`."""
+        if not isinstance(d, dict):
+            raise MdlkitError(f"two-part settings must be a JSON object, got {type(d).__name__}")
+        names = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise MdlkitError(f"two-part settings: unknown fields {', '.join(unknown)}")
+        missing = sorted(n for n in ("spec", "context", "chunk", "stride") if n not in d)
+        if missing:
+            raise MdlkitError(f"two-part settings: missing fields {', '.join(missing)}")
+        try:
+            return cls(**d)
+        except MdlkitError:
+            raise
+        except Exception as error:  # a wrong type deep inside: the same bad input to the user
+            raise MdlkitError(f"two-part settings are invalid: {error}") from None
+
+
+@dataclass(frozen=True)
+class TwoPartCode:
+    """A file as a two-part code: settings, the weight file, one payload per chunk.
+
+    Sizes: ``model_bits`` = 8 · len(model) (the weight file), ``data_bits`` = 8 · Σ len(chunk)
+    (32 per range-coder word), ``total_bits`` their sum — the settings' few bytes are the
+    archive's. ``ideal_bits`` is Σ −log2 p of the data under the decoded model (float64),
+    ``paper_bits`` the DRR paper's convention: 32 bits per nonzero parameter (no index cost)
+    plus the coded data. ``test_bits_per_byte`` is the decoded model's mean −log2 p on the
+    held-out tail windows of training (None when no model was trained); ``report`` holds the
+    training figures (method, α, epochs, step, seconds).
+    """
+
+    settings: TwoPartSettings
+    model: bytes
+    chunks: list[bytes]
+    ideal_bits: float
+    length: int
+    n_params: int
+    nonzero: int
+    step: float
+    test_bits_per_byte: float | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model_bits(self) -> int:
+        return 8 * len(self.model)
+
+    @property
+    def data_bits(self) -> int:
+        return 8 * sum(len(c) for c in self.chunks)
+
+    @property
+    def total_bits(self) -> int:
+        return self.model_bits + self.data_bits
+
+    @property
+    def paper_bits(self) -> int:
+        return 32 * self.nonzero + self.data_bits
+
+    def summary(self) -> dict[str, Any]:
+        """Plain values for a results file."""
+        n = max(self.length, 1)
+        return {
+            "length": self.length,
+            "n_params": self.n_params,
+            "nonzero": self.nonzero,
+            "step": self.step,
+            "model_bytes": len(self.model),
+            "model_bits": self.model_bits,
+            "data_bits": self.data_bits,
+            "data_ideal_bits": self.ideal_bits,
+            "total_bits": self.total_bits,
+            "paper_bits": self.paper_bits,
+            "bits_per_byte": self.total_bits / n,
+            "data_bits_per_byte": self.data_bits / n,
+            "test_bits_per_byte": self.test_bits_per_byte,
+            "chunks": len(self.chunks),
+            "settings": self.settings.to_dict(),
+            **self.report,
+        }
+
+
+# The shared prediction loop ---------------------------------------------------------------------
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """One torch thread inside the coding loops (float sums depend on the thread count)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _new_cache(model: ByteTransformer, batch: int, context: int) -> list[torch.Tensor]:
+    """Keys and values of every block: a (2, batch, heads, context, d_head) tensor each."""
+    block = model.blocks[0]
+    heads = block.attn.n_heads  # type: ignore[union-attr]
+    d_model = model.embed.embedding_dim
+    return [
+        torch.zeros(2, batch, int(heads), context, d_model // int(heads)) for _ in model.blocks
+    ]
+
+
+def _forward_cached(
+    model: ByteTransformer, x: torch.Tensor, position: int, cache: list[torch.Tensor]
+) -> torch.Tensor:
+    """Logits (B, 256) of the LAST of the tokens ``x`` (B, t), which sit at window positions
+    ``position`` … ``position + t − 1``; keys and values of earlier positions are read from
+    ``cache`` and those of ``x`` written into it.
+
+    Either a prefill from the window's start (``position == 0``, causal attention among the t
+    tokens) or one new token (t == 1, attending to every cached position ≤ its own). Same
+    modules and the same attention kernel as :meth:`ByteTransformer.forward`; it agrees with it
+    up to float rounding (the shapes differ).
+    """
+    batch, time = x.shape
+    end = position + time
+    if model.positions is not None:
+        where = model.positions.weight[position:end]
+    else:
+        assert model.sinusoids is not None
+        where = model.sinusoids[position:end]
+    h = model.embed(x) + where
+    for block, kv in zip(model.blocks, cache, strict=True):
+        attn = block.attn  # type: ignore[union-attr]
+        n_heads = int(attn.n_heads)
+        d_model = h.shape[-1]
+        q, k, v = (
+            t.view(batch, time, n_heads, d_model // n_heads).transpose(1, 2)
+            for t in attn.qkv(block.ln1(h)).split(d_model, dim=2)  # type: ignore[operator]
+        )
+        kv[0, :, :, position:end] = k
+        kv[1, :, :, position:end] = v
+        if position == 0:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            y = F.scaled_dot_product_attention(q, kv[0, :, :, :end], kv[1, :, :, :end])
+        h = h + attn.out(y.transpose(1, 2).reshape(batch, time, d_model))  # type: ignore[operator]
+        h = h + block.mlp(block.ln2(h))  # type: ignore[operator]
+    return model.head(model.norm(h[:, -1]))
+
+
+def _probabilities(logits: torch.Tensor) -> np.ndarray:
+    """float32 logits (B, 256) → float64 probabilities, as every categorical head makes them."""
+    return _HEAD.distribution(logits).probs
+
+
+def _predictions(
+    model: ByteTransformer, settings: TwoPartSettings, n_chunks: int, chunk_length: int
+) -> Generator[np.ndarray, np.ndarray, None]:
+    """The coding distributions of one group of ``n_chunks`` chunks, byte by byte.
+
+    Yields the (n_chunks, 256) float64 rows for byte j = 0, 1, … ``chunk_length − 1`` of every
+    chunk and must be sent the n_chunks bytes at position j (0 for a chunk that has ended)
+    before it computes position j + 1. Encoder and decoder both drive exactly this generator.
+    """
+    context, stride = settings.context, settings.stride
+    tokens = torch.zeros(n_chunks, chunk_length, dtype=torch.int64)
+    cache = _new_cache(model, n_chunks, context)
+    symbols = yield np.tile(_UNIFORM_ROW, (n_chunks, 1))  # byte 0: uniform
+    tokens[:, 0] = torch.from_numpy(np.asarray(symbols, dtype=np.int64))
+    j = 1  # the next byte to predict; window w predicts bytes up to w·S + T
+    window_start = 0
+    while j < chunk_length:
+        # Window positions before ``first`` are context only; from it on, each position's
+        # logits predict the byte after it.
+        first = 0 if window_start == 0 else context - stride
+        if first:
+            _forward_cached(model, tokens[:, window_start : window_start + first], 0, cache)
+        for position in range(first, context):
+            if j >= chunk_length:
+                break
+            token = tokens[:, window_start + position : window_start + position + 1]
+            logits = _forward_cached(model, token, position, cache)
+            symbols = yield _probabilities(logits)
+            tokens[:, j] = torch.from_numpy(np.asarray(symbols, dtype=np.int64))
+            j += 1
+        window_start = stride if window_start == 0 and first == 0 else window_start + stride
+    return
+
+
+def _groups(length: int, settings: TwoPartSettings) -> list[list[tuple[int, int]]]:
+    """Chunk (start, stop) ranges of ``length`` bytes, in groups of at most ``batch``."""
+    starts = range(0, length, settings.chunk)
+    ranges = [(s, min(s + settings.chunk, length)) for s in starts]
+    return [ranges[g : g + settings.batch] for g in range(0, len(ranges), settings.batch)]
+
+
+def _check_model(model: nn.Module) -> ByteTransformer:
+    if not isinstance(model, ByteTransformer):
+        raise MdlkitError(f"the two-part mode codes with a ByteTransformer, got {type(model)}")
+    return model
+
+
+@torch.no_grad()
+def _encode_chunks(
+    model: ByteTransformer,
+    settings: TwoPartSettings,
+    data: bytes,
+    probabilities: ProbabilityHook | None = None,
+) -> tuple[list[bytes], float]:
+    """Range-code ``data`` chunk by chunk with ``model``; the payloads and Σ −log2 p."""
+    tokens = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+    payloads: list[bytes] = []
+    ideal = 0.0
+    was_training = model.training
+    model.eval()
+    try:
+        with _one_thread():
+            for g, group in enumerate(_groups(len(data), settings)):
+                longest = max(stop - start for start, stop in group)
+                # (chunk, position) byte values, zero past a short chunk's end
+                table = np.zeros((len(group), longest), dtype=np.int64)
+                for c, (start, stop) in enumerate(group):
+                    table[c, : stop - start] = tokens[start:stop]
+                encoders = [Encoder() for _ in group]
+                # Rows are buffered per chunk and coded one window's worth at a time: the same
+                # bits as one call per byte (the queue is sequential), far fewer calls.
+                pending: list[list[np.ndarray]] = [[] for _ in group]
+
+                def flush(j: int, pending: list[list[np.ndarray]] = pending) -> None:
+                    for c, (start, stop) in enumerate(group):
+                        rows = pending[c]
+                        if rows:
+                            first = j - len(rows)
+                            encoders[c].encode(
+                                table[c, first:j][: max(0, stop - start - first)],
+                                Categorical(np.stack(rows)[: max(0, stop - start - first)]),
+                            )
+                            pending[c] = []
+
+                loop = _predictions(model, settings, len(group), longest)
+                probs = next(loop)
+                for j in range(longest):
+                    if probabilities is not None:
+                        probabilities(g, j, probs)
+                    for c in range(len(group)):
+                        pending[c].append(probs[c])
+                    if len(pending[0]) >= max(settings.stride, 256):
+                        flush(j + 1)
+                    if j + 1 < longest:
+                        probs = loop.send(table[:, j])
+                    else:
+                        loop.close()
+                flush(longest)
+                for encoder in encoders:
+                    stream = encoder.finish()
+                    ideal += stream.ideal_bits
+                    payloads.append(stream.words.astype("<u4").tobytes())
+    finally:
+        model.train(was_training)
+    return payloads, ideal
+
+
+def _load_model(settings: TwoPartSettings, model: bytes) -> ByteTransformer:
+    decoded = decode_model(model)
+    spec = settings.model_spec()
+    built = spec.build()
+    if not isinstance(decoded, ByteTransformer) or [p.shape for p in decoded.parameters()] != [
+        p.shape for p in built.parameters()
+    ]:
+        raise MdlkitError("two-part code: the weight file holds another model than its settings")
+    return decoded
+
+
+def decode_two_part(
+    settings: TwoPartSettings,
+    model: bytes,
+    chunks: list[bytes],
+    length: int,
+    *,
+    probabilities: ProbabilityHook | None = None,
+) -> bytes:
+    """The ``length`` original bytes from the weight file and the chunk payloads.
+
+    ``probabilities`` (debugging) sees every row used, as in :func:`encode_two_part`. Damage
+    that the weight file's checksum or the payloads' shapes reveal raises :class:`MdlkitError`;
+    a payload damaged inside can decode into other bytes, which only a checksum of the original
+    (the archive's) catches.
+    """
+    if not isinstance(settings, TwoPartSettings):
+        raise MdlkitError("decode_two_part needs TwoPartSettings (use TwoPartSettings.from_dict)")
+    settings.check()
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise MdlkitError(f"two-part code: the length must be an integer >= 0, got {length!r}")
+    groups = _groups(length, settings)
+    n_chunks = sum(len(g) for g in groups)
+    if len(chunks) != n_chunks:
+        raise MdlkitError(
+            f"two-part code: {length} bytes in chunks of {settings.chunk} need {n_chunks} "
+            f"payloads, got {len(chunks)}"
+        )
+    words: list[np.ndarray] = []
+    for i, payload in enumerate(chunks):
+        if not isinstance(payload, bytes | bytearray | memoryview) or len(payload) % 4:
+            raise MdlkitError(f"two-part code: payload {i} is not whole 32-bit words")
+        words.append(np.frombuffer(bytes(payload), dtype="<u4").astype(np.uint32))
+    net = _load_model(settings, model)
+    out = np.zeros(length, dtype=np.uint8)
+    net.eval()
+    index = 0
+    with torch.no_grad(), _one_thread():
+        for g, group in enumerate(groups):
+            longest = max(stop - start for start, stop in group)
+            decoders = [Decoder(words[index + c]) for c in range(len(group))]
+            loop = _predictions(net, settings, len(group), longest)
+            probs = next(loop)
+            for j in range(longest):
+                if probabilities is not None:
+                    probabilities(g, j, probs)
+                symbols = np.zeros(len(group), dtype=np.int64)
+                for c, (start, stop) in enumerate(group):
+                    if j < stop - start:
+                        try:
+                            symbol = decoders[c].decode(Categorical(probs[c : c + 1]))
+                        except MdlkitError:
+                            raise
+                        except Exception:  # constriction on a garbled payload
+                            raise MdlkitError(
+                                f"two-part code: payload {index + c} does not decode"
+                            ) from None
+                        symbols[c] = symbol[0]
+                        out[start + j] = symbol[0]
+                if j + 1 < longest:
+                    probs = loop.send(symbols)
+                else:
+                    loop.close()
+            index += len(group)
+    return out.tobytes()
+
+
+# Encoding a trained model -----------------------------------------------------------------------
+
+
+def default_chunk(length: int) -> int:
+    """Bytes per chunk: 4 KiB for small files, growing so a file has at most ~64 chunks, at
+    most 64 KiB (one chunk costs a uniform first byte and a cold start of about T bytes)."""
+    target = max(1, -(-length // 64))
+    return int(min(65536, max(4096, 2 ** math.ceil(math.log2(target)))))
+
+
+def encode_two_part(
+    model: nn.Module,
+    spec: ModelSpec,
+    step: float,
+    data: bytes,
+    *,
+    stride: int | None = None,
+    context: int | None = None,
+    chunk: int | None = None,
+    batch: int = 64,
+    probabilities: ProbabilityHook | None = None,
+) -> TwoPartCode:
+    """Write ``model`` quantized at ``step`` into a weight file, decode it, and code ``data``
+    with the DECODED model (see the module docstring). ``context`` defaults to the model's,
+    ``stride`` to half of it, ``chunk`` to :func:`default_chunk`."""
+    data = bytes(data)
+    if spec.kind != "byte_transformer":
+        raise MdlkitError(f"the two-part mode codes with a byte_transformer, got {spec.kind!r}")
+    context = int(spec.kwargs.get("context", 64)) if context is None else context
+    settings = TwoPartSettings(
+        spec=spec.to_dict(),
+        context=context,
+        chunk=default_chunk(len(data)) if chunk is None else chunk,
+        stride=max(1, context // 2) if stride is None else stride,
+        batch=batch,
+    )
+    encoded = encode_model(model, spec, step)
+    decoded = _load_model(settings, encoded.data)
+    payloads, ideal = _encode_chunks(decoded, settings, data, probabilities)
+    return TwoPartCode(
+        settings=settings,
+        model=encoded.data,
+        chunks=payloads,
+        ideal_bits=ideal,
+        length=len(data),
+        n_params=encoded.total,
+        nonzero=encoded.nonzero,
+        step=encoded.step,
+    )
+
+
+# Choosing and training the model ----------------------------------------------------------------
+
+# level → (d_model, n_layers, n_heads, context, epochs, fine-tune epochs)
+_LEVELS: dict[int, tuple[int, int, int, int, int, int]] = {
+    1: (64, 2, 4, 64, 3, 1),
+    2: (96, 2, 4, 128, 6, 2),
+    3: (128, 3, 4, 128, 12, 3),
+}
+_MIN_TRAIN = 2048  # below this many bytes no model is trained (an all-zero model: uniform)
+
+
+@dataclass(frozen=True)
+class TwoPartPlan:
+    """How the model of a two-part code is made: its size, training, pruning and coding.
+
+    ``alpha`` is the regularization strength per byte (``None``: :func:`plan_two_part`'s choice
+    for the method and the number of training bytes). ``prune_delta`` is TAMADE's relative loss
+    tolerance, ``quant_delta`` the quantization step's. ``train=False`` sends an all-zero model
+    (every byte at 8 bits), for inputs too small to learn from.
+    """
+
+    d_model: int
+    n_layers: int
+    n_heads: int
+    context: int
+    epochs: int
+    finetune_epochs: int
+    stride: int
+    chunk: int
+    batch_size: int = 32
+    lr: float = 2e-3
+    alpha: float | None = None
+    beta: float = 5.0
+    warmup_epochs: int = 1
+    val_fraction: float = 0.05
+    test_fraction: float = 0.02
+    prune_delta: float = 0.01
+    quant_delta: float = 0.005
+    train: bool = True
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec(
+            "byte_transformer",
+            {
+                "context": self.context,
+                "d_model": self.d_model,
+                "n_layers": self.n_layers,
+                "n_heads": self.n_heads,
+            },
+        )
+
+
+def plan_two_part(length: int, level: int = 2) -> TwoPartPlan:
+    """The plan for ``length`` bytes at ``level`` (1 fast … 3 slower and better).
+
+    The level sets width, depth, context and epochs; a small file gets a narrower model
+    (d_model scaled down so the parameters stay below about half the file's bytes) and a
+    shorter context; below 2 KiB no model is trained.
+
+    >>> plan_two_part(100_000, level=1).d_model, plan_two_part(3_000, level=1).d_model
+    (64, 16)
+    """
+    if level not in _LEVELS:
+        raise MdlkitError(f"level must be one of {sorted(_LEVELS)}, got {level!r}")
+    if length < 0:
+        raise MdlkitError(f"length must be >= 0, got {length}")
+    d_model, n_layers, n_heads, context, epochs, finetune = _LEVELS[level]
+    chunk = default_chunk(length)
+    if length < _MIN_TRAIN:
+        return TwoPartPlan(16, 1, 2, 16, 1, 1, stride=16, chunk=chunk, train=False)
+    # ~12·d² parameters per layer plus 2·256·d for the embedding and the output layer
+    while d_model > 16 and n_layers * 12 * d_model**2 + 512 * d_model > length // 2:
+        d_model //= 2
+    n_heads = min(n_heads, max(1, d_model // 16))
+    # the validation range must hold a few windows
+    while context > 16 and 0.05 * length < 4 * (context + 1):
+        context //= 2
+    return TwoPartPlan(
+        d_model, n_layers, n_heads, context, epochs, finetune, stride=context // 2, chunk=chunk
+    )
+
+
+def default_alpha(method: str, n_train: int, beta: float = 5.0) -> float:
+    """α per byte: a nonzero weight costs about 12 bits (≈ 8.3 nats) in the weight file, so
+    penalising it by that much over ``n_train`` bytes balances model and data bits. DRR's
+    penalty per weight is at most 1 and PMMP's is γ ≤ 1; R-L1 charges |θ| (≈ 0.05 for a
+    typical weight here), so it gets β times DRR's α (the two agree near θ = 0)."""
+    base = 12 * LN2 / max(n_train, 1)
+    return {"none": 0.0, "drr": base, "pmmp": base, "l1": beta * base}[method]
+
+
+def _zero_model(spec: ModelSpec) -> nn.Module:
+    model = spec.build()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    return model
+
+
+def fit_two_part(
+    data: bytes,
+    *,
+    level: int = 2,
+    method: str = "drr",
+    seed: int = 0,
+    progress: bool = False,
+    plan: TwoPartPlan | None = None,
+    probabilities: ProbabilityHook | None = None,
+) -> TwoPartCode:
+    """Train, prune, quantize and encode a transformer for ``data``, then code ``data`` with the
+    decoded model (see the module docstring).
+
+    Args:
+        data: the file's bytes (any length, also 0).
+        level: 1 fast … 3 slower and better (:func:`plan_two_part`).
+        method: ``"drr"``, ``"l1"`` (R-L1), ``"pmmp"`` or ``"none"`` (no penalty and no pruning,
+            only quantization).
+        seed: seeds the initial weights and the batch order.
+        progress: progress bars for the training phases.
+        plan: overrides the level's plan.
+        probabilities: a debugging hook that sees every probability row used (see
+            :data:`ProbabilityHook`).
+    """
+    if method not in METHODS:
+        raise MdlkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    data = bytes(data)
+    plan = plan if plan is not None else plan_two_part(len(data), level)
+    spec = plan.spec()
+    started = time.perf_counter()
+    report: dict[str, Any] = {"method": method, "level": level, "plan": asdict(plan)}
+    test_bits: float | None = None
+    if not plan.train:
+        model, step = _zero_model(spec), 1.0
+        report["method"] = "untrained (all-zero model: uniform bytes)"
+    else:
+        n_train = round(len(data) * (1 - plan.val_fraction - plan.test_fraction))
+        alpha = plan.alpha if plan.alpha is not None else default_alpha(method, n_train, plan.beta)
+        trained = train_byte_model(
+            data,
+            spec,
+            method=method,  # type: ignore[arg-type]
+            alpha=alpha,
+            beta=plan.beta,
+            epochs=plan.epochs,
+            seed=seed,
+            context=plan.context,
+            batch_size=plan.batch_size,
+            lr=plan.lr,
+            warmup_epochs=min(plan.warmup_epochs, plan.epochs - 1),
+            val_fraction=plan.val_fraction,
+            test_fraction=plan.test_fraction,
+            progress=progress,
+        )
+        model, splits = trained.model, trained.splits
+        report.update(
+            alpha=alpha,
+            epochs=len(trained.result.history),
+            regularized_val_bits=trained.result.history[trained.result.best_epoch].val_loss
+            / LN2,
+            nonzero_trained=count_nonzero(model),
+        )
+        if method != "none":
+            pruned = prune(model, splits, PruneConfig(delta=plan.prune_delta, seed=seed))
+            with torch.no_grad():
+                pruned.mask.apply(model)
+            from mdlkit.training.loop import train  # the loop itself, for the masked fine-tune
+
+            finetuned = train(
+                model,
+                splits.train,
+                splits.val,
+                TrainConfig(
+                    max_epochs=plan.finetune_epochs,
+                    batch_size=plan.batch_size,
+                    lr=plan.lr / 2,
+                    seed=seed + 1,
+                    stopping=LossSaturation(),
+                ),
+                mask=pruned.mask,
+                loss_fn=CategoricalHead(),
+                progress=progress,
+                description="fine-tune",
+            )
+            report.update(
+                nonzero_pruned=pruned.nonzero_after,
+                tamade_threshold=pruned.tamade.threshold,
+                finetune_epochs=len(finetuned.history),
+            )
+        step = choose_step(model, lambda m: evaluate(m, splits.val), delta=plan.quant_delta)
+    report["train_seconds"] = time.perf_counter() - started
+    coding_started = time.perf_counter()
+    code = encode_two_part(
+        model,
+        spec,
+        step,
+        data,
+        stride=plan.stride,
+        context=plan.context,
+        chunk=plan.chunk,
+        probabilities=probabilities,
+    )
+    report["encode_seconds"] = time.perf_counter() - coding_started
+    if plan.train:
+        decoded = decode_model(code.model)
+        test_bits = evaluate(decoded, splits.test, CategoricalHead()).loss / LN2
+    return TwoPartCode(
+        settings=code.settings,
+        model=code.model,
+        chunks=code.chunks,
+        ideal_bits=code.ideal_bits,
+        length=code.length,
+        n_params=count_parameters(model),
+        nonzero=code.nonzero,
+        step=code.step,
+        test_bits_per_byte=test_bits,
+        report=report,
+    )
+
+
+def _unused(_: Literal["x"]) -> None:  # pragma: no cover
+    as_tokens(b"")
