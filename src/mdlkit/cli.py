@@ -28,11 +28,17 @@ from rich.console import Console
 from mdlkit import __version__
 from mdlkit.errors import MdlkitError
 from mdlkit.recipes import (
+    BenchCompressConfig,
     CodelengthConfig,
+    CompressConfig,
+    DecompressConfig,
     DemoConfig,
     ExperimentConfig,
     FitConfig,
+    run_bench_compress,
     run_codelength,
+    run_compress,
+    run_decompress,
     run_demo,
     run_experiment,
     run_fit,
@@ -86,6 +92,7 @@ class Command:
     progress: bool = True
     kind: Callable[[Any], str] | None = None
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    folder: bool = True  # False: no run folder; run() returns a line for stderr
 
 
 COMMANDS: dict[str, Command] = {
@@ -126,6 +133,37 @@ COMMANDS: dict[str, Command] = {
         resume=_given,
         kind=lambda config: str(config.name),
     ),
+    "compress": Command(
+        CompressConfig,
+        run_compress,
+        help="compress a file losslessly into a .mdlz archive (online or two-part mode)",
+        description="Online mode (default): a context-mixing predictor that learns as it codes; "
+        "nothing is stored but the bits. Two-part mode: a byte transformer trained with DRR, "
+        "pruned and quantized, stored in the archive and used to code the data. The archive is "
+        "decoded back and compared before it is kept (--no-verify skips that); an existing "
+        "output is never overwritten without --force. - is standard input or output.",
+        aliases={"output": ("-o",)},
+        folder=False,
+    ),
+    "decompress": Command(
+        DecompressConfig,
+        run_decompress,
+        help="decode a .mdlz archive back to the original bytes",
+        description="Every record's checksum and the original's checksum are checked; a "
+        "damaged, truncated or foreign archive is refused and nothing is written.",
+        aliases={"output": ("-o",)},
+        folder=False,
+    ),
+    "bench-compress": Command(
+        BenchCompressConfig,
+        run_bench_compress,
+        help="bits per byte, speed and memory of mdlkit's modes and classical compressors",
+        description="One table, everything measured in the same run: gzip -9, bzip2 -9, "
+        "xz -9e, zstd -19, brotli -11 and PPMd (best of several orders) beside mdlkit's modes, "
+        "each in a fresh process; plus a plot of bits per byte vs speed. zstd, brotli and PPMd "
+        "need pip install 'mdlkit[bench]'.",
+        progress=False,
+    ),
 }
 
 
@@ -158,7 +196,10 @@ def _add_config_options(parser: ArgumentParser, command: Command) -> None:
         hint, help_ = hints[f.name], helps.get(f.name, "")
         names = ["--" + f.name.replace("_", "-"), *command.aliases.get(f.name, ())]
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            parser.add_argument(f.name, type=hint, help=help_)
+            if typing.get_origin(hint) is tuple:  # one or more positional values
+                parser.add_argument(f.name, nargs="+", type=typing.get_args(hint)[0], help=help_)
+            else:
+                parser.add_argument(f.name, type=hint, help=help_)
         elif hint is bool and f.default:
             parser.add_argument(
                 f"--no-{names[0][2:]}", dest=f.name, action="store_false", help=help_
@@ -187,6 +228,11 @@ def _parser() -> ArgumentParser:
         sub = ArgumentParser(description=command.description, exit_on_error=False)
         _add_config_options(sub, command)
         run = sub.add_argument_group("run")
+        if not command.folder:
+            if command.progress:
+                run.add_argument("--no-progress", action="store_true", help="no progress bars")
+            subcommands.add_subcommand(name, sub, help=command.help)
+            continue
         run.add_argument(
             "--out",
             type=str | None,
@@ -242,7 +288,14 @@ def _show(report: Report, folder: RunFolder) -> None:
 
 def _run(name: str, options: Namespace) -> None:
     command = COMMANDS[name]
-    config = command.config(**{f.name: options[f.name] for f in dataclasses.fields(command.config)})
+    values = {f.name: options[f.name] for f in dataclasses.fields(command.config)}
+    config = command.config(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    )
+    if not command.folder:
+        progress = not options.no_progress and sys.stderr.isatty()
+        sys.stderr.write(command.run(config, progress=progress) + "\n")
+        return
     resume = options.get("resume") if command.resume is not None else None
     if command.resume is not None and resume is not None:
         folder = RunFolder.resume(resume)

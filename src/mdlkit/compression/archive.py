@@ -192,7 +192,9 @@ def read_header(src: BinaryIO) -> Header:
     return Header.from_json(body)
 
 
-def read_records(src: BinaryIO, on_record: Callable[[Record], None] | None = None) -> Iterator[Record]:
+def read_records(
+    src: BinaryIO, on_record: Callable[[Record], None] | None = None
+) -> Iterator[Record]:
     """The records after the header, each checked against its CRC; stops after the end record
     and makes sure nothing follows it."""
     s = _Stream(src)

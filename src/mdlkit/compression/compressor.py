@@ -41,7 +41,15 @@ from mdlkit.compression.archive import (
 from mdlkit.compression.online import BLOCK_BYTES, CodedBlock, OnlineCoder
 from mdlkit.errors import MdlkitError
 
-__all__ = ["LEVELS", "MODES", "Summary", "compress", "compress_stream", "decompress", "decompress_stream"]
+__all__ = [
+    "LEVELS",
+    "MODES",
+    "Summary",
+    "compress",
+    "compress_stream",
+    "decompress",
+    "decompress_stream",
+]
 
 MODES = ("online", "two-part")
 LEVELS = {"online": (1, 2), "two-part": (1, 2, 3)}
@@ -142,10 +150,12 @@ def compress_stream(
     level: int | None = None,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    probabilities: list[int] | None = None,
 ) -> Summary:
     """Compress everything ``src`` yields into an archive written to ``dst``.
 
-    ``progress(n)`` is called now and then with the number of input bytes done.
+    ``progress(n)`` is called now and then with the number of input bytes done;
+    ``probabilities`` (online mode) receives every 12-bit probability used, in coding order.
     """
     level = check_mode(mode, level)
     summary = Summary(mode, level)
@@ -163,7 +173,7 @@ def compress_stream(
 
         coder = OnlineCoder(segments, progress=block_progress if progress else None)
         for block in _read_blocks(src, BLOCK_BYTES):
-            coded = coder.encode(block)
+            coded = coder.encode(block, probabilities)
             summary.ideal_bits += coded.ideal_bits
             if coded.stored:
                 written += write_record(dst, STORED, coded.payload)
@@ -253,8 +263,10 @@ def decompress_stream(
     end: tuple[int, int] | None = None
     if header.mode == "online":
         segments, block_bytes = header.settings.get("segments"), header.settings.get("block_bytes")
-        if not isinstance(segments, int) or not isinstance(block_bytes, int) or not (
-            1 <= segments <= 4096 and 1 <= block_bytes <= 1 << 27
+        if (
+            not isinstance(segments, int)
+            or not isinstance(block_bytes, int)
+            or not (1 <= segments <= 4096 and 1 <= block_bytes <= 1 << 27)
         ):
             raise MdlkitError("mdlkit archive is damaged: its block settings are impossible "
                               "(make it again from the original)")  # fmt: skip

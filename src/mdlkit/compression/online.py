@@ -31,11 +31,14 @@ from mdlkit.compression.context_mixing import (
     step_one,
     update_many,
 )
+from mdlkit.errors import MdlkitError
 
 __all__ = ["BLOCK_BYTES", "CodedBlock", "OnlineCoder", "segment_length"]
 
 BLOCK_BYTES = 1 << 23  # 8 MiB: bounds the memory of a block (data, probabilities) on both sides
-_STEPS_PER_CALL = 1 << 16  # the encoder's probabilities are made and coded this many steps at a time
+_STEPS_PER_CALL = (
+    1 << 16
+)  # the encoder's probabilities are made and coded this many steps at a time
 _BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
 
 
@@ -44,7 +47,9 @@ def segment_length(n: int, segments: int) -> int:
     return max(1, -(-n // max(1, segments)))
 
 
-def _bit_order(probs: np.ndarray, data: np.ndarray, seg_len: int, first: int) -> tuple[np.ndarray, np.ndarray]:
+def _bit_order(
+    probs: np.ndarray, data: np.ndarray, seg_len: int, first: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The bits of steps first.. and their 12-bit probabilities, in the decoder's order: step by
     step, bit by bit, segment by segment (active segments only)."""
     steps, n_seg, _ = probs.shape
@@ -75,8 +80,15 @@ class OnlineCoder:
 
     def __init__(self, segments: int = 1, progress: Callable[[int], None] | None = None) -> None:
         self.segments = segments
-        self.state = new_state()
+        self._state: np.ndarray | None = None
         self.progress = progress
+
+    @property
+    def state(self) -> np.ndarray:
+        # Made on first use: a few hundred MB of tables that a refused archive never needs.
+        if self._state is None:
+            self._state = new_state()
+        return self._state
 
     def _known(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Run the model over a block whose bytes are known; its bits and probabilities."""
@@ -88,7 +100,9 @@ class OnlineCoder:
             last = min(seg_len, first + _STEPS_PER_CALL)
             shape = (last - first, len(lanes), 8)
             probs = np.zeros(shape, dtype=np.int64)
-            run_known(self.state, lanes, data, seg_len, first, last, np.zeros(shape, np.int64), probs)
+            run_known(
+                self.state, lanes, data, seg_len, first, last, np.zeros(shape, np.int64), probs
+            )
             bits, p = _bit_order(probs, data, seg_len, first)
             all_bits.append(bits)
             all_probs.append(p)
@@ -96,12 +110,15 @@ class OnlineCoder:
                 self.progress(min(n, last * len(lanes)))
         return np.concatenate(all_bits), np.concatenate(all_probs)
 
-    def encode(self, block: bytes) -> CodedBlock:
-        """Code one block (the model learns from it either way)."""
+    def encode(self, block: bytes, probabilities: list[int] | None = None) -> CodedBlock:
+        """Code one block (the model learns from it either way). ``probabilities`` (a list)
+        receives every 12-bit probability used, in coding order."""
         data = np.frombuffer(block, dtype=np.uint8).copy()
         if len(data) == 0:
             return CodedBlock(0, True, b"", 0.0)
         bits, probs = self._known(data)
+        if probabilities is not None:
+            probabilities.extend(probs.tolist())
         p = probs / 4096.0
         ideal = float(-np.log2(np.where(bits == 1, p, 1.0 - p)).sum())
         encoder = constriction.stream.queue.RangeEncoder()
@@ -129,16 +146,23 @@ class OnlineCoder:
         decoder = constriction.stream.queue.RangeDecoder(words)
         data = np.zeros(n, dtype=np.uint8)
         lanes = new_lanes(n, seg_len)
-        if len(lanes) == 1:
-            self._decode_sequential(decoder, lanes, data, probabilities)
-        else:
-            self._decode_segments(decoder, lanes, data, seg_len, probabilities)
+        try:
+            if len(lanes) == 1:
+                self._decode_sequential(decoder, lanes, data, probabilities)
+            else:
+                self._decode_segments(decoder, lanes, data, seg_len, probabilities)
+        except (AssertionError, ValueError, RuntimeError):
+            # constriction refuses words no encoder could have written under these models.
+            raise MdlkitError(
+                "mdlkit archive does not decode: it is damaged, or was made by a different "
+                "predictor (make it again from the original)"
+            ) from None
         return data.tobytes()
 
     def _decode_sequential(self, decoder, lanes, data, probabilities) -> None:  # type: ignore[no-untyped-def]
         state, n = self.state, len(data)
         record = probabilities.append if probabilities is not None else None
-        Bernoulli = constriction.stream.model.Bernoulli  # noqa: N806 (a class, looked up once)
+        Bernoulli = constriction.stream.model.Bernoulli
         p = step_one(state, lanes, data, -1, 0)
         for t in range(n):
             for _ in range(8):

@@ -7,6 +7,12 @@ from mdlkit.recipes.bench_compress import (
     run_bench_compress,
 )
 from mdlkit.recipes.codelength import CODES, CodelengthConfig, CodelengthResult, run_codelength
+from mdlkit.recipes.compress_file import (
+    CompressConfig,
+    DecompressConfig,
+    run_compress,
+    run_decompress,
+)
 from mdlkit.recipes.demo import DEMO_FIT, DemoConfig, DemoResult, run_demo
 from mdlkit.recipes.experiment import (
     EXPERIMENTS,
@@ -25,6 +31,8 @@ __all__ = [
     "BenchCompressResult",
     "CodelengthConfig",
     "CodelengthResult",
+    "CompressConfig",
+    "DecompressConfig",
     "DemoConfig",
     "DemoResult",
     "ExperimentConfig",
@@ -35,6 +43,8 @@ __all__ = [
     "fit_spec",
     "run_bench_compress",
     "run_codelength",
+    "run_compress",
+    "run_decompress",
     "run_demo",
     "run_experiment",
     "run_fit",

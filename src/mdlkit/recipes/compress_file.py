@@ -1,0 +1,236 @@
+"""``mdlkit compress`` and ``mdlkit decompress``: files in, files out, nothing lost on failure.
+
+The output is written to a temporary file beside it and renamed into place only when it is
+complete (and, for compression, verified by decoding it back): a failure, a damaged archive or
+an interrupt leaves no partial output. An existing output is never overwritten without
+``--force``. ``-`` stands for standard input or output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from mdlkit.compression import Summary, compress_stream, decompress_stream
+from mdlkit.compression.compressor import check_mode
+from mdlkit.errors import MdlkitError
+
+__all__ = ["CompressConfig", "DecompressConfig", "run_compress", "run_decompress"]
+
+SUFFIX = ".mdlz"
+_COPY = 1 << 20
+
+
+@dataclass(frozen=True)
+class CompressConfig:
+    """Options of ``mdlkit compress``."""
+
+    file: str
+    """the file to compress; - reads standard input"""
+    output: str | None = None
+    """the archive to write (default: FILE.mdlz; - writes standard output, the default for
+    standard input)"""
+    mode: Literal["online", "two-part"] = "online"
+    """online: a context-mixing predictor learns as it codes, nothing stored; two-part: a
+    pruned, quantized byte transformer is stored and codes the data"""
+    level: int | None = None
+    """online: 1 (fastest decoding) or 2 (smallest, default); two-part: 1 (default) to 3"""
+    verify: bool = True
+    """decode the archive back and compare before keeping it"""
+    force: bool = False
+    """overwrite an existing output"""
+    seed: int = 0
+    """the two-part mode's training seed"""
+
+    def validate(self) -> None:
+        check_mode(self.mode, self.level)
+
+
+@dataclass(frozen=True)
+class DecompressConfig:
+    """Options of ``mdlkit decompress``."""
+
+    archive: str
+    """the archive to decode; - reads standard input"""
+    output: str | None = None
+    """the file to write (default: ARCHIVE without .mdlz; - writes standard output, the default
+    for standard input)"""
+    force: bool = False
+    """overwrite an existing output"""
+
+    def validate(self) -> None:
+        pass
+
+
+def _input(path: str) -> Path | None:
+    """The input file (None for standard input), refused with a clear message if unusable."""
+    if path == "-":
+        return None
+    p = Path(path)
+    if p.is_dir():
+        raise MdlkitError(f"{path} is a directory; give a file (e.g. a tar archive of it)")
+    if not p.exists():
+        raise MdlkitError(f"no such file: {path}")
+    if not os.access(p, os.R_OK):
+        raise MdlkitError(f"cannot read {path}: permission denied")
+    return p
+
+
+def _output(path: str, source: Path | None, force: bool) -> Path | None:
+    """The output file (None for standard output), checked before any work is done."""
+    if path == "-":
+        return None
+    p = Path(path)
+    if p.is_dir():
+        raise MdlkitError(f"the output {path} is a directory; give a file name with -o")
+    if source is not None and p.exists() and p.resolve() == source.resolve():
+        raise MdlkitError(f"the output {path} is the input itself; give another -o")
+    if p.exists() and not force:
+        raise MdlkitError(f"{path} exists; give another -o, or --force to overwrite it")
+    if not p.parent.exists():
+        raise MdlkitError(f"cannot write {path}: the folder {p.parent} does not exist")
+    return p
+
+
+@contextlib.contextmanager
+def _partial(final: Path | None) -> Iterator[tuple[BinaryIO, Path]]:
+    """A temporary file beside ``final`` (or in the temp folder for standard output), removed
+    unless the caller has moved it into place."""
+    folder = final.parent if final is not None else None
+    prefix = f".{final.name}." if final is not None else ".mdlkit-stdout."
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".partial", dir=folder)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            yield handle, path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _reading(source: Path | None) -> Iterator[BinaryIO]:
+    if source is None:
+        yield sys.stdin.buffer
+        return
+    with source.open("rb") as handle:
+        yield handle
+
+
+def _deliver(partial: Path, final: Path | None) -> None:
+    if final is not None:
+        os.replace(partial, final)
+        return
+    with partial.open("rb") as src:
+        while chunk := src.read(_COPY):
+            sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
+
+
+@contextlib.contextmanager
+def _progress_bar(
+    enabled: bool, total: int | None, what: str
+) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda n: bar.update(task, completed=n)
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / 1000 / seconds:,.0f} KB/s" if seconds > 0 else "—"
+
+
+def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
+    """Compress one file; returns the one-line summary printed on stderr."""
+    config.validate()
+    source = _input(config.file)
+    out_name = (
+        config.output
+        if config.output is not None
+        else ("-" if source is None else config.file + SUFFIX)
+    )
+    final = _output(out_name, source, config.force)
+    total = source.stat().st_size if source is not None else None
+    try:
+        with _partial(final) as (handle, partial), _reading(source) as src:
+            start = time.perf_counter()
+            with _progress_bar(progress, total, "compressing") as report:
+                summary = compress_stream(src, handle, mode=config.mode, level=config.level,
+                                          seed=config.seed, progress=report)  # fmt: skip
+            seconds = time.perf_counter() - start
+            handle.flush()
+            verified = ""
+            if config.verify:
+                start = time.perf_counter()
+                handle.seek(0)
+                with _progress_bar(progress, summary.original_bytes, "verifying") as report:
+                    check = decompress_stream(handle, _Discard(), progress=report)  # type: ignore[arg-type]
+                if check.sha256 != summary.sha256:
+                    raise MdlkitError(
+                        "verification failed: the archive does not decode to the input "
+                        "(nothing was written; please report this)"
+                    )
+                verified = f", verified by decoding in {time.perf_counter() - start:.1f} s"
+            handle.close()
+            _deliver(partial, final)
+    except OSError as exc:
+        raise MdlkitError(f"cannot compress {config.file}: {exc.strerror or exc}") from None
+    return _summary_line(config.file, out_name, summary, seconds) + verified
+
+
+def _summary_line(src: str, dst: str, s: Summary, seconds: float) -> str:
+    model = f", model {s.model_bytes:,} B of it" if s.model_bytes else ""
+    return (
+        f"{src} → {dst}: {s.original_bytes:,} → {s.archive_bytes:,} bytes, "
+        f"{s.bits_per_byte:.3f} bits per byte{model} ({s.mode}, level {s.level}), "
+        f"{seconds:.1f} s ({_rate(s.original_bytes, seconds)})"
+    )
+
+
+def run_decompress(config: DecompressConfig, *, progress: bool = False) -> str:
+    """Decompress one archive; returns the one-line summary printed on stderr."""
+    source = _input(config.archive)
+    if config.output is not None:
+        out_name = config.output
+    elif source is None:
+        out_name = "-"
+    elif config.archive.endswith(SUFFIX) and len(config.archive) > len(SUFFIX):
+        out_name = config.archive[: -len(SUFFIX)]
+    else:
+        raise MdlkitError(
+            f"cannot name the output of {config.archive} (it does not end in {SUFFIX}); give -o"
+        )
+    final = _output(out_name, source, config.force)
+    try:
+        with _partial(final) as (handle, partial), _reading(source) as src:
+            start = time.perf_counter()
+            with _progress_bar(progress, None, "decompressing") as report:
+                summary = decompress_stream(src, handle, progress=report)
+            seconds = time.perf_counter() - start
+            handle.close()
+            _deliver(partial, final)
+    except OSError as exc:
+        raise MdlkitError(f"cannot decompress {config.archive}: {exc.strerror or exc}") from None
+    return (
+        f"{config.archive} → {out_name}: {summary.original_bytes:,} bytes "
+        f"({summary.mode}, level {summary.level}), {seconds:.1f} s "
+        f"({_rate(summary.original_bytes, seconds)}), every checksum matched"
+    )

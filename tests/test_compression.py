@@ -1,0 +1,209 @@
+"""The file compressor: exact round trips, parity of probabilities, damage always refused."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import random
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mdlkit.cli import main
+from mdlkit.compression import compress, compress_stream, decompress, decompress_stream
+from mdlkit.compression.context_mixing import squash, stretch
+from mdlkit.errors import MdlkitError
+
+TEXT = (Path(__file__).parents[1] / "docs" / "architecture.md").read_bytes()
+
+
+def _random_bytes(n: int, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"x", bytes(range(256)), b"ab" * 5000, bytes(3000), TEXT],
+    ids=["empty", "one-byte", "all-256", "repetitive", "zeros", "text"],
+)
+def test_online_round_trip(data: bytes, level: int) -> None:
+    archive = compress(data, level=level)
+    assert decompress(archive) == data
+
+
+def test_random_bytes_expand_by_a_small_constant_only() -> None:
+    data = _random_bytes(100_000)
+    archive = compress(data)
+    assert decompress(archive) == data
+    assert len(archive) - len(data) <= 256  # stored block + header + checksums
+
+
+def test_redundant_data_compresses_far_below_raw() -> None:
+    # An independent bound: a 12-bit probability costs at least −log2(4095/4096) per bit.
+    data = b"ab" * 50_000
+    archive = compress(data)
+    assert len(archive) < 0.01 * len(data)
+    assert 8 * len(archive) >= 8 * len(data) * -math.log2(4095 / 4096)
+
+
+def test_text_beats_zlib() -> None:
+    assert len(compress(TEXT)) < len(zlib.compress(TEXT, 9))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600), st.sampled_from([1, 2]))
+def test_any_bytes_round_trip(data: bytes, level: int) -> None:
+    assert decompress(compress(data, level=level, verify=False)) == data
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_encoder_and_decoder_use_identical_probabilities(level: int) -> None:
+    data = TEXT[:3000] + _random_bytes(500)
+    out, used_by_encoder, used_by_decoder = io.BytesIO(), [], []
+    compress_stream(io.BytesIO(data), out, level=level, probabilities=used_by_encoder)
+    back = io.BytesIO()
+    decompress_stream(io.BytesIO(out.getvalue()), back, probabilities=used_by_decoder)
+    assert back.getvalue() == data
+    assert len(used_by_encoder) == 8 * len(data)
+    assert used_by_encoder == used_by_decoder
+
+
+def test_ideal_bits_match_the_probabilities_and_the_coded_size() -> None:
+    data = TEXT[:4000]
+    used: list[int] = []
+    out = io.BytesIO()
+    summary = compress_stream(io.BytesIO(data), out, probabilities=used)
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(float)
+    p = np.asarray(used) / 4096.0
+    independent = float(-np.log2(np.where(bits == 1, p, 1 - p)).sum())
+    assert summary.ideal_bits == pytest.approx(independent, rel=1e-12)
+    # The range coder's payload stays within a small overhead of the ideal length.
+    payload_bits = 8 * (summary.archive_bytes - 150)
+    assert payload_bits < independent * 1.01 + 128
+
+
+def test_squash_and_stretch_are_inverse_on_the_grid() -> None:
+    assert squash(0) == 2047
+    for p in range(1, 4095, 37):
+        assert abs(squash(stretch(p)) - p) <= max(1, p // 50)
+
+
+def _small_archive() -> bytes:
+    return compress(b"the cat sat on the mat; " * 6)
+
+
+def test_every_byte_flip_is_refused() -> None:
+    archive = _small_archive()
+    for i in range(len(archive)):
+        damaged = bytearray(archive)
+        damaged[i] ^= 0xFF
+        with pytest.raises(MdlkitError):
+            decompress(bytes(damaged))
+
+
+def test_every_truncation_is_refused() -> None:
+    archive = _small_archive()
+    for n in range(len(archive)):
+        with pytest.raises(MdlkitError):
+            decompress(archive[:n])
+
+
+def test_random_damage_is_refused_or_harmless() -> None:
+    archive, original = _small_archive(), b"the cat sat on the mat; " * 6
+    rng = random.Random(0)
+    for _ in range(300):
+        damaged = bytearray(archive)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(damaged))
+            damaged[i] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged += bytes(rng.randrange(256) for _ in range(rng.randint(1, 5)))
+        with contextlib.suppress(MdlkitError):
+            assert decompress(bytes(damaged)) == original  # only if nothing really changed
+
+
+def test_foreign_and_future_archives_are_refused_by_name() -> None:
+    with pytest.raises(MdlkitError, match="not an mdlkit archive"):
+        decompress(b"PK\x03\x04 a zip file")
+    archive = bytearray(_small_archive())
+    archive[4] = 99
+    with pytest.raises(MdlkitError, match="version 99 is not supported"):
+        decompress(bytes(archive))
+
+
+def test_unknown_mode_or_level_is_a_clear_error() -> None:
+    with pytest.raises(MdlkitError, match="unknown mode"):
+        compress(b"abc", mode="zip")
+    with pytest.raises(MdlkitError, match="--level 7"):
+        compress(b"abc", level=7)
+
+
+# The command line: in-process through main(), and once in child processes through a pipe.
+def _main(*args: str, cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        code = main(list(args))
+    finally:
+        os.chdir(old)
+    return code, capsys.readouterr().err
+
+
+def test_cli_round_trip_and_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.txt").write_bytes(TEXT)
+    code, err = _main("compress", "a.txt", cwd=tmp_path, capsys=capsys)
+    assert code == 0 and "verified" in err, err
+    assert (tmp_path / "a.txt.mdlz").stat().st_size < len(TEXT) / 2
+    # Refuses to overwrite the archive, or the original when decompressing next to it.
+    code, err = _main("compress", "a.txt", cwd=tmp_path, capsys=capsys)
+    assert code == 2 and "--force" in err
+    code, err = _main("decompress", "a.txt.mdlz", cwd=tmp_path, capsys=capsys)
+    assert code == 2 and "exists" in err
+    code, err = _main("decompress", "a.txt.mdlz", "-o", "b.txt", cwd=tmp_path, capsys=capsys)
+    assert code == 0, err
+    assert (tmp_path / "b.txt").read_bytes() == TEXT
+    code, err = _main("compress", "a.txt", "--force", "--level", "1", cwd=tmp_path, capsys=capsys)
+    assert code == 0, err
+
+
+def test_cli_bad_inputs_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "junk.mdlz").write_bytes(b"MDLZ\x01garbage")
+    (tmp_path / "plain.txt").write_bytes(b"abc")
+    cases = [
+        (("compress", "missing.txt"), "no such file"),
+        (("compress", "."), "is a directory"),
+        (("compress", "plain.txt", "-o", "nowhere/x.mdlz"), "does not exist"),
+        (("compress", "plain.txt", "--level", "9"), "--level 9"),
+        (("decompress", "missing.mdlz"), "no such file"),
+        (("decompress", "plain.txt"), "does not end in .mdlz"),
+        (("decompress", "junk.mdlz"), "damaged"),
+        (("decompress", "plain.txt", "-o", "out"), "not an mdlkit archive"),
+    ]
+    for args, message in cases:
+        code, err = _main(*args, cwd=tmp_path, capsys=capsys)
+        assert code == 2, args
+        assert message in err and err.count("\n") == 1, (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mdlz", "plain.txt"]
+
+
+def test_cli_stdin_to_stdout_in_child_processes(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+    command = [sys.executable, "-m", "mdlkit"]
+    run = dict(capture_output=True, cwd=tmp_path, env=env, timeout=300)
+    packed = subprocess.run([*command, "compress", "-"], input=TEXT, **run)  # type: ignore[call-overload]
+    assert packed.returncode == 0, packed.stderr
+    unpacked = subprocess.run([*command, "decompress", "-"], input=packed.stdout, **run)  # type: ignore[call-overload]
+    assert unpacked.returncode == 0, unpacked.stderr
+    assert unpacked.stdout == TEXT
+    assert list(tmp_path.iterdir()) == []
