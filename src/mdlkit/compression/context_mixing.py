@@ -29,22 +29,34 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["N_INPUTS", "TABLE_BITS", "BitPredictor", "squash", "stretch"]
+__all__ = [
+    "N_INPUTS",
+    "TABLE_BITS",
+    "new_lanes",
+    "new_state",
+    "predict_many",
+    "run_known",
+    "squash",
+    "step_one",
+    "stretch",
+    "update_many",
+]
 
 TABLE_BITS = 22
-N_CONTEXTS = 11  # orders 0-6, order 8, word, word pair, sparse
+N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
 # Inputs of the first mixers: one per context model, the match model, an outside model, a bias.
 N_INPUTS = 3 * N_CONTEXTS + 3
 N_MIXERS = 4
 APM_RATE = 7
+N_APM = 3
 FRESH = (1 << 53) | (1 << 31)  # a counter slot never seen: both probabilities ½, count 0
 FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
 
 # Per-segment scalar state, columns of the int64 array ``seg``.
-C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS = range(9)
-HASH0 = 9  # columns HASH0 .. HASH0 + N_CONTEXTS - 1: each model's context hash for this byte
+C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS, WORD2, LINE0, LINE1 = range(12)
+HASH0 = 12  # columns HASH0 .. HASH0 + N_CONTEXTS - 1: each model's context hash for this byte
 BASE0 = HASH0 + N_CONTEXTS  # each model's slot group for the current nibble (16 slots)
 N_SEG_FIELDS = BASE0 + N_CONTEXTS
 
@@ -122,7 +134,7 @@ def _hash(a: np.int64, b: np.int64) -> np.int64:
 
 
 @numba.njit(cache=True, inline="always")
-def _known(p: np.int64, n: np.int64, seg_len: np.int64, t: np.int64) -> bool:
+def _known(p: int, n: int, seg_len: int, t: int) -> bool:
     """Whether data[p] is already known to the decoder after step t (offsets 0..t of every
     segment are)."""
     return 0 <= p < n and p % seg_len <= t
@@ -147,8 +159,16 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table):  # type: ignore
     if 97 <= lower <= 122:
         seg[k, WORD] = _hash(seg[k, WORD] + 1, lower)
     elif seg[k, WORD] != 0:
+        seg[k, WORD2] = seg[k, PREV_WORD]
         seg[k, PREV_WORD] = seg[k, WORD]
         seg[k, WORD] = 0
+    start = pos - t - 1  # segment k's first position
+    if byte == 10:
+        seg[k, LINE1] = seg[k, LINE0]
+        seg[k, LINE0] = pos
+    col = min(pos - seg[k, LINE0], 255)
+    above = seg[k, LINE1] + col
+    above_byte = np.int64(data[above]) if seg[k, LINE1] >= start and above < seg[k, LINE0] else 0
     seg[k, HASH0 + 0] = 0
     seg[k, HASH0 + 1] = _hash(1, c4 & 0xFF)
     seg[k, HASH0 + 2] = _hash(2, c4 & 0xFFFF)
@@ -160,6 +180,8 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table):  # type: ignore
     seg[k, HASH0 + 8] = _hash(_hash(8, seg[k, WORD]), c4 & 0xFF)
     seg[k, HASH0 + 9] = _hash(_hash(9, seg[k, WORD]), seg[k, PREV_WORD])
     seg[k, HASH0 + 10] = _hash(11, c4 & 0xFFFF00)
+    seg[k, HASH0 + 11] = _hash(_hash(12, seg[k, WORD]), _hash(seg[k, PREV_WORD], seg[k, WORD2]))
+    seg[k, HASH0 + 12] = _hash(_hash(13, above_byte), (col << 8) | (c4 & 0xFF))
     # Match model: extend the current match, or look the last MATCH_MIN bytes up.
     length = seg[k, MATCH_LEN]
     ptr = seg[k, MATCH_PTR]
@@ -168,7 +190,6 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table):  # type: ignore
         ptr += 1
     else:
         length = 0
-    start = pos - t - 1  # segment k's first position
     if pos - start >= MATCH_MIN:
         h = _hash(_hash(10, c4), c8 & 0xFFFF) >> (32 - MATCH_BITS)
         if length == 0:
@@ -199,17 +220,21 @@ S_DOT = S_SET + N_MIXERS  # N_MIXERS mixer outputs (stretched)
 S_FSET = S_DOT + N_MIXERS  # final mixer's weight set
 S_FPR = S_FSET + 1  # final mixer's probability
 S_MATCH = S_FPR + 1  # match state-map index, or -1
-S_APM = S_MATCH + 1  # 2 APM slot indices
-S_APMP = S_APM + 2  # 2 APM outputs
-S_STATE = S_APMP + 2  # N_CONTEXTS state-map indices, or -1
+S_APM = S_MATCH + 1  # N_APM APM slot indices
+S_APMP = S_APM + N_APM  # N_APM APM outputs
+S_STATE = S_APMP + N_APM  # N_CONTEXTS state-map indices, or -1
 N_SCRATCH = S_STATE + N_CONTEXTS
 
 APM_BUCKETS = 33
 APM2_BITS = 16
+APM_CTX = 65536 + (1 << APM2_BITS) + 65 * 256
+APM_W = np.array([1, 2, 2], dtype=np.int64)
 
 
 @numba.njit(cache=True)
-def _predict(seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+def _predict(
+    seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
+):  # type: ignore[no-untyped-def]
     """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1."""
     shift = 32 - TABLE_BITS
     for k in range(n_active):
@@ -235,8 +260,8 @@ def _predict(seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_s
             slot = tables[i, idx]
             if slot & 1023:
                 scratch[k, S_X + i] = STRETCH[(slot >> 20) & 4095]
-                scratch[k, S_X + N_CONTEXTS + 3 + i] = STRETCH[slot >> 42]
-                state = i * 1024 + min(slot & 1023, 15) * 64 + ((slot >> 26) & 63)
+                scratch[k, S_X + N_CONTEXTS + 3 + i] = STRETCH[(slot >> 42) & 4095]
+                state = i * 2048 + ((slot >> 54) & 127) * 16 + min(slot & 1023, 15)
                 scratch[k, S_STATE + i] = state
                 scratch[k, S_X + 2 * N_CONTEXTS + 3 + i] = STRETCH[(state_sm[state] >> 20) & 4095]
                 if 1 <= i <= 7:
@@ -285,14 +310,21 @@ def _predict(seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_s
         w = st & 127
         ctx1 = c0 | ((seg[k, C4] & 0xFF) << 8)
         ctx2 = _hash(seg[k, C4] & 0xFFFFFF, c0) >> (32 - APM2_BITS)
+        ctx3 = (scratch[k, S_MATCH] + 1) * 256 + c0
         total = pr
-        for a in range(2):
-            base = (ctx1 if a == 0 else 65536 + ctx2) * APM_BUCKETS + lo
+        for a in range(N_APM):
+            if a == 0:
+                ctx = ctx1
+            elif a == 1:
+                ctx = 65536 + ctx2
+            else:
+                ctx = 65536 + (1 << APM2_BITS) + ctx3
+            base = ctx * APM_BUCKETS + lo
             p = (apm[base] * (128 - w) + apm[base + 1] * w) >> 11
             scratch[k, S_APM + a] = base + (w >> 6)
             scratch[k, S_APMP + a] = p
-            total += p * (1 + a)
-        out[k] = max(1, min(4095, (total + 2) >> 2))
+            total += p * APM_W[a]
+        out[k] = max(1, min(4095, (total + 3) // 6))
 
 
 @numba.njit(cache=True, inline="always")
@@ -308,15 +340,48 @@ def _learn(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     return (fast << 32) | (p << 10) | n
 
 
+@numba.njit(cache=True, inline="always")
+def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
+    """A context slot: its two counters, and a small bit history in bits 54..60 (counts of
+    0s and 1s up to 7, the opposite count halved when a bit repeats, and the last bit)."""
+    hist = slot >> 54
+    n0 = hist & 7
+    n1 = (hist >> 3) & 7
+    if y:
+        n1 += n1 < 7
+        if n0 > 2:
+            n0 = (n0 >> 1) + 1
+    else:
+        n0 += n0 < 7
+        if n1 > 2:
+            n1 = (n1 >> 1) + 1
+    counters = _learn(slot & ((np.int64(1) << 54) - 1), y, limit)
+    return counters | ((n0 | (n1 << 3) | (y << 6)) << 54)
+
+
 @numba.njit(cache=True)
-def _update(seg, n_active, step, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
-            state_sm, match_table, scratch):  # type: ignore[no-untyped-def]
+def _update(
+    seg,
+    n_active,
+    step,
+    bits,
+    data,
+    seg_len,
+    tables,
+    mix_w,
+    final_w,
+    apm,
+    match_sm,
+    state_sm,
+    match_table,
+    scratch,
+):  # type: ignore[no-untyped-def]
     """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment)."""
     for k in range(n_active):
         y = np.int64(bits[k])
         for i in range(N_CONTEXTS):
             idx = scratch[k, S_IDX + i]
-            tables[i, idx] = _learn(tables[i, idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
+            tables[i, idx] = _learn_slot(tables[i, idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
         for i in range(N_CONTEXTS):
             st = scratch[k, S_STATE + i]
             if st >= 0:
@@ -335,7 +400,7 @@ def _update(seg, n_active, step, bits, data, seg_len, tables, mix_w, final_w, ap
         for j in range(N_MIXERS):
             final_w[fs, j] += (scratch[k, S_DOT + j] * err) >> 14
         target = (y << 16) + (y << APM_RATE) - y - y
-        for a in range(2):
+        for a in range(N_APM):
             idx = scratch[k, S_APM + a]
             apm[idx] += (target - apm[idx]) >> APM_RATE
         seg[k, C0] = seg[k, C0] * 2 + y
@@ -353,9 +418,9 @@ _SIZES = (
     ("tables", N_CONTEXTS << TABLE_BITS),
     ("mix_w", N_MIXERS * 256 * N_INPUTS),
     ("final_w", 256 * N_MIXERS),
-    ("apm", (65536 + (1 << APM2_BITS)) * APM_BUCKETS),
+    ("apm", APM_CTX * APM_BUCKETS),
     ("match_sm", 64),
-    ("state_sm", N_CONTEXTS * 1024),
+    ("state_sm", N_CONTEXTS * 2048),
     ("match_table", 1 << MATCH_BITS),
 )
 _OFFSETS = {}
@@ -381,10 +446,10 @@ def new_state() -> np.ndarray:
     state[O_MIX:E_MIX] = (1 << 16) // 16
     state[O_FINAL:E_FINAL] = (1 << 16) // N_MIXERS
     ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
-    state[O_APM:E_APM] = np.tile(ramp, 65536 + (1 << APM2_BITS))
+    state[O_APM:E_APM] = np.tile(ramp, APM_CTX)
     state[O_MSM:E_MSM] = 1 << 31
     # State maps start at their bucket's own probability: (count, p in 32 buckets) → p.
-    state[O_SSM:E_SSM] = ((np.arange(N_CONTEXTS * 1024) % 64) * 2 + 1) << 25
+    state[O_SSM:E_SSM] = 1 << 31
     return state
 
 
@@ -394,6 +459,8 @@ def new_lanes(n: int, seg_len: int) -> np.ndarray:
     lanes = np.zeros((k, LANE), dtype=np.int64)
     lanes[:, C0] = 1
     lanes[:, POS] = np.arange(k) * seg_len
+    lanes[:, LINE0] = np.arange(k) * seg_len
+    lanes[:, LINE1] = np.arange(k) * seg_len - 1
     return lanes
 
 
@@ -406,21 +473,42 @@ def _active(n, seg_len, n_seg, step):  # type: ignore[no-untyped-def]
 def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no-untyped-def]
     seg = lanes[:, :N_SEG_FIELDS]
     scratch = lanes[:, N_SEG_FIELDS:]
-    _predict(seg, n_active, data, state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
-             state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
-             state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)), state[O_APM:E_APM],
-             state[O_MSM:E_MSM], state[O_SSM:E_SSM], outside, scratch, out)
+    _predict(
+        seg,
+        n_active,
+        data,
+        state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
+        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
+        state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
+        state[O_APM:E_APM],
+        state[O_MSM:E_MSM],
+        state[O_SSM:E_SSM],
+        outside,
+        scratch,
+        out,
+    )
 
 
 @numba.njit(cache=True)
 def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ignore[no-untyped-def]
     seg = lanes[:, :N_SEG_FIELDS]
     scratch = lanes[:, N_SEG_FIELDS:]
-    _update(seg, n_active, step, bits, data, seg_len,
-            state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
-            state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
-            state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)), state[O_APM:E_APM],
-            state[O_MSM:E_MSM], state[O_SSM:E_SSM], state[O_MT:E_MT], scratch)
+    _update(
+        seg,
+        n_active,
+        step,
+        bits,
+        data,
+        seg_len,
+        state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
+        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
+        state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
+        state[O_APM:E_APM],
+        state[O_MSM:E_MSM],
+        state[O_SSM:E_SSM],
+        state[O_MT:E_MT],
+        scratch,
+    )
 
 
 @numba.njit(cache=True)
