@@ -49,7 +49,7 @@ MATCH_BITS = 20
 # Inputs of the first mixers: one per context model, the match model, an outside model, a bias.
 N_INPUTS = 3 * N_CONTEXTS + 3
 N_MIXERS = 4
-APM_RATE = 7
+APM_RATE = 5
 N_APM = 3
 FRESH = (1 << 53) | (1 << 31)  # a counter slot never seen: both probabilities ½, count 0
 FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
@@ -115,13 +115,13 @@ def stretch(p: int) -> int:
 
 
 # Learning rates and count limits (part of the format: an archive decodes only with these).
-LIMIT_LOW = 250  # counters of orders 0-2 average over up to 250 observations (near-stationary)
+LIMIT_LOW = 1020  # counters of orders 0-2 average over up to 1020 observations (near-stationary)
 LIMIT_HIGH = 255  # higher orders and words adapt faster
 # First-layer weight step Δw = (x · err · lr) >> 18 (weights in 16.16, lr in 1/16 units): fast
 # while a block is young, slower as it grows, lr = LR_MIN + LR_SPAN · 2^15 / (2^15 + bytes).
-LR_MIN = 12
+LR_MIN = 8
 LR_SPAN = 128
-FINAL_LR = 2
+FINAL_LR = 1
 
 
 @numba.njit(cache=True, inline="always")
@@ -228,7 +228,8 @@ N_SCRATCH = S_STATE + N_CONTEXTS
 APM_BUCKETS = 33
 APM2_BITS = 16
 APM_CTX = 65536 + (1 << APM2_BITS) + 65 * 256
-APM_W = np.array([1, 2, 2], dtype=np.int64)
+APM_W = np.array([2, 2, 1], dtype=np.int64)
+APM_DEN = 1 + int(APM_W.sum())
 
 
 @numba.njit(cache=True)
@@ -309,7 +310,7 @@ def _predict(
         lo = st >> 7
         w = st & 127
         ctx1 = c0 | ((seg[k, C4] & 0xFF) << 8)
-        ctx2 = _hash(seg[k, C4] & 0xFFFFFF, c0) >> (32 - APM2_BITS)
+        ctx2 = _hash(seg[k, C4] & 0xFFFF, c0) >> (32 - APM2_BITS)
         ctx3 = (scratch[k, S_MATCH] + 1) * 256 + c0
         total = pr
         for a in range(N_APM):
@@ -324,7 +325,7 @@ def _predict(
             scratch[k, S_APM + a] = base + (w >> 6)
             scratch[k, S_APMP + a] = p
             total += p * APM_W[a]
-        out[k] = max(1, min(4095, (total + 3) // 6))
+        out[k] = max(1, min(4095, (total + APM_DEN // 2) // APM_DEN))
 
 
 @numba.njit(cache=True, inline="always")
