@@ -43,6 +43,9 @@ __all__ = [
 ]
 
 TABLE_BITS = 22
+# Each model's table size (log2 slots): orders 0-1 need few, the high orders most.
+CONTEXT_BITS = np.array([16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22], dtype=np.int64)
+CONTEXT_OFFSETS = np.concatenate(([0], np.cumsum(1 << CONTEXT_BITS)))
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
@@ -115,8 +118,8 @@ def stretch(p: int) -> int:
 
 
 # Learning rates and count limits (part of the format: an archive decodes only with these).
-LIMIT_LOW = 1020  # counters of orders 0-2 average over up to 1020 observations (near-stationary)
-LIMIT_HIGH = 255  # higher orders and words adapt faster
+LIMIT_LOW = 1020  # counters of orders 0-2 average over up to 250 observations (near-stationary)
+LIMIT_HIGH = 1020  # higher orders and words too (the fast counter tracks recency)
 # First-layer weight step Δw = (x · err · lr) >> 18 (weights in 16.16, lr in 1/16 units): fast
 # while a block is young, slower as it grows, lr = LR_MIN + LR_SPAN · 2^15 / (2^15 + bytes).
 LR_MIN = 8
@@ -237,7 +240,6 @@ def _predict(
     seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
 ):  # type: ignore[no-untyped-def]
     """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1."""
-    shift = 32 - TABLE_BITS
     for k in range(n_active):
         c0 = seg[k, C0]
         bitpos = seg[k, BITPOS]
@@ -249,16 +251,24 @@ def _predict(
             # by hash at the nibble's start: a quarter of the cache misses of a hash per bit.
             if bitpos == 0 or bitpos == 4:
                 h = _hash(seg[k, HASH0 + i], c0)
-                base = (h >> shift) & ~np.int64(15)
+                base = CONTEXT_OFFSETS[i] + ((h >> (32 - CONTEXT_BITS[i])) & ~np.int64(15))
                 check = (h & 1023) + 1
-                if tables[i, base] != check:  # another context's group: start it afresh
-                    tables[i, base] = check
-                    for slot_i in range(1, 16):
-                        tables[i, base + slot_i] = FRESH
+                if tables[base] != check:
+                    # Two places per context: its own group or the neighbour; a new context
+                    # takes the one whose first bit was seen less often.
+                    other = base ^ 16
+                    if tables[other] == check:
+                        base = other
+                    else:
+                        if (tables[other + 1] & 1023) < (tables[base + 1] & 1023):
+                            base = other
+                        tables[base] = check
+                        for slot_i in range(1, 16):
+                            tables[base + slot_i] = FRESH
                 seg[k, BASE0 + i] = base
             idx = seg[k, BASE0 + i] + nibble
             scratch[k, S_IDX + i] = idx
-            slot = tables[i, idx]
+            slot = tables[idx]
             if slot & 1023:
                 scratch[k, S_X + i] = STRETCH[(slot >> 20) & 4095]
                 scratch[k, S_X + N_CONTEXTS + 3 + i] = STRETCH[(slot >> 42) & 4095]
@@ -382,7 +392,7 @@ def _update(
         y = np.int64(bits[k])
         for i in range(N_CONTEXTS):
             idx = scratch[k, S_IDX + i]
-            tables[i, idx] = _learn_slot(tables[i, idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
+            tables[idx] = _learn_slot(tables[idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
         for i in range(N_CONTEXTS):
             st = scratch[k, S_STATE + i]
             if st >= 0:
@@ -416,7 +426,7 @@ def _update(
 # Everything the model learns lives in ONE flat int64 array (so a kernel call passes few
 # arguments: numba's call overhead grows with their number and dominates a per-bit loop).
 _SIZES = (
-    ("tables", N_CONTEXTS << TABLE_BITS),
+    ("tables", int(CONTEXT_OFFSETS[-1])),
     ("mix_w", N_MIXERS * 256 * N_INPUTS),
     ("final_w", 256 * N_MIXERS),
     ("apm", APM_CTX * APM_BUCKETS),
@@ -478,7 +488,7 @@ def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no
         seg,
         n_active,
         data,
-        state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
+        state[O_TABLES:E_TABLES],
         state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
         state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
         state[O_APM:E_APM],
@@ -501,7 +511,7 @@ def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ign
         bits,
         data,
         seg_len,
-        state[O_TABLES:E_TABLES].reshape((N_CONTEXTS, 1 << TABLE_BITS)),
+        state[O_TABLES:E_TABLES],
         state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
         state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
         state[O_APM:E_APM],
