@@ -122,9 +122,10 @@ LIMIT_LOW = 1020  # counters of orders 0-2 average over up to 250 observations (
 LIMIT_HIGH = 1020  # higher orders and words too (the fast counter tracks recency)
 # First-layer weight step Δw = (x · err · lr) >> 18 (weights in 16.16, lr in 1/16 units): fast
 # while a block is young, slower as it grows, lr = LR_MIN + LR_SPAN · 2^15 / (2^15 + bytes).
-LR_MIN = 8
+LR_MIN = 10
 LR_SPAN = 128
 FINAL_LR = 1
+SETK = 12
 
 
 @numba.njit(cache=True, inline="always")
@@ -402,8 +403,11 @@ def _update(
             match_sm[m] = _learn(match_sm[m], y, 1023)
         lr = LR_MIN + (LR_SPAN << 15) // ((1 << 15) + seg[k, POS])
         for j in range(N_MIXERS):
-            err = ((y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]) * lr
             s = scratch[k, S_SET + j]
+            n_set = mix_w[j, s, N_INPUTS]
+            mix_w[j, s, N_INPUTS] = n_set + 1
+            lr = LR_MIN + (LR_SPAN << SETK) // ((1 << SETK) + n_set)
+            err = ((y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]) * lr
             for i in range(N_INPUTS):
                 mix_w[j, s, i] += (scratch[k, S_X + i] * err) >> 18
         err = ((y << 12) - scratch[k, S_FPR]) * FINAL_LR
@@ -427,7 +431,7 @@ def _update(
 # arguments: numba's call overhead grows with their number and dominates a per-bit loop).
 _SIZES = (
     ("tables", int(CONTEXT_OFFSETS[-1])),
-    ("mix_w", N_MIXERS * 256 * N_INPUTS),
+    ("mix_w", N_MIXERS * 256 * (N_INPUTS + 1)),
     ("final_w", 256 * N_MIXERS),
     ("apm", APM_CTX * APM_BUCKETS),
     ("match_sm", 64),
@@ -455,6 +459,7 @@ def new_state() -> np.ndarray:
     state = np.zeros(STATE_SIZE, dtype=np.int64)
     state[O_TABLES:E_TABLES] = (1 << 53) | (1 << 31)  # slow and fast counters at ½, count 0
     state[O_MIX:E_MIX] = (1 << 16) // 16
+    state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS + 1))[:, :, N_INPUTS] = 0
     state[O_FINAL:E_FINAL] = (1 << 16) // N_MIXERS
     ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
     state[O_APM:E_APM] = np.tile(ramp, APM_CTX)
@@ -489,7 +494,7 @@ def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no
         n_active,
         data,
         state[O_TABLES:E_TABLES],
-        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
+        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS + 1)),
         state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
         state[O_APM:E_APM],
         state[O_MSM:E_MSM],
@@ -512,7 +517,7 @@ def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ign
         data,
         seg_len,
         state[O_TABLES:E_TABLES],
-        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS)),
+        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS + 1)),
         state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
         state[O_APM:E_APM],
         state[O_MSM:E_MSM],
