@@ -1,3 +1,4 @@
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,86 @@ def test_tensor_coder_mask_costs_n_times_the_binary_entropy() -> None:
     assert encoder.encode(q) == TensorCounts(3, 3, 1, 3)
     p = 3 / 40
     assert encoder.ideal["mask"] == pytest.approx(-40 * (p * np.log2(p) + (1 - p) * np.log2(1 - p)))
+
+
+# --- format 2 is frozen; the encoder refuses what the decoder would refuse -------------------
+
+
+def _fixed_model(spec: ModelSpec, values: np.ndarray) -> torch.nn.Module:
+    """``spec``'s model with its parameters filled from ``values`` in order (no torch RNG)."""
+    model = spec.build()
+    with torch.no_grad():
+        i = 0
+        for p in model.parameters():
+            p.copy_(torch.from_numpy(values[i : i + p.numel()].reshape(p.shape)))
+            i += p.numel()
+    return model
+
+
+# Written by the encoder before the decoder's checks were tightened (commit f82b7ad).
+GOLDEN_TANH_MLP = bytes.fromhex(
+    "4d444c57023d7b226b696e64223a226d6c70222c226b7761726773223a7b2273697a6573223a5b342c332c325d"
+    "2c2261637469766174696f6e223a2274616e68227d7dcdcc4c3d0407030405020201030402020501010105904142"
+    "ce974bf651db7e6486d274ec6f286791c6"
+)
+GOLDEN_TRANSFORMER_SHA256 = "97fee9265aea3b03c51b0944071e638a76b51e7b8b478b8e5e4f3e5c1bac64ac"
+
+
+def test_encoder_output_is_byte_identical_to_format_2_as_written_before() -> None:
+    spec = ModelSpec("mlp", {"sizes": [4, 3, 2], "activation": "tanh"})
+    values = np.linspace(-1.0, 1.0, 23) * (np.arange(23) % 3 != 0)
+    data = encode_model(_fixed_model(spec, values), spec, 0.05).data
+    assert data == GOLDEN_TANH_MLP
+    assert [p.tolist() for p in decode_model(data).parameters()] == [
+        p.tolist()
+        for p in _fixed_model(spec, np.round(values / 0.05) * np.float32(0.05)).parameters()
+    ]
+    spec = ModelSpec(
+        "byte_transformer", {"context": 8, "d_model": 8, "n_layers": 1, "n_heads": 2, "d_ff": None}
+    )
+    model = spec.build()
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.from_numpy(rng.normal(0, 0.3, p.shape) * (rng.random(p.shape) < 0.3)))
+    data = encode_model(model, spec, 0.01).data
+    assert hashlib.sha256(data).hexdigest() == GOLDEN_TRANSFORMER_SHA256
+    decode_model(data)  # a spec with a null argument (d_ff) passes the decoder's type check
+
+
+def test_decoding_draws_from_torchs_generator_exactly_as_building_the_model_once() -> None:
+    # Runs that decode a model mid-way (the two-part code) must keep their random streams.
+    spec, model = _sparse_model()
+    data = encode_model(model, spec, 0.02).data
+    torch.manual_seed(5)
+    spec.build()
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    decode_model(data)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_encoder_refuses_weights_it_could_not_code() -> None:
+    spec, model = _sparse_model()
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("nan")
+    with pytest.raises(MdlkitError, match=r"parameter 0\.weight has values that are not finite"):
+        encode_model(model, spec, 0.02)
+    with torch.no_grad():
+        model[0].weight[0, 0] = 1e30  # 2**62 or more steps: q would not fit int64
+    with pytest.raises(MdlkitError, match="2\\*\\*62 or more steps"):
+        encode_model(model, spec, 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        (ModelSpec("mlp", {"sizes": [16, 24.0, 12, 5]}), "sizes a value of the wrong type"),
+        (ModelSpec("mlp", {"sizes": [16, 24, 12, 6]}), "do not have the shapes"),
+        (ModelSpec("mlp", {"sizes": [16, 2**25, 5]}), "parameters, more than a weight file holds"),
+    ],
+)
+def test_encoder_refuses_a_spec_the_decoder_would_refuse(spec: ModelSpec, problem: str) -> None:
+    _, model = _sparse_model()
+    with pytest.raises(MdlkitError, match=f"cannot write a weight file: .*{problem}"):
+        encode_model(model, spec, 0.02)

@@ -13,6 +13,12 @@ Flags use Bernoulli(k / n) with the count k of ones, which the caller stores (a
 flag. ``ideal`` holds the ideal length in bits of what was coded, split into ``mask`` and
 ``values``.
 
+The decoder treats its input as untrusted: counts that do not fit the tensor's shape, more low
+bits than the stream can hold, a stream the range coder finds invalid and data left over after
+the last tensor (:meth:`TensorDecoder.finish`) all raise :class:`CorruptPayload` before anything
+is allocated for them, so a damaged file costs no more memory or time than an intact one of the
+same shapes.
+
 >>> import numpy as np
 >>> q = np.array([[0, 3, 0], [0, 0, 0], [-1, 5, 0]])
 >>> encoder = TensorEncoder()
@@ -22,6 +28,7 @@ TensorCounts(nonzero=3, live_rows=2, live_cols=2, buckets=3)
 >>> decoder = TensorDecoder(encoder.finish())
 >>> np.array_equal(decoder.decode(q.shape, counts), q)
 True
+>>> decoder.finish()
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ from mdlkit.coding.adaptive import AdaptiveCategorical
 
 __all__ = ["CorruptPayload", "TensorCounts", "TensorDecoder", "TensorEncoder", "matrix_shape"]
 
-# |q| of an int64 index has at most 64 bits; a larger bit length can only be damage.
-_MAX_BUCKETS = 64
+# An int64 index with |q| < 2**63 has a bit length of at most 63, so its magnitude fits the
+# decoder's int64 again; a larger bit length can only be damage (or -2**63, whose |q| overflows,
+# which the encoder refuses).
+_MAX_BUCKETS = 63
 _FAIR_BIT = constriction.stream.model.Categorical(np.array([0.5, 0.5]), perfect=False)
 
 
@@ -109,6 +118,8 @@ class TensorEncoder:
         k = self._flags(sub.ravel())
         values = grid[nz]
         n_buckets = int(np.abs(values).max()).bit_length() if k else 0
+        if n_buckets > _MAX_BUCKETS:  # only -2**63, whose absolute value overflows int64
+            raise ValueError(f"grid indices must satisfy |q| < 2**63, got {int(values.min())}")
         if k:
             self._values(values, n_buckets)
         return TensorCounts(k, r, c, n_buckets)
@@ -154,10 +165,19 @@ def _check_counts(rows: int, cols: int, counts: TensorCounts) -> None:
 
 
 class TensorDecoder:
-    """The mirror of :class:`TensorEncoder`: decodes the tensors in the order they were coded."""
+    """The mirror of :class:`TensorEncoder`: decodes the tensors in the order they were coded.
+
+    Call :meth:`decode` once per tensor, then :meth:`finish`; every damage found raises
+    :class:`CorruptPayload`.
+    """
 
     def __init__(self, words: np.ndarray) -> None:
         self._decoder = constriction.stream.queue.RangeDecoder(words) if len(words) else None
+        self._used = False
+        # A low bit is coded at probability exactly ½, one bit, and a range coder's n words hold
+        # at most 32·n bits of information (its 64-bit range shrinks by the symbols' information
+        # and gains 32 bits per word written), so a stream cannot carry more low bits than this.
+        self._low_bits_left = 32 * len(words)
 
     def decode(self, shape: tuple[int, ...], counts: TensorCounts) -> np.ndarray:
         """The next tensor (int64, of ``shape``); raises :class:`CorruptPayload` on damage."""
@@ -175,32 +195,57 @@ class TensorDecoder:
             grid[nz] = self._values(k, n_buckets)
         return grid.reshape(shape)
 
+    def finish(self) -> None:
+        """Check that nothing follows the last tensor's symbols in the stream.
+
+        A stream that no symbol was decoded from must be empty. Otherwise the range coder only
+        knows when data is definitely left over: most appended words are caught, but not every
+        last word (whose low bits the decoder never needs), which then changes nothing decoded.
+        """
+        if self._decoder is None:
+            return
+        if not self._used or not self._decoder.maybe_exhausted():
+            raise CorruptPayload("the payload goes on after the last tensor")
+
     def _stream(self) -> Any:
         if self._decoder is None:
             raise CorruptPayload("the payload is empty but the counts call for coded symbols")
+        self._used = True
         return self._decoder
+
+    def _decode(self, model: Any, amount: int | None = None) -> Any:
+        """``amount`` symbols (or one) under ``model``; an invalid stream is CorruptPayload."""
+        stream = self._stream()
+        try:
+            return stream.decode(model) if amount is None else stream.decode(model, amount)
+        except AssertionError:  # constriction's "compressed data that is invalid for the model"
+            raise CorruptPayload("the range-coder stream is invalid for its models") from None
 
     def _flags(self, k: int, n: int) -> np.ndarray:
         if k in (0, n):
             return np.full(n, k == n and n > 0)
-        flags = np.asarray(self._stream().decode(_bernoulli(k, n), n), dtype=bool)
+        flags = np.asarray(self._decode(_bernoulli(k, n), n), dtype=bool)
         if int(flags.sum()) != k:
             raise CorruptPayload(f"{int(flags.sum())} of {n} mask flags decode as set, not {k}")
         return flags
 
     def _values(self, k: int, n_buckets: int) -> np.ndarray:
-        stream = self._stream()
         model = AdaptiveCategorical(2 * n_buckets)
         symbols = []
         for _ in range(k):
-            symbol = int(stream.decode(model.model()))
+            symbol = int(self._decode(model.model()))
             model.update(symbol)
             symbols.append(symbol)
         sym = np.asarray(symbols, dtype=np.int64)
         negative, buckets = sym >= n_buckets, sym % n_buckets + 1
         n_low = int((buckets - 1).sum())
+        if n_low > self._low_bits_left:  # checked before the bits are decoded into memory
+            raise CorruptPayload(
+                f"the values call for {n_low} low bits, more than the payload can hold"
+            )
+        self._low_bits_left -= n_low
         low = (
-            np.asarray(stream.decode(_FAIR_BIT, n_low), dtype=np.int64)
+            np.asarray(self._decode(_FAIR_BIT, n_low), dtype=np.int64)
             if n_low
             else np.zeros(0, dtype=np.int64)
         )

@@ -1,0 +1,226 @@
+"""Damaged weight files: every flip, truncation and random damage is a specific one-line error.
+
+A damaged ``.mdlw`` file must raise :class:`MdlkitError` naming the weight file and its problem,
+found by one of the decoder's checks (never by its last-resort wrapper, whose message says
+"does not decode"), or, when the damage happens to leave a file that decodes (bits the range
+decoder never reads), give exactly the original model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mdlkit import MdlkitError
+from mdlkit.coding import decode_model, encode_model
+from mdlkit.coding.container import FileFormat
+from mdlkit.coding.tensors import CorruptPayload, TensorCounts, TensorDecoder, TensorEncoder
+from mdlkit.coding.weights import FORMAT_VERSION, MAX_PARAMETERS
+from mdlkit.models import ModelSpec
+
+SPEC = ModelSpec("mlp", {"sizes": [16, 10, 5], "activation": "relu"})
+X = torch.randn(32, 16, generator=torch.Generator().manual_seed(1))
+
+
+def _weight_file(density: float = 0.8) -> bytes:
+    """A small weight file (310 bytes) of SPEC with seeded sparse weights.
+
+    The seed, density and step are chosen so that some flips and a truncation garble the range
+    coder's stream into data constriction itself refuses: a decoder without its own check for
+    that fails these tests.
+    """
+    model = SPEC.build()
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.from_numpy(rng.normal(0, 0.3, p.shape) * (rng.random(p.shape) < density)))
+    return encode_model(model, SPEC, 0.003).data
+
+
+DATA = _weight_file()
+ZERO_DATA = _weight_file(density=0.0)
+ORIGINAL = decode_model(DATA)
+WEIGHTS = [p.detach().clone() for p in ORIGINAL.parameters()]
+with torch.no_grad():
+    OUTPUT = ORIGINAL(X)
+
+
+def _check_damaged(damaged: bytes) -> str | None:
+    """Decode ``damaged``: a specific one-line MdlkitError (returned), or the original model."""
+    try:
+        model = decode_model(damaged)
+    except MdlkitError as error:
+        message = str(error)
+        assert "\n" not in message and "weight file" in message, message
+        assert "does not decode" not in message, message  # the last-resort wrapper's message
+        return message
+    assert str(model) == str(ORIGINAL)  # same layers and activations
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), WEIGHTS, strict=True))
+    with torch.no_grad():
+        assert torch.equal(model(X), OUTPUT)
+    return None
+
+
+def test_the_test_file_is_small() -> None:
+    assert 200 <= len(DATA) <= 400
+
+
+@pytest.mark.parametrize("pattern", [0xFF, 0x01, 0x80])
+def test_every_single_byte_flip_is_a_specific_error_or_harmless(pattern: int) -> None:
+    caught = 0
+    for i in range(len(DATA)):
+        damaged = bytearray(DATA)
+        damaged[i] ^= pattern
+        caught += _check_damaged(bytes(damaged)) is not None
+    # Only the last payload word's low bits can go unread by the range decoder.
+    assert caught >= len(DATA) - 3
+
+
+def test_every_truncation_is_a_specific_error() -> None:
+    for end in range(len(DATA)):
+        assert _check_damaged(DATA[:end]) is not None, end
+
+
+@pytest.mark.parametrize("n_words", [2, 3, 8])
+def test_words_appended_to_the_payload_are_refused(n_words: int) -> None:
+    rng = np.random.default_rng(n_words)
+    for _ in range(20):
+        garbage = rng.integers(0, 256, size=4 * n_words, dtype=np.uint8).tobytes()
+        message = _check_damaged(DATA + garbage)
+        assert message is not None and "goes on after the last tensor" in message
+
+
+def test_a_payload_after_an_all_zero_model_is_refused() -> None:
+    # An all-zero model codes no symbol, so its payload is empty; any word there is damage.
+    assert all(int(torch.count_nonzero(p)) == 0 for p in decode_model(ZERO_DATA).parameters())
+    for garbage in (b"\0\0\0\0", b"\xff" * 4, b"abcdefgh"):
+        with pytest.raises(MdlkitError, match="goes on after the last tensor"):
+            decode_model(ZERO_DATA + garbage)
+
+
+@st.composite
+def _damaged(draw: st.DrawFn) -> bytes:
+    """DATA with a few overwritten bytes or runs, insertions, deletions or appended garbage."""
+    data = bytearray(DATA)
+    for _ in range(draw(st.integers(1, 5))):
+        action = draw(st.sampled_from(["set", "run", "insert", "delete", "append"]))
+        i = draw(st.integers(0, len(data) - 1))
+        if action == "set":
+            data[i] = draw(st.integers(0, 255))
+        elif action == "run":
+            run = draw(st.binary(min_size=2, max_size=8))
+            data[i : i + len(run)] = run
+        elif action == "insert":
+            data[i:i] = draw(st.binary(min_size=1, max_size=4))
+        elif action == "delete" and len(data) > 1:
+            del data[i : i + draw(st.integers(1, 4))]
+        else:
+            data += draw(st.binary(min_size=1, max_size=16))
+    return bytes(data)
+
+
+@given(_damaged())
+@settings(max_examples=400, deadline=None, derandomize=True)
+def test_random_damage_is_a_specific_error_or_harmless(damaged: bytes) -> None:
+    _check_damaged(damaged)
+
+
+# --- the model spec: the CRC32 covers the weights only, so the spec is checked on its own ---
+
+
+def _file_with_spec(spec_json: bytes, counts: list[tuple[int, ...]], crc: int) -> bytes:
+    """A format-2 file with this spec, all-zero tensor counts and no payload."""
+    w = FileFormat("weight file", b"MDLW", FORMAT_VERSION).writer()
+    w.section(spec_json)
+    w.f32(0.01)
+    w.varint(len(counts))
+    for c in counts:
+        for v in c:
+            w.varint(v)
+    w.u32(crc)
+    return w.getvalue()
+
+
+def _zero_mlp_file(spec_json: bytes, sizes: list[int]) -> bytes:
+    """An all-zero MLP of ``sizes`` whose CRC32 is right: only the spec can be wrong."""
+    n_weights = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    counts = [(0, 0, 0, 0), (0, 0, 1, 0)] * (len(sizes) - 1)
+    return _file_with_spec(spec_json, counts, zlib.crc32(bytes(4 * n_weights)))
+
+
+def test_an_intact_zero_model_file_decodes() -> None:
+    data = _zero_mlp_file(b'{"kind":"mlp","kwargs":{"sizes":[16,10,5]}}', [16, 10, 5])
+    assert sum(int(torch.count_nonzero(p)) for p in decode_model(data).parameters()) == 0
+
+
+@pytest.mark.parametrize(
+    ("spec_json", "sizes", "problem"),
+    [
+        (b'{"kind": "mlp", "kwargs": {"sizes": [16, 10, 5]}}', [16, 10, 5], "compact form"),
+        (b'{"kind":"mlp","kwargs":{"sizes":[16.0,10,5]}}', [16, 10, 5], "wrong type"),
+        (b'{"kind":"mlp","kwargs":{"sizes":["16",10,5]}}', [16, 10, 5], "wrong type"),
+        (b'{"kind":"mlp","kwargs":{"sizes":[16,10,5],"x":1}}', [16, 10, 5], "unknown argument"),
+        (b'{"kind":"mlp","kwargs":{"sizes":[16,10,5]},"k":1}', [16, 10, 5], "exactly the keys"),
+        (b'{"kind":"mlq","kwargs":{"sizes":[16,10,5]}}', [16, 10, 5], "no known model"),
+        (b'{"kind":"mlp","kwargs":{"sizes":[16,10,5]]}', [16, 10, 5], "not JSON"),
+        (b'{"kind":"ml\xf0","kwargs":{"sizes":[16,10,5]}}', [16, 10, 5], "not JSON"),
+        (b'{"kind":"mlp","kwargs":{"sizes":[16,-10,5]}}', [16, 10, 5], "no buildable model"),
+        (b'{"kind":"mlp","kwargs":{"sizes":[16,%d,5]}}' % 10**30, [16, 10, 5], "no buildable"),
+        (b'{"kind":"mlp","kwargs":{"sizes":[%s1]}}' % (b"1," * 3000), [1, 1], "bytes, more than"),
+    ],
+)
+def test_a_damaged_spec_is_refused_even_with_a_matching_checksum(
+    spec_json: bytes, sizes: list[int], problem: str
+) -> None:
+    with pytest.raises(MdlkitError, match=f"weight file is corrupt: its model spec .*{problem}"):
+        decode_model(_zero_mlp_file(spec_json, sizes))
+
+
+def test_a_spec_asking_for_too_many_parameters_is_refused_before_building() -> None:
+    sizes = [1, MAX_PARAMETERS, 1]  # 3 · 2**25 + 1 parameters: 400 MB of float32 if built
+    spec_json = json.dumps({"kind": "mlp", "kwargs": {"sizes": sizes}}, separators=(",", ":"))
+    counts = [(0, 0, 0, 0), (0, 0, 1, 0)] * 2
+    with pytest.raises(MdlkitError, match="asks for 100,663,297 parameters"):
+        decode_model(_file_with_spec(spec_json.encode(), counts, 0))
+
+
+# --- the tensor decoder on its own -----------------------------------------------------------
+
+
+@given(
+    st.lists(st.integers(0, 2**32 - 1), max_size=12),
+    st.tuples(st.integers(0, 30), st.integers(0, 6), st.integers(0, 5), st.integers(0, 63)),
+)
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.filter_too_much],
+)
+def test_tensor_decoder_raises_only_corrupt_payload_on_any_stream(
+    words: list[int], counts: tuple[int, int, int, int]
+) -> None:
+    decoder = TensorDecoder(np.asarray(words, dtype=np.uint32))
+    try:
+        decoder.decode((6, 5), TensorCounts(*counts))
+        decoder.finish()
+    except CorruptPayload:
+        pass
+
+
+def test_low_bits_beyond_what_the_payload_can_hold_are_refused() -> None:
+    # Small values coded, then decoded as if their bit lengths went up to 63: the symbols the
+    # stream then yields ask for far more low bits than its few words can hold.
+    q = np.arange(1, 61).reshape(6, 10) % 3
+    encoder = TensorEncoder()
+    k, r, c, _ = encoder.encode(q)
+    words = encoder.finish()
+    with pytest.raises(CorruptPayload, match="low bits, more than the payload can hold"):
+        TensorDecoder(words).decode(q.shape, TensorCounts(k, r, c, 63))
