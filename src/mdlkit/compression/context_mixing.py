@@ -95,8 +95,9 @@ def _stretch_table() -> np.ndarray:
 
 
 STRETCH = _stretch_table()
-# Adaptation rate of a counter seen n times: 1/(n + 1.5), in 1/65536 units.
-RATE = (65536.0 / (np.arange(1024) + 1.5)).astype(np.int64)
+# Adaptation rate of a counter seen n times: 1/(n + 1.1), in 1/65536 units (the first bit seen
+# moves it most of the way: contexts are mostly deterministic, the state maps calibrate that).
+RATE = (65536.0 / (np.arange(1024) + 1.1)).astype(np.int64)
 
 
 def squash(x: int) -> int:
@@ -341,7 +342,7 @@ def _predict(
 
 @numba.njit(cache=True, inline="always")
 def _learn(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
-    """A counter (22-bit probability, 10-bit count) moved toward bit y at rate 1/(n + 1.5)."""
+    """A counter (22-bit probability, 10-bit count) moved toward bit y at rate 1/(n + 1.1)."""
     n = slot & 1023
     p = (slot >> 10) & 0x3FFFFF
     p += (((y << 22) - p) * RATE[n]) >> 16
