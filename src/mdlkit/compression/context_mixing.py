@@ -334,7 +334,7 @@ def _predict(
                 ctx = 65536 + (1 << APM2_BITS) + ctx3
             base = ctx * APM_BUCKETS + lo
             p = (apm[base] * (128 - w) + apm[base + 1] * w) >> 11
-            scratch[k, S_APM + a] = base + (w >> 6)
+            scratch[k, S_APM + a] = base * 128 + w
             scratch[k, S_APMP + a] = p
             total += p * APM_W[a]
         out[k] = max(1, min(4095, (total + APM_DEN // 2) // APM_DEN))
@@ -415,10 +415,12 @@ def _update(
         fs = scratch[k, S_FSET]
         for j in range(N_MIXERS):
             final_w[fs, j] += (scratch[k, S_DOT + j] * err) >> 14
-        target = (y << 16) + (y << APM_RATE) - y - y
+        target = y * 65535
         for a in range(N_APM):
-            idx = scratch[k, S_APM + a]
-            apm[idx] += (target - apm[idx]) >> APM_RATE
+            idx = scratch[k, S_APM + a] >> 7
+            w = scratch[k, S_APM + a] & 127
+            apm[idx] += ((target - apm[idx]) * (128 - w)) >> (APM_RATE + 7)
+            apm[idx + 1] += ((target - apm[idx + 1]) * w) >> (APM_RATE + 7)
         seg[k, C0] = seg[k, C0] * 2 + y
         seg[k, BITPOS] += 1
     if seg[0, BITPOS] == 8:
