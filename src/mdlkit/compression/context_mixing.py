@@ -355,19 +355,19 @@ def _learn(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
 
 @numba.njit(cache=True, inline="always")
 def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
-    """A context slot: its two counters, and a small bit history in bits 54..60 (counts of
-    0s and 1s up to 7, the opposite count halved when a bit repeats, and the last bit)."""
+    """A context slot's two counters moved toward bit y, and its bit history (bits 54..60):
+    the counts of 0s and 1s up to 7 and the last bit, the other bit's count cut to 1 whenever
+    a bit arrives, so the history says which bit came last, how long its run is, and whether
+    the other bit was seen in this context (nonstationary, as paq's bit-history states)."""
     hist = slot >> 54
     n0 = hist & 7
     n1 = (hist >> 3) & 7
     if y:
         n1 += n1 < 7
-        if n0 > 2:
-            n0 = (n0 >> 1) + 1
+        n0 = min(n0, 1)
     else:
         n0 += n0 < 7
-        if n1 > 2:
-            n1 = (n1 >> 1) + 1
+        n1 = min(n1, 1)
     counters = _learn(slot & ((np.int64(1) << 54) - 1), y, limit)
     return counters | ((n0 | (n1 << 3) | (y << 6)) << 54)
 
