@@ -1,27 +1,36 @@
 """A context-mixing bit predictor in integer arithmetic (the count-based half of the online code).
 
-Each byte is coded as 8 binary decisions, most significant bit first. For every bit, ten
-context models each look up an adaptive probability in a hashed table, keyed by the bits of the
-current byte seen so far (``c0``) and a context: the previous 0, 1, 2, 3, 4, 5, 6 and 8 bytes,
-the current word, and the current word with the previous one. A match model predicts the bit
-of the byte that followed the last occurrence of the previous 6 bytes. An optional outside
-input (a neural network's probability for the bit) joins them. Three logistic mixers combine
-the stretched probabilities ``st(p) = ln(p / (1 − p))`` with weights selected by the partial
-byte, by the longest context seen before and by the previous byte; a final mixer combines the
-three, and two adaptive probability maps (SSE) refine the result.
+Each byte is coded as 8 binary decisions, most significant bit first. For every bit, thirteen
+context models each look up a slot in a hashed table, keyed by the bits of the current byte
+seen so far (``c0``) and a context: the previous 0, 1, 2, 3, 4, 5, 6 and 8 bytes, the current
+word, the word pair, the word triple, a sparse context (bytes 2-3 back) and a column context
+(the position in the line and the byte above it in the previous line, for text laid out in
+lines). A slot holds two adaptive probabilities (one averaging, one following recent bits) and
+a bit history (the last bit, its run, whether the other bit was seen); each model gives the
+mixers three inputs: the two probabilities and the probability an adaptive state map assigns to
+the (bit history, count) of the slot. A match model predicts the bit of the byte that followed
+the last occurrence of the previous 6 bytes. An optional outside input (a neural network's
+probability for the bit) joins them. Four logistic mixers combine the stretched probabilities
+``st(p) = ln(p / (1 − p))`` with weights selected by the partial byte, by the longest context
+seen before and the match, by the previous byte and by the byte before it; each weight set
+learns fast while it is young. A final mixer combines the four, and three adaptive probability
+maps (SSE, in the contexts order 1, order 2 and the match state) refine the result.
 
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
 on any machine compute bit-identical probabilities; the tables are sized once, so memory does
-not grow with the input (:data:`TABLE_BITS` sets it: 2^22 slots × 4 bytes × 10 models = 160 MiB
-at the default).
+not grow with the input (:data:`CONTEXT_BITS` sets it: 2^22 or 2^23 slots of 8 bytes per model,
+the whole state ≈ 464 MiB). A table is kept in groups of 16 slots, the 15 bits of one nibble's
+context; a context may sit in either of two neighbouring groups, and a new one replaces the
+less used.
 
-The same kernels serve both sides: :meth:`BitPredictor.predict` fills the probability that the
-next bit is 1 for every active segment, :meth:`BitPredictor.update` learns from the bits; a
-decoder calls them around each decoded bit, an encoder around each known bit. Segments are
-independent byte streams coded in lockstep (segment k covers ``data[k·L : (k+1)·L]``); they
-share every table, so statistics from one help all, and batching them amortizes the per-call
-cost of the entropy coder.
+The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
+is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does
+both for one segment, :func:`run_known` runs the steps of known data); a decoder calls them
+around each decoded bit, an encoder around each known bit. Segments are independent byte
+streams coded in lockstep (segment k covers ``data[k·L : (k+1)·L]``); they share every table,
+so statistics from one help all, and batching them amortizes the per-call cost of the entropy
+coder.
 """
 
 from __future__ import annotations
@@ -43,13 +52,13 @@ __all__ = [
 ]
 
 TABLE_BITS = 22
-# Each model's table size (log2 slots): orders 0-1 need few, the high orders most.
+# Each model's table size (log2 slots): orders 0-1 need few, the word models most.
 CONTEXT_BITS = np.array([16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22], dtype=np.int64)
 CONTEXT_OFFSETS = np.concatenate(([0], np.cumsum(1 << CONTEXT_BITS)))
-N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse
+N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
-# Inputs of the first mixers: one per context model, the match model, an outside model, a bias.
+# Inputs of the first mixers: three per context model, the match model, an outside model, a bias.
 N_INPUTS = 3 * N_CONTEXTS + 3
 N_MIXERS = 4
 APM_RATE = 5
@@ -119,10 +128,11 @@ def stretch(p: int) -> int:
 
 
 # Learning rates and count limits (part of the format: an archive decodes only with these).
-LIMIT_LOW = 1020  # counters of orders 0-2 average over up to 250 observations (near-stationary)
+LIMIT_LOW = 1020  # counters of orders 0-2 average over up to 1020 observations (near-stationary)
 LIMIT_HIGH = 1020  # higher orders and words too (the fast counter tracks recency)
 # First-layer weight step Δw = (x · err · lr) >> 18 (weights in 16.16, lr in 1/16 units): fast
-# while a block is young, slower as it grows, lr = LR_MIN + LR_SPAN · 2^15 / (2^15 + bytes).
+# while a weight set is young, slower as it learns, lr = LR_MIN + LR_SPAN · 2^SETK / (2^SETK + n)
+# after n updates of that set (a set chosen by a rare context keeps learning fast).
 LR_MIN = 10
 LR_SPAN = 128
 FINAL_LR = 1
@@ -232,8 +242,8 @@ N_SCRATCH = S_STATE + N_CONTEXTS
 
 APM_BUCKETS = 33
 APM2_BITS = 16
-APM_CTX = 65536 + (1 << APM2_BITS) + 65 * 256
-APM_W = np.array([2, 2, 1], dtype=np.int64)
+APM_CTX = 65536 + (1 << APM2_BITS) + 65 * 256  # order 1 × c0, hashed order 2 × c0, match × c0
+APM_W = np.array([2, 2, 1], dtype=np.int64)  # the APMs' weights in the final average (mixer's: 1)
 APM_DEN = 1 + int(APM_W.sum())
 
 
@@ -274,6 +284,7 @@ def _predict(
             if slot & 1023:
                 scratch[k, S_X + i] = STRETCH[(slot >> 20) & 4095]
                 scratch[k, S_X + N_CONTEXTS + 3 + i] = STRETCH[(slot >> 42) & 4095]
+                # The state map's context: this model, the slot's bit history and count.
                 state = i * 2048 + ((slot >> 54) & 127) * 16 + min(slot & 1023, 15)
                 scratch[k, S_STATE + i] = state
                 scratch[k, S_X + 2 * N_CONTEXTS + 3 + i] = STRETCH[(state_sm[state] >> 20) & 4095]
@@ -297,7 +308,7 @@ def _predict(
                 scratch[k, S_X + N_CONTEXTS] = STRETCH[(match_sm[m] >> 20) & 4095]
         scratch[k, S_X + N_CONTEXTS + 1] = STRETCH[outside[k]] if outside[k] > 0 else 0
         scratch[k, S_X + N_CONTEXTS + 2] = 256
-        # Three mixers, each with its weight set chosen by a different context.
+        # Four mixers, each with its weight set chosen by a different context.
         scratch[k, S_SET + 0] = c0
         scratch[k, S_SET + 1] = seen * 8 + bitpos + (64 if length > 0 else 0)
         scratch[k, S_SET + 2] = seg[k, C4] & 0xFF
@@ -317,7 +328,8 @@ def _predict(
         dot >>= 16
         pr = SQUASH[max(-2047, min(2047, dot)) + 2047]
         scratch[k, S_FPR] = pr
-        # Two adaptive probability maps refine pr in the contexts c0 and (c0, last 2 bytes).
+        # Three adaptive probability maps refine pr: in the contexts c0 with the last byte,
+        # with the last 2 bytes (hashed) and with the match model's state.
         st = STRETCH[pr] + 2048
         lo = st >> 7
         w = st & 127
@@ -334,7 +346,7 @@ def _predict(
                 ctx = 65536 + (1 << APM2_BITS) + ctx3
             base = ctx * APM_BUCKETS + lo
             p = (apm[base] * (128 - w) + apm[base + 1] * w) >> 11
-            scratch[k, S_APM + a] = base * 128 + w
+            scratch[k, S_APM + a] = base * 128 + w  # both buckets learn, by their weights
             scratch[k, S_APMP + a] = p
             total += p * APM_W[a]
         out[k] = max(1, min(4095, (total + APM_DEN // 2) // APM_DEN))
@@ -364,10 +376,10 @@ def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     n1 = (hist >> 3) & 7
     if y:
         n1 += n1 < 7
-        n0 = min(n0, 1)
+        n0 = min(n0, np.int64(1))
     else:
         n0 += n0 < 7
-        n1 = min(n1, 1)
+        n1 = min(n1, np.int64(1))
     counters = _learn(slot & ((np.int64(1) << 54) - 1), y, limit)
     return counters | ((n0 | (n1 << 3) | (y << 6)) << 54)
 
@@ -402,10 +414,9 @@ def _update(
         m = scratch[k, S_MATCH]
         if m >= 0:
             match_sm[m] = _learn(match_sm[m], y, 1023)
-        lr = LR_MIN + (LR_SPAN << 15) // ((1 << 15) + seg[k, POS])
         for j in range(N_MIXERS):
             s = scratch[k, S_SET + j]
-            n_set = mix_w[j, s, N_INPUTS]
+            n_set = mix_w[j, s, N_INPUTS]  # the set's update count, after its weights
             mix_w[j, s, N_INPUTS] = n_set + 1
             lr = LR_MIN + (LR_SPAN << SETK) // ((1 << SETK) + n_set)
             err = ((y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]) * lr
