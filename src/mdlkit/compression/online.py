@@ -17,7 +17,7 @@ from it, so incompressible input grows by a few bytes per block only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import constriction
@@ -35,10 +35,10 @@ from mdlkit.errors import MdlkitError
 
 __all__ = ["BLOCK_BYTES", "CodedBlock", "OnlineCoder", "segment_length"]
 
-BLOCK_BYTES = 1 << 23  # 8 MiB: bounds the memory of a block (data, probabilities) on both sides
-_STEPS_PER_CALL = (
-    1 << 16
-)  # the encoder's probabilities are made and coded this many steps at a time
+BLOCK_BYTES = 1 << 23  # 8 MiB: the input held in memory at a time, on both sides
+# Bits whose probabilities are made and coded per kernel call when the bytes are known: a few
+# arrays of this many int64 (4 MiB each) bound the encoder's working memory.
+_BITS_PER_CALL = 1 << 19
 _BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
 
 
@@ -90,25 +90,22 @@ class OnlineCoder:
             self._state = new_state()
         return self._state
 
-    def _known(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run the model over a block whose bytes are known; its bits and probabilities."""
+    def _known(self, data: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Run the model over a block whose bytes are known: its bits and their 12-bit
+        probabilities in coding order, a slice of steps at a time (bounded memory)."""
         n = len(data)
         seg_len = segment_length(n, self.segments)
         lanes = new_lanes(n, seg_len)
-        all_bits, all_probs = [], []
-        for first in range(0, seg_len, _STEPS_PER_CALL):
-            last = min(seg_len, first + _STEPS_PER_CALL)
+        steps = max(1, _BITS_PER_CALL // (8 * len(lanes)))
+        for first in range(0, seg_len, steps):
+            last = min(seg_len, first + steps)
             shape = (last - first, len(lanes), 8)
             probs = np.zeros(shape, dtype=np.int64)
-            run_known(
-                self.state, lanes, data, seg_len, first, last, np.zeros(shape, np.int64), probs
-            )
-            bits, p = _bit_order(probs, data, seg_len, first)
-            all_bits.append(bits)
-            all_probs.append(p)
+            outside = np.zeros(shape, dtype=np.int64)
+            run_known(self.state, lanes, data, seg_len, first, last, outside, probs)
+            yield _bit_order(probs, data, seg_len, first)
             if self.progress is not None:
                 self.progress(min(n, last * len(lanes)))
-        return np.concatenate(all_bits), np.concatenate(all_probs)
 
     def encode(self, block: bytes, probabilities: list[int] | None = None) -> CodedBlock:
         """Code one block (the model learns from it either way). ``probabilities`` (a list)
@@ -116,13 +113,14 @@ class OnlineCoder:
         data = np.frombuffer(block, dtype=np.uint8).copy()
         if len(data) == 0:
             return CodedBlock(0, True, b"", 0.0)
-        bits, probs = self._known(data)
-        if probabilities is not None:
-            probabilities.extend(probs.tolist())
-        p = probs / 4096.0
-        ideal = float(-np.log2(np.where(bits == 1, p, 1.0 - p)).sum())
         encoder = constriction.stream.queue.RangeEncoder()
-        encoder.encode(bits.astype(np.int32), _BERNOULLI, p)
+        ideal = 0.0
+        for bits, probs in self._known(data):
+            if probabilities is not None:
+                probabilities.extend(probs.tolist())
+            p = probs / 4096.0
+            ideal += float(-np.log2(np.where(bits == 1, p, 1.0 - p)).sum())
+            encoder.encode(bits.astype(np.int32), _BERNOULLI, p)
         payload = encoder.get_compressed().astype("<u4").tobytes()
         if len(payload) >= len(block):
             return CodedBlock(len(block), True, bytes(block), ideal)
@@ -135,8 +133,7 @@ class OnlineCoder:
         """
         if coded.stored:
             data = np.frombuffer(coded.payload, dtype=np.uint8).copy()
-            if len(data):
-                _, probs = self._known(data)
+            for _, probs in self._known(data):
                 if probabilities is not None:
                     probabilities.extend(probs.tolist())
             return bytes(coded.payload)
