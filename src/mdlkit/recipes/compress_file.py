@@ -38,11 +38,9 @@ class CompressConfig:
     file: str
     """the file to compress; - reads standard input"""
     output: str | None = None
-    """the archive to write (default: FILE.mdlz; - writes standard output, the default for
-    standard input)"""
+    """the archive to write (default FILE.mdlz; - is standard output, the default for -)"""
     mode: Literal["online", "two-part"] = "online"
-    """online: a context-mixing predictor learns as it codes, nothing stored; two-part: a
-    pruned, quantized byte transformer is stored and codes the data"""
+    """online: a predictor that learns as it codes; two-part: a stored byte transformer"""
     level: int | None = None
     """online: 1 (fastest decoding) or 2 (smallest, default); two-part: 1 (default) to 3"""
     verify: bool = True
@@ -63,8 +61,7 @@ class DecompressConfig:
     archive: str
     """the archive to decode; - reads standard input"""
     output: str | None = None
-    """the file to write (default: ARCHIVE without .mdlz; - writes standard output, the default
-    for standard input)"""
+    """the file to write (default ARCHIVE without .mdlz; - is standard output, the default for -)"""
     force: bool = False
     """overwrite an existing output"""
 
