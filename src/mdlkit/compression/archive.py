@@ -36,7 +36,9 @@ __all__ = [
     "FORMAT",
     "Header",
     "Record",
+    "coded_body",
     "end_body",
+    "parse_coded",
     "parse_end",
     "read_header",
     "read_records",
@@ -120,6 +122,24 @@ def write_record(out: BinaryIO, tag: int, body: bytes) -> int:
     w2.u32(zlib.crc32(bytes([tag]) + body))
     out.write(w2.getvalue())
     return len(w2)
+
+
+def coded_body(length: int, payload: bytes) -> bytes:
+    """A coded block record's body: the block's length, then its range-coder words."""
+    w = Writer()
+    w.varint(length)
+    w.raw(payload)
+    return w.getvalue()
+
+
+def parse_coded(body: bytes, block_bytes: int) -> tuple[int, bytes]:
+    """(length, payload) of a coded block record, checked against the header's block size."""
+    src = io.BytesIO(body)
+    length, _ = _Stream(src).varint("coded block")
+    payload = src.read()
+    if not 0 < length <= block_bytes or len(payload) % 4 or len(payload) >= length:
+        raise _damaged("a coded block's length does not fit its payload")
+    return length, payload
 
 
 def end_body(length: int, crc: int) -> bytes:

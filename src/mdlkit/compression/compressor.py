@@ -31,7 +31,9 @@ from mdlkit.compression.archive import (
     MODEL,
     STORED,
     Header,
+    coded_body,
     end_body,
+    parse_coded,
     parse_end,
     read_header,
     read_records,
@@ -81,6 +83,18 @@ class Summary:
                 "archive_bytes": self.archive_bytes, "model_bytes": self.model_bytes,
                 "ideal_bits": self.ideal_bits, "bits_per_byte": self.bits_per_byte,
                 "sha256": self.sha256}  # fmt: skip
+
+
+class _Original:
+    """The running length, CRC-32 and SHA-256 of the original bytes as they pass."""
+
+    def __init__(self) -> None:
+        self.length, self.crc, self.digest = 0, 0, hashlib.sha256()
+
+    def add(self, data: bytes) -> None:
+        self.length += len(data)
+        self.crc = zlib.crc32(data, self.crc)
+        self.digest.update(data)
 
 
 def check_mode(mode: str, level: int | None) -> int:
@@ -158,9 +172,7 @@ def compress_stream(
     ``probabilities`` (online mode) receives every 12-bit probability used, in coding order.
     """
     level = check_mode(mode, level)
-    summary = Summary(mode, level)
-    digest = hashlib.sha256()
-    crc, total = 0, 0
+    summary, original = Summary(mode, level), _Original()
     if mode == "online":
         segments = _SEGMENTS[level]
         settings = {"predictor": PREDICTOR, "segments": segments, "block_bytes": BLOCK_BYTES}
@@ -178,11 +190,9 @@ def compress_stream(
             if coded.stored:
                 written += write_record(dst, STORED, coded.payload)
             else:
-                written += write_record(dst, CODED, _varint(coded.length) + coded.payload)
-            digest.update(block)
-            crc = zlib.crc32(block, crc)
-            total += len(block)
-            done = total
+                written += write_record(dst, CODED, coded_body(coded.length, coded.payload))
+            original.add(block)
+            done = original.length
             if progress is not None:
                 progress(done)
     else:
@@ -203,41 +213,12 @@ def compress_stream(
             written += write_record(dst, CHUNK, chunk)
         summary.model_bytes = len(code.model)
         summary.ideal_bits = code.ideal_bits
-        digest.update(data)
-        crc, total = zlib.crc32(data), len(data)
-    written += write_record(dst, END, end_body(total, crc))
-    summary.original_bytes = total
+        original.add(data)
+    written += write_record(dst, END, end_body(original.length, original.crc))
+    summary.original_bytes = original.length
     summary.archive_bytes = written
-    summary.sha256 = digest.hexdigest()
+    summary.sha256 = original.digest.hexdigest()
     return summary
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _split_coded(body: bytes, block_bytes: int) -> CodedBlock:
-    length, shift, i = 0, 0, 0
-    while True:
-        if i >= len(body) or i >= 10:
-            raise MdlkitError("mdlkit archive is damaged: a coded block has no valid length "
-                              "(make it again from the original)")  # fmt: skip
-        byte = body[i]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        i += 1
-        if byte < 0x80:
-            break
-    payload = body[i:]
-    if not 0 < length <= block_bytes or len(payload) % 4 or len(payload) >= length:
-        raise MdlkitError("mdlkit archive is damaged: a coded block's length does not fit its "
-                          "payload (make it again from the original)")  # fmt: skip
-    return CodedBlock(length, False, payload, 0.0)
 
 
 def decompress_stream(
@@ -257,9 +238,7 @@ def decompress_stream(
         raise MdlkitError(f"mdlkit archive is damaged: mode {header.mode!r} level {header.level} "
                           "is unknown (make it again from the original)")  # fmt: skip
     _check_environment(header)
-    summary = Summary(header.mode, header.level)
-    digest = hashlib.sha256()
-    crc, total = 0, 0
+    summary, original = Summary(header.mode, header.level), _Original()
     end: tuple[int, int] | None = None
     if header.mode == "online":
         segments, block_bytes = header.settings.get("segments"), header.settings.get("block_bytes")
@@ -285,22 +264,21 @@ def decompress_stream(
                 block = coder.decode(CodedBlock(len(record.body), True, record.body, 0.0),
                                      probabilities)  # fmt: skip
             elif record.tag == CODED:
-                block = coder.decode(_split_coded(record.body, block_bytes), probabilities)
+                length, payload = parse_coded(record.body, block_bytes)
+                block = coder.decode(CodedBlock(length, False, payload, 0.0), probabilities)
             else:
                 raise MdlkitError("mdlkit archive is damaged: a record does not belong in an "
                                   "online archive (make it again from the original)")  # fmt: skip
             dst.write(block)
-            digest.update(block)
-            crc = zlib.crc32(block, crc)
-            total += len(block)
-            done = total
+            original.add(block)
+            done = original.length
             if progress is not None:
-                progress(total)
+                progress(done)
     else:
         from mdlkit.compression.two_part import TwoPartSettings, decode_two_part
 
-        length = header.settings.get("length")
-        if not isinstance(length, int) or not 0 <= length <= TWO_PART_MAX_BYTES:
+        declared = header.settings.get("length")
+        if not isinstance(declared, int) or not 0 <= declared <= TWO_PART_MAX_BYTES:
             raise MdlkitError("mdlkit archive is damaged: its length is impossible "
                               "(make it again from the original)")  # fmt: skip
         settings = TwoPartSettings.from_dict(
@@ -321,19 +299,18 @@ def decompress_stream(
         if model is None:
             raise MdlkitError("mdlkit archive is damaged: it has no model (make it again "
                               "from the original)")  # fmt: skip
-        data = decode_two_part(settings, model, chunks, length)
+        data = decode_two_part(settings, model, chunks, declared)
         summary.model_bytes = len(model)
         dst.write(data)
-        digest.update(data)
-        crc, total = zlib.crc32(data), len(data)
+        original.add(data)
     assert end is not None  # read_records ends only after the end record
-    if end != (total, crc):
+    if end != (original.length, original.crc):
         raise MdlkitError(
             "mdlkit archive does not decode to its original (length or checksum differs); "
             "it is damaged, or this machine computes differently from the one that made it"
         )
-    summary.original_bytes = total
-    summary.sha256 = digest.hexdigest()
+    summary.original_bytes = original.length
+    summary.sha256 = original.digest.hexdigest()
     return summary
 
 
