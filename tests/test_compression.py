@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import math
 import os
@@ -207,3 +208,30 @@ def test_cli_stdin_to_stdout_in_child_processes(tmp_path: Path) -> None:
     assert unpacked.returncode == 0, unpacked.stderr
     assert unpacked.stdout == TEXT
     assert list(tmp_path.iterdir()) == []
+
+
+# The two-part mode through the archive (the model itself is tested in test_two_part.py).
+def test_two_part_archive_round_trip_and_report() -> None:
+    data = TEXT[:2500]
+    out = io.BytesIO()
+    summary = compress_stream(io.BytesIO(data), out, mode="two-part")
+    archive = out.getvalue()
+    assert summary.archive_bytes == len(archive) and 0 < summary.model_bytes < len(archive)
+    assert decompress(archive) == data
+    for n in range(0, len(archive), 97):  # truncations anywhere, the model record included
+        with pytest.raises(MdlkitError):
+            decompress(archive[:n])
+
+
+def test_two_part_archive_from_another_environment_is_refused() -> None:
+    from mdlkit.compression.archive import read_header, write_header
+
+    archive = compress(TEXT[:2100], mode="two-part", verify=False)
+    src = io.BytesIO(archive)
+    header = read_header(src)
+    moved = dataclasses.replace(header, environment=header.environment | {"cpu": "VSX"})
+    forged = io.BytesIO()
+    write_header(forged, moved)
+    forged.write(src.read())
+    with pytest.raises(MdlkitError, match="VSX"):
+        decompress(forged.getvalue())
