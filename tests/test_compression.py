@@ -235,3 +235,14 @@ def test_two_part_archive_from_another_environment_is_refused() -> None:
     forged.write(src.read())
     with pytest.raises(MdlkitError, match="VSX"):
         decompress(forged.getvalue())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"x", bytes(range(256)), b"ab" * 1000, _random_bytes(100_000, seed=3)],
+    ids=["empty", "one-byte", "all-256", "repetitive", "random-100k"],
+)
+def test_two_part_archive_round_trips(data: bytes) -> None:
+    archive = compress(data, mode="two-part")
+    assert decompress(archive) == data
+    assert len(archive) <= len(data) + 400  # a stored record when the model does not pay

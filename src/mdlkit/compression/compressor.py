@@ -208,10 +208,13 @@ def compress_stream(
         header = Header(mode, level, code.settings.to_dict() | {"length": len(data)},
                         _environment(mode))  # fmt: skip
         written = write_header(dst, header)
-        written += write_record(dst, MODEL, code.model)
-        for chunk in code.chunks:
-            written += write_record(dst, CHUNK, chunk)
-        summary.model_bytes = len(code.model)
+        if len(code.model) + sum(len(c) for c in code.chunks) < len(data):
+            written += write_record(dst, MODEL, code.model)
+            for chunk in code.chunks:
+                written += write_record(dst, CHUNK, chunk)
+            summary.model_bytes = len(code.model)
+        else:  # the model does not pay for itself: store the bytes (incompressible input)
+            written += write_record(dst, STORED, data)
         summary.ideal_bits = code.ideal_bits
         original.add(data)
     written += write_record(dst, END, end_body(original.length, original.crc))
@@ -284,23 +287,28 @@ def decompress_stream(
         settings = TwoPartSettings.from_dict(
             {k: v for k, v in header.settings.items() if k != "length"}
         )
-        model, chunks = None, []
+        model, chunks, stored = None, [], None
         for record in read_records(src):
             if record.tag == END:
                 end = parse_end(record.body)  # read_records then checks that nothing follows
                 continue
-            if record.tag == MODEL and model is None:
+            if record.tag == STORED and model is None and stored is None:
+                stored = record.body
+            elif record.tag == MODEL and model is None and stored is None:
                 model = record.body
             elif record.tag == CHUNK and model is not None:
                 chunks.append(record.body)
             else:
                 raise MdlkitError("mdlkit archive is damaged: its records are out of order "
                                   "(make it again from the original)")  # fmt: skip
-        if model is None:
+        if stored is not None:
+            data = stored
+        elif model is None:
             raise MdlkitError("mdlkit archive is damaged: it has no model (make it again "
                               "from the original)")  # fmt: skip
-        data = decode_two_part(settings, model, chunks, declared)
-        summary.model_bytes = len(model)
+        else:
+            data = decode_two_part(settings, model, chunks, declared)
+            summary.model_bytes = len(model)
         dst.write(data)
         original.add(data)
     assert end is not None  # read_records ends only after the end record
