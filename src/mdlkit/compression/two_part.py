@@ -44,12 +44,13 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,17 +61,14 @@ from mdlkit.bits import LN2
 from mdlkit.coding.distributions import Categorical
 from mdlkit.coding.streams import Decoder, Encoder
 from mdlkit.coding.weights import decode_model, encode_model
-from mdlkit.data.sequences import as_tokens
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, evaluate
-from mdlkit.models.sequence import ByteTransformer
+from mdlkit.models.sequence import Block, ByteTransformer
 from mdlkit.models.spec import ModelSpec
-from mdlkit.pruning import choose_step, count_nonzero, count_parameters
+from mdlkit.pruning import choose_step, count_nonzero
 from mdlkit.regularizers.registry import METHODS
 from mdlkit.stopping import LossSaturation
-from mdlkit.training.pipeline import PruneConfig, prune
-from mdlkit.training.sequence import train_byte_model
-from mdlkit.training.state import TrainConfig
+from mdlkit.training import PruneConfig, TrainConfig, prune, train, train_byte_model
 
 __all__ = [
     "SETTINGS_VERSION",
@@ -127,7 +125,7 @@ class TwoPartSettings:
     context: int
     chunk: int
     stride: int
-    batch: int = 64
+    batch: int = 128
     dtype: str = "float32"
     threads: int = 1
     first: str = "uniform"
@@ -263,24 +261,28 @@ class TwoPartCode:
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
-    """One torch thread inside the coding loops (float sums depend on the thread count)."""
+def _threads(n: int = 1) -> Iterator[None]:
+    """``n`` torch threads inside the block, the previous count restored after it (float sums
+    depend on the thread count: the coding loops always run on one)."""
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
 
 
+def _blocks(model: ByteTransformer) -> list[Block]:
+    blocks = list(model.blocks)
+    assert all(isinstance(b, Block) for b in blocks)
+    return blocks  # type: ignore[return-value]
+
+
 def _new_cache(model: ByteTransformer, batch: int, context: int) -> list[torch.Tensor]:
     """Keys and values of every block: a (2, batch, heads, context, d_head) tensor each."""
-    block = model.blocks[0]
-    heads = block.attn.n_heads  # type: ignore[union-attr]
+    heads = _blocks(model)[0].attn.n_heads
     d_model = model.embed.embedding_dim
-    return [
-        torch.zeros(2, batch, int(heads), context, d_model // int(heads)) for _ in model.blocks
-    ]
+    return [torch.zeros(2, batch, heads, context, d_model // heads) for _ in model.blocks]
 
 
 def _forward_cached(
@@ -303,13 +305,12 @@ def _forward_cached(
         assert model.sinusoids is not None
         where = model.sinusoids[position:end]
     h = model.embed(x) + where
-    for block, kv in zip(model.blocks, cache, strict=True):
-        attn = block.attn  # type: ignore[union-attr]
-        n_heads = int(attn.n_heads)
-        d_model = h.shape[-1]
+    d_model = h.shape[-1]
+    for block, kv in zip(_blocks(model), cache, strict=True):
+        n_heads = block.attn.n_heads
         q, k, v = (
             t.view(batch, time, n_heads, d_model // n_heads).transpose(1, 2)
-            for t in attn.qkv(block.ln1(h)).split(d_model, dim=2)  # type: ignore[operator]
+            for t in block.attn.qkv(block.ln1(h)).split(d_model, dim=2)
         )
         kv[0, :, :, position:end] = k
         kv[1, :, :, position:end] = v
@@ -317,8 +318,8 @@ def _forward_cached(
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
             y = F.scaled_dot_product_attention(q, kv[0, :, :, :end], kv[1, :, :, :end])
-        h = h + attn.out(y.transpose(1, 2).reshape(batch, time, d_model))  # type: ignore[operator]
-        h = h + block.mlp(block.ln2(h))  # type: ignore[operator]
+        h = h + block.attn.out(y.transpose(1, 2).reshape(batch, time, d_model))
+        h = h + block.mlp(block.ln2(h))
     return model.head(model.norm(h[:, -1]))
 
 
@@ -357,7 +358,7 @@ def _predictions(
             symbols = yield _probabilities(logits)
             tokens[:, j] = torch.from_numpy(np.asarray(symbols, dtype=np.int64))
             j += 1
-        window_start = stride if window_start == 0 and first == 0 else window_start + stride
+        window_start += stride
     return
 
 
@@ -374,6 +375,40 @@ def _check_model(model: nn.Module) -> ByteTransformer:
     return model
 
 
+class _GroupEncoder:
+    """The range coders of one group of chunks. Rows are buffered per chunk and coded a block
+    at a time: the same bits as one call per byte (constriction's queue is sequential), with
+    far fewer calls."""
+
+    def __init__(self, table: np.ndarray, lengths: list[int], block: int) -> None:
+        self.table, self.lengths, self.block = table, lengths, block
+        self.encoders = [Encoder() for _ in lengths]
+        self.rows: list[np.ndarray] = []  # (chunks, 256) per position since the last flush
+        self.coded = 0  # positions coded so far
+
+    def add(self, probs: np.ndarray) -> None:
+        self.rows.append(probs)
+        if len(self.rows) >= self.block:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        rows = np.stack(self.rows, axis=1)  # (chunks, positions, 256)
+        first, stop = self.coded, self.coded + len(self.rows)
+        for c, (encoder, length) in enumerate(zip(self.encoders, self.lengths, strict=True)):
+            end = min(stop, length)  # a short chunk's padding is never coded
+            if end > first:
+                encoder.encode(self.table[c, first:end], Categorical(rows[c, : end - first]))
+        self.rows, self.coded = [], stop
+
+    def finish(self) -> tuple[list[bytes], float]:
+        self.flush()
+        streams = [encoder.finish() for encoder in self.encoders]
+        payloads = [stream.words.astype("<u4").tobytes() for stream in streams]
+        return payloads, sum(stream.ideal_bits for stream in streams)
+
+
 @torch.no_grad()
 def _encode_chunks(
     model: ByteTransformer,
@@ -388,47 +423,28 @@ def _encode_chunks(
     was_training = model.training
     model.eval()
     try:
-        with _one_thread():
+        with _threads(1):
             for g, group in enumerate(_groups(len(data), settings)):
-                longest = max(stop - start for start, stop in group)
-                # (chunk, position) byte values, zero past a short chunk's end
+                lengths = [stop - start for start, stop in group]
+                longest = max(lengths)
+                # (chunk, position) byte values, zero past a short chunk's end: what the
+                # decoder feeds back for a chunk that has ended
                 table = np.zeros((len(group), longest), dtype=np.int64)
                 for c, (start, stop) in enumerate(group):
                     table[c, : stop - start] = tokens[start:stop]
-                encoders = [Encoder() for _ in group]
-                # Rows are buffered per chunk and coded one window's worth at a time: the same
-                # bits as one call per byte (the queue is sequential), far fewer calls.
-                pending: list[list[np.ndarray]] = [[] for _ in group]
-
-                def flush(j: int, pending: list[list[np.ndarray]] = pending) -> None:
-                    for c, (start, stop) in enumerate(group):
-                        rows = pending[c]
-                        if rows:
-                            first = j - len(rows)
-                            encoders[c].encode(
-                                table[c, first:j][: max(0, stop - start - first)],
-                                Categorical(np.stack(rows)[: max(0, stop - start - first)]),
-                            )
-                            pending[c] = []
-
+                writer = _GroupEncoder(table, lengths, block=256)
                 loop = _predictions(model, settings, len(group), longest)
                 probs = next(loop)
                 for j in range(longest):
                     if probabilities is not None:
                         probabilities(g, j, probs)
-                    for c in range(len(group)):
-                        pending[c].append(probs[c])
-                    if len(pending[0]) >= max(settings.stride, 256):
-                        flush(j + 1)
+                    writer.add(probs)
                     if j + 1 < longest:
                         probs = loop.send(table[:, j])
-                    else:
-                        loop.close()
-                flush(longest)
-                for encoder in encoders:
-                    stream = encoder.finish()
-                    ideal += stream.ideal_bits
-                    payloads.append(stream.words.astype("<u4").tobytes())
+                loop.close()
+                group_payloads, group_ideal = writer.finish()
+                payloads += group_payloads
+                ideal += group_ideal
     finally:
         model.train(was_training)
     return payloads, ideal
@@ -481,7 +497,7 @@ def decode_two_part(
     out = np.zeros(length, dtype=np.uint8)
     net.eval()
     index = 0
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), _threads(1):
         for g, group in enumerate(groups):
             longest = max(stop - start for start, stop in group)
             decoders = [Decoder(words[index + c]) for c in range(len(group))]
@@ -505,8 +521,7 @@ def decode_two_part(
                         out[start + j] = symbol[0]
                 if j + 1 < longest:
                     probs = loop.send(symbols)
-                else:
-                    loop.close()
+            loop.close()
             index += len(group)
     return out.tobytes()
 
@@ -515,9 +530,10 @@ def decode_two_part(
 
 
 def default_chunk(length: int) -> int:
-    """Bytes per chunk: 4 KiB for small files, growing so a file has at most ~64 chunks, at
-    most 64 KiB (one chunk costs a uniform first byte and a cold start of about T bytes)."""
-    target = max(1, -(-length // 64))
+    """Bytes per chunk: a power of two giving a file about 128 chunks (so one forward pass
+    serves many bytes), at least 4 KiB and at most 64 KiB. A chunk costs a uniform first byte
+    and a cold start of about ``context`` bytes: some 30 bits, negligible at this size."""
+    target = max(1, -(-length // 128))
     return int(min(65536, max(4096, 2 ** math.ceil(math.log2(target)))))
 
 
@@ -530,7 +546,7 @@ def encode_two_part(
     stride: int | None = None,
     context: int | None = None,
     chunk: int | None = None,
-    batch: int = 64,
+    batch: int = 128,
     probabilities: ProbabilityHook | None = None,
 ) -> TwoPartCode:
     """Write ``model`` quantized at ``step`` into a weight file, decode it, and code ``data``
@@ -564,11 +580,22 @@ def encode_two_part(
 
 # Choosing and training the model ----------------------------------------------------------------
 
-# level → (d_model, n_layers, n_heads, context, epochs, fine-tune epochs)
-_LEVELS: dict[int, tuple[int, int, int, int, int, int]] = {
-    1: (64, 2, 4, 64, 3, 1),
-    2: (96, 2, 4, 128, 6, 2),
-    3: (128, 3, 4, 128, 12, 3),
+
+@dataclass(frozen=True)
+class _Level:
+    d_model: int
+    n_layers: int
+    context: int
+    tokens: int  # training budget: bytes seen in the regularized phase (epochs × train bytes)
+    max_epochs: int
+
+
+# Sized on this project's 2-core machine (one training thread): level 1 trains on 100 KB in
+# under a minute.
+_LEVELS = {
+    1: _Level(d_model=64, n_layers=2, context=64, tokens=1_500_000, max_epochs=16),
+    2: _Level(d_model=96, n_layers=2, context=128, tokens=4_000_000, max_epochs=24),
+    3: _Level(d_model=128, n_layers=3, context=128, tokens=12_000_000, max_epochs=40),
 }
 _MIN_TRAIN = 2048  # below this many bytes no model is trained (an all-zero model: uniform)
 
@@ -577,10 +604,12 @@ _MIN_TRAIN = 2048  # below this many bytes no model is trained (an all-zero mode
 class TwoPartPlan:
     """How the model of a two-part code is made: its size, training, pruning and coding.
 
-    ``alpha`` is the regularization strength per byte (``None``: :func:`plan_two_part`'s choice
-    for the method and the number of training bytes). ``prune_delta`` is TAMADE's relative loss
-    tolerance, ``quant_delta`` the quantization step's. ``train=False`` sends an all-zero model
-    (every byte at 8 bits), for inputs too small to learn from.
+    ``alpha`` is the regularization strength per byte (``None``: :func:`default_alpha` for the
+    method and the number of training bytes). ``prune_delta`` is TAMADE's relative loss
+    tolerance, ``quant_delta`` the quantization step's. ``threads`` is the torch thread count
+    of training (one: reproducible, and fastest on a busy 2-core machine); coding always uses
+    one. ``train=False`` sends an all-zero model (every byte at 8 bits), for inputs too small
+    to learn from.
     """
 
     d_model: int
@@ -591,8 +620,8 @@ class TwoPartPlan:
     finetune_epochs: int
     stride: int
     chunk: int
-    batch_size: int = 32
-    lr: float = 2e-3
+    batch_size: int = 8
+    lr: float = 4e-3
     alpha: float | None = None
     beta: float = 5.0
     warmup_epochs: int = 1
@@ -600,6 +629,7 @@ class TwoPartPlan:
     test_fraction: float = 0.02
     prune_delta: float = 0.01
     quant_delta: float = 0.005
+    threads: int = 1
     train: bool = True
 
     def spec(self) -> ModelSpec:
@@ -617,30 +647,41 @@ class TwoPartPlan:
 def plan_two_part(length: int, level: int = 2) -> TwoPartPlan:
     """The plan for ``length`` bytes at ``level`` (1 fast … 3 slower and better).
 
-    The level sets width, depth, context and epochs; a small file gets a narrower model
-    (d_model scaled down so the parameters stay below about half the file's bytes) and a
-    shorter context; below 2 KiB no model is trained.
+    The level sets width, depth, context and a training budget in bytes seen (so a small file
+    gets more epochs, up to a cap); a small file gets a narrower model (d_model halved until the
+    parameters are at most twice the file's bytes: pruning removes most of them) and a shorter
+    context; below 2 KiB no model is trained.
 
     >>> plan_two_part(100_000, level=1).d_model, plan_two_part(3_000, level=1).d_model
     (64, 16)
+    >>> plan_two_part(100_000, level=1).epochs
+    16
     """
     if level not in _LEVELS:
         raise MdlkitError(f"level must be one of {sorted(_LEVELS)}, got {level!r}")
     if length < 0:
         raise MdlkitError(f"length must be >= 0, got {length}")
-    d_model, n_layers, n_heads, context, epochs, finetune = _LEVELS[level]
+    lv = _LEVELS[level]
     chunk = default_chunk(length)
     if length < _MIN_TRAIN:
-        return TwoPartPlan(16, 1, 2, 16, 1, 1, stride=16, chunk=chunk, train=False)
+        return TwoPartPlan(16, 1, 1, 16, 1, 1, stride=16, chunk=chunk, train=False)
+    d_model, context = lv.d_model, lv.context
     # ~12·d² parameters per layer plus 2·256·d for the embedding and the output layer
-    while d_model > 16 and n_layers * 12 * d_model**2 + 512 * d_model > length // 2:
+    while d_model > 16 and lv.n_layers * 12 * d_model**2 + 512 * d_model > 2 * length:
         d_model //= 2
-    n_heads = min(n_heads, max(1, d_model // 16))
     # the validation range must hold a few windows
     while context > 16 and 0.05 * length < 4 * (context + 1):
         context //= 2
+    epochs = max(1, min(lv.max_epochs, round(lv.tokens / (0.93 * length))))
     return TwoPartPlan(
-        d_model, n_layers, n_heads, context, epochs, finetune, stride=context // 2, chunk=chunk
+        d_model=d_model,
+        n_layers=lv.n_layers,
+        n_heads=max(1, min(4, d_model // 16)),
+        context=context,
+        epochs=epochs,
+        finetune_epochs=max(1, epochs // 5),
+        stride=context // 2,
+        chunk=chunk,
     )
 
 
@@ -659,6 +700,66 @@ def _zero_model(spec: ModelSpec) -> nn.Module:
         for p in model.parameters():
             p.zero_()
     return model
+
+
+def _train(
+    data: bytes, plan: TwoPartPlan, method: str, seed: int, progress: bool
+) -> tuple[nn.Module, float, Any, dict[str, Any]]:
+    """Regularize → prune → fine-tune (no pruning for ``"none"``) → quantization step: the
+    model before quantization, the step, the splits and the training figures."""
+    spec = plan.spec()
+    n_train = round(len(data) * (1 - plan.val_fraction - plan.test_fraction))
+    alpha = plan.alpha if plan.alpha is not None else default_alpha(method, n_train, plan.beta)
+    trained = train_byte_model(
+        data,
+        spec,
+        method=method,  # type: ignore[arg-type]
+        alpha=alpha,
+        beta=plan.beta,
+        epochs=plan.epochs,
+        seed=seed,
+        context=plan.context,
+        batch_size=plan.batch_size,
+        lr=plan.lr,
+        warmup_epochs=min(plan.warmup_epochs, plan.epochs - 1),
+        val_fraction=plan.val_fraction,
+        test_fraction=plan.test_fraction,
+        progress=progress,
+    )
+    model, splits, history = trained.model, trained.splits, trained.result.history
+    report: dict[str, Any] = {
+        "alpha": alpha,
+        "epochs": len(history),
+        "regularized_val_bits_per_byte": history[trained.result.best_epoch].val_loss / LN2,
+        "nonzero_regularized": count_nonzero(model),
+    }
+    if method != "none":
+        pruned = prune(model, splits, PruneConfig(delta=plan.prune_delta, seed=seed))
+        with torch.no_grad():
+            pruned.mask.apply(model)
+        finetuned = train(
+            model,
+            splits.train,
+            splits.val,
+            TrainConfig(
+                max_epochs=plan.finetune_epochs,
+                batch_size=plan.batch_size,
+                lr=plan.lr / 2,
+                seed=seed + 1,
+                stopping=LossSaturation(),
+            ),
+            mask=pruned.mask,
+            loss_fn=CategoricalHead(),
+            progress=progress,
+            description="fine-tune",
+        )
+        report.update(
+            nonzero_pruned=pruned.nonzero_after,
+            tamade_threshold=pruned.tamade.threshold,
+            finetune_epochs=len(finetuned.history),
+        )
+    step = choose_step(model, lambda m: evaluate(m, splits.val), delta=plan.quant_delta)
+    return model, step, splits, report
 
 
 def fit_two_part(
@@ -684,78 +785,29 @@ def fit_two_part(
         plan: overrides the level's plan.
         probabilities: a debugging hook that sees every probability row used (see
             :data:`ProbabilityHook`).
+
+    The result's ``report`` holds the plan, α, epochs, nonzero counts after each phase and the
+    seconds of training and of encoding.
     """
     if method not in METHODS:
         raise MdlkitError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     data = bytes(data)
     plan = plan if plan is not None else plan_two_part(len(data), level)
-    spec = plan.spec()
     started = time.perf_counter()
     report: dict[str, Any] = {"method": method, "level": level, "plan": asdict(plan)}
-    test_bits: float | None = None
-    if not plan.train:
-        model, step = _zero_model(spec), 1.0
-        report["method"] = "untrained (all-zero model: uniform bytes)"
+    splits = None
+    if plan.train:
+        with _threads(plan.threads):
+            model, step, splits, figures = _train(data, plan, method, seed, progress)
+        report.update(figures)
     else:
-        n_train = round(len(data) * (1 - plan.val_fraction - plan.test_fraction))
-        alpha = plan.alpha if plan.alpha is not None else default_alpha(method, n_train, plan.beta)
-        trained = train_byte_model(
-            data,
-            spec,
-            method=method,  # type: ignore[arg-type]
-            alpha=alpha,
-            beta=plan.beta,
-            epochs=plan.epochs,
-            seed=seed,
-            context=plan.context,
-            batch_size=plan.batch_size,
-            lr=plan.lr,
-            warmup_epochs=min(plan.warmup_epochs, plan.epochs - 1),
-            val_fraction=plan.val_fraction,
-            test_fraction=plan.test_fraction,
-            progress=progress,
-        )
-        model, splits = trained.model, trained.splits
-        report.update(
-            alpha=alpha,
-            epochs=len(trained.result.history),
-            regularized_val_bits=trained.result.history[trained.result.best_epoch].val_loss
-            / LN2,
-            nonzero_trained=count_nonzero(model),
-        )
-        if method != "none":
-            pruned = prune(model, splits, PruneConfig(delta=plan.prune_delta, seed=seed))
-            with torch.no_grad():
-                pruned.mask.apply(model)
-            from mdlkit.training.loop import train  # the loop itself, for the masked fine-tune
-
-            finetuned = train(
-                model,
-                splits.train,
-                splits.val,
-                TrainConfig(
-                    max_epochs=plan.finetune_epochs,
-                    batch_size=plan.batch_size,
-                    lr=plan.lr / 2,
-                    seed=seed + 1,
-                    stopping=LossSaturation(),
-                ),
-                mask=pruned.mask,
-                loss_fn=CategoricalHead(),
-                progress=progress,
-                description="fine-tune",
-            )
-            report.update(
-                nonzero_pruned=pruned.nonzero_after,
-                tamade_threshold=pruned.tamade.threshold,
-                finetune_epochs=len(finetuned.history),
-            )
-        step = choose_step(model, lambda m: evaluate(m, splits.val), delta=plan.quant_delta)
+        model, step = _zero_model(plan.spec()), 1.0
+        report["method"] = "none (too little data: an all-zero model, uniform bytes)"
     report["train_seconds"] = time.perf_counter() - started
     coding_started = time.perf_counter()
     code = encode_two_part(
         model,
-        spec,
+        plan.spec(),
         step,
         data,
         stride=plan.stride,
@@ -764,22 +816,9 @@ def fit_two_part(
         probabilities=probabilities,
     )
     report["encode_seconds"] = time.perf_counter() - coding_started
-    if plan.train:
-        decoded = decode_model(code.model)
-        test_bits = evaluate(decoded, splits.test, CategoricalHead()).loss / LN2
-    return TwoPartCode(
-        settings=code.settings,
-        model=code.model,
-        chunks=code.chunks,
-        ideal_bits=code.ideal_bits,
-        length=code.length,
-        n_params=count_parameters(model),
-        nonzero=code.nonzero,
-        step=code.step,
-        test_bits_per_byte=test_bits,
-        report=report,
-    )
-
-
-def _unused(_: Literal["x"]) -> None:  # pragma: no cover
-    as_tokens(b"")
+    test_bits = None
+    if splits is not None:
+        with _threads(plan.threads):
+            decoded = decode_model(code.model)
+            test_bits = evaluate(decoded, splits.test, CategoricalHead()).loss / LN2
+    return dataclasses.replace(code, test_bits_per_byte=test_bits, report=report)
