@@ -6,6 +6,11 @@ from dataclasses import dataclass, replace
 
 from mdlkit.data import resolve_mnist_path
 from mdlkit.errors import MdlkitError
+from mdlkit.recipes.lm_compression import (
+    LMCompressionExperiment,
+    resolve_text_path,
+    run_lm_compression,
+)
 from mdlkit.recipes.mnist_pruning import MnistPruningExperiment, run_mnist_pruning
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
 from mdlkit.report import Report
@@ -13,31 +18,36 @@ from mdlkit.runs import RunFolder
 
 __all__ = ["EXPERIMENTS", "ExperimentConfig", "ExperimentResult", "run_experiment"]
 
-EXPERIMENTS = ("teacher-student", "mnist-pruning")
+EXPERIMENTS = ("teacher-student", "mnist-pruning", "lm-compression")
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Which experiment, and at which size. The grids themselves are the experiments' own
-    configs (:class:`TeacherStudentExperiment`, :class:`MnistPruningExperiment`)."""
+    configs (:class:`TeacherStudentExperiment`, :class:`MnistPruningExperiment`,
+    :class:`LMCompressionExperiment`)."""
 
     name: str
-    """experiment: teacher-student | mnist-pruning"""
+    """experiment: teacher-student | mnist-pruning | lm-compression"""
     mnist_path: str | None = None
     """MNIST .npz file (default: $MDLKIT_MNIST)"""
+    data: str | None = None
+    """lm-compression: text file (default: ../shared/data/text/tinyshakespeare.txt if present)"""
     quick: bool = False
     """a small version that runs in minutes"""
     slow: bool = False
     """mnist-pruning: add LeNet-5-Caffe"""
 
     def validate(self) -> None:
-        """Raise :class:`MdlkitError` on an unknown name or a missing MNIST file."""
+        """Raise :class:`MdlkitError` on an unknown name or a missing MNIST or text file."""
         if self.name not in EXPERIMENTS:
             raise MdlkitError(
                 f"unknown experiment {self.name!r}; choose one of {', '.join(EXPERIMENTS)}"
             )
         if self.name == "mnist-pruning":
             resolve_mnist_path(self.mnist_path)
+        if self.name == "lm-compression":
+            resolve_text_path(self.data)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,10 @@ def run_experiment(
     if config.name == "teacher-student":
         ts = TeacherStudentExperiment.quick() if config.quick else TeacherStudentExperiment()
         return ExperimentResult(run_teacher_student(ts, folder, progress=progress))
+    if config.name == "lm-compression":
+        data = str(resolve_text_path(config.data))
+        lm = LMCompressionExperiment.quick(data) if config.quick else LMCompressionExperiment(data)
+        return ExperimentResult(run_lm_compression(lm, folder, progress=progress))
     path = str(resolve_mnist_path(config.mnist_path))
     mp = (
         MnistPruningExperiment.quick(path)

@@ -1,0 +1,372 @@
+"""Recipe: the seed paper's transformer table (Barth & von Petersenn 2025, Tab. 3) at CPU scale.
+
+For nested prefixes of a text file (default: tinyshakespeare, 100 KB, 300 KB and all 1.1 MB),
+train byte-level transformers of several sizes without a penalty and, at the largest size, with
+DRR, R-L1 and PMMP (regularize → prune → fine-tune → quantization step), and write each as a
+two-part code (:mod:`mdlkit.compression.two_part`): the weight file plus the prefix range-coded
+with the DECODED model, decoded back before it is counted. Beside every total: the paper's
+convention (4 bytes per nonzero parameter, no index cost, plus the same coded data), and per
+prefix xz -9e, zstd -19 (``zstandard``), PPMd (``pyppmd``) and mdlkit's online mode
+(``mdlkit.compression.compress``), each skipped with a note when it does not import.
+
+The plot is the U-curve of test loss (bits per byte on the held-out tail of the prefix, which
+every run leaves out of training) against nonzero parameters, with isolines of equal
+description length, and the model bits against the data bits with lines of equal total.
+
+The paper trains on parts of Wikipedia (hundreds of MB and more) on GPUs; here the data is
+1000× smaller and every model is trained for minutes on one CPU thread, which is why the
+absolute figures are not the paper's.
+
+Each run's record is written when it has finished (``runs/<key>.json``); calling the recipe
+again on the resumed folder skips finished runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import lzma
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from mdlkit.compression.two_part import (
+    TwoPartPlan,
+    decode_two_part,
+    default_alpha,
+    default_chunk,
+    fit_two_part,
+)
+from mdlkit.errors import MdlkitError
+from mdlkit.runs import RunFolder
+
+__all__ = [
+    "DEFAULT_DATA",
+    "LMCompressionExperiment",
+    "baseline_sizes",
+    "resolve_text_path",
+    "run_lm_compression",
+]
+
+DEFAULT_DATA = Path("..") / "shared" / "data" / "text" / "tinyshakespeare.txt"
+METHOD_NAMES = {"none": "unregularized", "drr": "DRR", "l1": "R-L1", "pmmp": "PMMP"}
+
+
+def resolve_text_path(path: str | None) -> Path:
+    """``path``, or ``../shared/data/text/tinyshakespeare.txt`` (relative to the working
+    directory) when it exists; never downloads."""
+    if path is None:
+        if DEFAULT_DATA.is_file():
+            return DEFAULT_DATA
+        raise MdlkitError(
+            f"no text file given and {DEFAULT_DATA} does not exist here; pass --data FILE "
+            "(e.g. tinyshakespeare.txt)"
+        )
+    resolved = Path(path)
+    if not resolved.is_file():
+        raise MdlkitError(f"text file not found: {resolved}")
+    return resolved
+
+
+@dataclass(frozen=True)
+class LMCompressionExperiment:
+    """Prefixes, model sizes, methods and the training budget.
+
+    ``prefixes`` are byte counts (0: the whole file); ``sizes`` the d_model of the
+    unregularized transformers (``n_layers`` blocks, ``context`` bytes, 4 heads, or fewer for
+    narrow ones); the methods run at the largest size. Every run sees ``tokens`` bytes in its
+    regularized phase (epochs = tokens / training bytes, at most ``max_epochs``, at least 1),
+    then one fine-tuning epoch per fifth of that. ``alpha_scale`` multiplies each method's
+    :func:`~mdlkit.compression.two_part.default_alpha`.
+
+    Sized for one hour on this project's 2-core machine (one training thread).
+    """
+
+    data: str
+    prefixes: tuple[int, ...] = (100_000, 300_000, 0)
+    sizes: tuple[int, ...] = (32, 64, 96)
+    methods: tuple[str, ...] = ("drr", "l1", "pmmp")
+    alpha_scale: tuple[tuple[str, float], ...] = (("drr", 1.0), ("l1", 1.0), ("pmmp", 10.0))
+    n_layers: int = 2
+    context: int = 64
+    tokens: int = 1_500_000
+    max_epochs: int = 12
+    batch_size: int = 8
+    lr: float = 4e-3
+    val_fraction: float = 0.05
+    test_fraction: float = 0.1
+    ppmd_orders: tuple[int, ...] = (4, 6, 8)
+    online: bool = True
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, data: str) -> LMCompressionExperiment:
+        """Seconds: a 20 KB prefix, two tiny sizes, DRR only."""
+        return cls(
+            data=data,
+            prefixes=(20_000,),
+            sizes=(16, 32),
+            methods=("drr",),
+            n_layers=1,
+            context=32,
+            tokens=60_000,
+            max_epochs=3,
+            batch_size=16,
+            lr=1e-2,
+            ppmd_orders=(4,),
+        )
+
+    def jobs(self, length: int) -> list[tuple[str, int, str, int]]:
+        """``(key, prefix bytes, method, d_model)`` of every run, smallest prefix first."""
+        largest = max(self.sizes)
+        jobs = []
+        for prefix in self.prefixes:
+            n = length if prefix == 0 else min(prefix, length)
+            runs = [("none", d) for d in self.sizes] + [(m, largest) for m in self.methods]
+            jobs += [(f"{n}-{method}-d{d}", n, method, d) for method, d in runs]
+        return jobs
+
+    def plan(self, n: int, method: str, d_model: int) -> TwoPartPlan:
+        n_train = round(n * (1 - self.val_fraction - self.test_fraction))
+        epochs = max(1, min(self.max_epochs, round(self.tokens / n_train)))
+        scale = dict(self.alpha_scale).get(method, 1.0)
+        return TwoPartPlan(
+            d_model=d_model,
+            n_layers=self.n_layers,
+            n_heads=max(1, min(4, d_model // 16)),
+            context=self.context,
+            epochs=epochs,
+            finetune_epochs=max(1, epochs // 5),
+            stride=self.context // 2,
+            chunk=default_chunk(n),
+            batch_size=self.batch_size,
+            lr=self.lr,
+            alpha=scale * default_alpha(method, n_train),
+            val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction,
+        )
+
+
+def baseline_sizes(
+    data: bytes, *, ppmd_orders: tuple[int, ...] = (4, 6, 8), online: bool = True
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Compressed sizes in bytes of ``data`` under xz -9e, zstd -19, PPMd (the best of
+    ``ppmd_orders``, pyppmd's variant I with 256 MiB, its archive without a header) and mdlkit's
+    online mode; a compressor that does not import is left out, with a note."""
+    sizes: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+
+    def timed(name: str, label: str, compress: Any) -> None:
+        started = time.perf_counter()
+        size = len(compress(data))
+        sizes[name] = {"label": label, "bytes": size, "seconds": time.perf_counter() - started}
+
+    timed("xz", "xz -9e", lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME))
+    try:
+        zstandard: Any = importlib.import_module("zstandard")
+        timed("zstd", "zstd -19", lambda d: zstandard.ZstdCompressor(level=19).compress(d))
+    except ImportError:
+        notes.append("zstd -19 skipped: zstandard is not installed (pip install 'mdlkit[bench]')")
+    try:
+        pyppmd: Any = importlib.import_module("pyppmd")
+        best: dict[str, Any] | None = None
+        for order in ppmd_orders:
+            started = time.perf_counter()
+            size = len(pyppmd.compress(data, max_order=order, mem_size=256 << 20, variant="I"))
+            if best is None or size < best["bytes"]:
+                best = {
+                    "label": f"PPMd (order {order})",
+                    "bytes": size,
+                    "seconds": time.perf_counter() - started,
+                }
+        if best is not None:
+            sizes["ppmd"] = best
+    except ImportError:
+        notes.append("PPMd skipped: pyppmd is not installed (pip install 'mdlkit[bench]')")
+    if online:
+        try:
+            compression: Any = importlib.import_module("mdlkit.compression")
+            compress = compression.compress
+        except (ImportError, AttributeError):
+            notes.append(
+                "mdlkit online: n/a (mdlkit.compression.compress does not exist yet in this "
+                "version)"
+            )
+        else:
+            timed("online", "mdlkit online", lambda d: compress(d, mode="online"))
+    return sizes, notes
+
+
+def _run(
+    exp: LMCompressionExperiment, data: bytes, method: str, d_model: int, progress: bool
+) -> dict[str, Any]:
+    """One run: the two-part code of ``data``, decoded back and compared."""
+    plan = exp.plan(len(data), method, d_model)
+    code = fit_two_part(data, method=method, seed=exp.seed, plan=plan, progress=progress)
+    started = time.perf_counter()
+    decoded = decode_two_part(code.settings, code.model, code.chunks, code.length)
+    decode_seconds = time.perf_counter() - started
+    if decoded != data:
+        raise RuntimeError(f"two-part code of {len(data)} bytes decoded wrongly (a bug)")
+    return {
+        "method": method,
+        "d_model": d_model,
+        **code.summary(),
+        "decode_seconds": decode_seconds,
+        "decoded": True,
+    }
+
+
+def _table(exp: LMCompressionExperiment, runs: dict[str, dict], baselines: dict) -> str:
+    lines = [
+        "Sizes in bytes of the whole prefix; 'total' = weight file (mdlkit's codec, "
+        "'model') + the prefix range-coded with the decoded model ('data'), decoded back; "
+        "'4 B/nz' = the paper's convention, 4 bytes per nonzero parameter (no index cost) + "
+        "the same data. Test loss: bits per byte of the decoded model on the held-out last "
+        f"{exp.test_fraction:.0%} of the prefix (never trained on, coded like the rest). "
+        "Baselines: the whole output of the compressor; no model to add.",
+        "",
+        "| prefix | run | d_model | params | nonzero | model | data | total | bits/byte | "
+        "4 B/nz | test bits/byte | train + encode + decode s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    prefixes = sorted({r["length"] for r in runs.values()})
+    for n in prefixes:
+        for r in (r for r in runs.values() if r["length"] == n):
+            seconds = r["train_seconds"] + r["encode_seconds"] + r["decode_seconds"]
+            lines.append(
+                f"| {n:,} | {METHOD_NAMES.get(r['method'], r['method'])} | {r['d_model']} | "
+                f"{r['n_params']:,} | {r['nonzero']:,} | {r['model_bits'] // 8:,} | "
+                f"{r['data_bits'] // 8:,} | {r['total_bits'] // 8:,} | "
+                f"{r['bits_per_byte']:.3f} | {r['paper_bits'] // 8:,} | "
+                f"{r['test_bits_per_byte']:.3f} | {seconds:,.0f} |"
+            )
+        for b in baselines.get(str(n), {}).get("sizes", {}).values():
+            lines.append(
+                f"| {n:,} | {b['label']} | | | | | | {b['bytes']:,} | {8 * b['bytes'] / n:.3f} "
+                f"| | | {b['seconds']:,.1f} |"
+            )
+    notes = sorted({note for b in baselines.values() for note in b.get("notes", [])})
+    if notes:
+        lines += ["", *(f"- {note}" for note in notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(runs: dict[str, dict], baselines: dict, out: Path) -> Path:
+    prefixes = sorted({r["length"] for r in runs.values()})
+    width = max(5.0 * len(prefixes), 9.0)
+    fig, axes = plt.subplots(2, len(prefixes), squeeze=False, figsize=(width, 8.5))
+    colors = {"none": "k", "drr": "C0", "l1": "C1", "pmmp": "C2"}
+    for column, n in enumerate(prefixes):
+        ax_u, ax_dl = axes[0, column], axes[1, column]
+        mine = [r for r in runs.values() if r["length"] == n]
+        for r in mine:
+            style = {
+                "color": colors.get(r["method"], "C3"),
+                "marker": "*" if r["method"] == "none" else "o",
+                "s": 80 if r["method"] == "none" else 40,
+                "zorder": 3,
+            }
+            ax_u.scatter(r["nonzero"], r["test_bits_per_byte"], **style)
+            ax_u.annotate(f"d{r['d_model']}", (r["nonzero"], r["test_bits_per_byte"]), fontsize=7)
+            ax_dl.scatter(r["model_bits"] / 8e3, r["data_bits"] / 8e3, **style)
+        # U-curve isolines: total ≈ 32 bits · nonzero + n · test bits per byte (the paper's
+        # convention with the test loss standing for the data), in kB.
+        nz = [r["nonzero"] for r in mine]
+        losses = [r["test_bits_per_byte"] for r in mine]
+        lo, hi = max(1.0, min(nz) / 3), max(nz) * 3
+        ylo, yhi = min(losses) - 0.3, max(losses) + 0.3
+        xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
+        totals = sorted(32 * x + n * y for x, y in zip(nz, losses, strict=True))
+        for total in totals:
+            ax_u.plot(xs, [(total - 32 * x) / n for x in xs], color="0.85", lw=0.8, zorder=1)
+        ax_u.set(
+            xscale="log",
+            xlim=(lo, hi),
+            ylim=(ylo, yhi),
+            xlabel="nonzero parameters",
+            ylabel="test loss (bits / byte)",
+            title=f"{n:,} bytes",
+        )
+        # Model vs data bits: lines of equal total through each baseline's size.
+        x_hi = max(r["model_bits"] for r in mine) / 8e3 * 1.1
+        data_kb = [r["data_bits"] / 8e3 for r in mine]
+        sizes = [b["bytes"] / 1e3 for b in baselines.get(str(n), {}).get("sizes", {}).values()]
+        y_lo = max(0.0, min(data_kb + [t - x_hi for t in sizes]) * 0.97)
+        y_hi = max(data_kb + sizes) * 1.03
+        for b in baselines.get(str(n), {}).get("sizes", {}).values():
+            total = b["bytes"] / 1e3
+            ax_dl.plot([0, total], [total, 0], lw=0.9, ls="--", label=b["label"])
+        ax_dl.set(
+            xlim=(0, x_hi),
+            ylim=(y_lo, y_hi),
+            xlabel="model kB (weight file)",
+            ylabel="data kB (range-coded)",
+            title=f"{n:,} bytes: model vs data",
+        )
+        ax_dl.legend(fontsize=7)
+    handles = [
+        plt.Line2D([], [], color=c, marker="*" if m == "none" else "o", ls="", label=name)
+        for m, c in colors.items()
+        for name in [METHOD_NAMES[m]]
+        if any(r["method"] == m for r in runs.values())
+    ]
+    fig.legend(handles=handles, loc="upper right", fontsize=8)
+    fig.suptitle(
+        "Transformers as two-part codes. Top: test loss vs nonzero parameters (grey: equal\n"
+        "32 bits · nonzero + n · test loss). Bottom: weight file vs coded data (dashed: equal "
+        "total to a compressor)",
+        fontsize=9,
+    )
+    fig.tight_layout(rect=(0, 0, 0.88, 0.94))
+    path = out / "lm_compression.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run_lm_compression(
+    exp: LMCompressionExperiment, folder: RunFolder, *, progress: bool = False
+) -> str:
+    """Run every job not finished yet into ``folder`` (new or resumed), write ``results.json``,
+    ``table.md`` and ``lm_compression.png``; return the table."""
+    path = resolve_text_path(exp.data)
+    text = path.read_bytes()
+    folder.start({"experiment": asdict(exp)})
+    runs: dict[str, dict[str, Any]] = {}
+    baselines: dict[str, dict[str, Any]] = {}
+    for key, n, method, d_model in exp.jobs(len(text)):
+        prefix = text[:n]
+        base_key = f"{n}-baselines"
+        if str(n) not in baselines:
+            record = folder.record(base_key)
+            if record is None:
+                sizes, notes = baseline_sizes(
+                    prefix, ppmd_orders=exp.ppmd_orders, online=exp.online
+                )
+                record = {"length": n, "sizes": sizes, "notes": notes}
+                folder.write_record(base_key, record)
+            baselines[str(n)] = record
+        record = folder.record(key)
+        if record is None:
+            started = time.perf_counter()
+            record = _run(exp, prefix, method, d_model, progress)
+            folder.write_record(key, record)
+            print(
+                f"{key}: {record['total_bits'] / 8:,.0f} bytes "
+                f"({record['bits_per_byte']:.3f} bits/byte) in "
+                f"{time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
+        runs[key] = record
+    table = _table(exp, runs, baselines)
+    folder.write_text("table.md", table)
+    _plots(runs, baselines, folder.path)
+    folder.write_results({"runs": runs, "baselines": baselines, "data": str(path)})
+    return table
