@@ -338,8 +338,9 @@ class BenchCompressResult:
         if c.mdlkit_modes and "mdlkit" in {r["key"] for r in self.rows}:
             notes.append(
                 "mdlkit: compress is timed with verify=False; verifying is a decompress, so "
-                "compress with verification takes about compress + decompress time. Unlike the "
-                f"baselines it may use several threads (torch's; {os.cpu_count()} cores here)."
+                "compress with verification takes about compress + decompress time. The online "
+                "mode runs on one thread (numba kernels); the two-part mode codes on one torch "
+                f"thread and trains on torch's default ({os.cpu_count()} cores here)."
             )
         notes += self.skipped
         notes += [f"FAILED: {f}" for f in self.failed]
