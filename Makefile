@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/demo_timing.py
 	$(VENV)/bin/python benchmarks/step_overhead.py
 	$(VENV)/bin/python benchmarks/digits_codelength.py
+	$(VENV)/bin/python benchmarks/compress_table.py
 
 clean:
 	rm -rf $(VENV)
