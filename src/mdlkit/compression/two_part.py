@@ -359,7 +359,6 @@ def _predictions(
             tokens[:, j] = torch.from_numpy(np.asarray(symbols, dtype=np.int64))
             j += 1
         window_start += stride
-    return
 
 
 def _groups(length: int, settings: TwoPartSettings) -> list[list[tuple[int, int]]]:
@@ -367,12 +366,6 @@ def _groups(length: int, settings: TwoPartSettings) -> list[list[tuple[int, int]
     starts = range(0, length, settings.chunk)
     ranges = [(s, min(s + settings.chunk, length)) for s in starts]
     return [ranges[g : g + settings.batch] for g in range(0, len(ranges), settings.batch)]
-
-
-def _check_model(model: nn.Module) -> ByteTransformer:
-    if not isinstance(model, ByteTransformer):
-        raise MdlkitError(f"the two-part mode codes with a ByteTransformer, got {type(model)}")
-    return model
 
 
 class _GroupEncoder:
