@@ -127,7 +127,7 @@ COMMANDS: dict[str, Command] = {
     "experiment": Command(
         ExperimentConfig,
         run_experiment,
-        help="reproduce the paper's experiments: teacher-student | mnist-pruning",
+        help="reproduce the paper's experiments: teacher-student | mnist-pruning | lm-compression",
         description="Sweeps that write a run folder with results.json, a table beside the "
         "paper's figures, and plots. A killed sweep continues with --resume DIR.",
         resume=_given,
