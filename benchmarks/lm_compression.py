@@ -21,6 +21,7 @@ from _publish import RESULTS, publish
 
 from mdlkit.recipes.bench_compress import library_versions
 from mdlkit.recipes.lm_compression import (
+    METHOD_NAMES,
     LMCompressionExperiment,
     resolve_text_path,
     run_lm_compression,
@@ -64,7 +65,7 @@ def _verdict(results: dict) -> str:
                 parts.append(
                     f"below {b['label']} ({b['bytes']:,}): {'yes' if total < b['bytes'] else 'NO'}"
                 )
-        lines.append(f"- {method.upper()} {total:,.0f}: " + "; ".join(parts))
+        lines.append(f"- {METHOD_NAMES[method]} {total:,.0f}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
