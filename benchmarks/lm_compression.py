@@ -87,7 +87,7 @@ def main() -> int:
     config = json.loads((folder / "config.json").read_text())
     table = (folder / "table.md").read_text()
     v = library_versions()
-    git = git_revision()
+    git = config.get("environment", {}).get("git") or git_revision()  # the run's own revision
     if git is not None:
         v["mdlkit"] += f" ({git['commit'][:8]}{', uncommitted changes' if git['dirty'] else ''})"
     e = config["experiment"]
