@@ -17,7 +17,7 @@ import platform
 import sys
 from pathlib import Path
 
-from _publish import RESULTS, publish
+from _publish import RESULTS, cpu_name, publish
 
 from mdlkit.recipes import BenchCompressConfig, run_bench_compress
 from mdlkit.recipes.bench_compress import library_versions
@@ -26,16 +26,6 @@ from mdlkit.runs import git_revision
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
 FILES = ("alice29.txt", "asyoulik.txt", "tinyshakespeare.txt")
 REPEATS = 3
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def main() -> int:
@@ -66,7 +56,7 @@ def main() -> int:
     )
     text = (
         "# Compressors on text: size, speed, memory\n\n"
-        f"Machine: {platform.machine()}, {_cpu()}, Python {v['python']}, zlib {v['zlib']}, "
+        f"Machine: {platform.machine()}, {cpu_name()}, Python {v['python']}, zlib {v['zlib']}, "
         f"zstandard {v['zstandard']}, brotli {v['brotli']}, pyppmd {v['pyppmd']}, "
         f"torch {v['torch']}, mdlkit {v['mdlkit']}; timings are the best of {REPEATS} on a "
         f"machine shared with other jobs. Command: {command}\n\n"

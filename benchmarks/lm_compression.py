@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from _publish import RESULTS, publish
+from _publish import RESULTS, cpu_name, publish
 
 from mdlkit.recipes.bench_compress import library_versions
 from mdlkit.recipes.lm_compression import (
@@ -29,16 +29,6 @@ from mdlkit.recipes.lm_compression import (
 from mdlkit.runs import RunFolder, git_revision
 
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "tinyshakespeare.txt"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "cpu"
 
 
 def _verdict(results: dict) -> str:
@@ -94,7 +84,7 @@ def main() -> int:
     wall = f"about {minutes:.0f} minutes" if minutes else "see the run folder"
     text = (
         "# Byte-level transformers as two-part codes (the seed paper's Tab. 3 at CPU scale)\n\n"
-        f"Machine: {platform.machine()}, {_cpu()}, 2 cores shared with other jobs, Python "
+        f"Machine: {platform.machine()}, {cpu_name()}, 2 cores shared with other jobs, Python "
         f"{v['python']}, torch {v['torch']}, zstandard {v['zstandard']}, pyppmd {v['pyppmd']}, "
         f"mdlkit {v['mdlkit']}. Command: `mdlkit experiment lm-compression` (data "
         f"{Path(e['data']).name}; prefixes {e['prefixes']} bytes, 0 = all; unregularized "
