@@ -68,7 +68,7 @@ from mdlkit.models.spec import ModelSpec
 from mdlkit.pruning import choose_step, count_nonzero
 from mdlkit.regularizers.registry import METHODS
 from mdlkit.stopping import LossSaturation
-from mdlkit.training import PruneConfig, TrainConfig, prune, train, train_byte_model
+from mdlkit.training import PruneConfig, TrainConfig, prune_and_finetune, train_byte_model
 
 __all__ = [
     "SETTINGS_VERSION",
@@ -727,13 +727,9 @@ def _train(
         "nonzero_regularized": count_nonzero(model),
     }
     if method != "none":
-        pruned = prune(model, splits, PruneConfig(delta=plan.prune_delta, seed=seed))
-        with torch.no_grad():
-            pruned.mask.apply(model)
-        finetuned = train(
+        pruned, finetuned = prune_and_finetune(
             model,
-            splits.train,
-            splits.val,
+            splits,
             TrainConfig(
                 max_epochs=plan.finetune_epochs,
                 batch_size=plan.batch_size,
@@ -741,10 +737,9 @@ def _train(
                 seed=seed + 1,
                 stopping=LossSaturation(),
             ),
-            mask=pruned.mask,
+            PruneConfig(delta=plan.prune_delta, seed=seed),
             loss_fn=CategoricalHead(),
             progress=progress,
-            description="fine-tune",
         )
         report.update(
             nonzero_pruned=pruned.nonzero_after,

@@ -12,6 +12,7 @@ from mdlkit.training.pipeline import (
     PruneConfig,
     PruneResult,
     prune,
+    prune_and_finetune,
     regularize_prune_finetune,
 )
 from mdlkit.training.sequence import TrainedByteModel, train_byte_model
@@ -41,6 +42,7 @@ __all__ = [
     "is_main_process",
     "is_saturated",
     "prune",
+    "prune_and_finetune",
     "regularize_prune_finetune",
     "train",
     "train_byte_model",

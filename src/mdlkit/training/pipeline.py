@@ -166,6 +166,25 @@ def regularize_prune_finetune(
         progress=progress,
         description="regularized",
     )
+    pruned, finetuned = prune_and_finetune(
+        model, splits, finetune_config, prune_config, loss_fn=loss_fn, folder=folder,
+        progress=progress,
+    )  # fmt: skip
+    return PipelineResult(regularized, pruned, finetuned)
+
+
+def prune_and_finetune(
+    model: nn.Module,
+    splits: Splits,
+    finetune_config: TrainConfig,
+    prune_config: PruneConfig | None = None,
+    *,
+    loss_fn: Head | None = None,
+    folder: Path | None = None,
+    progress: bool = False,
+) -> tuple[PruneResult, TrainResult]:
+    """The pipeline's second half on a trained ``model``, in place: :func:`prune`, zero the
+    pruned entries, then fine-tune with the mask frozen (checkpoints in ``folder`` if given)."""
     pruned = _prune_with_checkpoint(
         model, splits, prune_config, folder / "pruned.pt" if folder else None
     )
@@ -182,4 +201,4 @@ def regularize_prune_finetune(
         progress=progress,
         description="fine-tune",
     )
-    return PipelineResult(regularized, pruned, finetuned)
+    return pruned, finetuned
