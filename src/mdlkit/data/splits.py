@@ -8,9 +8,10 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from mdlkit.data.scaling import Scaling
 from mdlkit.errors import MdlkitError
 
-__all__ = ["Split", "Splits", "stratified_splits", "stratified_subset"]
+__all__ = ["Split", "Splits", "stratified_indices", "stratified_splits", "stratified_subset"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ class Splits:
 
     ``n_classes`` is the number of classes K for classification and ``None`` for regression.
     ``vocab_size`` is set when the inputs are token ids in ``[0, vocab_size)`` (a sequence
-    model's, fed to an embedding) and ``None`` when they are real numbers.
+    model's, fed to an embedding) and ``None`` when they are real numbers. ``scaling`` is the
+    standardization applied to a user's table (:mod:`mdlkit.data.tabular`), fitted on the
+    training split; ``None`` for the built-in datasets.
     """
 
     name: str
@@ -51,6 +54,7 @@ class Splits:
     test: Split
     n_classes: int | None
     vocab_size: int | None = None
+    scaling: Scaling | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -89,6 +93,34 @@ def _split(x: np.ndarray, y: np.ndarray) -> Split:
     )
 
 
+def stratified_indices(
+    y: np.ndarray, *, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of the train, validation and test splits, stratified by the labels ``y``.
+
+    The splits :func:`stratified_splits` takes (the same rows in the same order for a seed).
+    scikit-learn's ``ValueError`` passes through when a class is too small to be stratified.
+
+    >>> train, val, test = stratified_indices(np.arange(10) % 2, val_fraction=0.2,
+    ...                                       test_fraction=0.2, seed=0)
+    >>> sorted([*train, *val, *test]) == list(range(10)), len(val), len(test)
+    (True, 2, 2)
+    """
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise MdlkitError("val_fraction and test_fraction must be in (0, 1) and sum to less than 1")
+    rows = np.arange(len(y))
+    rest, test, y_rest, _ = train_test_split(
+        rows, y, test_size=test_fraction, stratify=y, random_state=seed
+    )
+    train, val = train_test_split(
+        rest,
+        test_size=val_fraction / (1 - test_fraction),
+        stratify=y_rest,
+        random_state=seed + 1,
+    )
+    return train, val, test
+
+
 def stratified_splits(
     name: str,
     x: np.ndarray,
@@ -106,20 +138,15 @@ def stratified_splits(
     >>> len(s.train), len(s.val), len(s.test)
     (60, 20, 20)
     """
-    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise MdlkitError("val_fraction and test_fraction must be in (0, 1) and sum to less than 1")
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=test_fraction, stratify=y, random_state=seed
-    )
-    x_train, x_val, y_train, y_val = train_test_split(
-        x_rest,
-        y_rest,
-        test_size=val_fraction / (1 - test_fraction),
-        stratify=y_rest,
-        random_state=seed + 1,
+    train, val, test = stratified_indices(
+        y, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
     )
     return Splits(
-        name, _split(x_train, y_train), _split(x_val, y_val), _split(x_test, y_test), n_classes
+        name,
+        _split(x[train], y[train]),
+        _split(x[val], y[val]),
+        _split(x[test], y[test]),
+        n_classes,
     )
 
 
