@@ -35,6 +35,7 @@ from mdlkit.recipes import (
     DemoConfig,
     ExperimentConfig,
     FitConfig,
+    SelectConfig,
     run_bench_compress,
     run_codelength,
     run_compress,
@@ -42,6 +43,7 @@ from mdlkit.recipes import (
     run_demo,
     run_experiment,
     run_fit,
+    run_select,
 )
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
@@ -113,6 +115,19 @@ COMMANDS: dict[str, Command] = {
         "per sample (it scales a penalty added to the mean batch loss). Checkpoints after every "
         "epoch: a killed run continues with --resume DIR (with its own settings).",
         resume=_stored_fit,
+        aliases={"dataset": ("--data",)},
+    ),
+    "select": Command(
+        SelectConfig,
+        run_select,
+        help="choose α (and width, method) by the shortest two-part code, the choice charged",
+        description="Run fit over a grid of strengths (default α·2^k, k = -2…2, α = auto: "
+        "c·ln2/n), optionally widths and methods; the model with every weight pruned is "
+        "always a candidate. Picks the shortest two-part code, adds log2(number of candidates) "
+        "bits for the choice, and prints a table and plot beside the uniform and prequential "
+        "codes. A killed run continues with --resume DIR; --workers N runs N candidates at once.",
+        resume=_given,
+        aliases={"dataset": ("--data",)},
     ),
     "codelength": Command(
         CodelengthConfig,

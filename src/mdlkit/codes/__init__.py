@@ -1,7 +1,8 @@
 """Codes for description lengths, each a head + a stream deciding which model predicts what.
 
 Every code returns a :class:`CodeResult` (length with parts, ideal bits, coded bits, whether
-it was decoded back); :func:`uniform_codelength` is the closed-form baseline.
+it was decoded back); :func:`uniform_codelength` is the closed-form baseline. Choosing by the
+code (α from the description length, the charged choice among candidates): :mod:`.selection`.
 """
 
 from mdlkit.codes.learners import Fitted, Learner, TorchLearner, fit_temperature
@@ -14,6 +15,13 @@ from mdlkit.codes.online import (
 )
 from mdlkit.codes.result import CodeResult
 from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
+from mdlkit.codes.selection import (
+    Selection,
+    codec_bits_per_nonzero,
+    description_length_alpha,
+    select_shortest,
+    two_part_bits,
+)
 from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
 from mdlkit.codes.variational import VariationalCode, variational_code
@@ -23,16 +31,21 @@ __all__ = [
     "Fitted",
     "Learner",
     "OnlineCode",
+    "Selection",
     "TorchLearner",
     "TwoPartCode",
     "VariationalCode",
+    "codec_bits_per_nonzero",
     "decode_online",
+    "description_length_alpha",
     "doubling_schedule",
     "encode_online",
     "fit_temperature",
     "fraction_schedule",
     "prequential_code",
+    "select_shortest",
     "switching_code",
+    "two_part_bits",
     "two_part_code",
     "uniform_codelength",
     "variational_code",

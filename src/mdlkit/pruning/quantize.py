@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from mdlkit.errors import MdlkitError
-from mdlkit.pruning.search import Score, Snapshot, largest_accepted
+from mdlkit.pruning.search import Score, Snapshot, cheapest, largest_accepted
 
-__all__ = ["choose_step", "dequantize", "grid_indices", "quantize_model"]
+__all__ = ["cheapest_step", "choose_step", "dequantize", "grid_indices", "quantize_model"]
 
 # The step search spans 24 octaves below max|θ|: float32 has 24 significand bits, so a finer
 # grid cannot change any weight.
@@ -82,3 +82,39 @@ def choose_step(
     if accept(hi):
         return _float32_step(hi)
     return _float32_step(largest_accepted(accept, hi - _OCTAVES, hi, max_steps=iterations))
+
+
+def cheapest_step(
+    model: nn.Module,
+    cost: Callable[[nn.Module, float], float],
+    *,
+    patience: int = 3,
+) -> float:
+    """The step Δ that minimises ``cost(quantized model, Δ)`` (a description length in bits).
+
+    Why: a coarser grid makes every weight cheaper to send and the predictions worse; the
+    two-part length weighs both in the same unit, where a loss tolerance (:func:`choose_step`)
+    means little once the loss is near zero. Steps max|θ| · 2^−j are tried for whole octaves j
+    (from 0 until ``patience`` octaves past the best so far, at most 24), then quarter octaves
+    around the best. Each step is rounded to float32 first; the model is left as it was.
+    """
+    snapshot = Snapshot(model)
+    top = snapshot.max_abs
+    if top == 0:
+        return 1.0
+    hi = float(np.log2(top))
+
+    def cost_at(octave: float) -> float:
+        step = _float32_step(hi - octave)
+        return snapshot.score_change(lambda m: quantize_model(m, step), lambda m: cost(m, step))
+
+    best, best_cost = 0.0, cost_at(0.0)
+    j = 1
+    while j <= _OCTAVES and j <= best + patience:
+        c = cost_at(float(j))
+        if c < best_cost:
+            best, best_cost = float(j), c
+        j += 1
+    around = [best + d for d in (-0.75, -0.5, -0.25, 0.25, 0.5, 0.75) if 0 <= best + d <= _OCTAVES]
+    best, _ = cheapest(cost_at, [best, *around])
+    return _float32_step(hi - best)

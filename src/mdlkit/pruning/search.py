@@ -16,16 +16,17 @@ such as the evaluation a split gives; :class:`LossAccuracy` is the plain one a c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import torch
 from torch import nn
 
-__all__ = ["LossAccuracy", "Score", "Snapshot", "largest_accepted"]
+__all__ = ["LossAccuracy", "Score", "Snapshot", "cheapest", "largest_accepted"]
 
 S = TypeVar("S")
+T = TypeVar("T")
 
 
 class Score(Protocol):
@@ -77,6 +78,25 @@ def largest_accepted(
             hi = mid
         steps += 1
     return lo
+
+
+def cheapest(cost: Callable[[T], float], candidates: Sequence[T]) -> tuple[T, float]:
+    """The candidate x with the smallest ``cost(x)``, and that cost (the first on a tie).
+
+    The searches that minimise a description length directly use it: unlike a tolerance, a
+    cost needs no monotone boundary, so every candidate is tried.
+
+    >>> cheapest(lambda x: (x - 2.0) ** 2, [0.0, 1.0, 2.5, 4.0])
+    (2.5, 0.25)
+    """
+    if not candidates:
+        raise ValueError("cheapest() needs at least one candidate")
+    best_x, best_cost = candidates[0], cost(candidates[0])
+    for x in candidates[1:]:
+        c = cost(x)
+        if c < best_cost:
+            best_x, best_cost = x, c
+    return best_x, best_cost
 
 
 class Snapshot:

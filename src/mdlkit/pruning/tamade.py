@@ -28,13 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
 from mdlkit.errors import MdlkitError
-from mdlkit.pruning.search import LossAccuracy, Score, Snapshot, largest_accepted
+from mdlkit.pruning.search import LossAccuracy, Score, Snapshot, cheapest, largest_accepted
 
-__all__ = ["TamadeResult", "magnitude_prune", "tamade"]
+__all__ = ["TamadeResult", "codelength_threshold", "magnitude_prune", "tamade"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,3 +139,68 @@ def tamade(
     threshold = largest_accepted(accept, 0.0, 2.0 * snapshot.max_abs, resolution=resolution)
     magnitude_prune(model, threshold)
     return TamadeResult(threshold, reference, best, n_evaluations)
+
+
+def _keep_counts(m: int, n_points: int, lo: int = 1, hi: int | None = None) -> list[int]:
+    """About ``n_points`` counts of weights to keep, geometric in [lo, hi] (hi defaults to m)."""
+    hi = m if hi is None else hi
+    if hi < lo:
+        return []
+    grid = np.geomspace(lo, hi, num=max(n_points, 2))
+    return sorted({round(float(k)) for k in grid} | {lo, hi})
+
+
+def codelength_threshold(
+    model: nn.Module,
+    cost: Callable[[nn.Module], float],
+    score: Callable[[nn.Module], Score],
+    *,
+    n_candidates: int = 40,
+) -> TamadeResult:
+    """The magnitude threshold that minimises ``cost`` (a description length in bits); prunes
+    ``model`` at it in place.
+
+    Why a length and not a tolerance: a tolerance relative to a loss fails when that loss is
+    near zero (small data, a network that fits it): 1 % of almost nothing forbids almost any
+    pruning. The two-part length L(θ) + Σ −log2 p_θ(y_i | x_i) needs no tolerance at all — a
+    weight is worth keeping exactly when the data bits it saves exceed the bits it costs in
+    the weight file — and it is the quantity the run reports, so pruning optimises it directly.
+
+    The candidates keep the k largest magnitudes for k on a geometric grid from all nonzero
+    entries down to one, plus k = 0 (every weight pruned: that model is always tried); a second
+    pass refines the grid between the best candidate's neighbours. Ties are kept together.
+    ``score`` (validation loss and accuracy) is only recorded, before and after.
+    """
+    snapshot = Snapshot(model)
+    magnitudes = np.sort(
+        np.concatenate([p.detach().abs().double().flatten().numpy() for p in snapshot.saved])
+    )[::-1]
+    magnitudes = magnitudes[magnitudes > 0]
+    m = len(magnitudes)
+    reference = score(model)
+    top = float(magnitudes[0]) if m else 0.0
+    n_evaluations = 0
+
+    def threshold_of(k: int) -> float:
+        # prune |θ| < t: keeping the k largest means t = the k-th largest magnitude
+        return 0.0 if k >= m else (2.0 * top + 1.0 if k == 0 else float(magnitudes[k - 1]))
+
+    costs: dict[int, float] = {}
+
+    def cost_of(k: int) -> float:
+        nonlocal n_evaluations
+        if k not in costs:
+            n_evaluations += 1
+            t = threshold_of(k)
+            costs[k] = snapshot.score_change(lambda mod: magnitude_prune(mod, t), cost)
+        return costs[k]
+
+    coarse = [0, *_keep_counts(m, n_candidates)] if m else [0]
+    best, _ = cheapest(cost_of, coarse)
+    i = coarse.index(best)
+    lo, hi = coarse[max(i - 1, 0)], coarse[min(i + 1, len(coarse) - 1)]
+    fine = _keep_counts(m, n_candidates // 2, max(lo, 1), hi) if hi > 0 else []
+    best, _ = cheapest(cost_of, [best, *fine])
+    threshold = threshold_of(best)
+    magnitude_prune(model, threshold)
+    return TamadeResult(threshold, reference, score(model), n_evaluations)

@@ -21,6 +21,7 @@ from mdlkit.recipes.experiment import (
     run_experiment,
 )
 from mdlkit.recipes.fit import FitConfig, FitResult, fit_data, fit_spec, run_fit
+from mdlkit.recipes.select import SelectConfig, SelectResult, run_select
 from mdlkit.recipes.sweep import run_sweep
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "ExperimentResult",
     "FitConfig",
     "FitResult",
+    "SelectConfig",
+    "SelectResult",
     "fit_data",
     "fit_spec",
     "run_bench_compress",
@@ -48,5 +51,6 @@ __all__ = [
     "run_demo",
     "run_experiment",
     "run_fit",
+    "run_select",
     "run_sweep",
 ]

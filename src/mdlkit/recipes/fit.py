@@ -8,28 +8,45 @@ and the training targets, decode both, and measure everything in bits.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from torch import nn
 
 from mdlkit.bits import LN2, CodeLength
+from mdlkit.codes.selection import codec_bits_per_nonzero, description_length_alpha, two_part_bits
 from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
-from mdlkit.data import Splits, check_dataset, image_shape, is_regression, load_dataset
+from mdlkit.data import Split, Splits, check_dataset, image_shape, load_dataset
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, Evaluation, GaussianHead, Head, evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
-from mdlkit.pruning import choose_step, count_nonzero, count_parameters
+from mdlkit.pruning import cheapest_step, choose_step, count_nonzero, count_parameters
 from mdlkit.regularizers import LinearWarmup, RegularizerSpec
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
 from mdlkit.training.loop import TrainConfig, TrainResult, train
-from mdlkit.training.pipeline import PruneConfig, PruneResult, regularize_prune_finetune
+from mdlkit.training.pipeline import (
+    CostFactory,
+    PruneConfig,
+    PruneResult,
+    regularize_prune_finetune,
+)
 
-__all__ = ["FitConfig", "FitResult", "fit_data", "fit_spec", "run_fit"]
+__all__ = [
+    "FitConfig",
+    "FitResult",
+    "codelength_cost",
+    "fit_alpha",
+    "fit_data",
+    "fit_spec",
+    "run_fit",
+    "step_chooser",
+]
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,11 @@ class FitConfig:
     """Everything one fit depends on. Strengths are per sample (they scale the MEAN loss)."""
 
     dataset: str = "digits"
-    """dataset: digits | mnist | teacher-student"""
+    """data: digits | mnist | teacher-student | sklearn:NAME | a FILE (.npz, .csv, .parquet)"""
+    target: str | None = None
+    """target column of a .csv/.parquet file"""
+    task: Literal["auto", "classification", "regression"] = "auto"
+    """auto: text and integer targets are classes, real numbers regression"""
     mnist_path: str | None = None
     """MNIST .npz file (default: $MDLKIT_MNIST)"""
     n_train: int | None = None
@@ -54,8 +75,8 @@ class FitConfig:
     """MLP activation: relu | tanh | gelu"""
     method: str = "drr"
     """method: none | drr | l1 | pmmp"""
-    alpha: float = 3e-3
-    """strength α ≥ 0 per sample"""
+    alpha: float | Literal["auto"] = "auto"
+    """strength α ≥ 0 per sample; auto = c·ln2/n, c the codec's bits per nonzero weight"""
     beta: float = 5.0
     """DRR sharpness β > 0"""
     proximal: bool = False
@@ -68,14 +89,17 @@ class FitConfig:
     """PMMP u₀ ≥ 0"""
     warmup_epochs: int = 10
     """epochs over which α ramps up from 0"""
-    prune_mode: Literal["relative", "absolute"] = "relative"
-    """TAMADE tolerance on the loss (relative) or on the accuracy (absolute)"""
+    prune_mode: Literal["codelength", "relative", "absolute"] = "codelength"
+    """pruning threshold: shortest two-part code, or TAMADE's tolerance on the validation loss
+    (relative) or accuracy (absolute)"""
     tolerance: float = 0.01
     """TAMADE relative loss tolerance δ"""
     max_accuracy_drop: float = 0.002
     """TAMADE absolute mode: accuracy drop allowed (0.002 = 0.2 points)"""
+    quant_mode: Literal["codelength", "tolerance"] = "codelength"
+    """quantization step: shortest two-part code, or the largest within quant-tolerance"""
     quant_tolerance: float = 0.005
-    """relative loss tolerance of quantization"""
+    """relative loss tolerance of quantization (quant-mode tolerance)"""
     epochs: int = 300
     """max epochs of training"""
     finetune_epochs: int = 200
@@ -93,14 +117,15 @@ class FitConfig:
         if self.batch_size == 0:  # the command line's spelling of "full batch"
             object.__setattr__(self, "batch_size", None)
 
-    @property
-    def is_regression(self) -> bool:
-        return is_regression(self.dataset)
-
     def validate(self) -> None:
         """Raise :class:`MdlkitError` on any bad setting, before anything runs or is written."""
         check_dataset(
-            self.dataset, mnist_path=self.mnist_path, n_train=self.n_train, noise=self.noise
+            self.dataset,
+            mnist_path=self.mnist_path,
+            n_train=self.n_train,
+            noise=self.noise,
+            target=self.target,
+            task=self.task,
         )
         check_model(
             self.model,
@@ -111,9 +136,17 @@ class FitConfig:
         )
         if not self.lr > 0:
             raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
-        self.regularizer().validate()
-        if self.prune_mode not in ("relative", "absolute"):
-            raise MdlkitError(f"prune mode must be relative or absolute, got {self.prune_mode!r}")
+        if self.alpha != "auto" and not (isinstance(self.alpha, int | float) and self.alpha >= 0):
+            raise MdlkitError(f"alpha must be a number >= 0 or auto, got {self.alpha!r}")
+        self.regularizer(0.0 if self.alpha == "auto" else float(self.alpha)).validate()
+        if self.prune_mode not in ("codelength", "relative", "absolute"):
+            raise MdlkitError(
+                f"prune mode must be codelength, relative or absolute, got {self.prune_mode!r}"
+            )
+        if self.quant_mode not in ("codelength", "tolerance"):
+            raise MdlkitError(
+                f"quant mode must be codelength or tolerance, got {self.quant_mode!r}"
+            )
         if not (self.tolerance >= 0 and self.quant_tolerance >= 0 and self.max_accuracy_drop >= 0):
             raise MdlkitError("tolerances must be >= 0")
         if self.epochs < 1 or self.finetune_epochs < 1 or self.warmup_epochs < 0:
@@ -125,11 +158,12 @@ class FitConfig:
         if not self.epsilon > 0:
             raise MdlkitError(f"epsilon must be > 0, got {self.epsilon}")
 
-    def regularizer(self) -> RegularizerSpec:
-        """The method and its options (R-L1's proximal step is the learning rate)."""
+    def regularizer(self, alpha: float) -> RegularizerSpec:
+        """The method and its options at strength ``alpha`` (R-L1's proximal step is the
+        learning rate)."""
         return RegularizerSpec(
             self.method,
-            alpha=self.alpha,
+            alpha=alpha,
             beta=self.beta,
             proximal=self.proximal,
             step_size=self.lr,
@@ -185,6 +219,8 @@ class FitResult:
     phases: dict[str, TrainResult]
     pruning: PruneResult | None
     seconds: float
+    alpha: float = 0.0
+    bits_per_nonzero: float | None = None
 
     @property
     def compression_rate(self) -> float:
@@ -197,6 +233,9 @@ class FitResult:
         regression = not tp.head.is_classification
         return {
             "method": self.config.method,
+            "alpha": self.alpha,
+            "alpha_setting": self.config.alpha,
+            "codec_bits_per_nonzero": self.bits_per_nonzero,
             "task": "regression" if regression else "classification",
             "test_accuracy": None if regression else self.test.accuracy,
             "test_mse": 2 * self.test.loss if regression else None,
@@ -235,7 +274,49 @@ def fit_data(config: FitConfig) -> Splits:
         n_train=config.n_train,
         noise=config.noise,
         images=is_image_model(config.model),
+        target=config.target,
+        task=config.task,
     )
+
+
+def fit_alpha(config: FitConfig, model: nn.Module, spec: ModelSpec, n: int) -> tuple[float, float]:
+    """The strength α of ``config`` and the codec's bits per nonzero weight c it rests on.
+
+    ``alpha="auto"`` gives α = c · ln 2 / n (:func:`~mdlkit.codes.description_length_alpha`)
+    with c measured on the initialised ``model``; a number is used as it is (c still reported).
+    """
+    c = codec_bits_per_nonzero(model, spec)
+    if config.alpha == "auto":
+        return description_length_alpha(n, c), c
+    return float(config.alpha), c
+
+
+def step_chooser(
+    config: FitConfig, spec: ModelSpec, head: Head, splits: Splits
+) -> Callable[[nn.Module], float]:
+    """How ``config`` picks the quantization step of a model: the step of the shortest two-part
+    code of the training targets, or the largest step within the validation-loss tolerance."""
+    if config.quant_mode == "codelength":
+        return lambda model: cheapest_step(
+            model, lambda m, step: two_part_bits(m, spec, step, head, splits.train)
+        )
+    return lambda model: choose_step(
+        model, lambda m: evaluate(m, splits.val), delta=config.quant_tolerance
+    )
+
+
+def codelength_cost(
+    spec: ModelSpec, head: Head, data: Split, choose: Callable[[nn.Module], float]
+) -> CostFactory:
+    """What pruning by code length minimises: the two-part length (bits,
+    :func:`~mdlkit.codes.two_part_bits`) of ``data`` under a pruned model, each pruned model at
+    the step ``choose`` picks for it (a step chosen once, on the unpruned model, would be far
+    too coarse for a model with a few weights left and make it look useless)."""
+
+    def make_cost(model: nn.Module) -> Callable[[nn.Module], float]:
+        return lambda m: two_part_bits(m, spec, choose(m), head, data)
+
+    return make_cost
 
 
 def fit_spec(config: FitConfig, splits: Splits) -> ModelSpec:
@@ -274,10 +355,12 @@ def run_fit(
         checkpoint_dir = folder.checkpoints
     torch.manual_seed(config.seed)
     model = spec.build()
+    # Measured before training draws any random number, so the weights are as before.
+    alpha, bits_per_nonzero = fit_alpha(config, model, spec, len(splits.train))
     # The head is the loss of training and the distribution of the data part alike.
     head: Head = (
         GaussianHead(sigma_init=0.1, epsilon=config.epsilon)
-        if config.is_regression
+        if splits.n_classes is None
         else CategoricalHead()
     )
     batch = config.batch_size or len(splits.train)
@@ -292,9 +375,10 @@ def run_fit(
         stopping=stopping,
     )
     checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    choose_step_of = step_chooser(config, spec, head, splits)
     pruning: PruneResult | None = None
-    regularizer = config.regularizer().build(
-        LinearWarmup(config.alpha, warmup_steps=config.warmup_epochs * steps_per_epoch)
+    regularizer = config.regularizer(alpha).build(
+        LinearWarmup(alpha, warmup_steps=config.warmup_epochs * steps_per_epoch)
     )
     if regularizer is not None:
         finetune_config = TrainConfig(
@@ -320,6 +404,7 @@ def run_fit(
             loss_fn=head,
             checkpoint_dir=checkpoints,
             progress=progress,
+            make_cost=codelength_cost(spec, head, splits.train, choose_step_of),
         )
         phases = {"regularized": pipeline.regularized, "finetuned": pipeline.finetuned}
         pruning = pipeline.pruning
@@ -336,7 +421,7 @@ def run_fit(
                 description="plain",
             )
         }
-    step = choose_step(model, lambda m: evaluate(m, splits.val), delta=config.quant_tolerance)
+    step = choose_step_of(model)
     # Regression sends σ refit on the decoded model (shorter than the trained one; both are
     # recorded in the result).
     code = two_part_code(model, spec, splits.train, step, splits.n_classes, head=head)
@@ -357,6 +442,8 @@ def run_fit(
         phases=phases,
         pruning=pruning,
         seconds=time.perf_counter() - start,
+        alpha=alpha,
+        bits_per_nonzero=bits_per_nonzero,
     )
     if folder is not None:
         from mdlkit.recipes.output import write_fit_outputs

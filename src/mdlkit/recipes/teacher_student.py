@@ -83,6 +83,7 @@ class TeacherStudentExperiment:
             epsilon=self.epsilon,
             seed=self.seed,
             prune_mode="relative",
+            quant_mode="tolerance",
         )
         jobs = []
         for n in self.n_trains:

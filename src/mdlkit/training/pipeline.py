@@ -11,6 +11,7 @@ ends with the same weights as an uninterrupted run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,23 +20,39 @@ import torch
 from torch import nn
 
 from mdlkit.data.splits import Splits
+from mdlkit.errors import MdlkitError
 from mdlkit.heads import Head, evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero
 from mdlkit.pruning.random_gradient import random_gradient_prune
-from mdlkit.pruning.tamade import TamadeResult, tamade
+from mdlkit.pruning.tamade import TamadeResult, codelength_threshold, tamade
 from mdlkit.regularizers.base import Regularizer
 from mdlkit.training.checkpoint import load_checkpoint, save_checkpoint
 from mdlkit.training.loop import train
 from mdlkit.training.state import TrainConfig, TrainResult
 
-__all__ = ["PipelineResult", "PruneConfig", "PruneResult", "prune", "regularize_prune_finetune"]
+CostFactory = Callable[[nn.Module], Callable[[nn.Module], float]]
+"""Given the trained model, the cost in bits of any pruned version of it (``codelength`` mode)."""
+
+__all__ = [
+    "CostFactory",
+    "PipelineResult",
+    "PruneConfig",
+    "PruneResult",
+    "prune",
+    "regularize_prune_finetune",
+]
 
 
 @dataclass(frozen=True)
 class PruneConfig:
-    """Settings of the pruning step: TAMADE's mode and tolerance, the random-gradient batch."""
+    """Settings of the pruning step: TAMADE's mode and tolerance, the random-gradient batch.
 
-    mode: Literal["relative", "absolute"] = "relative"
+    ``mode="codelength"`` takes the threshold that minimises a cost in bits given to
+    :func:`prune` (the two-part length: see :func:`~mdlkit.pruning.codelength_threshold`);
+    ``relative`` and ``absolute`` are TAMADE's tolerances on the validation loss or accuracy.
+    """
+
+    mode: Literal["codelength", "relative", "absolute"] = "relative"
     delta: float = 0.01
     max_accuracy_drop: float = 0.002
     random_batch: int = 1024
@@ -70,13 +87,23 @@ class PruneResult:
         )
 
 
-def prune(model: nn.Module, splits: Splits, config: PruneConfig | None = None) -> PruneResult:
+def prune(
+    model: nn.Module,
+    splits: Splits,
+    config: PruneConfig | None = None,
+    *,
+    make_cost: CostFactory | None = None,
+) -> PruneResult:
     """Random gradient pruning → TAMADE → random gradient pruning, in place; returns the mask.
 
     TAMADE scores with the plain data loss (cross-entropy, or ½·MSE for regression), which is
-    positive, as its relative tolerance requires.
+    positive, as its relative tolerance requires. In ``codelength`` mode the threshold minimises
+    ``make_cost(model)`` (bits of a pruned version of the trained model, e.g. its two-part
+    length at a step chosen on that model) instead; the validation scores are only recorded.
     """
     config = config or PruneConfig()
+    if config.mode == "codelength" and make_cost is None:
+        raise MdlkitError("pruning by code length needs a cost function (bits of a model)")
     before = count_nonzero(model)
     random_gradient_prune(
         model,
@@ -85,13 +112,18 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig | None = None) -
         seed=config.seed,
         vocab_size=splits.vocab_size,
     )
-    result = tamade(
-        model,
-        lambda m: evaluate(m, splits.val),
-        mode=config.mode,
-        delta=config.delta,
-        max_accuracy_drop=config.max_accuracy_drop,
-    )
+    if config.mode == "codelength":
+        assert make_cost is not None
+        cost = make_cost(model)
+        result = codelength_threshold(model, cost, lambda m: evaluate(m, splits.val))
+    else:
+        result = tamade(
+            model,
+            lambda m: evaluate(m, splits.val),
+            mode=config.mode,
+            delta=config.delta,
+            max_accuracy_drop=config.max_accuracy_drop,
+        )
     mask = random_gradient_prune(
         model,
         splits.input_shape,
@@ -128,14 +160,18 @@ class PipelineResult:
 
 
 def _prune_with_checkpoint(
-    model: nn.Module, splits: Splits, config: PruneConfig | None, path: Path | None
+    model: nn.Module,
+    splits: Splits,
+    config: PruneConfig | None,
+    path: Path | None,
+    make_cost: CostFactory | None,
 ) -> PruneResult:
     """:func:`prune`, or the pruned model and result of an earlier run from ``path``."""
     if path is not None and path.exists():
         saved = load_checkpoint(path)
         model.load_state_dict(saved["model"])
         return PruneResult.from_dict(saved["result"])
-    result = prune(model, splits, config)
+    result = prune(model, splits, config, make_cost=make_cost)
     if path is not None:
         save_checkpoint(path, {"model": model.state_dict(), "result": result.to_dict()})
     return result
@@ -152,8 +188,10 @@ def regularize_prune_finetune(
     loss_fn: Head | None = None,
     checkpoint_dir: str | Path | None = None,
     progress: bool = False,
+    make_cost: CostFactory | None = None,
 ) -> PipelineResult:
-    """Run the whole pipeline on ``model`` in place (see the module docstring)."""
+    """Run the whole pipeline on ``model`` in place (see the module docstring);
+    ``make_cost`` gives what ``codelength`` mode prunes by (see :func:`prune`)."""
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     regularized = train(
         model,
@@ -168,7 +206,7 @@ def regularize_prune_finetune(
     )
     pruned, finetuned = prune_and_finetune(
         model, splits, finetune_config, prune_config, loss_fn=loss_fn, folder=folder,
-        progress=progress,
+        progress=progress, make_cost=make_cost,
     )  # fmt: skip
     return PipelineResult(regularized, pruned, finetuned)
 
@@ -182,11 +220,12 @@ def prune_and_finetune(
     loss_fn: Head | None = None,
     folder: Path | None = None,
     progress: bool = False,
+    make_cost: CostFactory | None = None,
 ) -> tuple[PruneResult, TrainResult]:
     """The pipeline's second half on a trained ``model``, in place: :func:`prune`, zero the
     pruned entries, then fine-tune with the mask frozen (checkpoints in ``folder`` if given)."""
     pruned = _prune_with_checkpoint(
-        model, splits, prune_config, folder / "pruned.pt" if folder else None
+        model, splits, prune_config, folder / "pruned.pt" if folder else None, make_cost
     )
     with torch.no_grad():
         pruned.mask.apply(model)

@@ -1,0 +1,335 @@
+"""Recipe: choose the strength (and width, method) by the code itself, and pay for the choice.
+
+Reads top to bottom: load the data, list the candidates — every strength α of the grid (by
+default α* · 2^k for k = −2…2, α* = c·ln2/n from the weight codec's cost per nonzero), for every
+width and method asked for — plus the model with EVERY weight pruned, which is always a
+candidate; run each through the fit pipeline (resumable, in parallel with ``workers``), take the
+shortest two-part code and charge log2 G bits for having chosen among G candidates. Beside it:
+the uniform code and, as the reference for small n, the prequential code of the same family.
+
+Because the all-pruned model is a candidate, the selected code is never longer than that
+model's code + log2 G, i.e. the uniform code (for classification: an all-zero network predicts
+1/K for every class) + log2 G + the all-pruned model's architecture and header bits + the range
+coder's termination (under 64 bits); the result checks it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+from rich.table import Table
+
+from mdlkit.bits import LN2
+from mdlkit.codes import (
+    TorchLearner,
+    doubling_schedule,
+    prequential_code,
+    select_shortest,
+    two_part_code,
+    uniform_codelength,
+)
+from mdlkit.data import Splits
+from mdlkit.errors import MdlkitError
+from mdlkit.heads import CategoricalHead, GaussianHead, Head, evaluate
+from mdlkit.models import ModelSpec
+from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
+from mdlkit.recipes.sweep import run_sweep
+from mdlkit.regularizers import METHODS
+from mdlkit.report import Report, plot_selection
+from mdlkit.runs import RunFolder
+from mdlkit.stopping import LossSaturation
+from mdlkit.training import TrainConfig
+
+__all__ = ["SelectConfig", "SelectResult", "run_select"]
+
+ALL_PRUNED = "all-pruned"
+_CODER_SLACK = 64.0  # bits a range-coded stream may take beyond its ideal length
+
+
+@dataclass(frozen=True)
+class SelectConfig(FitConfig):
+    """A fit, tried over a grid; the options of ``fit`` set everything the grid does not."""
+
+    alphas: tuple[float, ...] = ()
+    """strengths to try, comma-separated (default: α·2^k, k = −2…2, α from --alpha)"""
+    widths: tuple[int, ...] = ()
+    """MLP hidden widths to try, one hidden layer each, comma-separated (default: --hidden)"""
+    methods: tuple[str, ...] = ()
+    """methods to try, comma-separated: drr, l1, pmmp (default: --method)"""
+    prequential: bool = True
+    """also compute the prequential code of the same family (--no-prequential skips it)"""
+    workers: int = 1
+    """candidate runs at once, each in its own process"""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.method == "none" and not self.methods:
+            raise MdlkitError("select needs a regularizer: --method drr | l1 | pmmp")
+        for method in self.methods:
+            if method not in METHODS or method == "none":
+                raise MdlkitError(f"unknown method {method!r} to select over; use drr, l1, pmmp")
+        if any(not (a >= 0 and math.isfinite(a)) for a in self.alphas):
+            raise MdlkitError("every strength in --alphas must be a finite number >= 0")
+        if any(w < 1 for w in self.widths):
+            raise MdlkitError("every width in --widths must be >= 1")
+        if self.widths and self.model != "mlp":
+            raise MdlkitError("--widths sets the hidden layer of an MLP; use --model mlp")
+        if self.workers < 1:
+            raise MdlkitError(f"workers must be >= 1, got {self.workers}")
+
+    def fit_config(self) -> FitConfig:
+        """The fit options alone (what every candidate starts from)."""
+        names = FitConfig.__dataclass_fields__
+        return FitConfig(**{k: v for k, v in asdict(self).items() if k in names})
+
+    def candidates(self, center: float) -> list[tuple[str, FitConfig]]:
+        """``(key, config)`` of every trained candidate; ``center`` is α when --alpha is auto."""
+        base = self.fit_config()
+        alphas = self.alphas or tuple(center * 2.0**k for k in range(-2, 3))
+        widths = self.widths or (None,)
+        methods = self.methods or (self.method,)
+        jobs = []
+        for method in methods:
+            for width in widths:
+                hidden = base.hidden if width is None else (width,)
+                for alpha in alphas:
+                    key = f"{method}-h{'x'.join(map(str, hidden))}-a{alpha:.4g}"
+                    jobs.append((key, replace(base, method=method, hidden=hidden, alpha=alpha)))
+        return jobs
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    """Every candidate's figures (``rows``, all lengths in bits), the index of the chosen one,
+    the charged total and its references."""
+
+    config: SelectConfig
+    rows: list[dict[str, Any]]
+    chosen: int
+    selected_bits: float
+    choice_bits: float
+    uniform_bits: float | None
+    prequential_bits: float | None
+    bound_bits: float
+    alpha_auto: float | None
+    bits_per_nonzero: float
+    seconds: float
+
+    @property
+    def chosen_row(self) -> dict[str, Any]:
+        return self.rows[self.chosen]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "candidates": self.rows,
+            "chosen": self.chosen_row["key"],
+            "selected_bits": self.selected_bits,
+            "choice_bits": self.choice_bits,
+            "uniform_bits": self.uniform_bits,
+            "prequential_bits": self.prequential_bits,
+            "bound_bits": self.bound_bits,
+            "alpha_auto": self.alpha_auto,
+            "codec_bits_per_nonzero": self.bits_per_nonzero,
+            "seconds": self.seconds,
+        }
+
+    def report(self) -> Report:
+        regression = self.uniform_bits is None
+        table = Table(title=f"mdlkit select: {self.config.dataset}, {len(self.rows)} candidates")
+        for column in ("candidate", "α", "nonzero", "architecture", "weights", "data",
+                       "two-part", "test MSE" if regression else "test acc %"):  # fmt: skip
+            table.add_column(column, justify="left" if column == "candidate" else "right")
+        for i, row in enumerate(self.rows):
+            quality = row["test_mse"] if regression else 100 * row["test_accuracy"]
+            table.add_row(
+                ("→ " if i == self.chosen else "  ") + row["key"],
+                "—" if row["alpha"] is None else f"{row['alpha']:.4g}",
+                f"{row['nonzero']:,}",
+                f"{row['architecture_bits']:,.0f}",
+                f"{row['weights_bits']:,.0f}",
+                f"{row['data_bits']:,.0f}",
+                f"{row['two_part_bits']:,.0f}",
+                f"{quality:.3g}" if regression else f"{quality:.2f}",
+            )
+        notes = [
+            f"selected: {self.chosen_row['key']}, {self.selected_bits:,.1f} bits = "
+            f"{self.chosen_row['two_part_bits']:,.0f} (its two-part code) + "
+            f"{self.choice_bits:.2f} (log2 {len(self.rows)}: which candidate)",
+        ]
+        if self.uniform_bits is not None:
+            notes.append(
+                f"uniform code: {self.uniform_bits:,.1f} bits; selected / uniform = "
+                f"{self.selected_bits / self.uniform_bits:.3f}"
+            )
+        if self.prequential_bits is not None:
+            notes.append(f"prequential code of the same family: {self.prequential_bits:,.1f} bits")
+        auto = "" if self.alpha_auto is None else f"α auto = {self.alpha_auto:.4g}, "
+        notes.append(
+            f"bound (all-pruned model + choice): {self.bound_bits:,.1f} bits; "
+            f"{auto}c = {self.bits_per_nonzero:.2f} bits per nonzero weight"
+        )
+        return Report(table, tuple(notes))
+
+
+def _head(splits: Splits, epsilon: float) -> Head:
+    if splits.n_classes is None:
+        return GaussianHead(sigma_init=0.1, epsilon=epsilon)
+    return CategoricalHead()
+
+
+def _all_pruned_row(config: FitConfig, splits: Splits) -> tuple[dict[str, Any], bytes]:
+    """The candidate with every weight pruned, coded for real: its outputs are all zero (1/K
+    per class; for regression the train mean of the standardized target, with σ refit)."""
+    spec = fit_spec(config, splits)
+    model = spec.build()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    code = two_part_code(
+        model, spec, splits.train, 1.0, splits.n_classes, head=_head(splits, config.epsilon)
+    )
+    test = evaluate(code.decoded_model, splits.test)
+    row = _row(ALL_PRUNED, None, None, 0, code.length.parts, code.length.total, test.loss,
+               test.accuracy, splits.n_classes is None)  # fmt: skip
+    return row, code.encoded_model.data
+
+
+def _row(
+    key: str,
+    method: str | None,
+    alpha: float | None,
+    nonzero: int,
+    parts: Mapping[str, float],
+    total: float,
+    test_loss: float,
+    test_accuracy: float,
+    regression: bool,
+) -> dict[str, Any]:
+    architecture = parts.get("architecture", 0.0)
+    data = parts.get("data", 0.0)
+    return {
+        "key": key,
+        "method": method,
+        "alpha": alpha,
+        "nonzero": nonzero,
+        "architecture_bits": architecture,
+        "weights_bits": total - architecture - data,
+        "data_bits": data,
+        "two_part_bits": total,
+        "parts": dict(parts),
+        "test_accuracy": None if regression else test_accuracy,
+        "test_mse": 2 * test_loss if regression else None,
+        "test_loss_bits": None if regression else test_loss / LN2,
+    }
+
+
+def _prequential_bits(config: FitConfig, splits: Splits) -> float:
+    """The prequential code (doubling blocks, plain training) of the candidates' family."""
+    spec: ModelSpec = fit_spec(config, splits)
+    learner = TorchLearner(
+        spec,
+        TrainConfig(
+            max_epochs=config.epochs,
+            batch_size=config.batch_size,
+            lr=config.lr,
+            stopping=LossSaturation(window=10, min_epochs=10),
+        ),
+        seed=config.seed,
+        epsilon=config.epsilon,
+    )
+    n = len(splits.train)
+    code = prequential_code(
+        splits.train.x,
+        splits.train.y,
+        splits.n_classes,
+        learner,
+        doubling_schedule(n, min(10, n)),
+        epsilon=None if splits.n_classes is not None else config.epsilon,
+    )
+    return code.length.total
+
+
+def run_select(
+    config: SelectConfig, *, folder: RunFolder | None = None, progress: bool = False
+) -> SelectResult:
+    """Run every candidate (skipping those a resumed ``folder`` holds), choose, charge, report.
+
+    With ``folder``: ``config.json``, ``runs/<key>.json`` and ``models/<key>.mdlw`` per
+    candidate, ``selected.mdlw``, ``results.json``, ``table.txt`` and ``selection.png``.
+    """
+    config.validate()
+    start = time.perf_counter()
+    splits = fit_data(config)
+    spec = fit_spec(config, splits)
+    torch.manual_seed(config.seed)
+    center, bits_per_nonzero = fit_alpha(config, spec.build(), spec, len(splits.train))
+    jobs = config.candidates(center)
+    if folder is None:
+        raise MdlkitError("select writes its candidates into a run folder; give one")
+    folder.start({"runs": {"select": config.to_dict()}})
+    records = run_sweep(folder, jobs, progress=progress, workers=config.workers)
+    regression = splits.n_classes is None
+    all_pruned, all_pruned_file = _all_pruned_row(config.fit_config(), splits)
+    rows = [all_pruned]
+    for key, job in jobs:
+        s = records[key]
+        loss = s["test_mse"] / 2 if regression else s["test_loss_bits"] * LN2
+        rows.append(
+            _row(
+                key,
+                job.method,
+                s["alpha"],
+                s["nonzero"],
+                s["two_part_parts_bits"],
+                s["two_part_bits"],
+                loss,
+                s["test_accuracy"],
+                regression,
+            )
+        )
+    selection = select_shortest([row["two_part_bits"] for row in rows])
+    uniform = (
+        None if regression else uniform_codelength(len(splits.train), splits.n_classes or 1).total
+    )
+    prequential = None
+    if config.prequential:
+        record = folder.record("prequential")
+        if record is None:
+            record = {"bits": _prequential_bits(config.fit_config(), splits)}
+            folder.write_record("prequential", record)
+        prequential = float(record["bits"])
+    result = SelectResult(
+        config=config,
+        rows=rows,
+        chosen=selection.index,
+        selected_bits=selection.length.total,
+        choice_bits=selection.choice_bits,
+        uniform_bits=uniform,
+        prequential_bits=prequential,
+        bound_bits=rows[0]["two_part_bits"] + selection.choice_bits,
+        alpha_auto=center if config.alpha == "auto" else None,
+        bits_per_nonzero=bits_per_nonzero,
+        seconds=time.perf_counter() - start,
+    )
+    chosen = result.chosen_row["key"]
+    # Written whole or not at all: a killed run that is resumed writes it again.
+    source = folder.file(f"models/{chosen}.mdlw")
+    selected = folder.file("selected.mdlw.tmp")
+    selected.write_bytes(all_pruned_file if chosen == ALL_PRUNED else source.read_bytes())
+    selected.replace(folder.file("selected.mdlw"))
+    if splits.scaling is not None:
+        folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
+    plot_selection(result.rows, result.chosen, uniform, prequential, folder.file("selection.png"))
+    folder.write_text("table.txt", result.report().text())
+    folder.write_results(result.to_dict())
+    return result
