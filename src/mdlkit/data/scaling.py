@@ -19,6 +19,22 @@ from mdlkit.errors import MdlkitError
 __all__ = ["Scaling"]
 
 
+def _standardize(
+    values: np.ndarray, mean: Sequence[float], std: Sequence[float], names: Sequence[str], what: str
+) -> np.ndarray:
+    """``(values - mean) / std`` as float32; a value that float32 cannot hold is an error."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = (values - np.asarray(mean)) / np.asarray(std)
+    too_far = ~(np.abs(z) <= np.finfo(np.float32).max)
+    if too_far.any():
+        row, col = np.argwhere(too_far)[0]
+        raise MdlkitError(
+            f"{what} {names[col]!r} has a value ({values[row, col]:g}) too far from the training "
+            "rows' range to standardize in float32; rescale or drop it"
+        )
+    return z.astype(np.float32)
+
+
 def _stats(
     values: np.ndarray, names: Sequence[str], what: str
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -111,9 +127,9 @@ class Scaling:
 
     def scale_x(self, x: npt.ArrayLike) -> np.ndarray:
         """Standardized float32 features of rows ``x`` (n, d) in the file's units."""
-        raw = np.asarray(x, dtype=np.float64)
-        return ((raw - np.asarray(self.feature_mean)) / np.asarray(self.feature_std)).astype(
-            np.float32
+        raw = np.asarray(x, dtype=np.float64).reshape(-1, len(self.feature_mean))
+        return _standardize(
+            raw, self.feature_mean, self.feature_std, self.feature_names, "feature column"
         )
 
     def unscale_x(self, x: npt.ArrayLike) -> np.ndarray:
@@ -126,9 +142,7 @@ class Scaling:
         if self.target_mean is None or self.target_std is None:
             raise MdlkitError("scaling: classification targets are class indices, not scaled")
         raw = np.asarray(y, dtype=np.float64).reshape(-1, len(self.target_mean))
-        return ((raw - np.asarray(self.target_mean)) / np.asarray(self.target_std)).astype(
-            np.float32
-        )
+        return _standardize(raw, self.target_mean, self.target_std, self.target_names, "target")
 
     def unscale_y(self, y: npt.ArrayLike) -> np.ndarray:
         """Regression targets or predictions back in the file's units (float64, (n, outputs))."""

@@ -27,7 +27,8 @@ Every problem with a source is a one-line :class:`MdlkitError`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -131,23 +132,26 @@ def _no_target(name: str, target: str | None) -> None:
 # --------------------------------------------------------------------------- npz
 
 
-def _open_npz(path: Path, name: str) -> Any:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc):
+@contextmanager
+def _open_npz(path: Path, name: str) -> Iterator[Any]:
+    """The file as an open ``NpzFile`` (closed after; numpy leaks its own handle when a damaged
+    archive fails to open, so the file is opened here)."""
+    with path.open("rb") as f:
+        magic = f.read(6)
+        f.seek(0)
+        if magic.startswith(b"\x93NUMPY"):
             raise MdlkitError(
-                f"{name} holds pickled data, which mdlkit never loads; save arrays with np.savez"
-            ) from None
-        raise MdlkitError(f"{name} is not a valid npz file ({_one_line(exc)})") from None
-    except Exception as exc:  # zipfile, zlib, EOF, OS errors: whatever the damage raises
-        raise MdlkitError(f"{name} is not a valid npz file ({_one_line(exc)})") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise MdlkitError(
-            f"{name} is not a valid npz file (it holds a single array); "
-            "save with np.savez(FILE, x=..., y=...)"
-        )
-    return loaded
+                f"{name} is not a valid npz file (it holds a single .npy array); "
+                "save with np.savez(FILE, x=..., y=...)"
+            )
+        if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # else np.load tries pickle
+            raise MdlkitError(f"{name} is not a valid npz file (not a zip archive of arrays)")
+        try:
+            loaded = np.load(f, allow_pickle=False)
+        except Exception as exc:  # zipfile, zlib, EOF, OS errors: whatever the damage raises
+            raise MdlkitError(f"{name} is not a valid npz file ({_one_line(exc)})") from None
+        with loaded:
+            yield loaded
 
 
 def _npz_layout(files: Sequence[str], name: str) -> tuple[str, ...]:
@@ -163,8 +167,7 @@ def _npz_layout(files: Sequence[str], name: str) -> tuple[str, ...]:
 
 def _npz_arrays(path: Path, name: str, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """The layout's arrays (or only ``keys`` of it) read from the file."""
-    loaded = _open_npz(path, name)
-    with loaded:
+    with _open_npz(path, name) as loaded:
         layout = _npz_layout(loaded.files, name)
         arrays: dict[str, np.ndarray] = {}
         for key in layout if keys is None else [k for k in layout if k in keys]:
@@ -255,7 +258,7 @@ def _npz_table(path: Path, name: str) -> _Table:
         y = _npz_target(arrays[yk], yk, name)
         if len(x) != len(y):
             raise MdlkitError(
-                f"{name}: {xk} has {len(x)} rows but {yk} has {len(y)}; they must match"
+                f"{name}: {xk} has {_rows(len(x))} but {yk} has {len(y)}; they must match"
             )
         xs.append(x)
         ys.append(y)
@@ -364,6 +367,10 @@ def _columns(frame: pd.DataFrame, name: str, target: str | None) -> list[str]:
     return columns
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 def _first_row(mask: np.ndarray) -> int:
     """The 1-based data row (header not counted) of the first True in ``mask``."""
     return int(np.flatnonzero(mask)[0]) + 1
@@ -378,7 +385,7 @@ def _frame_features(frame: pd.DataFrame, columns: Sequence[str], name: str) -> n
         missing = s.isna().to_numpy(dtype=bool)
         if missing.any():
             raise MdlkitError(
-                f"{name}: feature column {col!r} has missing values in {int(missing.sum())} rows "
+                f"{name}: feature column {col!r} has missing values in {_rows(int(missing.sum()))} "
                 f"(first at row {_first_row(missing)}); fill or drop them"
             )
         numeric = types.is_bool_dtype(s) or (
@@ -409,7 +416,7 @@ def _frame_target(frame: pd.DataFrame, target: str, name: str) -> tuple[np.ndarr
     missing = s.isna().to_numpy(dtype=bool)
     if missing.any():
         raise MdlkitError(
-            f"{name}: target column {target!r} has missing values in {int(missing.sum())} rows "
+            f"{name}: target column {target!r} has missing values in {_rows(int(missing.sum()))} "
             f"(first at row {_first_row(missing)}); drop those rows"
         )
     if isinstance(s.dtype, _pandas().CategoricalDtype):
@@ -542,15 +549,17 @@ def _classes(table: _Table, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
 
 
 def _check_class_rows(
-    labels: np.ndarray, class_names: Sequence[str], minimum: int, name: str, kind: _Kind
+    labels: np.ndarray, class_names: Sequence[str], minimum: int, name: str, kind: _Kind, where: str
 ) -> None:
+    """Every class present in ``labels`` needs ``minimum`` rows to be stratified."""
     counts = np.bincount(labels, minlength=len(class_names))
+    counts = np.where(counts > 0, counts, np.iinfo(np.int64).max)
     k = int(np.argmin(counts))
     if counts[k] < minimum:
         hint = "; if the target is a quantity, use --task regression" if kind != "text" else ""
         raise MdlkitError(
-            f"{name}: class {class_names[k]!r} has only {int(counts[k])} rows; every class needs "
-            f"at least {minimum} for a stratified split: add rows or drop it{hint}"
+            f"{name}: class {class_names[k]!r} has only {_rows(int(counts[k]))}{where}; every "
+            f"class needs at least {minimum} for a stratified split: add rows or drop it{hint}"
         )
 
 
@@ -568,7 +577,7 @@ def _classification_indices(
     n_dev = n - table.n_test
     try:
         if table.n_test:
-            _check_class_rows(labels[:n_dev], class_names, 2, name, table.kind)
+            _check_class_rows(labels[:n_dev], class_names, 2, name, table.kind, " in y_train")
             train, val = train_test_split(
                 np.arange(n_dev),
                 test_size=val_fraction,
@@ -576,7 +585,7 @@ def _classification_indices(
                 random_state=seed,
             )
             return np.asarray(train), np.asarray(val), np.arange(n_dev, n)
-        _check_class_rows(labels, class_names, _MIN_CLASS_ROWS, name, table.kind)
+        _check_class_rows(labels, class_names, _MIN_CLASS_ROWS, name, table.kind, "")
         return stratified_indices(
             labels, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed
         )
@@ -607,11 +616,10 @@ def _regression_indices(
         n_val = min(max(1, round(val_fraction * n_dev)), n_dev - 1)
         return perm[n_val:], perm[:n_val], np.arange(n_dev, n)
     if n < 3:
-        raise MdlkitError(f"{name} has {n} rows; a train/validation/test split needs at least 3")
+        raise MdlkitError(f"{name} has {_rows(n)}; a train/validation/test split needs at least 3")
     perm = rng.permutation(n)
-    n_test = max(1, round(test_fraction * n))
-    n_val = max(1, round(val_fraction * n))
-    n_val = min(n_val, n - n_test - 1)
+    n_test = min(max(1, round(test_fraction * n)), n - 2)
+    n_val = min(max(1, round(val_fraction * n)), n - n_test - 1)
     return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
 
 
@@ -652,7 +660,7 @@ def _splits(
     if bad.any():
         raise MdlkitError(
             f"{name}: target {', '.join(table.target_names)!r} has NaN or infinite values in "
-            f"{int(bad.sum())} rows (first at row {_first_row(bad)}); drop those rows"
+            f"{_rows(int(bad.sum()))} (first at row {_first_row(bad)}); drop those rows"
         )
     train, val, test = _regression_indices(table, fractions=fractions, seed=seed, name=name)
     train = _subset(train, None, n_train, seed, name)
@@ -684,8 +692,7 @@ def check_tabular(name: str, *, target: str | None = None, task: str = "auto") -
     path, suffix = _file(name)
     if suffix == ".npz":
         _no_target(name, target)
-        loaded = _open_npz(path, name)
-        with loaded:
+        with _open_npz(path, name) as loaded:
             _npz_layout(loaded.files, name)
         return
     _columns(_read_frame(path, suffix, name, header_only=True), name, target)
