@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,61 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
     assert_scaled_on_train(s)
 
 
+def test_categorical_parquet_target_and_the_task_of_files(tmp_path: Path) -> None:
+    x, y = labelled(10, ["lo", "hi", "mid"])
+    df = frame(x, y, "grade").astype({"grade": "category"})
+    df["grade"] = df["grade"].cat.reorder_categories(["lo", "mid", "hi"])
+    df.to_parquet(tmp_path / "c.parquet")
+    s = load_dataset(str(tmp_path / "c.parquet"), target="grade")
+    assert s.scaling is not None and s.scaling.class_names == ("hi", "lo", "mid")  # np.unique
+    assert dataset_task(str(tmp_path / "c.parquet"), target="grade") == "classification"
+    with pytest.raises(MdlkitError, match="cannot be regressed"):
+        dataset_task(str(tmp_path / "c.parquet"), target="grade", task="regression")
+    np.savez(tmp_path / "r.npz", x_train=x, y_train=x[:, 0], x_test=x[:4], y_test=np.arange(4))
+    assert dataset_task(str(tmp_path / "r.npz")) == "regression"  # float beats integer
+    np.savez(tmp_path / "m.npz", x=x, y=x[:, :2].astype(int))
+    assert is_regression(str(tmp_path / "m.npz"))  # two outputs cannot be one class label
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(3, 40),
+    d=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+    scale=st.floats(1e-3, 1e6),
+)
+def test_regression_round_trip_property(n: int, d: int, seed: int, scale: float) -> None:
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(n, d)) * scale, rng.normal(size=(n, 2)) * scale + 3
+    x[:, 0] = 7.0  # a constant column
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez(Path(tmp) / "r.npz", x=x, y=y)
+        s = load_dataset(str(Path(tmp) / "r.npz"), seed=seed)
+    assert s.n_classes is None and len(s.train) + len(s.val) + len(s.test) == n
+    assert s.train.y.shape[1] == 2 and min(len(s.train), len(s.val), len(s.test)) >= 1
+    got = np.concatenate([np.column_stack([raw_x(s, px), raw_y(s, py)]) for px, py in parts(s)])
+    want = np.column_stack([x, y])
+    np.testing.assert_allclose(sorted_rows(got), sorted_rows(want), rtol=1e-5, atol=1e-5 * scale)
+    assert s.scaling is not None and s.scaling.feature_std[0] == 1.0
+    train = raw_x(s, s.train.x.numpy().astype(np.float64))
+    np.testing.assert_allclose(s.scaling.feature_mean, train.mean(0), rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_scaling_records_are_checked() -> None:
+    good = Scaling(("a",), (0.0,), (1.0,), ("y",), (2.0,), (3.0,)).to_dict()
+    assert Scaling.from_dict(good).unscale_y([[1.0]]).tolist() == [[5.0]]
+    for bad in (
+        {**good, "feature_std": [0.0]},
+        {**good, "extra": 1},
+        {**good, "x": None},
+        {**good, "feature_mean": "0"},
+        {**good, "class_names": ["p", "q"]},
+    ):
+        with pytest.raises(MdlkitError, match="scaling"):
+            Scaling.from_dict(bad)
+
+
 def test_same_seed_same_splits_and_scaling_survives_json(tmp_path: Path) -> None:
     x, y = labelled(20, ["a", "b"])
     np.savez(tmp_path / "d.npz", x=x, y=y)
@@ -288,6 +344,7 @@ BAD = [
     ("only.csv", "b\n1\n", {"target": "b"}, "only the target column 'b'"),
     ("reg.csv", frame(_X, _Y), {"target": "label", "task": "regression"}, "cannot be regressed"),
     ("nocol.parquet", frame(_X, _Y), {"target": "y"}, "has no column 'y'; its columns are"),
+    ("notarget.parquet", frame(_X, _Y), {}, "pass --target COLUMN; its columns are 'f0'"),
     ("task.npz", {"x": _X, "y": _Y}, {"task": "ordinal"}, "unknown task 'ordinal'; choose one"),
     ("t.npz", {"x": _X, "y": _Y}, {"target": "y"}, "--target applies only to .csv and .parquet"),
 ]
