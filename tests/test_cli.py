@@ -9,6 +9,7 @@ import torch
 from mdlkit import evaluate
 from mdlkit.cli import main
 from mdlkit.coding import read_model
+from mdlkit.coding.weights import OVERHEAD_BYTES
 from mdlkit.data import load_digits
 
 FAST = ["--epochs", "3", "--finetune-epochs", "2", "--warmup-epochs", "1", "--no-progress"]
@@ -111,7 +112,9 @@ def test_fit_writes_a_run_folder_whose_numbers_check_out(
     assert config["alpha"] == 3e-3 and config["epochs"] == 3
     mb = results["model_bits"]
     assert results["two_part_bits"] == mb["codec"] + results["data_coded_bits"]
-    assert mb["codec"] == 8 * (out / "drr.mdlw").stat().st_size
+    # The codec's description length is the file minus its magic, version byte and CRC32.
+    assert mb["codec"] + 8 * OVERHEAD_BYTES == 8 * (out / "drr.mdlw").stat().st_size
+    assert mb["codec"] == sum(results["model_codec_parts_bits"].values())
     assert mb["4_bytes_per_nonzero"] == 32 * results["nonzero"]
     assert mb["float32_dense"] == 32 * results["params"]
     # The file decodes into the model the test accuracy was measured on.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -154,22 +152,29 @@ def _same_or_error(damaged: bytes, weights: list[torch.Tensor], output: torch.Te
         assert torch.equal(model(X), output)
 
 
-def _read_header(data: bytes) -> tuple[Reader, ModelSpec, float, list[list[int]], int]:
-    """The format-2 header read field by field; the reader is left at the payload."""
+def _read_header(data: bytes) -> tuple[Reader, bytes, ModelSpec, int, float, list[list[int]], int]:
+    """The format-3 header of an MLP file read field by field; the reader is left at the
+    payload."""
     reader = FileFormat("weight file", b"MDLW", FORMAT_VERSION).reader(data)
-    spec = ModelSpec.from_dict(json.loads(reader.section("spec")))
+    kind = reader.varint("kind")
+    sizes = [reader.varint("size") for _ in range(reader.varint("number of sizes"))]
+    activation = ("relu", "tanh", "gelu")[reader.varint("activation") - 1]
+    architecture = data[5 : reader.position]
+    spec = ModelSpec(("mlp",)[kind], {"sizes": sizes, "activation": activation})
+    n = reader.varint("nonzero count")
     step = reader.f32("step")
-    counts = [[reader.varint("counts") for _ in range(4)] for _ in range(reader.varint("n"))]
-    return reader, spec, step, counts, reader.u32("crc")
+    counts = [[reader.varint("counts") for _ in range(4)] for _ in spec.build().parameters()]
+    return reader, architecture, spec, n, step, counts, reader.u32("crc")
 
 
-def test_weight_file_layout_is_format_2_on_the_container() -> None:
+def test_weight_file_layout_is_format_3_on_the_container() -> None:
     data, weights, _ = _weight_file()
-    reader, spec, step, counts, crc = _read_header(data)
-    assert FORMAT_VERSION == 2 and spec == SPEC and step == np.float32(0.02)
+    reader, architecture, spec, n, step, counts, crc = _read_header(data)
+    assert FORMAT_VERSION == 3 and step == np.float32(0.02)
+    assert spec == ModelSpec("mlp", {"sizes": [6, 5, 3], "activation": "relu"})
     assert len(counts) == len(weights)
-    assert sum(c[0] for c in counts) == sum(int(torch.count_nonzero(w)) for w in weights)
-    assert crc == crc32(w.numpy().tobytes() for w in weights)
+    assert n == sum(c[0] for c in counts) == sum(int(torch.count_nonzero(w)) for w in weights)
+    assert crc == crc32([architecture, *(w.numpy().tobytes() for w in weights)])
     assert reader.remaining % 4 == 0
 
 
@@ -223,6 +228,9 @@ def test_an_all_zero_model_still_decodes_and_its_damage_is_caught() -> None:
 
 
 def test_a_header_naming_an_unbuildable_model_is_an_error() -> None:
-    w = FileFormat("weight file", b"MDLW", FORMAT_VERSION).writer()
+    w = FileFormat("weight file", b"MDLW", 2).writer()
     w.section(b'{"kind":"mlp","kwargs":{"sizes":[3,-1]}}')
+    assert "no buildable model" in _one_line_error(w.getvalue(), decode_model)
+    w = FileFormat("weight file", b"MDLW", 3).writer()
+    w.raw(bytes.fromhex("00 02 03 00 01"))  # mlp [3, 0]
     assert "no buildable model" in _one_line_error(w.getvalue(), decode_model)

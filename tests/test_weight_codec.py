@@ -1,4 +1,7 @@
 import hashlib
+import json
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +12,21 @@ from hypothesis import strategies as st
 
 from mdlkit import MdlkitError, evaluate
 from mdlkit.coding import decode_model, encode_model, read_model
+from mdlkit.coding.container import FileFormat, crc32
 from mdlkit.coding.tensors import TensorCounts, TensorDecoder, TensorEncoder
+from mdlkit.coding.weights import (
+    MODEL_KINDS,
+    WORDS,
+    _architecture,
+    _parameters,
+    canonical_spec,
+    decode_spec,
+)
 from mdlkit.data import load_digits
 from mdlkit.models import ModelSpec
+from mdlkit.models.spec import MODEL_BUILDERS
 from mdlkit.pruning import choose_step, count_nonzero, quantize_model
+from mdlkit.pruning.quantize import dequantize, grid_indices
 
 
 def _sparse_model(seed: int = 0, density: float = 0.1) -> tuple[ModelSpec, torch.nn.Module]:
@@ -44,8 +58,12 @@ def test_decoded_model_outputs_equal_the_quantized_models_exactly(density: float
     ):
         assert n1 == n2 and torch.equal(p1, p2)
     assert encoded.nonzero == count_nonzero(model)
-    # The file IS the reported size, and the payload is close to its ideal length.
-    assert encoded.length.total == 8 * len(encoded.data)
+    # The description length plus the magic, version and CRC32 IS the file, and the payload
+    # is close to its ideal length.
+    assert set(encoded.length.parts) == {"architecture", "header", "payload"}
+    assert encoded.overhead_bits == 8 * (4 + 1 + 4)
+    assert encoded.length.total + encoded.overhead_bits == 8 * encoded.file_bytes
+    assert encoded.file_bytes == len(encoded.data)
     assert encoded.length.parts["payload"] <= encoded.ideal.total * 1.001 + 64
 
 
@@ -129,7 +147,7 @@ def test_tensor_coder_mask_costs_n_times_the_binary_entropy() -> None:
     assert encoder.ideal["mask"] == pytest.approx(-40 * (p * np.log2(p) + (1 - p) * np.log2(1 - p)))
 
 
-# --- format 2 is frozen; the encoder refuses what the decoder would refuse -------------------
+# --- formats 2 and 3 are frozen; the encoder refuses what the decoder would refuse ------------
 
 
 def _fixed_model(spec: ModelSpec, values: np.ndarray) -> torch.nn.Module:
@@ -143,35 +161,236 @@ def _fixed_model(spec: ModelSpec, values: np.ndarray) -> torch.nn.Module:
     return model
 
 
-# Written by the encoder before the decoder's checks were tightened (commit f82b7ad).
+def _format_2(model: torch.nn.Module, spec: ModelSpec, step: float) -> bytes:
+    """A format-2 file exactly as ``encode_model`` wrote them up to commit 39f4429 (the golden
+    files below check that this writer still is that encoder)."""
+    step = float(np.float32(step))
+    encoder, table, weights = TensorEncoder(), [], []
+    for p in model.parameters():
+        q = grid_indices(p, step)
+        table.append(encoder.encode(q.numpy()))
+        weights.append(dequantize(q, step))
+    w = FileFormat("weight file", b"MDLW", 2).writer()
+    w.section(json.dumps(spec.to_dict(), separators=(",", ":")).encode())
+    w.f32(step)
+    w.varint(len(table))
+    for counts in table:
+        for value in counts:
+            w.varint(value)
+    w.u32(crc32(t.numpy().tobytes() for t in weights))
+    return w.getvalue() + encoder.finish().tobytes()
+
+
+TANH_SPEC = ModelSpec("mlp", {"sizes": [4, 3, 2], "activation": "tanh"})
+TANH_VALUES = np.linspace(-1.0, 1.0, 23) * (np.arange(23) % 3 != 0)
+TRANSFORMER_SPEC = ModelSpec(
+    "byte_transformer", {"context": 8, "d_model": 8, "n_layers": 1, "n_heads": 2, "d_ff": None}
+)
+
+# Written by the format-2 encoder before the decoder's checks were tightened (commit f82b7ad).
 GOLDEN_TANH_MLP = bytes.fromhex(
     "4d444c57023d7b226b696e64223a226d6c70222c226b7761726773223a7b2273697a6573223a5b342c332c325d"
     "2c2261637469766174696f6e223a2274616e68227d7dcdcc4c3d0407030405020201030402020501010105904142"
     "ce974bf651db7e6486d274ec6f286791c6"
 )
 GOLDEN_TRANSFORMER_SHA256 = "97fee9265aea3b03c51b0944071e638a76b51e7b8b478b8e5e4f3e5c1bac64ac"
+# The same models in format 3: the 61-byte JSON spec of the MLP became 6 bytes of architecture.
+GOLDEN_TANH_MLP_3 = bytes.fromhex(
+    "4d444c57 03"  # magic, version 3: file overhead
+    "00 03 040302 02"  # architecture: mlp, sizes [4, 3, 2] (a list of 3), activation tanh (word 2)
+    "0e"  # header: 14 nonzero parameters,
+    "cdcc4c3d"  # the step 0.05 (f32),
+    "07030405 02020103 04020205 01010105"  # (k, live rows, live columns, buckets) per tensor
+    "07e41ad5"  # CRC32 of the architecture and the decoded weights: file overhead
+    "974bf651 db7e6486 d274ec6f 286791c6"  # payload: 4 range-coder words
+)
+GOLDEN_TRANSFORMER_3_SHA256 = "a7b5f3c24508de9e3a161d13a88d209b8538c8fb457e02346508046b0ca6df88"
 
 
-def test_encoder_output_is_byte_identical_to_format_2_as_written_before() -> None:
-    spec = ModelSpec("mlp", {"sizes": [4, 3, 2], "activation": "tanh"})
-    values = np.linspace(-1.0, 1.0, 23) * (np.arange(23) % 3 != 0)
-    data = encode_model(_fixed_model(spec, values), spec, 0.05).data
-    assert data == GOLDEN_TANH_MLP
-    assert [p.tolist() for p in decode_model(data).parameters()] == [
-        p.tolist()
-        for p in _fixed_model(spec, np.round(values / 0.05) * np.float32(0.05)).parameters()
-    ]
-    spec = ModelSpec(
-        "byte_transformer", {"context": 8, "d_model": 8, "n_layers": 1, "n_heads": 2, "d_ff": None}
-    )
-    model = spec.build()
+def _golden_transformer() -> torch.nn.Module:
+    model = TRANSFORMER_SPEC.build()
     rng = np.random.default_rng(0)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.from_numpy(rng.normal(0, 0.3, p.shape) * (rng.random(p.shape) < 0.3)))
-    data = encode_model(model, spec, 0.01).data
+    return model
+
+
+def _parameter_values(model: torch.nn.Module) -> list[list[float]]:
+    return [p.tolist() for p in model.parameters()]
+
+
+def test_format_2_files_still_decode() -> None:
+    data = _format_2(_fixed_model(TANH_SPEC, TANH_VALUES), TANH_SPEC, 0.05)
+    assert data == GOLDEN_TANH_MLP
+    quantized = np.round(TANH_VALUES / 0.05) * np.float32(0.05)
+    assert _parameter_values(decode_model(data)) == _parameter_values(
+        _fixed_model(TANH_SPEC, quantized)
+    )
+    assert decode_spec(data) == TANH_SPEC
+    model = _golden_transformer()
+    data = _format_2(model, TRANSFORMER_SPEC, 0.01)
     assert hashlib.sha256(data).hexdigest() == GOLDEN_TRANSFORMER_SHA256
-    decode_model(data)  # a spec with a null argument (d_ff) passes the decoder's type check
+    # A spec with a null argument (d_ff) passes the decoder's type check.
+    assert _parameter_values(decode_model(data)) == _parameter_values(
+        decode_model(encode_model(model, TRANSFORMER_SPEC, 0.01).data)
+    )
+
+
+def test_encoder_output_is_byte_identical_to_format_3_as_written_before() -> None:
+    encoded = encode_model(_fixed_model(TANH_SPEC, TANH_VALUES), TANH_SPEC, 0.05)
+    assert encoded.data == GOLDEN_TANH_MLP_3
+    assert encoded.length.parts == {"architecture": 48.0, "header": 8.0 * 21, "payload": 32.0 * 4}
+    quantized = np.round(TANH_VALUES / 0.05) * np.float32(0.05)
+    assert _parameter_values(decode_model(encoded.data)) == _parameter_values(
+        _fixed_model(TANH_SPEC, quantized)
+    )
+    data = encode_model(_golden_transformer(), TRANSFORMER_SPEC, 0.01).data
+    assert hashlib.sha256(data).hexdigest() == GOLDEN_TRANSFORMER_3_SHA256
+    assert decode_spec(data) == canonical_spec(TRANSFORMER_SPEC)
+
+
+# Every builder's keyword arguments and their type hints are part of format 3 (the file codes
+# each argument under its hint, in this order). Changing them needs a new format version.
+FROZEN_PARAMETERS: dict[str, list[tuple[str, object]]] = {
+    "mlp": [("sizes", Sequence[int]), ("activation", str)],
+    "lenet-300-100": [("n_inputs", int), ("n_classes", int)],
+    "lenet5-caffe": [("n_classes", int)],
+    "small-cnn": [("image_size", int), ("n_classes", int), ("channels", int)],
+    "student": [],
+    "teacher": [],
+    "byte_transformer": [
+        ("context", int),
+        ("d_model", int),
+        ("n_layers", int),
+        ("n_heads", int),
+        ("d_ff", int | None),
+        ("positions", str),
+        ("vocab_size", int),
+    ],
+    "byte_rnn": [
+        ("cell", str),
+        ("d_embed", int),
+        ("d_hidden", int),
+        ("n_layers", int),
+        ("vocab_size", int),
+    ],
+}
+
+
+def test_format_3_tables_and_builder_signatures_are_frozen() -> None:
+    assert MODEL_KINDS[:8] == (
+        "mlp",
+        "lenet-300-100",
+        "lenet5-caffe",
+        "small-cnn",
+        "student",
+        "teacher",
+        "byte_transformer",
+        "byte_rnn",
+    )
+    assert WORDS[:7] == ("relu", "tanh", "gelu", "learned", "sinusoidal", "lstm", "gru")
+    assert set(MODEL_BUILDERS) <= set(MODEL_KINDS), "add the new kind at the end of MODEL_KINDS"
+    for kind in MODEL_KINDS[: len(FROZEN_PARAMETERS)]:
+        assert [(name, hint) for name, hint, _ in _parameters(kind)] == FROZEN_PARAMETERS[kind], (
+            f"{kind}'s builder changed its signature: format 3 files of it would be misread"
+        )
+
+
+# Small arguments for every model kind, each argument given (so the canonical form is the spec
+# itself), and the architecture bytes format 3 writes for them.
+SMALL_SPECS: dict[str, tuple[dict[str, object], str]] = {
+    "mlp": ({"sizes": [5, 4, 3], "activation": "gelu"}, "00 03 05 04 03 03"),
+    "lenet-300-100": ({"n_inputs": 12, "n_classes": 3}, "01 0c 03"),
+    "lenet5-caffe": ({"n_classes": 2}, "02 02"),
+    "small-cnn": ({"image_size": 8, "n_classes": 3, "channels": 2}, "03 08 03 02"),
+    "student": ({}, "04"),
+    "teacher": ({}, "05"),
+    "byte_transformer": (
+        {
+            "context": 4,
+            "d_model": 4,
+            "n_layers": 1,
+            "n_heads": 2,
+            "d_ff": 6,
+            "positions": "sinusoidal",
+            "vocab_size": 7,
+        },
+        "06 04 04 01 02 00 06 05 07",
+    ),
+    "byte_rnn": (
+        {"cell": "gru", "d_embed": 3, "d_hidden": 4, "n_layers": 2, "vocab_size": 300},
+        "07 07 03 04 02 ac 02",
+    ),
+}
+
+
+def test_every_model_kind_has_small_arguments_here() -> None:
+    assert set(SMALL_SPECS) == set(MODEL_BUILDERS)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.02, 0.5])
+@pytest.mark.parametrize("kind", sorted(SMALL_SPECS))
+def test_format_3_round_trips_every_model_kind(kind: str, density: float) -> None:
+    kwargs, architecture = SMALL_SPECS[kind]
+    spec = ModelSpec(kind, kwargs)
+    torch.manual_seed(0)
+    model = spec.build()
+    density = min(density, 2000 / sum(p.numel() for p in model.parameters()))  # LeNet-5: fast
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_((torch.rand(p.shape, generator=gen) < density).float())
+    encoded = encode_model(model, spec, 2.0**-8)
+    assert encoded.data[5 : 5 + len(bytes.fromhex(architecture))].hex(" ") == architecture
+    assert encoded.length.parts["architecture"] == 8 * len(bytes.fromhex(architecture))
+    assert encoded.length.total + encoded.overhead_bits == 8 * encoded.file_bytes
+    if encoded.nonzero == 0:  # the count N = 0 is the whole header; no step, counts, payload
+        assert encoded.length.parts["header"] == 8 and encoded.length.parts["payload"] == 0
+    assert decode_spec(encoded.data) == spec == canonical_spec(spec)
+    decoded = decode_model(encoded.data)
+    quantize_model(model, 2.0**-8)
+    for (name_d, p_d), (name_m, p_m) in zip(
+        decoded.named_parameters(), model.named_parameters(), strict=True
+    ):
+        assert name_d == name_m and torch.equal(p_d, p_m)
+
+
+def test_a_spec_decodes_into_its_canonical_form() -> None:
+    # Defaults filled in, tuples as lists: what the file holds, whatever the spec left out.
+    spec = ModelSpec("byte_rnn", {"d_hidden": 8, "vocab_size": 20})
+    data = encode_model(spec.build(), spec, 0.5).data
+    assert (
+        decode_spec(data)
+        == canonical_spec(spec)
+        == ModelSpec(
+            "byte_rnn",
+            {"cell": "lstm", "d_embed": 32, "d_hidden": 8, "n_layers": 1, "vocab_size": 20},
+        )
+    )
+    spec = ModelSpec("mlp", {"sizes": (3, 2)})
+    assert decode_spec(encode_model(spec.build(), spec, 0.5).data) == ModelSpec(
+        "mlp", {"sizes": [3, 2], "activation": "relu"}
+    )
+    # A string outside the word table is written out (the builder refuses this one, though).
+    assert _architecture(ModelSpec("mlp", {"sizes": [3, 2], "activation": "selu"})).hex(" ") == (
+        "00 02 03 02 00 04 73 65 6c 75"
+    )
+
+
+def test_an_all_pruned_mlp_costs_its_architecture_and_one_byte() -> None:
+    spec = ModelSpec("mlp", {"sizes": [64, 32, 10], "activation": "relu"})
+    model = spec.build()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    encoded = encode_model(model, spec, 0.01)
+    architecture = bytes.fromhex("00 03 40 20 0a 01")  # mlp, [64, 32, 10], relu
+    crc = crc32([architecture, bytes(4 * sum(p.numel() for p in model.parameters()))])
+    assert encoded.data == b"MDLW\x03" + architecture + b"\x00" + crc.to_bytes(4, "little")
+    assert encoded.length.parts == {"architecture": 48.0, "header": 8.0, "payload": 0.0}
+    assert encoded.file_bytes == 16 and encoded.overhead_bits == 72
+    assert all(int(torch.count_nonzero(p)) == 0 for p in decode_model(encoded.data).parameters())
 
 
 def test_decoding_draws_from_torchs_generator_exactly_as_building_the_model_once() -> None:
@@ -204,9 +423,24 @@ def test_encoder_refuses_weights_it_could_not_code() -> None:
         (ModelSpec("mlp", {"sizes": [16, 24.0, 12, 5]}), "sizes a value of the wrong type"),
         (ModelSpec("mlp", {"sizes": [16, 24, 12, 6]}), "do not have the shapes"),
         (ModelSpec("mlp", {"sizes": [16, 2**25, 5]}), "parameters, more than a weight file holds"),
+        (ModelSpec("mlp", {"sizes": [16, -24, 12, 5]}), "negative integer argument"),
+        (ModelSpec("mlp", {"sizes": [16, 24, 12, 5], "width": 3}), 'unknown argument "width"'),
+        (ModelSpec("mlp", {"activation": "relu"}), "does not give mlp its argument sizes"),
     ],
 )
 def test_encoder_refuses_a_spec_the_decoder_would_refuse(spec: ModelSpec, problem: str) -> None:
     _, model = _sparse_model()
     with pytest.raises(MdlkitError, match=f"cannot write a weight file: .*{problem}"):
         encode_model(model, spec, 0.02)
+
+
+def test_a_new_model_kind_must_be_added_to_the_kind_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(MODEL_BUILDERS, "tiny", lambda width=2: torch.nn.Linear(width, 1))
+    spec = ModelSpec("tiny", {"width": 3})
+    with pytest.raises(MdlkitError, match=r"tiny, which is not in weights\.MODEL_KINDS"):
+        encode_model(spec.build(), spec, 0.1)
+    monkeypatch.setitem(MODEL_BUILDERS, "tiny", lambda **kwargs: torch.nn.Linear(2, 1))
+    weights = sys.modules[encode_model.__module__]
+    monkeypatch.setattr(weights, "MODEL_KINDS", (*MODEL_KINDS, "tiny"))
+    with pytest.raises(MdlkitError, match="takes \\*\\*kwargs, which no file can describe"):
+        encode_model(ModelSpec("tiny").build(), ModelSpec("tiny"), 0.1)

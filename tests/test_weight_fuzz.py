@@ -30,7 +30,7 @@ X = torch.randn(32, 16, generator=torch.Generator().manual_seed(1))
 
 
 def _weight_file(density: float = 0.8) -> bytes:
-    """A small weight file (310 bytes) of SPEC with seeded sparse weights.
+    """A small weight file (253 bytes) of SPEC with seeded sparse weights.
 
     The seed, density and step are chosen so that some flips and a truncation garble the range
     coder's stream into data constriction itself refuses: a decoder without its own check for
@@ -52,8 +52,9 @@ with torch.no_grad():
     OUTPUT = ORIGINAL(X)
 
 
-def _check_damaged(damaged: bytes) -> str | None:
-    """Decode ``damaged``: a specific one-line MdlkitError (returned), or the original model."""
+def _check_damaged(damaged: bytes, original: bytes = DATA) -> str | None:
+    """Decode ``damaged``: a specific one-line MdlkitError (returned), or the ``original``
+    model (DATA's unless given)."""
     try:
         model = decode_model(damaged)
     except MdlkitError as error:
@@ -61,10 +62,13 @@ def _check_damaged(damaged: bytes) -> str | None:
         assert "\n" not in message and "weight file" in message, message
         assert "does not decode" not in message, message  # the last-resort wrapper's message
         return message
-    assert str(model) == str(ORIGINAL)  # same layers and activations
-    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), WEIGHTS, strict=True))
+    reference = ORIGINAL if original is DATA else decode_model(original)
+    assert str(model) == str(reference)  # same layers and activations
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.parameters(), reference.parameters(), strict=True)
+    )
     with torch.no_grad():
-        assert torch.equal(model(X), OUTPUT)
+        assert torch.equal(model(X), reference(X))
     return None
 
 
@@ -98,17 +102,30 @@ def test_words_appended_to_the_payload_are_refused(n_words: int) -> None:
 
 
 def test_a_payload_after_an_all_zero_model_is_refused() -> None:
-    # An all-zero model codes no symbol, so its payload is empty; any word there is damage.
+    # An all-zero model's file ends with its checksum; any byte after it is damage.
     assert all(int(torch.count_nonzero(p)) == 0 for p in decode_model(ZERO_DATA).parameters())
-    for garbage in (b"\0\0\0\0", b"\xff" * 4, b"abcdefgh"):
-        with pytest.raises(MdlkitError, match="goes on after the last tensor"):
+    for garbage in (b"\0", b"\0\0\0\0", b"\xff" * 4, b"abcdefgh"):
+        with pytest.raises(MdlkitError, match="follow the checksum of an all-zero model"):
             decode_model(ZERO_DATA + garbage)
 
 
+def test_every_damage_to_an_all_zero_model_file_is_a_specific_error() -> None:
+    # 16 bytes: magic and version, 6 bytes of architecture, N = 0, the CRC32, which covers the
+    # architecture, so even a flip into another valid architecture (relu → gelu) is caught.
+    assert len(ZERO_DATA) == 16
+    for end in range(len(ZERO_DATA)):
+        assert _check_damaged(ZERO_DATA[:end], ZERO_DATA) is not None, end
+    for i, pattern in itertools.product(range(len(ZERO_DATA)), range(1, 256)):
+        damaged = bytearray(ZERO_DATA)
+        damaged[i] ^= pattern
+        assert _check_damaged(bytes(damaged), ZERO_DATA) is not None, (i, pattern)
+
+
 @st.composite
-def _damaged(draw: st.DrawFn) -> bytes:
-    """DATA with a few overwritten bytes or runs, insertions, deletions or appended garbage."""
-    data = bytearray(DATA)
+def _damaged(draw: st.DrawFn, original: bytes = DATA) -> bytes:
+    """``original`` with a few overwritten bytes or runs, insertions, deletions or appended
+    garbage."""
+    data = bytearray(original)
     for _ in range(draw(st.integers(1, 5))):
         action = draw(st.sampled_from(["set", "run", "insert", "delete", "append"]))
         i = draw(st.integers(0, len(data) - 1))
@@ -132,12 +149,20 @@ def test_random_damage_is_a_specific_error_or_harmless(damaged: bytes) -> None:
     _check_damaged(damaged)
 
 
-# --- the model spec: the CRC32 covers the weights only, so the spec is checked on its own ---
+@given(_damaged(ZERO_DATA))
+@settings(max_examples=200, deadline=None, derandomize=True)
+def test_random_damage_to_an_all_zero_model_file_is_a_specific_error_or_harmless(
+    damaged: bytes,
+) -> None:
+    _check_damaged(damaged, ZERO_DATA)
+
+
+# --- format 2's spec: its CRC32 covers the weights only, so the spec is checked on its own ---
 
 
 def _file_with_spec(spec_json: bytes, counts: list[tuple[int, ...]], crc: int) -> bytes:
     """A format-2 file with this spec, all-zero tensor counts and no payload."""
-    w = FileFormat("weight file", b"MDLW", FORMAT_VERSION).writer()
+    w = FileFormat("weight file", b"MDLW", 2).writer()
     w.section(spec_json)
     w.f32(0.01)
     w.varint(len(counts))
@@ -189,6 +214,69 @@ def test_a_spec_asking_for_too_many_parameters_is_refused_before_building() -> N
     counts = [(0, 0, 0, 0), (0, 0, 1, 0)] * 2
     with pytest.raises(MdlkitError, match="asks for 100,663,297 parameters"):
         decode_model(_file_with_spec(spec_json.encode(), counts, 0))
+
+
+# --- format 3's architecture: checked on its own too, whatever the CRC32 says ---------------
+
+
+def _zero_file_3(architecture: bytes, n_weights: int) -> bytes:
+    """A format-3 file of an all-zero model with this architecture and the right CRC32."""
+    w = FileFormat("weight file", b"MDLW", FORMAT_VERSION).writer()
+    w.raw(architecture)
+    w.varint(0)
+    w.u32(zlib.crc32(architecture + bytes(4 * n_weights)))
+    return w.getvalue()
+
+
+ZERO_MLP_WEIGHTS = 16 * 10 + 10 + 10 * 5 + 5
+
+
+def test_an_intact_format_3_zero_model_file_decodes() -> None:
+    data = _zero_file_3(bytes.fromhex("00 03 10 0a 05 01"), ZERO_MLP_WEIGHTS)
+    assert data == ZERO_DATA
+    assert sum(int(torch.count_nonzero(p)) for p in decode_model(data).parameters()) == 0
+    # Another valid architecture with the same shapes decodes when its CRC32 is right.
+    gelu = _zero_file_3(bytes.fromhex("00 03 10 0a 05 03"), ZERO_MLP_WEIGHTS)
+    assert isinstance(decode_model(gelu)[1], torch.nn.GELU)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "problem"),
+    [
+        ("08", "names no known model \\(kind 8\\)"),
+        ("ff 7f", "names no known model"),
+        ("80 00 03 10 0a 05 01", "not in the canonical form"),  # an overlong varint
+        ("00 03 10 0a 85 00 01", "not in the canonical form"),
+        ("00 03 10 0a 05 00 04 72 65 6c 75", "not in the canonical form"),  # "relu" spelled out
+        ("00 03 10 0a 05 00 04 72 65 6c 78", "no buildable model"),  # "relx"
+        ("00 03 10 0a 05 00 02 ff fe", "not UTF-8"),
+        ("00 03 10 0a 05 09", "names word 9 where there are 7"),
+        ("00 03 10 00 05 01", "no buildable model"),  # a layer of width 0
+        ("00 03 10 ffffffffffffffff7f 05 01", "no buildable model"),  # width 2**63 - 1
+        ("00 03 01 80808010 01 01", "asks for 100,663,297 parameters"),  # [1, 2**25, 1]
+        ("00 ffffffff0f 01 01", "more than 1024 values"),  # a list of 2**32 - 1 sizes
+        ("00 e907" + "81 01" * 1001 + "01", "takes more than 1024 bytes"),
+        ("06 04 04 01 02 02 06 05 07", "union member index 2 where there are 2"),
+    ],
+)
+def test_a_damaged_architecture_is_refused_even_with_a_matching_checksum(
+    architecture: str, problem: str
+) -> None:
+    with pytest.raises(MdlkitError, match=f"weight file .*{problem}"):
+        decode_model(_zero_file_3(bytes.fromhex(architecture), ZERO_MLP_WEIGHTS))
+
+
+def test_a_nonzero_count_that_the_tensor_counts_do_not_add_up_to_is_refused() -> None:
+    fmt = FileFormat("weight file", b"MDLW", FORMAT_VERSION)
+    reader = fmt.reader(DATA)
+    reader.raw(6, "architecture")
+    n = reader.varint("n")
+    w = fmt.writer()
+    w.varint(n + 1)
+    damaged = DATA[:11] + w.getvalue()[5:] + DATA[reader.position :]
+    assert len(damaged) == len(DATA)
+    with pytest.raises(MdlkitError, match=f"add up to {n} nonzero parameters, its header says"):
+        decode_model(damaged)
 
 
 # --- the tensor decoder on its own -----------------------------------------------------------

@@ -1,9 +1,15 @@
 """The two-part code L(θ) + Σ −log2 p_θ̂(y_i | x_i), with both parts real bitstreams.
 
-The model part is the weight codec's file; the data part is a stream of the targets under the
-head's distribution computed from the DECODED model (class labels; or, for regression, bins of
-width ε under N(f_θ̂(x), σ²)), so the two parts are honest together. With ``verify=True`` (the
-default) both are decoded back and compared before a length is reported.
+The model part is the weight codec's description length, in two parts: ``architecture`` (the
+model spec) and ``weights`` (the nonzero count, step and per-tensor counts, then the range-coded
+payload); the weight file adds only its magic bytes and CRC32 (:attr:`EncodedModel.file_bytes`),
+which a receiver does not need. The data part is a stream of the targets under the head's
+distribution computed from the DECODED model (class labels; or, for regression, bins of width ε
+under N(f_θ̂(x), σ²)), so the two parts are honest together. With ``verify=True`` (the default)
+both are decoded back and compared before a length is reported.
+
+A model with every weight pruned costs its architecture and one byte: 56 bits for an MLP
+64-32-10, so its code is within a few dozen bits of the uniform code n · log2 K.
 
 Regression sends σ (float32, 32 bits) and the range of the bins (:class:`BinRange`, its
 ``side_bits``). By default σ is refit on the decoded model — the RMS residual, which minimises
@@ -36,10 +42,12 @@ __all__ = ["TwoPartCode", "two_part_code"]
 class TwoPartCode(CodeResult):
     """A two-part code: the weight file, the data stream, and the model the data was coded with.
 
-    ``model_conventions`` gives the model cost in bits three ways: ``float32_dense`` (32 per
-    parameter), ``4_bytes_per_nonzero`` (the DRR paper's convention: no index cost) and
-    ``codec`` (mdlkit's actual file). ``sigma`` is the σ sent (regression only) and
-    ``sigma_trained`` the one the head learned.
+    ``length`` has the parts ``architecture``, ``weights`` and ``data`` (and ``sigma`` and
+    ``side`` for regression). ``model_conventions`` gives the model cost in bits three ways:
+    ``float32_dense`` (32 per parameter), ``4_bytes_per_nonzero`` (the DRR paper's convention:
+    no index cost) and ``codec`` (mdlkit's description length, architecture + weights: the
+    ``.mdlw`` file minus its magic bytes and CRC32). ``sigma`` is the σ sent (regression only)
+    and ``sigma_trained`` the one the head learned.
     """
 
     model_conventions: dict[str, float]
@@ -58,6 +66,7 @@ class TwoPartCode(CodeResult):
     def details(self) -> dict[str, Any]:
         return {
             "model_bits": dict(self.model_conventions),
+            "model_file_bytes": self.encoded_model.file_bytes,
             "data_ideal_bits": self.data_ideal_bits,
             "data_coded_bits": self.data_coded_bits,
             "sigma": self.sigma,
@@ -116,7 +125,11 @@ def two_part_code(
     coding_head, trained = _coding_head(head, decoded, data, sigma)
     symbols = coding_head.symbols(data.y)
     dist = coding_head.predict(decoded, data.x)
-    parts: dict[str, float] = {"model": encoded_model.length.total}
+    model_parts = encoded_model.length.parts
+    parts: dict[str, float] = {
+        "architecture": model_parts["architecture"],
+        "weights": model_parts["header"] + model_parts["payload"],
+    }
     if isinstance(dist, DiscretizedGaussian):
         support = (
             BinRange(int(symbols.min()), int(symbols.max())) if len(symbols) else BinRange(0, 0)

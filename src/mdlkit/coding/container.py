@@ -158,6 +158,11 @@ class Reader:
         return self._pos
 
     @property
+    def data(self) -> bytes:
+        """The whole file (``data[start : position]`` is what was read since ``start``)."""
+        return self._data
+
+    @property
     def remaining(self) -> int:
         return len(self._data) - self._pos
 

@@ -1,46 +1,94 @@
-"""The weight file (``.mdlw``): a pruned model's tensors as mask + quantized values, range coded.
+"""The weight file (``.mdlw``): a model's architecture, then its pruned, quantized tensors.
 
 Every parameter value is quantized to a global grid ``q · Δ`` (q an integer, Δ the step, chosen
 by a loss tolerance as TAMADE chooses its threshold: :func:`~mdlkit.pruning.choose_step`).
 Entries whose q is 0 are pruned. The tensors of q's are coded by the sparse tensor coder
 (:mod:`mdlkit.coding.tensors`: mask flags under Bernoulli models, nonzero values under an
-adaptive model) in one constriction range-coder stream. The header carries the model spec
-(compact JSON), Δ (float32), per-tensor counts and a CRC32 of the decoded weights, so a file
-decodes into a working model by itself and a damaged one is caught.
+adaptive model) in one constriction range-coder stream. A file decodes into a working model by
+itself, and a damaged one is caught.
 
-File layout (format 2, on the :mod:`~mdlkit.coding.container`): ``b"MDLW"``, version byte,
-section (varint length + compact JSON) with the spec, Δ (f32 LE), varint tensor count, four
-varints per tensor (k, live rows, live columns, value buckets), CRC32 (u32 LE) of the decoded
-float32 weights, then the payload words (u32 LE) to the end of the file. The header's size in
-bits plus 32 per payload word is exactly the file size.
+File layout, format 3, on the :mod:`~mdlkit.coding.container` ("varint": unsigned LEB128), with
+the part of :attr:`EncodedModel.length` each field counts in:
 
-Decoding trusts nothing in the file. The spec must be the compact JSON the encoder writes, name a
-known model with arguments of the types its builder declares, and describe at most
-:data:`MAX_PARAMETERS` parameters; its shapes come from building the model on PyTorch's ``meta``
-device (no memory, no random numbers), and the real model is built only once the weights have
-passed the CRC32. The counts are checked against those shapes and the payload's size before any
-tensor is decoded, and the payload must end where its last tensor does. So a damaged file raises
-a one-line :class:`~mdlkit.errors.MdlkitError`, having allocated no more than an intact file of
-the same shapes would, unless the damage lies in bits the range decoder never reads (low bits of
-the last payload word, or a single word appended): then it decodes into the very same model.
-What no format-2 file can reveal: the CRC32 covers the weights, not the spec, so a spec damaged
-into another valid spec with the same parameter shapes (``"relu"`` → ``"gelu"``, one byte)
-decodes into that other model.
+1. ``b"MDLW"`` and the version byte 3 — file overhead;
+2. the architecture (below) — ``architecture``;
+3. N, the number of nonzero parameters (varint) — ``header``;
+4. only if N > 0: Δ (f32 LE), then four varints per tensor (nonzero k, live rows, live columns,
+   value buckets; :class:`~mdlkit.coding.tensors.TensorCounts`) — ``header``;
+5. CRC32 (u32 LE) of the architecture bytes and then of the decoded float32 weights — file
+   overhead;
+6. only if N > 0: the payload, u32 LE range-coder words to the end of the file — ``payload``.
+
+The architecture is the model kind as a varint index into :data:`MODEL_KINDS` (a table written
+out below, not derived from the registry), then EVERY keyword argument of its builder in the
+order of the builder's signature, defaults filled in, each coded under its type hint:
+
+- ``int``: a varint (a file holds no negative integer under an ``int`` hint: the encoder refuses
+  one, and no builder builds with one);
+- ``bool``: a varint 0 or 1; ``None``: nothing;
+- ``str``: a varint i ≥ 1 for the i-th word of :data:`WORDS` (``"relu"`` is 1), or 0 and then
+  a varint length and the UTF-8 bytes;
+- ``Literal[a, b, …]``: the varint index of the choice;
+- a union such as ``int | None``: the varint index of the first member the value has the type
+  of, then the value under that member;
+- ``list[T]``, ``Sequence[T]``, ``tuple[T, ...]``: a varint length, then the items under T;
+  ``tuple[A, B]``: the items under A and B;
+- ``float``, ``Any`` and hints this module does not know: a varint tag, then nothing (tag 0
+  None, 1 False, 2 True), a varint (3: an int ≥ 0; 4: an int v < 0 as −1 − v), 4 bytes (5: a
+  float that float32 holds exactly), 8 bytes (6: any other finite float), a string (7, as under
+  ``str``) or a varint length and the items (8: a list).
+
+So ``mlp`` with sizes [64, 32, 10] and activation ``"relu"`` takes 6 bytes, ``00 03 40 20 0a
+01``, where format 2's compact JSON took 61; with every parameter pruned that model's whole
+description is 7 bytes (56 bits), its file 16 bytes. A spec decodes into its CANONICAL form
+(:func:`canonical_spec`: every argument, sequences as lists), which equals the spec encoded when
+that gave every argument as a list. The tables, each builder's parameters and their hints
+(a ``Literal``'s choices too) are part of format 3: the tables are append-only, and changing a
+builder's signature needs a new format version (the tests pin all of them).
+
+Description length versus file size: :attr:`EncodedModel.length` is what a receiver needs to
+rebuild the model; the magic bytes, version byte and CRC32 only identify the file and check its
+integrity, so they are :attr:`EncodedModel.overhead_bits`, and ``length.total + overhead_bits
+== 8 · file_bytes`` exactly.
+
+Decoding trusts nothing in the file. The architecture must name a known model with arguments of
+the types its builder declares, be exactly the canonical bytes the encoder writes for the spec
+it decodes to, and describe at most :data:`MAX_PARAMETERS` parameters; its shapes come from
+building the model on PyTorch's ``meta`` device (no memory, no random numbers), and the real
+model is built only once the weights have passed the CRC32. The counts are checked against those
+shapes, N and the payload's size before any tensor is decoded, and the payload must end where
+its last tensor does. So a damaged file raises a one-line :class:`~mdlkit.errors.MdlkitError`,
+having allocated no more than an intact file of the same shapes would, unless the damage lies
+in bits the range decoder never reads (low bits of the last payload word, or a single word
+appended): then it decodes into the very same model. As the CRC32 covers the architecture, an
+argument damaged into another valid one with the same shapes (relu → gelu) is caught too.
+
+Format 2 (still read, no longer written): ``b"MDLW"``, version byte 2, a section (varint length
++ compact JSON) with the spec, Δ (f32), a varint tensor count, the four varints per tensor, the
+CRC32 of the decoded weights (not of the spec), the payload; the whole file counted as model.
 
 The decoded model is what the data part of a two-part code must use;
 :func:`~mdlkit.pruning.quantize_model` makes the identical model on the encoder side.
 
 >>> from mdlkit.models import ModelSpec
->>> spec = ModelSpec("mlp", {"sizes": [3, 2]})
+>>> spec = ModelSpec("mlp", {"sizes": [64, 32, 10]})
 >>> model = spec.build()
 >>> encoded = encode_model(model, spec, step=0.125)
->>> encoded.length.total == 8 * len(encoded.data)
+>>> encoded.length.total + encoded.overhead_bits == 8 * encoded.file_bytes
 True
+>>> decode_spec(encoded.data)
+ModelSpec(kind='mlp', kwargs={'sizes': [64, 32, 10], 'activation': 'relu'})
 >>> decoded = decode_model(encoded.data)
 >>> decode_model(encoded.data[:-4])
 Traceback (most recent call last):
 ...
 mdlkit.errors.MdlkitError: weight file ... (the file is damaged; write it again from its source)
+>>> with torch.no_grad():
+...     for p in model.parameters():
+...         _ = p.zero_()
+>>> pruned = encode_model(model, spec, step=0.125)
+>>> pruned.data[5:11].hex(" "), pruned.length.parts, pruned.file_bytes
+('00 03 40 20 0a 01', {'architecture': 48.0, 'header': 8.0, 'payload': 0.0}, 16)
 """
 
 from __future__ import annotations
@@ -48,6 +96,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import struct
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -60,7 +109,7 @@ import torch
 from torch import nn
 
 from mdlkit.bits import CodeLength
-from mdlkit.coding.container import FileFormat, Reader, crc32
+from mdlkit.coding.container import FileFormat, Reader, Writer, crc32
 from mdlkit.coding.tensors import CorruptPayload, TensorCounts, TensorDecoder, TensorEncoder
 from mdlkit.errors import MdlkitError
 from mdlkit.models.spec import MODEL_BUILDERS, ModelSpec
@@ -71,15 +120,40 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_PARAMETERS",
+    "MODEL_KINDS",
+    "OVERHEAD_BYTES",
+    "WORDS",
     "EncodedModel",
+    "canonical_spec",
     "decode_model",
+    "decode_spec",
     "encode_model",
     "read_model",
 ]
 
 MAGIC = b"MDLW"
-FORMAT_VERSION = 2
-FORMAT = FileFormat("weight file", MAGIC, FORMAT_VERSION)
+FORMAT_VERSION = 3
+FORMAT = FileFormat("weight file", MAGIC, FORMAT_VERSION, readable=(2, 3))
+
+OVERHEAD_BYTES = len(MAGIC) + 1 + 4
+"""What a format-3 file holds beyond its description length: magic, version byte, CRC32."""
+
+MODEL_KINDS: tuple[str, ...] = (
+    "mlp",
+    "lenet-300-100",
+    "lenet5-caffe",
+    "small-cnn",
+    "student",
+    "teacher",
+    "byte_transformer",
+    "byte_rnn",
+)
+"""The model kinds a format-3 file names, by index. APPEND ONLY: an index, once written, means
+its kind forever (a new kind of :data:`~mdlkit.models.spec.MODEL_BUILDERS` goes at the end)."""
+
+WORDS: tuple[str, ...] = ("relu", "tanh", "gelu", "learned", "sinusoidal", "lstm", "gru")
+"""Strings a format-3 file codes as one byte (the index + 1) wherever a builder takes a ``str``.
+APPEND ONLY; any other string is written out."""
 
 MAX_PARAMETERS = 2**25
 """The most parameters a weight file holds (33.5 M, 78 × LeNet-5-Caffe). Decoding takes 8 (all
@@ -87,19 +161,30 @@ zero) to 26 (dense) bytes a parameter, so no file, damaged or not, makes it allo
 about 0.3 to 0.9 GB; the encoder refuses larger models, so it never writes a file the decoder
 refuses."""
 
-# The longest spec JSON a file holds: real specs take under 200 bytes, and the bound keeps a
-# damaged spec from asking for thousands of layers that would take seconds to build.
+# The longest spec JSON a format-2 file holds: real specs take under 200 bytes, and the bound
+# keeps a damaged spec from asking for thousands of layers that would take seconds to build.
 _MAX_SPEC_BYTES = 4096
+# The same bounds for a format-3 architecture: real ones take under 20 bytes and 20 values.
+_MAX_ARCHITECTURE_BYTES = 1024
+_MAX_VALUES = 1024
+_MAX_DEPTH = 16
 # |θ / Δ| must stay below this so that q fits int64 with room (see tensors._MAX_BUCKETS).
 _MAX_INDEX = 2.0**62
+_F32 = struct.Struct("<f")
+_F64 = struct.Struct("<d")
+# The tags of a value coded without a type hint (module docstring).
+_NONE, _FALSE, _TRUE, _INT, _NEGATIVE, _FLOAT32, _FLOAT64, _STR, _LIST = range(9)
 
 
 @dataclass(frozen=True)
 class EncodedModel:
     """An encoded model file and its accounting.
 
-    ``length`` has the exact parts ``header`` and ``payload`` (together the file size in bits);
-    ``ideal`` splits the payload's ideal length into ``mask`` and ``values``.
+    ``length`` is the model's description length, with the exact parts ``architecture`` (the
+    spec), ``header`` (the nonzero count, the step, the per-tensor counts) and ``payload``;
+    ``overhead_bits`` is what the file adds (magic, version byte, CRC32), so
+    ``length.total + overhead_bits == 8 * file_bytes``. ``ideal`` splits the payload's ideal
+    length into ``mask`` and ``values``.
     """
 
     data: bytes
@@ -108,6 +193,12 @@ class EncodedModel:
     step: float
     nonzero: int
     total: int
+    overhead_bits: float = 8.0 * OVERHEAD_BYTES
+
+    @property
+    def file_bytes(self) -> int:
+        """The file's size in bytes (description length plus overhead)."""
+        return len(self.data)
 
     def write(self, path: str | Path) -> Path:
         """Write to a NEW file (an existing file is never overwritten)."""
@@ -121,16 +212,14 @@ class _BadSpec(ValueError):
     """A model spec that no weight file may hold; the message completes "its model spec …"."""
 
 
-def _spec_json(spec: ModelSpec) -> bytes:
-    """The header's spec section: compact JSON, the only form a file may hold."""
-    return json.dumps(spec.to_dict(), separators=(",", ":")).encode()
+# --- type hints ----------------------------------------------------------------------------
 
 
 def _fits(value: Any, hint: Any) -> bool:
-    """Whether the JSON ``value`` has the type ``hint`` that a model builder declares.
+    """Whether the JSON-like ``value`` has the type ``hint`` that a model builder declares.
 
-    Knows None, bool, int, float, str, unions, Literal and sequences (a JSON list); a hint it
-    does not know accepts any value, the builder still checks it.
+    Knows None, bool, int, float, str, unions, Literal and sequences (a list); a hint it does
+    not know accepts any value, the builder still checks it.
     """
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is type(None):
@@ -156,23 +245,285 @@ def _fits(value: Any, hint: Any) -> bool:
     return True
 
 
+def _signature(builder: Callable[..., nn.Module]) -> tuple[inspect.Signature, bool]:
+    """The builder's signature, and whether its annotations resolved to types."""
+    try:
+        return inspect.signature(builder, eval_str=True), True
+    except NameError:  # annotations that do not resolve at run time: let the builder judge
+        return inspect.signature(builder), False
+
+
 def _argument_types(builder: Callable[..., nn.Module]) -> tuple[set[str] | None, dict[str, Any]]:
     """The keyword names ``builder`` takes (None: any, it has ``**kwargs``) and their types."""
-    try:
-        signature = inspect.signature(builder, eval_str=True)
-    except NameError:  # annotations that do not resolve at run time: let the builder judge
-        signature = inspect.signature(builder)
-        hints: dict[str, Any] = {}
-    else:
-        hints = {
-            name: p.annotation
-            for name, p in signature.parameters.items()
-            if p.annotation is not p.empty
-        }
+    signature, resolved = _signature(builder)
+    hints = {
+        name: p.annotation
+        for name, p in signature.parameters.items()
+        if resolved and p.annotation is not p.empty
+    }
     parameters = signature.parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
         return None, hints
     return {p.name for p in parameters if p.kind is not p.VAR_POSITIONAL}, hints
+
+
+_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def _parameters(kind: str) -> list[tuple[str, Any, Any]]:
+    """(name, type hint or Any, default or ``inspect.Parameter.empty``) of each keyword argument
+    of ``kind``'s builder, in signature order: what a format-3 architecture codes."""
+    signature, resolved = _signature(MODEL_BUILDERS[kind])
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        raise _BadSpec(f"names {kind}, whose builder takes **kwargs, which no file can describe")
+    return [
+        (p.name, p.annotation if resolved and p.annotation is not p.empty else Any, p.default)
+        for p in signature.parameters.values()
+        if p.kind in _KEYWORD
+    ]
+
+
+def _as_lists(value: Any) -> Any:
+    """``value`` with every tuple a list (the form a decoded spec has)."""
+    if isinstance(value, list | tuple):
+        return [_as_lists(item) for item in value]
+    return value
+
+
+def canonical_spec(spec: ModelSpec) -> ModelSpec:
+    """The form of ``spec`` that a weight file holds and decodes to: every keyword argument of
+    its builder in signature order, defaults filled in, tuples as lists.
+
+    >>> canonical_spec(ModelSpec("small-cnn", {"n_classes": 3}))
+    ModelSpec(kind='small-cnn', kwargs={'image_size': 28, 'n_classes': 3, 'channels': 8})
+    """
+    try:
+        return _canonical(spec)
+    except _BadSpec as error:
+        raise MdlkitError(f"the model spec {error}") from None
+
+
+def _canonical(spec: ModelSpec) -> ModelSpec:
+    parameters = _parameters(spec.kind)
+    names = {name for name, _, _ in parameters}
+    for name in spec.kwargs:
+        if name not in names:
+            raise _BadSpec(f"gives {spec.kind} an unknown argument {json.dumps(name)[:40]}")
+    kwargs = {}
+    for name, hint, default in parameters:
+        if name in spec.kwargs:
+            value = _as_lists(spec.kwargs[name])
+        elif default is not inspect.Parameter.empty:
+            value = _as_lists(default)
+        else:
+            raise _BadSpec(f"does not give {spec.kind} its argument {name}")
+        if not _fits(value, hint):
+            raise _BadSpec(f"gives {spec.kind}'s argument {name} a value of the wrong type")
+        kwargs[name] = value
+    return ModelSpec(spec.kind, kwargs)
+
+
+# --- format 3: the architecture ------------------------------------------------------------
+
+
+def _write_str(w: Writer, value: str) -> None:
+    if value in WORDS:
+        w.varint(WORDS.index(value) + 1)
+    else:
+        w.varint(0)
+        w.section(value.encode())
+
+
+def _write_any(w: Writer, value: Any) -> None:
+    """A value under no known type hint: a tag, then the value (module docstring)."""
+    if value is None or isinstance(value, bool):
+        w.varint({None: _NONE, False: _FALSE, True: _TRUE}[value])
+    elif isinstance(value, int):
+        w.varint(_INT if value >= 0 else _NEGATIVE)
+        w.varint(value if value >= 0 else -1 - value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _BadSpec(f"has a float argument that is not finite ({value})")
+        exact = float(np.float32(value)) == value
+        w.varint(_FLOAT32 if exact else _FLOAT64)
+        w.raw((_F32 if exact else _F64).pack(value))
+    elif isinstance(value, str):
+        w.varint(_STR)
+        _write_str(w, value)
+    elif isinstance(value, list):
+        w.varint(_LIST)
+        w.varint(len(value))
+        for item in value:
+            _write_any(w, item)
+    else:
+        raise _BadSpec(f"has an argument no weight file can describe ({type(value).__name__})")
+
+
+def _write_value(w: Writer, value: Any, hint: Any) -> None:
+    """``value`` (which has the type ``hint``: :func:`_fits`) under ``hint``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is type(None):
+        return
+    if hint is bool:
+        w.varint(int(value))
+    elif hint is int:
+        if value < 0:
+            raise _BadSpec(f"has a negative integer argument ({value}), which format 3 cannot hold")
+        w.varint(value)
+    elif hint is str:
+        _write_str(w, value)
+    elif origin is typing.Literal:
+        w.varint(next(i for i, arg in enumerate(args) if type(value) is type(arg) and value == arg))
+    elif origin in (typing.Union, types.UnionType):
+        i = next(i for i, arg in enumerate(args) if _fits(value, arg))
+        w.varint(i)
+        _write_value(w, value, args[i])
+    elif origin in (list, tuple, Sequence) and args:
+        if origin is tuple and args[-1] is not Ellipsis:
+            for item, arg in zip(value, args, strict=True):
+                _write_value(w, item, arg)
+        else:
+            w.varint(len(value))
+            for item in value:
+                _write_value(w, item, args[0])
+    else:  # float, Any, a bare list, a hint not known here
+        _write_any(w, value)
+
+
+def _architecture(spec: ModelSpec) -> bytes:
+    """The architecture bytes of the CANONICAL ``spec`` (:func:`_canonical` gives it)."""
+    if spec.kind not in MODEL_KINDS:
+        raise _BadSpec(f"names {spec.kind}, which is not in weights.MODEL_KINDS (add it there)")
+    w = Writer()
+    w.varint(MODEL_KINDS.index(spec.kind))
+    for name, hint, _ in _parameters(spec.kind):
+        _write_value(w, spec.kwargs[name], hint)
+    return w.getvalue()
+
+
+class _ValueReader:
+    """Reads the values of an architecture, with a budget of values and of nesting depth."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader, self.values_left = reader, _MAX_VALUES
+
+    def _count(self, n: int) -> None:
+        """Charge a list of ``n`` items, before they are read: a damaged length allocates
+        nothing (every other value takes a byte, or is an argument of the builder)."""
+        self.values_left -= n
+        if self.values_left < 0:
+            raise _BadSpec(f"describes more than {_MAX_VALUES} values")
+
+    def _index(self, n: int, what: str) -> int:
+        i = self.reader.varint("architecture")
+        if i >= n:
+            raise _BadSpec(f"has {what} index {i} where there are {n}")
+        return i
+
+    def string(self) -> str:
+        i = self.reader.varint("architecture")
+        if i > len(WORDS):
+            raise _BadSpec(f"names word {i} where there are {len(WORDS)}")
+        if i:
+            return WORDS[i - 1]
+        try:
+            return self.reader.section("architecture").decode()
+        except UnicodeDecodeError:
+            raise _BadSpec("has a string that is not UTF-8") from None
+
+    def any(self, depth: int = 0) -> Any:
+        tag = self._index(_LIST + 1, "tag")
+        if tag in (_NONE, _FALSE, _TRUE):
+            return {_NONE: None, _FALSE: False, _TRUE: True}[tag]
+        if tag in (_INT, _NEGATIVE):
+            v = self.reader.varint("architecture")
+            return v if tag == _INT else -1 - v
+        if tag in (_FLOAT32, _FLOAT64):
+            f = _F32 if tag == _FLOAT32 else _F64
+            return float(f.unpack(self.reader.raw(f.size, "architecture"))[0])
+        if tag == _STR:
+            return self.string()
+        if depth >= _MAX_DEPTH:
+            raise _BadSpec(f"nests lists more than {_MAX_DEPTH} deep")
+        n = self.reader.varint("architecture")
+        self._count(n)
+        return [self.any(depth + 1) for _ in range(n)]
+
+    def value(self, hint: Any) -> Any:
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if hint is type(None):
+            return None
+        if hint is bool:
+            return bool(self._index(2, "boolean"))
+        if hint is int:
+            return self.reader.varint("architecture")
+        if hint is str:
+            return self.string()
+        if origin is typing.Literal:
+            return args[self._index(len(args), "choice")]
+        if origin in (typing.Union, types.UnionType):
+            return self.value(args[self._index(len(args), "union member")])
+        if origin in (list, tuple, Sequence) and args:
+            if origin is tuple and args[-1] is not Ellipsis:
+                return [self.value(arg) for arg in args]
+            n = self.reader.varint("architecture")
+            self._count(n)
+            return [self.value(args[0]) for _ in range(n)]
+        return self.any()
+
+
+def _read_architecture(reader: Reader) -> ModelSpec:
+    """The spec of a format-3 architecture at the reader's position; :class:`_BadSpec` unless
+    it is exactly the canonical form the encoder writes."""
+    start = reader.position
+    i = reader.varint("architecture")
+    if i >= len(MODEL_KINDS):
+        raise _BadSpec(f"names no known model (kind {i})")
+    kind = MODEL_KINDS[i]
+    if kind not in MODEL_BUILDERS:
+        raise _BadSpec(f"names {kind}, a model this mdlkit does not build")
+    values = _ValueReader(reader)
+    kwargs = {}
+    for name, hint, _ in _parameters(kind):
+        kwargs[name] = values.value(hint)
+        if not _fits(kwargs[name], hint):
+            raise _BadSpec(f"gives {kind}'s argument {name} a value of the wrong type")
+        if reader.position - start > _MAX_ARCHITECTURE_BYTES:
+            raise _BadSpec(f"takes more than {_MAX_ARCHITECTURE_BYTES} bytes")
+    spec = ModelSpec(kind, kwargs)
+    if _architecture(spec) != reader.data[start : reader.position]:
+        raise _BadSpec("is not in the canonical form mdlkit writes")
+    return spec
+
+
+# --- checks shared by both formats ---------------------------------------------------------
+
+
+def _shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
+    """The parameters' shapes of ``spec``'s model, built on the ``meta`` device (no memory for
+    the weights, no random numbers drawn); :class:`_BadSpec` if it does not build or is too big.
+    """
+    try:
+        with torch.device("meta"):
+            shapes = [tuple(p.shape) for p in spec.build().parameters()]
+    except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError):
+        # The builders' own checks (MdlkitError is a ValueError) and torch's refusals of sizes.
+        raise _BadSpec("names no buildable model") from None
+    n_parameters = sum(math.prod(shape) for shape in shapes)
+    if n_parameters > MAX_PARAMETERS:
+        raise _BadSpec(
+            f"asks for {n_parameters:,} parameters, more than a weight file holds "
+            f"(at most {MAX_PARAMETERS:,})"
+        )
+    return shapes
+
+
+# --- format 2: the spec as compact JSON ------------------------------------------------------
+
+
+def _spec_json(spec: ModelSpec) -> bytes:
+    """A format-2 spec section: compact JSON, the only form such a file may hold."""
+    return json.dumps(spec.to_dict(), separators=(",", ":")).encode()
 
 
 def _check_spec_dict(d: Any) -> ModelSpec:
@@ -194,13 +545,9 @@ def _check_spec_dict(d: Any) -> ModelSpec:
     return ModelSpec(kind, kwargs)
 
 
-def _check_spec(spec_json: bytes) -> tuple[ModelSpec, list[tuple[int, ...]]]:
-    """The spec in ``spec_json`` and its parameters' shapes, or :class:`_BadSpec`.
-
-    Checks, in order: the size, the JSON, the fields and their types, that the JSON is exactly
-    what :func:`encode_model` writes for that spec, that the model builds (on the ``meta``
-    device: no memory for the weights, no random numbers drawn), and the parameter count.
-    """
+def _check_spec_json(spec_json: bytes) -> ModelSpec:
+    """The spec in a format-2 ``spec_json``, or :class:`_BadSpec`: checks the size, the JSON,
+    the fields and their types, and that the JSON is exactly what format 2 wrote."""
     if len(spec_json) > _MAX_SPEC_BYTES:
         raise _BadSpec(
             f"takes {len(spec_json)} bytes, more than any spec (at most {_MAX_SPEC_BYTES})"
@@ -212,40 +559,35 @@ def _check_spec(spec_json: bytes) -> tuple[ModelSpec, list[tuple[int, ...]]]:
     spec = _check_spec_dict(d)
     if _spec_json(spec) != spec_json:
         raise _BadSpec("is not in the compact form mdlkit writes")
-    try:
-        with torch.device("meta"):
-            shapes = [tuple(p.shape) for p in spec.build().parameters()]
-    except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError):
-        # The builders' own checks (MdlkitError is a ValueError) and torch's refusals of sizes.
-        raise _BadSpec("names no buildable model") from None
-    n_parameters = sum(math.prod(shape) for shape in shapes)
-    if n_parameters > MAX_PARAMETERS:
-        raise _BadSpec(
-            f"asks for {n_parameters:,} parameters, more than a weight file holds "
-            f"(at most {MAX_PARAMETERS:,})"
-        )
-    return spec, shapes
+    return spec
 
 
-def _crc(tensors: list[torch.Tensor]) -> int:
-    """CRC32 of the float32 bytes of ``tensors`` in order: what the decoder must reproduce."""
-    return crc32(t.contiguous().numpy().tobytes() for t in tensors)
+# --- encoding --------------------------------------------------------------------------------
+
+
+def _crc(architecture: bytes, tensors: list[torch.Tensor]) -> int:
+    """CRC32 of the architecture bytes (none in format 2), then of the float32 bytes of
+    ``tensors`` in order: what the decoder must reproduce."""
+    return crc32([architecture, *(t.contiguous().numpy().tobytes() for t in tensors)])
 
 
 def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel:
-    """Encode ``model``'s parameters quantized at ``step``; the model itself is not changed.
+    """Encode ``model``'s parameters quantized at ``step`` (format 3); the model is not changed.
 
-    ``step`` is rounded to float32 first (the header stores it so). Sizes: ``length`` has the
-    exact parts ``header`` and ``payload`` in bits; ``ideal`` is the payload's ideal length,
+    ``step`` is rounded to float32 first (the header stores it so). Sizes: ``length`` is the
+    description length with the exact parts ``architecture``, ``header`` and ``payload`` in
+    bits, ``overhead_bits`` the rest of the file; ``ideal`` is the payload's ideal length,
     split into ``mask`` and ``values`` (see :mod:`mdlkit.coding.tensors`).
     """
     step = float(np.float32(step))
     if not 0 < step < float("inf"):
         raise MdlkitError(f"quantization step must be > 0 and finite, got {step}")
     # The encoder refuses what the decoder would refuse, so that no file it writes is unreadable.
-    spec_json = _spec_json(spec)
     try:
-        _, shapes = _check_spec(spec_json)
+        architecture = _architecture(_canonical(spec))
+        reader = Reader(FORMAT, architecture, 0, FORMAT_VERSION)
+        shapes = _shapes(_read_architecture(reader))
+        reader.end()
     except _BadSpec as error:
         raise MdlkitError(f"cannot write a weight file: the model spec {error}") from None
     if shapes != [tuple(p.shape) for p in model.parameters()]:
@@ -265,33 +607,55 @@ def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel
         table.append(encoder.encode(q.numpy()))
         dequantized.append(dequantize(q, step))
     words = encoder.finish()
-    header = FORMAT.writer()
-    header.section(spec_json)
-    header.f32(step)
-    header.varint(len(table))
-    for counts in table:
-        for value in counts:
-            header.varint(value)
-    header.u32(_crc(dequantized))
+    nonzero = sum(counts.nonzero for counts in table)
+    w = FORMAT.writer()
+    prefix = len(w)
+    w.raw(architecture)
+    w.varint(nonzero)
+    if nonzero:
+        w.f32(step)
+        for counts in table:
+            for value in counts:
+                w.varint(value)
+    header = len(w) - prefix - len(architecture)
+    w.u32(_crc(architecture, dequantized))
+    overhead = len(w) - len(architecture) - header
     return EncodedModel(
-        data=header.getvalue() + words.tobytes(),
+        data=w.getvalue() + words.tobytes(),
         length=CodeLength(
-            {"header": 8.0 * len(header), "payload": 32.0 * len(words)},
+            {
+                "architecture": 8.0 * len(architecture),
+                "header": 8.0 * header,
+                "payload": 32.0 * len(words),
+            },
             name="weight codec",
         ),
         ideal=CodeLength(encoder.ideal, name="weight codec (ideal)"),
         step=step,
-        nonzero=sum(counts.nonzero for counts in table),
+        nonzero=nonzero,
         total=sum(p.numel() for p in model.parameters()),
+        overhead_bits=8.0 * overhead,
     )
 
 
-def _read_spec(reader: Reader) -> tuple[ModelSpec, list[tuple[int, ...]]]:
-    """The header's model spec and its parameters' shapes; a damaged spec is an error."""
+# --- decoding --------------------------------------------------------------------------------
+
+
+def _read_spec(reader: Reader) -> tuple[ModelSpec, bytes, list[tuple[int, ...]]]:
+    """The file's model spec, its architecture bytes (empty in format 2) and its parameters'
+    shapes; a damaged spec is an error."""
+    start = reader.position
     try:
-        return _check_spec(reader.section("model spec"))
+        if reader.version == 2:
+            spec = _check_spec_json(reader.section("model spec"))
+            architecture = b""
+        else:
+            spec = _read_architecture(reader)
+            architecture = reader.data[start : reader.position]
+        return spec, architecture, _shapes(spec)
     except _BadSpec as error:
-        raise FORMAT.damaged(f"is corrupt: its model spec {error}") from None
+        what = "model spec" if reader.version == 2 else "architecture"
+        raise FORMAT.damaged(f"is corrupt: its {what} {error}") from None
 
 
 def _decode_payload(
@@ -313,35 +677,81 @@ def _decode_payload(
     return grids
 
 
-def decode_model(data: bytes) -> nn.Module:
-    """Rebuild the model from an encoded file's bytes; checks the format and the CRC32.
+def _read_counts(reader: Reader, shapes: list[tuple[int, ...]]) -> list[TensorCounts]:
+    return [TensorCounts(*(reader.varint("tensor counts") for _ in range(4))) for _ in shapes]
 
-    Any damage raises a one-line :class:`MdlkitError`; a payload that decodes into weights other
-    than those encoded fails the checksum. The model is built (drawing from torch's random
-    number generator, as ``spec.build()`` does) only for a file that passes every check.
-    """
-    reader = FORMAT.reader(data)
-    spec, shapes = _read_spec(reader)
+
+def _read_step(reader: Reader) -> float:
     step = reader.f32("quantization step")
     if not 0 < step < float("inf"):
         raise FORMAT.damaged(f"is corrupt: its quantization step is {step}")
+    return step
+
+
+def _read_weights(reader: Reader, shapes: list[tuple[int, ...]]) -> tuple[list[torch.Tensor], int]:
+    """The decoded float32 tensors of a format-3 file and the CRC32 it stores."""
+    n = reader.varint("nonzero count")
+    if n == 0:  # every parameter pruned: nothing but the checksum follows
+        crc = reader.u32("checksum")
+        if reader.remaining:
+            raise FORMAT.damaged(
+                f"is corrupt: {reader.remaining} bytes follow the checksum of an all-zero model"
+            )
+        return [torch.zeros(shape, dtype=torch.float32) for shape in shapes], crc
+    step = _read_step(reader)
+    table = _read_counts(reader, shapes)
+    if sum(counts.nonzero for counts in table) != n:
+        raise FORMAT.damaged(
+            f"is corrupt: its tensor counts add up to {sum(c.nonzero for c in table)} nonzero "
+            f"parameters, its header says {n}"
+        )
+    crc = reader.u32("checksum")
+    words = np.frombuffer(reader.rest("payload", multiple_of=4), dtype="<u4").astype(np.uint32)
+    grids = _decode_payload(words, shapes, table)
+    return [dequantize(torch.from_numpy(grid), step) for grid in grids], crc
+
+
+def _read_weights_format_2(
+    reader: Reader, shapes: list[tuple[int, ...]]
+) -> tuple[list[torch.Tensor], int]:
+    step = _read_step(reader)
     n_tensors = reader.varint("tensor count")
     if n_tensors != len(shapes):
         raise FORMAT.damaged(
             f"is corrupt: its header lists {n_tensors} tensors, its model has {len(shapes)}"
         )
-    table = [TensorCounts(*(reader.varint("tensor counts") for _ in range(4))) for _ in shapes]
+    table = _read_counts(reader, shapes)
     crc = reader.u32("checksum")
     words = np.frombuffer(reader.rest("payload", multiple_of=4), dtype="<u4").astype(np.uint32)
     grids = _decode_payload(words, shapes, table)
-    dequantized = [dequantize(torch.from_numpy(grid), step) for grid in grids]
-    if _crc(dequantized) != crc:
-        raise FORMAT.damaged("failed its checksum: the decoded weights differ from those written")
+    return [dequantize(torch.from_numpy(grid), step) for grid in grids], crc
+
+
+def decode_model(data: bytes) -> nn.Module:
+    """Rebuild the model from an encoded file's bytes (format 3 or 2); checks the CRC32.
+
+    Any damage raises a one-line :class:`MdlkitError`; a payload that decodes into weights other
+    than those encoded, or an architecture other than the one written, fails the checksum. The
+    model is built (drawing from torch's random number generator, as ``spec.build()`` does)
+    only for a file that passes every check.
+    """
+    reader = FORMAT.reader(data)
+    spec, architecture, shapes = _read_spec(reader)
+    read = _read_weights_format_2 if reader.version == 2 else _read_weights
+    tensors, crc = read(reader, shapes)
+    if _crc(architecture, tensors) != crc:
+        raise FORMAT.damaged("failed its checksum: the decoded model differs from the one written")
     model = spec.build()
     with torch.no_grad():
-        for p, tensor in zip(model.parameters(), dequantized, strict=True):
+        for p, tensor in zip(model.parameters(), tensors, strict=True):
             p.copy_(tensor)
     return model
+
+
+def decode_spec(data: bytes) -> ModelSpec:
+    """The model spec a weight file holds, checked as :func:`decode_model` checks it (its
+    weights are not decoded). Format 3 gives the :func:`canonical_spec` of the spec encoded."""
+    return _read_spec(FORMAT.reader(data))[0]
 
 
 def read_model(path: str | Path) -> nn.Module:

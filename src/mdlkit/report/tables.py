@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from mdlkit.coding.weights import OVERHEAD_BYTES
+
 __all__ = ["Report", "fit_table", "render_text"]
 
 
@@ -21,7 +23,8 @@ _ROWS: tuple[tuple[str, str], ...] = (
     ("compression rate CR", "cr"),
     ("model bits: float32 dense", "f32"),
     ("model bits: 4 bytes per nonzero (paper's convention, no index cost)", "4b"),
-    ("model bits: mdlkit codec (actual file)", "codec"),
+    (f"model bits: mdlkit codec (the .mdlw adds {OVERHEAD_BYTES} B magic/CRC)", "codec"),
+    ("model bits: of which architecture (model spec)", "arch"),
     ("data bits: ideal Σ −log2 p", "ideal"),
     ("data bits: range-coded", "coded"),
     ("two-part total (codec + σ and side info + coded data)", "two"),
@@ -45,6 +48,7 @@ def _cells(s: Mapping[str, Any]) -> dict[str, str]:
         "f32": f"{mb['float32_dense']:,.0f}",
         "4b": f"{mb['4_bytes_per_nonzero']:,.0f}",
         "codec": f"{mb['codec']:,.0f}",
+        "arch": _maybe(s.get("model_codec_parts_bits", {}).get("architecture"), ",.0f"),
         "ideal": f"{s['data_ideal_bits']:,.1f}",
         "coded": f"{s['data_coded_bits']:,.0f}",
         "two": f"{s['two_part_bits']:,.0f}",
@@ -61,7 +65,7 @@ def fit_table(rows: Sequence[tuple[str, Mapping[str, Any]]], title: str = "") ->
     cells = [_cells(s) for _, s in rows]
     for label, key in _ROWS:
         values = [c[key] for c in cells]
-        if key in ("acc", "mse", "sigma", "uniform") and all(v == "—" for v in values):
+        if key in ("acc", "mse", "sigma", "arch", "uniform") and all(v == "—" for v in values):
             continue  # a row that means nothing for these runs
         table.add_row(label, *values)
     return table
