@@ -23,7 +23,13 @@ from mdlkit.codes.selection import (
     two_part_bits,
 )
 from mdlkit.codes.two_part import TwoPartCode, two_part_code
-from mdlkit.codes.uniform import uniform_codelength
+from mdlkit.codes.uniform import (
+    UniformStream,
+    decode_uniform,
+    encode_uniform,
+    uniform_bits,
+    uniform_codelength,
+)
 from mdlkit.codes.variational import VariationalCode, variational_code
 
 __all__ = [
@@ -34,12 +40,15 @@ __all__ = [
     "Selection",
     "TorchLearner",
     "TwoPartCode",
+    "UniformStream",
     "VariationalCode",
     "codec_bits_per_nonzero",
     "decode_online",
+    "decode_uniform",
     "description_length_alpha",
     "doubling_schedule",
     "encode_online",
+    "encode_uniform",
     "fit_temperature",
     "fraction_schedule",
     "prequential_code",
@@ -47,6 +56,7 @@ __all__ = [
     "switching_code",
     "two_part_bits",
     "two_part_code",
+    "uniform_bits",
     "uniform_codelength",
     "variational_code",
 ]

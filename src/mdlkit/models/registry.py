@@ -62,7 +62,7 @@ def check_model(
         raise MdlkitError("lenet5-caffe needs 28×28 images: use --dataset mnist")
     if is_image_model(name) and image_shape is None:
         raise MdlkitError(f"{name} is an image model; {data} needs an MLP")
-    if name == "mlp" and (not hidden or any(h < 1 for h in hidden)):
+    if name == "mlp" and any(h < 1 for h in hidden):  # no hidden layer: a linear model
         raise MdlkitError(f"hidden layer sizes must be >= 1, got {list(hidden)}")
     if name == "mlp" and activation not in ACTIVATIONS:
         raise MdlkitError(

@@ -36,6 +36,7 @@ from mdlkit.training.pipeline import (
     PruneResult,
     regularize_prune_finetune,
 )
+from mdlkit.training.quantized import QuantizedForward
 
 __all__ = [
     "FitConfig",
@@ -104,6 +105,8 @@ class FitConfig:
     """max epochs of training"""
     finetune_epochs: int = 200
     """max epochs of fine-tuning"""
+    grid_epochs: int = 100
+    """max epochs of fine-tuning on the quantization grid (straight-through), 0: none"""
     batch_size: int | None = 64
     """samples per step; 0 or null = full batch"""
     lr: float = 1e-3
@@ -137,7 +140,7 @@ class FitConfig:
         if not self.lr > 0:
             raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
         if self.alpha != "auto" and not (isinstance(self.alpha, int | float) and self.alpha >= 0):
-            raise MdlkitError(f"alpha must be a number >= 0 or auto, got {self.alpha!r}")
+            raise MdlkitError(f"alpha must be >= 0 (or auto), got {self.alpha!r}")
         self.regularizer(0.0 if self.alpha == "auto" else float(self.alpha)).validate()
         if self.prune_mode not in ("codelength", "relative", "absolute"):
             raise MdlkitError(
@@ -422,6 +425,27 @@ def run_fit(
             )
         }
     step = choose_step_of(model)
+    if config.grid_epochs > 0:
+        # The step is often coarse; fine-tuning through the rounding recovers what it costs.
+        phases["grid"] = train(
+            model,
+            splits.train,
+            splits.val,
+            TrainConfig(
+                max_epochs=config.grid_epochs,
+                batch_size=config.batch_size,
+                lr=config.lr,
+                seed=config.seed + 2,
+                stopping=LossSaturation(window=window, min_epochs=window),
+                keep_best=False,
+            ),
+            mask=pruning.mask if pruning is not None else None,
+            loss_fn=head,
+            checkpoint=checkpoints / "grid.pt" if checkpoints else None,
+            progress=progress,
+            description="on the grid",
+            wrap_model=lambda m: QuantizedForward(m, step),
+        )
     # Regression sends σ refit on the decoded model (shorter than the trained one; both are
     # recorded in the result).
     code = two_part_code(model, spec, splits.train, step, splits.n_classes, head=head)

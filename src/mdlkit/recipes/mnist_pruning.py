@@ -88,6 +88,7 @@ class MnistPruningExperiment:
             prune_mode="relative",
             tolerance=self.tolerance,
             quant_mode="tolerance",
+            grid_epochs=0,
             window=self.window,
             warmup_epochs=min(10, self.epochs),
             seed=self.seed,

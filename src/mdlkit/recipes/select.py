@@ -22,18 +22,22 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 from rich.table import Table
 
 from mdlkit.bits import LN2
 from mdlkit.codes import (
     TorchLearner,
+    decode_uniform,
     doubling_schedule,
+    encode_uniform,
     prequential_code,
     select_shortest,
     two_part_code,
     uniform_codelength,
 )
+from mdlkit.coding import decode_model, encode_model
 from mdlkit.data import Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head, evaluate
@@ -59,7 +63,8 @@ class SelectConfig(FitConfig):
     alphas: tuple[float, ...] = ()
     """strengths to try, comma-separated (default: α·2^k, k = −2…2, α from --alpha)"""
     widths: tuple[int, ...] = ()
-    """MLP hidden widths to try, one hidden layer each, comma-separated (default: --hidden)"""
+    """MLP hidden widths to try, one hidden layer each (0: none, a linear model),
+    comma-separated (default: --hidden)"""
     methods: tuple[str, ...] = ()
     """methods to try, comma-separated: drr, l1, pmmp (default: --method)"""
     prequential: bool = True
@@ -76,8 +81,8 @@ class SelectConfig(FitConfig):
                 raise MdlkitError(f"unknown method {method!r} to select over; use drr, l1, pmmp")
         if any(not (a >= 0 and math.isfinite(a)) for a in self.alphas):
             raise MdlkitError("every strength in --alphas must be a finite number >= 0")
-        if any(w < 1 for w in self.widths):
-            raise MdlkitError("every width in --widths must be >= 1")
+        if any(w < 0 for w in self.widths):
+            raise MdlkitError("every width in --widths must be >= 0 (0: no hidden layer)")
         if self.widths and self.model != "mlp":
             raise MdlkitError("--widths sets the hidden layer of an MLP; use --model mlp")
         if self.workers < 1:
@@ -97,9 +102,9 @@ class SelectConfig(FitConfig):
         jobs = []
         for method in methods:
             for width in widths:
-                hidden = base.hidden if width is None else (width,)
+                hidden = base.hidden if width is None else (width,) if width else ()
                 for alpha in alphas:
-                    key = f"{method}-h{'x'.join(map(str, hidden))}-a{alpha:.4g}"
+                    key = f"{method}-h{'x'.join(map(str, hidden)) or 0}-a{alpha:.4g}"
                     jobs.append((key, replace(base, method=method, hidden=hidden, alpha=alpha)))
         return jobs
 
@@ -188,20 +193,37 @@ def _head(splits: Splits, epsilon: float) -> Head:
 
 
 def _all_pruned_row(config: FitConfig, splits: Splits) -> tuple[dict[str, Any], bytes]:
-    """The candidate with every weight pruned, coded for real: its outputs are all zero (1/K
-    per class; for regression the train mean of the standardized target, with σ refit)."""
+    """The candidate with every weight pruned, coded for real. Its outputs are all zero: for
+    classification 1/K per class, so the labels go in the exact uniform stream
+    (:func:`~mdlkit.codes.encode_uniform`, ⌈n·log2 K⌉ bits); for regression the standardized
+    target's train mean 0, under a Gaussian with σ refit (a two-part code)."""
     spec = fit_spec(config, splits)
     model = spec.build()
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()
-    code = two_part_code(
-        model, spec, splits.train, 1.0, splits.n_classes, head=_head(splits, config.epsilon)
-    )
-    test = evaluate(code.decoded_model, splits.test)
-    row = _row(ALL_PRUNED, None, None, 0, code.length.parts, code.length.total, test.loss,
-               test.accuracy, splits.n_classes is None)  # fmt: skip
-    return row, code.encoded_model.data
+    regression = splits.n_classes is None
+    if regression:
+        code = two_part_code(model, spec, splits.train, 1.0, head=_head(splits, config.epsilon))
+        parts, encoded, decoded = code.length.parts, code.encoded_model, code.decoded_model
+    else:
+        k = splits.n_classes or 1
+        encoded = encode_model(model, spec, 1.0)
+        decoded = decode_model(encoded.data)
+        labels = splits.train.y.numpy()
+        stream = encode_uniform(labels, k)
+        if not np.array_equal(decode_uniform(stream.data, len(labels), k), labels):
+            raise RuntimeError("the uniform stream decodes into other labels (a bug)")
+        architecture = encoded.length.parts.get("architecture", 0.0)
+        parts = {
+            "architecture": architecture,
+            "weights": encoded.length.total - architecture,
+            "data": float(stream.bits),
+        }
+    test = evaluate(decoded, splits.test)
+    total = sum(parts.values())
+    row = _row(ALL_PRUNED, None, None, 0, parts, total, test.loss, test.accuracy, regression)
+    return row, encoded.data
 
 
 def _row(
@@ -274,6 +296,9 @@ def run_select(
     torch.manual_seed(config.seed)
     center, bits_per_nonzero = fit_alpha(config, spec.build(), spec, len(splits.train))
     jobs = config.candidates(center)
+    for _, job in jobs:  # every candidate is checked before anything is written
+        job.validate()
+        fit_spec(job, splits)
     if folder is None:
         raise MdlkitError("select writes its candidates into a run folder; give one")
     folder.start({"runs": {"select": config.to_dict()}})

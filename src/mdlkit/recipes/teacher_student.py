@@ -84,6 +84,7 @@ class TeacherStudentExperiment:
             seed=self.seed,
             prune_mode="relative",
             quant_mode="tolerance",
+            grid_epochs=0,
         )
         jobs = []
         for n in self.n_trains:

@@ -16,6 +16,7 @@ from mdlkit.training.pipeline import (
     prune_and_finetune,
     regularize_prune_finetune,
 )
+from mdlkit.training.quantized import QuantizedForward
 from mdlkit.training.sequence import TrainedByteModel, train_byte_model
 from mdlkit.training.state import EpochLog, TrainConfig, TrainResult, TrainState
 
@@ -33,6 +34,7 @@ __all__ = [
     "ProgressBar",
     "PruneConfig",
     "PruneResult",
+    "QuantizedForward",
     "ShardedBatches",
     "ShuffledBatches",
     "TrainConfig",
