@@ -23,4 +23,4 @@ def test_readme_python_examples_run() -> None:
     with contextlib.redirect_stdout(out):
         for code in blocks:
             exec(compile(code, str(README), "exec"), {})
-    assert "model" in out.getvalue() and "data" in out.getvalue()
+    assert all(part in out.getvalue() for part in ("architecture", "weights", "data"))

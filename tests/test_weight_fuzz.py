@@ -254,7 +254,7 @@ def test_an_intact_format_3_zero_model_file_decodes() -> None:
         ("00 03 10 00 05 01", "no buildable model"),  # a layer of width 0
         ("00 03 10 ffffffffffffffff7f 05 01", "no buildable model"),  # width 2**63 - 1
         ("00 03 01 80808010 01 01", "asks for 100,663,297 parameters"),  # [1, 2**25, 1]
-        ("00 ffffffff0f 01 01", "more than 1024 values"),  # a list of 2**32 - 1 sizes
+        ("00 ffffffff0f 01 01", "more than 1024 list items"),  # a list of 2**32 - 1 sizes
         ("00 e907" + "81 01" * 1001 + "01", "takes more than 1024 bytes"),
         ("06 04 04 01 02 02 06 05 07", "union member index 2 where there are 2"),
     ],

@@ -27,7 +27,8 @@ class CodeResult:
     Attributes:
         name: the code (``"two-part"``, ``"prequential"``, …).
         length: the reported length in bits with its parts. The two-part code reports the
-            sizes of its files; the online codes report ideal bits per block (their stream,
+            sizes of its bitstreams (the weight file without its magic bytes and CRC32, and
+            the data stream); the online codes report ideal bits per block (their stream,
             ``coded_bits``, is within 0.01 % + 32 bits of it); the variational code is ideal.
         ideal_bits: Σ −log2 p over everything coded with a probability model (file parts that
             are not probabilistic, such as a weight file, count at their size).

@@ -22,6 +22,7 @@ from mdlkit.coding.weights import (
     FORMAT_VERSION,
     EncodedModel,
     decode_model,
+    decode_spec,
     encode_model,
     read_model,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "decode_categorical",
     "decode_gaussian",
     "decode_model",
+    "decode_spec",
     "encode_categorical",
     "encode_gaussian",
     "encode_model",

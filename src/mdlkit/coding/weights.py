@@ -39,12 +39,13 @@ order of the builder's signature, defaults filled in, each coded under its type 
   ``str``) or a varint length and the items (8: a list).
 
 So ``mlp`` with sizes [64, 32, 10] and activation ``"relu"`` takes 6 bytes, ``00 03 40 20 0a
-01``, where format 2's compact JSON took 61; with every parameter pruned that model's whole
-description is 7 bytes (56 bits), its file 16 bytes. A spec decodes into its CANONICAL form
-(:func:`canonical_spec`: every argument, sequences as lists), which equals the spec encoded when
-that gave every argument as a list. The tables, each builder's parameters and their hints
-(a ``Literal``'s choices too) are part of format 3: the tables are append-only, and changing a
-builder's signature needs a new format version (the tests pin all of them).
+01``, where format 2's compact JSON took 64 (and a length byte); with every parameter pruned
+that model's whole description is 7 bytes (56 bits), its file 16 bytes. A spec decodes into its
+CANONICAL form (:func:`canonical_spec`: every argument, defaults filled in, sequences as lists),
+which is the spec encoded whenever that gave every argument, sequences as lists. The two tables,
+each builder's parameters and their hints (a ``Literal``'s choices too) are part of format 3:
+the tables are append-only, and changing a builder's signature needs a new format version (the
+tests pin all of them; a default may change, files hold every argument).
 
 Description length versus file size: :attr:`EncodedModel.length` is what a receiver needs to
 rebuild the model; the magic bytes, version byte and CRC32 only identify the file and check its
@@ -164,9 +165,9 @@ refuses."""
 # The longest spec JSON a format-2 file holds: real specs take under 200 bytes, and the bound
 # keeps a damaged spec from asking for thousands of layers that would take seconds to build.
 _MAX_SPEC_BYTES = 4096
-# The same bounds for a format-3 architecture: real ones take under 20 bytes and 20 values.
+# The same bounds for a format-3 architecture: real ones take under 20 bytes and 10 list items.
 _MAX_ARCHITECTURE_BYTES = 1024
-_MAX_VALUES = 1024
+_MAX_ITEMS = 1024
 _MAX_DEPTH = 16
 # |θ / Δ| must stay below this so that q fits int64 with room (see tensors._MAX_BUCKETS).
 _MAX_INDEX = 2.0**62
@@ -402,17 +403,18 @@ def _architecture(spec: ModelSpec) -> bytes:
 
 
 class _ValueReader:
-    """Reads the values of an architecture, with a budget of values and of nesting depth."""
+    """Reads the values of an architecture, with a budget of list items in all (and, in
+    :meth:`any`, a bound on their nesting)."""
 
     def __init__(self, reader: Reader) -> None:
-        self.reader, self.values_left = reader, _MAX_VALUES
+        self.reader, self.items_left = reader, _MAX_ITEMS
 
     def _count(self, n: int) -> None:
         """Charge a list of ``n`` items, before they are read: a damaged length allocates
         nothing (every other value takes a byte, or is an argument of the builder)."""
-        self.values_left -= n
-        if self.values_left < 0:
-            raise _BadSpec(f"describes more than {_MAX_VALUES} values")
+        self.items_left -= n
+        if self.items_left < 0:
+            raise _BadSpec(f"has more than {_MAX_ITEMS} list items in all")
 
     def _index(self, n: int, what: str) -> int:
         i = self.reader.varint("architecture")
