@@ -49,7 +49,9 @@ class CodelengthConfig:
     """What to code and how."""
 
     dataset: str = "digits"
-    """dataset of class labels: digits | mnist"""
+    """class labels: digits | mnist | sklearn:NAME | a FILE (.npz, .csv, .parquet)"""
+    target: str | None = None
+    """target column of a .csv/.parquet file"""
     mnist_path: str | None = None
     """MNIST .npz file (default: $MDLKIT_MNIST)"""
     n_train: int | None = None
@@ -99,9 +101,14 @@ class CodelengthConfig:
             raise MdlkitError(
                 f"the first block ({self.first_block}) is larger than the data ({n} samples)"
             )
-        check_dataset(self.dataset, mnist_path=self.mnist_path, n_train=self.n_train)
-        if is_regression(self.dataset):
-            raise MdlkitError("codelength codes class labels; choose a classification dataset")
+        check_dataset(
+            self.dataset, mnist_path=self.mnist_path, n_train=self.n_train, target=self.target
+        )
+        if is_regression(self.dataset, target=self.target):
+            raise MdlkitError(
+                f"codelength codes class labels; {self.dataset} has a real-valued target "
+                "(mdlkit fit codes it with a Gaussian)"
+            )
         check_model(self.model, hidden=self.hidden, image_shape=image_shape(self.dataset))
         if self.epochs < 1 or self.variational_epochs < 1 or self.batch_size < 1:
             raise MdlkitError("epochs and the batch size must be >= 1")
@@ -207,6 +214,7 @@ def run_codelength(
         mnist_path=config.mnist_path,
         n_train=config.n_train,
         images=is_image_model(config.model),
+        target=config.target,
     )
     assert splits.n_classes is not None  # validate() refused regression data
     k = splits.n_classes
@@ -243,6 +251,7 @@ def run_codelength(
         t = time.perf_counter()
         two_part = FitConfig(
             dataset=config.dataset,
+            target=config.target,
             mnist_path=config.mnist_path,
             n_train=config.n_train,
             model=config.model,

@@ -7,6 +7,7 @@ and the training targets, decode both, and measure everything in bits.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -344,7 +345,8 @@ def run_fit(
     """Run the whole pipeline for ``config`` and return verified results.
 
     Every phase checkpoints into ``checkpoint_dir`` (a second call resumes). With ``folder``,
-    the run records its config there first, checkpoints into it, and ends by writing
+    the run records its config there first (and ``scaling.json``: the feature scaling fitted on
+    the training rows of a user's table), checkpoints into it, and ends by writing
     ``results.json``, ``<method>.mdlw``, ``table.txt`` and ``training.png``.
     """
     config.validate()
@@ -356,6 +358,8 @@ def run_fit(
     if folder is not None:
         folder.start({"runs": {config.method: config.to_dict()}})
         checkpoint_dir = folder.checkpoints
+        if splits.scaling is not None:  # how to prepare new inputs for the decoded model
+            folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
     torch.manual_seed(config.seed)
     model = spec.build()
     # Measured before training draws any random number, so the weights are as before.

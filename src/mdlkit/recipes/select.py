@@ -302,6 +302,8 @@ def run_select(
     if folder is None:
         raise MdlkitError("select writes its candidates into a run folder; give one")
     folder.start({"runs": {"select": config.to_dict()}})
+    if splits.scaling is not None:  # how to prepare new inputs for the selected model
+        folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
     records = run_sweep(folder, jobs, progress=progress, workers=config.workers)
     regression = splits.n_classes is None
     all_pruned, all_pruned_file = _all_pruned_row(config.fit_config(), splits)
@@ -352,8 +354,6 @@ def run_select(
     selected = folder.file("selected.mdlw.tmp")
     selected.write_bytes(all_pruned_file if chosen == ALL_PRUNED else source.read_bytes())
     selected.replace(folder.file("selected.mdlw"))
-    if splits.scaling is not None:
-        folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
     plot_selection(result.rows, result.chosen, uniform, prequential, folder.file("selection.png"))
     folder.write_text("table.txt", result.report().text())
     folder.write_results(result.to_dict())
