@@ -64,9 +64,7 @@ def main() -> None:
         row = sel.chosen_row
         regression = sel.uniform_bits is None
         n = plain.two_part.encoded_data.n_symbols
-        quality = (
-            f"({row['test_mse']:.3f})" if regression else f"{100 * row['test_accuracy']:.2f}"
-        )
+        quality = f"({row['test_mse']:.3f})" if regression else f"{100 * row['test_accuracy']:.2f}"
         plain_quality = (
             f"({2 * plain.test.loss:.3f})" if regression else f"{100 * plain.test.accuracy:.2f}"
         )

@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,10 @@ def _run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]) ->
         (["fit", "--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
         (["fit", "--n-train", "many"], "argument --n-train: invalid int value: 'many'"),
         (["codelength", "--schedule", "weekly"], "argument --schedule: invalid choice: 'weekly'"),
-        (["fit", "--prune-mode", "x"], "invalid choice: 'x' (choose from relative, absolute)"),
+        (
+            ["fit", "--prune-mode", "x"],
+            "invalid choice: 'x' (choose from codelength, relative, absolute)",
+        ),
         (["codelength", "--codes", "uniform,zip"], "unknown code 'zip'"),
         (["experiment"], "required: name"),
         (["demo", "--seed"], "argument --seed: expected one argument"),
@@ -109,7 +113,10 @@ def test_fit_writes_a_run_folder_whose_numbers_check_out(
     ]
     results = json.loads((out / "results.json").read_text())["runs"]["drr"]
     config = json.loads((out / "config.json").read_text())["runs"]["drr"]
-    assert config["alpha"] == 3e-3 and config["epochs"] == 3
+    assert config["alpha"] == "auto" and config["epochs"] == 3
+    # α = c·ln2/n with the codec's bits per nonzero c and the training set size n
+    n = len(load_digits(seed=0).train)
+    assert results["alpha"] == pytest.approx(results["codec_bits_per_nonzero"] * math.log(2) / n)
     mb = results["model_bits"]
     assert results["two_part_bits"] == mb["codec"] + results["data_coded_bits"]
     # The codec's description length is the file minus its magic, version byte and CRC32.

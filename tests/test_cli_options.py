@@ -21,7 +21,12 @@ def test_help_lists_every_config_field_with_its_documentation(
     out = capsys.readouterr().out
     config = COMMANDS[name].config
     hints = typing.get_type_hints(config)
-    docs = {p.arg_name: p.description for p in docstring_parser.parse_from_object(config).params}
+    docs = {  # a subclass's fields keep their parents' documentation
+        p.arg_name: p.description
+        for cls in reversed(config.__mro__)
+        if dataclasses.is_dataclass(cls)
+        for p in docstring_parser.parse_from_object(cls).params
+    }
     for f in dataclasses.fields(config):
         option = "--" + f.name.replace("_", "-")
         if hints[f.name] is bool and f.default is True:

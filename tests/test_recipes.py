@@ -19,6 +19,7 @@ def test_teacher_student_quick_sweep_writes_everything_and_resumes(tmp_path: Pat
         "checkpoints",
         "config.json",
         "isolines.png",
+        "models",
         "results.json",
         "runs",
         "table.md",

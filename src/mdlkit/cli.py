@@ -204,8 +204,11 @@ class _CommaSeparated:
 
 
 def _add_config_options(parser: ArgumentParser, command: Command) -> None:
-    docs = docstring_parser.parse_from_object(command.config).params
-    helps = {p.arg_name: p.description or "" for p in docs}
+    helps: dict[str, str] = {}
+    for cls in reversed(command.config.__mro__):  # a subclass's fields keep their parents' help
+        if dataclasses.is_dataclass(cls):
+            docs = docstring_parser.parse_from_object(cls).params
+            helps.update({p.arg_name: p.description or "" for p in docs})
     hints = typing.get_type_hints(command.config)
     for f in dataclasses.fields(command.config):
         hint, help_ = hints[f.name], helps.get(f.name, "")

@@ -92,8 +92,7 @@ class FitConfig:
     warmup_epochs: int = 10
     """epochs over which α ramps up from 0"""
     prune_mode: Literal["codelength", "relative", "absolute"] = "codelength"
-    """pruning threshold: shortest two-part code, or TAMADE's tolerance on the validation loss
-    (relative) or accuracy (absolute)"""
+    """threshold: shortest two-part code, or TAMADE on the validation loss/accuracy"""
     tolerance: float = 0.01
     """TAMADE relative loss tolerance δ"""
     max_accuracy_drop: float = 0.002
@@ -141,7 +140,7 @@ class FitConfig:
         if not self.lr > 0:
             raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
         if self.alpha != "auto" and not (isinstance(self.alpha, int | float) and self.alpha >= 0):
-            raise MdlkitError(f"alpha must be >= 0 (or auto), got {self.alpha!r}")
+            raise MdlkitError(f"alpha must be >= 0, got {self.alpha!r}")
         self.regularizer(0.0 if self.alpha == "auto" else float(self.alpha)).validate()
         if self.prune_mode not in ("codelength", "relative", "absolute"):
             raise MdlkitError(

@@ -63,8 +63,7 @@ class SelectConfig(FitConfig):
     alphas: tuple[float, ...] = ()
     """strengths to try, comma-separated (default: α·2^k, k = −2…2, α from --alpha)"""
     widths: tuple[int, ...] = ()
-    """MLP hidden widths to try, one hidden layer each (0: none, a linear model),
-    comma-separated (default: --hidden)"""
+    """MLP hidden widths to try, comma-separated, one layer each, 0 = linear (default: --hidden)"""
     methods: tuple[str, ...] = ()
     """methods to try, comma-separated: drr, l1, pmmp (default: --method)"""
     prequential: bool = True
