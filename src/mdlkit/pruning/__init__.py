@@ -13,7 +13,9 @@ from mdlkit.pruning.quantize import (
     choose_step,
     dequantize,
     grid_indices,
+    grid_step,
     quantize_model,
+    step_exponent,
 )
 from mdlkit.pruning.random_gradient import random_gradient_prune
 from mdlkit.pruning.search import LossAccuracy, Score, Snapshot, cheapest, largest_accepted
@@ -34,10 +36,12 @@ __all__ = [
     "count_parameters",
     "dequantize",
     "grid_indices",
+    "grid_step",
     "largest_accepted",
     "layerwise_prune",
     "magnitude_prune",
     "quantize_model",
     "random_gradient_prune",
+    "step_exponent",
     "tamade",
 ]

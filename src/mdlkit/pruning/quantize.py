@@ -21,7 +21,16 @@ from torch import nn
 from mdlkit.errors import MdlkitError
 from mdlkit.pruning.search import Score, Snapshot, cheapest, largest_accepted
 
-__all__ = ["cheapest_step", "choose_step", "dequantize", "grid_indices", "quantize_model"]
+__all__ = [
+    "STEPS_PER_OCTAVE",
+    "cheapest_step",
+    "choose_step",
+    "dequantize",
+    "grid_indices",
+    "grid_step",
+    "quantize_model",
+    "step_exponent",
+]
 
 # The step search spans 24 octaves below max|θ|: float32 has 24 significand bits, so a finer
 # grid cannot change any weight.
@@ -84,6 +93,32 @@ def choose_step(
     return _float32_step(largest_accepted(accept, hi - _OCTAVES, hi, max_steps=iterations))
 
 
+STEPS_PER_OCTAVE = 4
+"""The code-length search tries steps on the global grid Δ = 2^(e/4), e an integer, so that a
+weight file can send such a step as the small integer e (:func:`step_exponent`)."""
+
+
+def grid_step(exponent: int) -> float:
+    """Δ = 2^(e/4), rounded to float32: the step that exponent e stands for, on both sides.
+
+    >>> grid_step(-8), grid_step(0)
+    (0.25, 1.0)
+    """
+    return float(np.float32(2.0 ** (exponent / STEPS_PER_OCTAVE)))
+
+
+def step_exponent(step: float) -> int | None:
+    """e with :func:`grid_step` (e) == ``step``, or None if the step is not on that grid.
+
+    >>> step_exponent(0.25), step_exponent(0.3)
+    (-8, None)
+    """
+    if not 0 < step < float("inf"):
+        return None
+    e = round(STEPS_PER_OCTAVE * float(np.log2(step)))
+    return e if grid_step(e) == step else None
+
+
 def cheapest_step(
     model: nn.Module,
     cost: Callable[[nn.Module, float], float],
@@ -94,27 +129,28 @@ def cheapest_step(
 
     Why: a coarser grid makes every weight cheaper to send and the predictions worse; the
     two-part length weighs both in the same unit, where a loss tolerance (:func:`choose_step`)
-    means little once the loss is near zero. Steps max|θ| · 2^−j are tried for whole octaves j
-    (from 0 until ``patience`` octaves past the best so far, at most 24), then quarter octaves
-    around the best. Each step is rounded to float32 first; the model is left as it was.
+    means little once the loss is near zero. The steps tried are :func:`grid_step` (e): first
+    every 4th e (whole octaves) from the one just above max|θ| downwards, until ``patience``
+    octaves past the best so far (at most 24 octaves), then the three quarter octaves on either
+    side of the best. The model is left as it was.
     """
     snapshot = Snapshot(model)
     top = snapshot.max_abs
     if top == 0:
         return 1.0
-    hi = float(np.log2(top))
+    first = int(np.ceil(STEPS_PER_OCTAVE * np.log2(top)))
 
-    def cost_at(octave: float) -> float:
-        step = _float32_step(hi - octave)
+    def cost_at(e: int) -> float:
+        step = grid_step(e)
         return snapshot.score_change(lambda m: quantize_model(m, step), lambda m: cost(m, step))
 
-    best, best_cost = 0.0, cost_at(0.0)
-    j = 1
-    while j <= _OCTAVES and j <= best + patience:
-        c = cost_at(float(j))
+    best, best_cost = first, cost_at(first)
+    e = first - STEPS_PER_OCTAVE
+    while e >= first - _OCTAVES * STEPS_PER_OCTAVE and e >= best - patience * STEPS_PER_OCTAVE:
+        c = cost_at(e)
         if c < best_cost:
-            best, best_cost = float(j), c
-        j += 1
-    around = [best + d for d in (-0.75, -0.5, -0.25, 0.25, 0.5, 0.75) if 0 <= best + d <= _OCTAVES]
+            best, best_cost = e, c
+        e -= STEPS_PER_OCTAVE
+    around = [best + d for d in range(-STEPS_PER_OCTAVE + 1, STEPS_PER_OCTAVE) if d]
     best, _ = cheapest(cost_at, [best, *around])
-    return _float32_step(hi - best)
+    return grid_step(best)

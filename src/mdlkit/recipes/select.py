@@ -150,9 +150,10 @@ class SelectResult:
     def report(self) -> Report:
         regression = self.uniform_bits is None
         table = Table(title=f"mdlkit select: {self.config.dataset}, {len(self.rows)} candidates")
-        for column in ("candidate", "α", "nonzero", "architecture", "weights", "data",
-                       "two-part", "test MSE" if regression else "test acc %"):  # fmt: skip
-            table.add_column(column, justify="left" if column == "candidate" else "right")
+        table.add_column("candidate", no_wrap=True)
+        for column in ("α", "nonzero", "arch", "weights", "data", "two-part",
+                       "test MSE" if regression else "test acc %"):  # fmt: skip
+            table.add_column(column, justify="right")
         for i, row in enumerate(self.rows):
             quality = row["test_mse"] if regression else 100 * row["test_accuracy"]
             table.add_row(
