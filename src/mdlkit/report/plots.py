@@ -10,11 +10,12 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from mdlkit.bits import bits_from_nats
 from mdlkit.training.loop import TrainResult
 
-__all__ = ["plot_fit_runs"]
+__all__ = ["plot_fit_runs", "save_figure"]
 
 
 def plot_fit_runs(
@@ -69,6 +70,11 @@ def plot_fit_runs(
         ax_bits.axhline(summaries[0][1]["uniform_bits"], color="k", ls="--", label="uniform code")
     ax_bits.set(ylabel="bits", title="two-part code length")
     ax_bits.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Lay out ``fig``, write it as a PNG at 110 dpi and close it (no figure stays open)."""
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 
+from mdlkit.report.plots import save_figure
+
 __all__ = ["plot_selection"]
 
 
@@ -50,8 +52,4 @@ def plot_selection(
     ax.set_ylabel("two-part code (bits)")
     ax.set_title("selection by the code: the shortest two-part code")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
