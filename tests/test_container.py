@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from mdlkit import MdlkitError
 from mdlkit.coding import FORMAT_VERSION, decode_model, encode_model
 from mdlkit.coding.container import FileFormat, Reader, crc32
+from mdlkit.coding.tensors import decode_tensors
 from mdlkit.models import ModelSpec
+from mdlkit.pruning.quantize import dequantize, grid_step
 
 FMT = FileFormat("test file", b"TEST", 3)
 
@@ -152,7 +154,7 @@ def _same_or_error(damaged: bytes, weights: list[torch.Tensor], output: torch.Te
         assert torch.equal(model(X), output)
 
 
-def _read_header(data: bytes) -> tuple[Reader, bytes, ModelSpec, int, float, list[list[int]], int]:
+def _read_header(data: bytes) -> tuple[Reader, bytes, ModelSpec, int, float, int]:
     """The format-3 header of an MLP file read field by field; the reader is left at the
     payload."""
     reader = FileFormat("weight file", b"MDLW", FORMAT_VERSION).reader(data)
@@ -162,20 +164,30 @@ def _read_header(data: bytes) -> tuple[Reader, bytes, ModelSpec, int, float, lis
     architecture = data[5 : reader.position]
     spec = ModelSpec(("mlp",)[kind], {"sizes": sizes, "activation": activation})
     n = reader.varint("nonzero count")
-    step = reader.f32("step")
-    counts = [[reader.varint("counts") for _ in range(4)] for _ in spec.build().parameters()]
-    return reader, architecture, spec, n, step, counts, reader.u32("crc")
+    v = reader.varint("step")  # 0 and the f32, or 1 + zigzag(e) for Δ = 2^(e/4)
+    step = reader.f32("step") if v == 0 else grid_step((v - 1) // 2 if v % 2 else -(v // 2))
+    return reader, architecture, spec, n, step, reader.u32("crc")
 
 
 def test_weight_file_layout_is_format_3_on_the_container() -> None:
     data, weights, _ = _weight_file()
-    reader, architecture, spec, n, step, counts, crc = _read_header(data)
+    reader, architecture, spec, n, step, crc = _read_header(data)
     assert FORMAT_VERSION == 3 and step == np.float32(0.02)
     assert spec == ModelSpec("mlp", {"sizes": [6, 5, 3], "activation": "relu"})
-    assert len(counts) == len(weights)
-    assert n == sum(c[0] for c in counts) == sum(int(torch.count_nonzero(w)) for w in weights)
+    assert n == sum(int(torch.count_nonzero(w)) for w in weights)
     assert crc == crc32([architecture, *(w.numpy().tobytes() for w in weights)])
-    assert reader.remaining % 4 == 0
+    # The payload (counts, masks, values) runs to the end of the file, in whole bytes.
+    shapes = [tuple(w.shape) for w in weights]
+    grids = decode_tensors(reader.rest("payload"), shapes, n)
+    assert [dequantize(torch.from_numpy(g), step).tolist() for g in grids] == [
+        w.tolist() for w in weights
+    ]
+    # On the step grid, the step is one byte: 2^(−22/4) is 1 + zigzag(−22) = 44.
+    torch.manual_seed(0)
+    model = SPEC.build()
+    on_grid = encode_model(model, SPEC, grid_step(-22)).data
+    _, _, _, n, step, _ = _read_header(on_grid)
+    assert step == grid_step(-22) and on_grid[12 + (n > 127)] == 44
 
 
 def test_every_truncation_of_a_weight_file_is_a_one_line_error() -> None:
@@ -183,9 +195,9 @@ def test_every_truncation_of_a_weight_file_is_a_one_line_error() -> None:
     header_bytes = _read_header(data)[0].position
     for end in range(len(data)):
         message = _one_line_error(data[:end], decode_model)
-        if end < header_bytes or (len(data) - end) % 4:
+        if end < header_bytes:
             assert "truncated" in message, message
-        else:  # whole payload words missing: the stream or its checksum fails
+        else:  # payload bytes missing: the stream, its length or its checksum fails
             assert "corrupt" in message or "checksum" in message, message
 
 

@@ -1,5 +1,6 @@
 import itertools
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from mdlkit.coding import (
     encode_categorical,
     gaussian_bin_bits,
 )
+from mdlkit.coding.streams import ByteStream, padded_words, stream_bytes, verified_bytes
 
 
 def _blocks(n: int, sizes: list[int]) -> list[tuple[int, int]]:
@@ -123,3 +125,92 @@ def test_any_categorical_blocks_round_trip(n_classes: int, sizes: list[int], see
     ideal = float(-np.log2(probs[np.arange(n), labels]).sum())
     assert stream.ideal_bits == pytest.approx(ideal, rel=1e-12)
     assert stream.coded_bits <= ideal * (1 + 1e-4) + 64 + math.ceil(n * 1e-6)
+
+
+# --- byte-exact termination ---------------------------------------------------------------------
+
+
+def _exhaustive_shortest(whole: bytes, decodes: Callable[[bytes], bool]) -> int:
+    """The fewest bytes t whose zero padding decodes, by trying, for t = len − 1, len − 2, …,
+    the first t bytes as they are and rounded up by one (a t-byte point at or above the
+    stream's, and the one below it, are the only candidates), until neither decodes."""
+    x, m, best = int.from_bytes(whole, "big"), len(whole), len(whole)
+    for t in range(m - 1, -1, -1):
+        floor = x >> (8 * (m - t))
+        if not any(c < 1 << (8 * t) and decodes(c.to_bytes(t, "big")) for c in (floor, floor + 1)):
+            break
+        best = t
+    return best
+
+
+@given(
+    st.integers(0, 60),
+    st.integers(2, 7),
+    st.sampled_from([0.05, 0.3, 1.0, 5.0]),
+    st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_stream_cut_to_whole_bytes_decodes_into_the_same_symbols(
+    n: int, k: int, concentration: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(k, concentration), size=n) + 1e-6
+    probs /= probs.sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(k, p=p) for p in probs], dtype=np.int64)
+    encoder = Encoder()
+    encoder.encode(labels, Categorical(probs))
+
+    def decodes(words: np.ndarray) -> bool:
+        try:
+            return bool(np.array_equal(Decoder(words).decode(Categorical(probs)), labels))
+        except AssertionError:  # constriction: data invalid for the model
+            return False
+
+    whole = encoder.finish()
+    stream = encoder.finish_bytes(decodes)
+    assert isinstance(stream, ByteStream) and stream.coded_bits == 8 * len(stream.data)
+    assert np.array_equal(Decoder(stream.words).decode(Categorical(probs)), labels)
+    assert stream.n_symbols == n and stream.ideal_bits == whole.ideal_bits
+    # Never longer than the whole words; as short as an exhaustive search finds.
+    assert stream.coded_bits <= whole.coded_bits
+    whole_bytes = np.asarray(whole.words, dtype=">u4").tobytes()
+    assert len(stream.data) == _exhaustive_shortest(
+        whole_bytes, lambda data: decodes(padded_words(data))
+    )
+    assert stream_bytes(encoder._coder) == (stream.data, whole_bytes)
+
+
+def test_a_stream_of_the_likeliest_symbols_can_take_no_bytes_at_all() -> None:
+    # Each symbol the first of its distribution: the interval keeps its lower end 0, and the
+    # decoder's zero padding is the point 0.
+    probs = np.tile([0.9, 0.1], (5, 1))
+    encoder = Encoder()
+    encoder.encode(np.zeros(5, dtype=np.int64), Categorical(probs))
+    stream = encoder.finish_bytes(
+        lambda words: bool(np.all(Decoder(words).decode(Categorical(probs)) == 0))
+    )
+    assert stream.data == b"" and len(encoder.finish().words) == 1
+    assert Encoder().finish_bytes(lambda words: True).data == b""
+
+
+def test_the_cut_is_checked_by_decoding_and_the_whole_words_kept_if_it_fails() -> None:
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=50)
+    labels = np.array([rng.choice(4, p=p) for p in probs])
+    encoder = Encoder()
+    encoder.encode(labels, Categorical(probs))
+    words = encoder.finish().words
+    shortest, whole = stream_bytes(encoder._coder)
+    assert len(shortest) < len(whole) == 4 * len(words)
+    # A check that refuses the short form (as if it decoded other symbols): the whole words.
+    kept = verified_bytes(encoder._coder, lambda w: bool(np.array_equal(w, words)))
+    assert kept == whole
+    with pytest.raises(RuntimeError, match="does not decode into what was coded"):
+        verified_bytes(encoder._coder, lambda w: False)
+
+
+def test_padded_words_are_big_endian_with_zero_bytes_at_the_end() -> None:
+    assert padded_words(b"").tolist() == []
+    assert padded_words(bytes([1, 2, 3, 4, 5])).tolist() == [0x01020304, 0x05000000]
+    words = np.array([0xDEADBEEF, 7], dtype=np.uint32)
+    assert np.array_equal(padded_words(words.astype(">u4").tobytes()), words)

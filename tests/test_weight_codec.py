@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from mdlkit import MdlkitError, evaluate
 from mdlkit.coding import decode_model, encode_model, read_model
 from mdlkit.coding.container import FileFormat, crc32
-from mdlkit.coding.tensors import TensorCounts, TensorDecoder, TensorEncoder
+from mdlkit.coding.streams import stream_bytes
+from mdlkit.coding.tensors import (
+    TensorCounts,
+    TensorDecoder,
+    TensorEncoder,
+    _encoder_of,
+    decode_tensors,
+    encode_tensors,
+)
 from mdlkit.coding.weights import (
     MODEL_KINDS,
     WORDS,
@@ -26,7 +34,7 @@ from mdlkit.data import load_digits
 from mdlkit.models import ModelSpec
 from mdlkit.models.spec import MODEL_BUILDERS
 from mdlkit.pruning import choose_step, count_nonzero, quantize_model
-from mdlkit.pruning.quantize import dequantize, grid_indices
+from mdlkit.pruning.quantize import dequantize, grid_indices, grid_step
 
 
 def _sparse_model(seed: int = 0, density: float = 0.1) -> tuple[ModelSpec, torch.nn.Module]:
@@ -59,12 +67,13 @@ def test_decoded_model_outputs_equal_the_quantized_models_exactly(density: float
         assert n1 == n2 and torch.equal(p1, p2)
     assert encoded.nonzero == count_nonzero(model)
     # The description length plus the magic, version and CRC32 IS the file, and the payload
-    # is close to its ideal length.
+    # (counts, mask and values) is within 8 bits and a little of its ideal length.
     assert set(encoded.length.parts) == {"architecture", "header", "payload"}
+    assert set(encoded.ideal.parts) == {"counts", "mask", "values"}
     assert encoded.overhead_bits == 8 * (4 + 1 + 4)
     assert encoded.length.total + encoded.overhead_bits == 8 * encoded.file_bytes
     assert encoded.file_bytes == len(encoded.data)
-    assert encoded.length.parts["payload"] <= encoded.ideal.total * 1.001 + 64
+    assert encoded.length.parts["payload"] <= encoded.ideal.total * 1.001 + 16
 
 
 def test_codec_is_much_smaller_than_float32_for_a_sparse_model() -> None:
@@ -92,8 +101,10 @@ def test_corrupt_or_foreign_files_give_clear_errors(tmp_path: Path) -> None:
     data = encode_model(model, spec, 0.02).data
     with pytest.raises(MdlkitError, match="bad magic"):
         decode_model(b"XXXX" + data[4:])
-    with pytest.raises(MdlkitError, match="truncated"):
+    with pytest.raises(MdlkitError, match="corrupt: the payload is not the one mdlkit writes"):
         decode_model(data[:-1])
+    with pytest.raises(MdlkitError, match="truncated"):
+        decode_model(data[:12])
     with pytest.raises(MdlkitError, match="not found"):
         read_model(tmp_path / "missing.mdlw")
 
@@ -135,6 +146,50 @@ def test_tensor_coder_round_trips_sparse_integer_tensors(
     decoder = TensorDecoder(encoder.finish())
     for t, c in zip(tensors, counts, strict=True):
         assert np.array_equal(decoder.decode(shape, c), t)
+
+
+@given(
+    st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=60),
+    st.floats(0.0, 1.0),
+    st.sampled_from([[(60,)], [(6, 10), (10,)], [(3, 4, 5), (1,), (2, 30)]]),
+)
+@settings(max_examples=150, deadline=None)
+def test_format_3_payload_round_trips_with_its_counts_in_the_stream(
+    values: list[int], density: float, shapes: list[tuple[int, ...]]
+) -> None:
+    rng = np.random.default_rng(len(values))
+    grids = []
+    for shape in shapes:
+        size = int(np.prod(shape))
+        q = np.resize(np.asarray(values, dtype=np.int64), size) * (rng.random(size) < density)
+        grids.append(q.reshape(shape))
+    nonzero = sum(int(np.count_nonzero(q)) for q in grids)
+    encoded = encode_tensors(grids)
+    assert [c.nonzero for c in encoded.counts] == [int(np.count_nonzero(q)) for q in grids]
+    decoded = decode_tensors(encoded.data, shapes, nonzero)
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, grids, strict=True))
+    # The shortest form, never longer than constriction's whole words, and no byte to spare:
+    # the last byte is never zero (it could be dropped, the decoder pads with zeros).
+    shortest, whole = stream_bytes(_encoder_of(grids)[0].coder)
+    assert encoded.data == shortest and len(shortest) <= len(whole)
+    assert not encoded.data or encoded.data[-1] != 0
+
+
+def test_format_3_counts_cost_what_their_uniform_ranges_say() -> None:
+    # MLP 4-32-3 with 6 nonzero weights (N = 6 sent in the header): k of the first three
+    # tensors in [0, 6], [0, 6 − k1], …, the last one's implied; r, c in small ranges; the
+    # bucket count under Elias gamma's lengths.
+    grids = [np.zeros((32, 4), dtype=np.int64), np.zeros(32, dtype=np.int64)]
+    grids += [np.zeros((3, 32), dtype=np.int64), np.zeros(3, dtype=np.int64)]
+    grids[0][3, 0], grids[0][7, 2], grids[0][7, 3] = 2, -3, 1  # k 3, r 2 in [1, 3], c 3 in [2, 3]
+    grids[2][1, 3], grids[2][2, 7] = 4, -5  # k 2 in [0, 3], r 2 in [1, 2], c 2 in [1, 2]
+    grids[3][0] = 2  # k 1 implied
+    encoded = encode_tensors(grids)
+    ks = np.log2(7) + np.log2(4) + np.log2(4)  # k1 in [0, 6], k2 in [0, 3], k3 in [0, 3]
+    rcs = np.log2(3) + np.log2(2) + np.log2(2) + np.log2(2)
+    gamma = 3 + 3 + 3  # b = 2, 3, 2: 3 bits each
+    assert encoded.ideal["counts"] == pytest.approx(ks + rcs + gamma - 3 * np.log2(64 / 63))
+    assert encoded.ideal["counts"] < 26  # where format 3 as first written sent 16 bytes
 
 
 def test_tensor_coder_mask_costs_n_times_the_binary_entropy() -> None:
@@ -194,17 +249,18 @@ GOLDEN_TANH_MLP = bytes.fromhex(
     "ce974bf651db7e6486d274ec6f286791c6"
 )
 GOLDEN_TRANSFORMER_SHA256 = "97fee9265aea3b03c51b0944071e638a76b51e7b8b478b8e5e4f3e5c1bac64ac"
-# The same models in format 3: the 61-byte JSON spec of the MLP became 6 bytes of architecture.
+# The same models in format 3, the MLP on the step grid (Δ = 2^(−17/4), sent as its exponent):
+# the 61-byte JSON spec became 6 bytes of architecture, the counts went into the payload.
+GOLDEN_STEP_3 = grid_step(-17)
 GOLDEN_TANH_MLP_3 = bytes.fromhex(
     "4d444c57 03"  # magic, version 3: file overhead
     "00 03 040302 02"  # architecture: mlp, sizes [4, 3, 2] (a list of 3), activation tanh (word 2)
     "0e"  # header: 14 nonzero parameters,
-    "cdcc4c3d"  # the step 0.05 (f32),
-    "07030405 02020103 04020205 01010105"  # (k, live rows, live columns, buckets) per tensor
-    "07e41ad5"  # CRC32 of the architecture and the decoded weights: file overhead
-    "974bf651 db7e6486 d274ec6f 286791c6"  # payload: 4 range-coder words
+    "22"  # the step: 1 + zigzag(−17) = 1 + 33
+    "30d82b62"  # CRC32 of the architecture and the decoded weights: file overhead
+    "7ebe8dca 63fd3159 fbcaafc9 72a3e87d"  # payload: counts, masks and values, 16 bytes
 )
-GOLDEN_TRANSFORMER_3_SHA256 = "a7b5f3c24508de9e3a161d13a88d209b8538c8fb457e02346508046b0ca6df88"
+GOLDEN_TRANSFORMER_3_SHA256 = "5b202c8e7aa93da9d259ba5205d6f47b8ce5945d1a829f473783019f314141d4"
 
 
 def _golden_transformer() -> torch.nn.Module:
@@ -238,16 +294,39 @@ def test_format_2_files_still_decode() -> None:
 
 
 def test_encoder_output_is_byte_identical_to_format_3_as_written_before() -> None:
-    encoded = encode_model(_fixed_model(TANH_SPEC, TANH_VALUES), TANH_SPEC, 0.05)
+    encoded = encode_model(_fixed_model(TANH_SPEC, TANH_VALUES), TANH_SPEC, GOLDEN_STEP_3)
     assert encoded.data == GOLDEN_TANH_MLP_3
-    assert encoded.length.parts == {"architecture": 48.0, "header": 8.0 * 21, "payload": 32.0 * 4}
-    quantized = np.round(TANH_VALUES / 0.05) * np.float32(0.05)
+    assert encoded.length.parts == {"architecture": 48.0, "header": 16.0, "payload": 8.0 * 16}
+    quantized = np.round(TANH_VALUES / GOLDEN_STEP_3) * np.float32(GOLDEN_STEP_3)
     assert _parameter_values(decode_model(encoded.data)) == _parameter_values(
         _fixed_model(TANH_SPEC, quantized)
     )
+    # A step on no grid (a loss tolerance's) is sent as 0 and the f32.
     data = encode_model(_golden_transformer(), TRANSFORMER_SPEC, 0.01).data
     assert hashlib.sha256(data).hexdigest() == GOLDEN_TRANSFORMER_3_SHA256
+    step_at = 5 + len(_architecture(canonical_spec(TRANSFORMER_SPEC))) + 2  # N: 2 bytes
+    assert data[step_at : step_at + 5] == b"\x00" + np.float32(0.01).tobytes()
     assert decode_spec(data) == canonical_spec(TRANSFORMER_SPEC)
+
+
+def test_the_header_of_a_tiny_model_is_two_bytes() -> None:
+    """An MLP 4-32-3 with 6 nonzero weights at a grid step: N and e take a byte each, and the
+    counts go into the payload; format 3 as first written took 21 header bytes (N, Δ as f32,
+    four varints a tensor) and whole payload words (64 bits here)."""
+    spec = ModelSpec("mlp", {"sizes": [4, 32, 3]})
+    model = spec.build()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model[0].weight[3, 0], model[0].weight[7, 2], model[0].weight[7, 3] = 0.5, -0.75, 0.25
+        model[2].weight[1, 3], model[2].weight[2, 7], model[2].bias[0] = 1.0, -1.25, 0.5
+    encoded = encode_model(model, spec, grid_step(-8))
+    print("tiny MLP 4-32-3, 6 nonzero:", encoded.length.parts, encoded.ideal.parts)
+    assert encoded.nonzero == 6
+    assert encoded.length.parts["header"] == 16  # was 168
+    assert encoded.length.parts["header"] + encoded.length.parts["payload"] <= 112  # was 232
+    assert encoded.ideal.parts["counts"] < 24  # 4 tensors
+    assert encoded.length.total <= 160  # was 280
 
 
 # Every builder's keyword arguments and their type hints are part of format 3 (the file codes
@@ -329,9 +408,10 @@ def test_every_model_kind_has_small_arguments_here() -> None:
     assert set(SMALL_SPECS) == set(MODEL_BUILDERS)
 
 
+@pytest.mark.parametrize("step", [2.0**-8, 0.0037], ids=["grid-step", "f32-step"])
 @pytest.mark.parametrize("density", [0.0, 0.02, 0.5])
 @pytest.mark.parametrize("kind", sorted(SMALL_SPECS))
-def test_format_3_round_trips_every_model_kind(kind: str, density: float) -> None:
+def test_format_3_round_trips_every_model_kind(kind: str, density: float, step: float) -> None:
     kwargs, architecture = SMALL_SPECS[kind]
     spec = ModelSpec(kind, kwargs)
     torch.manual_seed(0)
@@ -341,15 +421,21 @@ def test_format_3_round_trips_every_model_kind(kind: str, density: float) -> Non
     with torch.no_grad():
         for p in model.parameters():
             p.mul_((torch.rand(p.shape, generator=gen) < density).float())
-    encoded = encode_model(model, spec, 2.0**-8)
+    encoded = encode_model(model, spec, step)
     assert encoded.data[5 : 5 + len(bytes.fromhex(architecture))].hex(" ") == architecture
     assert encoded.length.parts["architecture"] == 8 * len(bytes.fromhex(architecture))
     assert encoded.length.total + encoded.overhead_bits == 8 * encoded.file_bytes
-    if encoded.nonzero == 0:  # the count N = 0 is the whole header; no step, counts, payload
+    n_bytes = (max(1, encoded.nonzero.bit_length()) + 6) // 7  # N's varint
+    if encoded.nonzero == 0:  # the count N = 0 is the whole header; no step, no payload
         assert encoded.length.parts["header"] == 8 and encoded.length.parts["payload"] == 0
+    elif step == 2.0**-8:  # e = −32: one byte, 1 + zigzag(−32) = 64
+        assert encoded.length.parts["header"] == 8 * (n_bytes + 1)
+        assert encoded.data[5 + len(bytes.fromhex(architecture)) + n_bytes] == 64
+    else:  # 0, then the f32
+        assert encoded.length.parts["header"] == 8 * (n_bytes + 5)
     assert decode_spec(encoded.data) == spec == canonical_spec(spec)
     decoded = decode_model(encoded.data)
-    quantize_model(model, 2.0**-8)
+    quantize_model(model, step)
     for (name_d, p_d), (name_m, p_m) in zip(
         decoded.named_parameters(), model.named_parameters(), strict=True
     ):

@@ -2,8 +2,9 @@
 
 A damaged ``.mdlw`` file must raise :class:`MdlkitError` naming the weight file and its problem,
 found by one of the decoder's checks (never by its last-resort wrapper, whose message says
-"does not decode"), or, when the damage happens to leave a file that decodes (bits the range
-decoder never reads), give exactly the original model.
+"does not decode"), or give exactly the original model. Format 3 accepts a payload only if it
+is byte for byte what the encoder writes for the tensors it decodes to, and its header only as
+the encoder writes it, so in practice every damage is an error.
 """
 
 from __future__ import annotations
@@ -19,22 +20,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mdlkit import MdlkitError
-from mdlkit.coding import decode_model, encode_model
+from mdlkit.coding import decode_model, encode_model, tensors
 from mdlkit.coding.container import FileFormat
-from mdlkit.coding.tensors import CorruptPayload, TensorCounts, TensorDecoder, TensorEncoder
+from mdlkit.coding.tensors import (
+    CorruptPayload,
+    TensorCounts,
+    TensorDecoder,
+    decode_tensors,
+    encode_tensors,
+)
 from mdlkit.coding.weights import FORMAT_VERSION, MAX_PARAMETERS
 from mdlkit.models import ModelSpec
+from mdlkit.pruning.quantize import grid_step
 
 SPEC = ModelSpec("mlp", {"sizes": [16, 10, 5], "activation": "relu"})
 X = torch.randn(32, 16, generator=torch.Generator().manual_seed(1))
 
 
 def _weight_file(density: float = 0.8) -> bytes:
-    """A small weight file (253 bytes) of SPEC with seeded sparse weights.
+    """A small weight file (242 bytes) of SPEC with seeded sparse weights.
 
-    The seed, density and step are chosen so that some flips and a truncation garble the range
-    coder's stream into data constriction itself refuses: a decoder without its own check for
-    that fails these tests.
+    The seed, density and step are chosen so that a truncation garbles the range coder's stream
+    into data constriction itself refuses: a decoder without its own check for that fails
+    these tests.
     """
     model = SPEC.build()
     rng = np.random.default_rng(0)
@@ -83,8 +91,8 @@ def test_every_single_byte_flip_is_a_specific_error_or_harmless(pattern: int) ->
         damaged = bytearray(DATA)
         damaged[i] ^= pattern
         caught += _check_damaged(bytes(damaged)) is not None
-    # Only the last payload word's low bits can go unread by the range decoder.
-    assert caught >= len(DATA) - 3
+    # Even bits the range decoder never reads: the payload must be the encoder's, byte for byte.
+    assert caught == len(DATA)
 
 
 def test_every_truncation_is_a_specific_error() -> None:
@@ -92,13 +100,14 @@ def test_every_truncation_is_a_specific_error() -> None:
         assert _check_damaged(DATA[:end]) is not None, end
 
 
-@pytest.mark.parametrize("n_words", [2, 3, 8])
-def test_words_appended_to_the_payload_are_refused(n_words: int) -> None:
-    rng = np.random.default_rng(n_words)
-    for _ in range(20):
-        garbage = rng.integers(0, 256, size=4 * n_words, dtype=np.uint8).tobytes()
-        message = _check_damaged(DATA + garbage)
-        assert message is not None and "goes on after the last tensor" in message
+@pytest.mark.parametrize("n_bytes", [1, 2, 3, 4, 5, 8])
+def test_bytes_appended_to_the_payload_are_refused(n_bytes: int) -> None:
+    rng = np.random.default_rng(n_bytes)
+    garbage = [bytes(n_bytes), b"\xff" * n_bytes]  # zeros: what the decoder pads with anyway
+    garbage += [rng.integers(0, 256, size=n_bytes, dtype=np.uint8).tobytes() for _ in range(20)]
+    for extra in garbage:
+        message = _check_damaged(DATA + extra)
+        assert message is not None and "not the one mdlkit writes" in message
 
 
 def test_a_payload_after_an_all_zero_model_is_refused() -> None:
@@ -266,17 +275,53 @@ def test_a_damaged_architecture_is_refused_even_with_a_matching_checksum(
         decode_model(_zero_file_3(bytes.fromhex(architecture), ZERO_MLP_WEIGHTS))
 
 
-def test_a_nonzero_count_that_the_tensor_counts_do_not_add_up_to_is_refused() -> None:
-    fmt = FileFormat("weight file", b"MDLW", FORMAT_VERSION)
-    reader = fmt.reader(DATA)
+def _header(data: bytes) -> tuple[int, int, int]:
+    """Where DATA's nonzero count N starts, N, and where the checksum starts."""
+    reader = FileFormat("weight file", b"MDLW", FORMAT_VERSION).reader(data)
     reader.raw(6, "architecture")
+    start = reader.position
     n = reader.varint("n")
-    w = fmt.writer()
-    w.varint(n + 1)
-    damaged = DATA[:11] + w.getvalue()[5:] + DATA[reader.position :]
-    assert len(damaged) == len(DATA)
-    with pytest.raises(MdlkitError, match=f"add up to {n} nonzero parameters, its header says"):
+    assert reader.varint("step") == 0  # 0.003 is on no grid: 0, then the f32
+    reader.f32("step")
+    return start, n, reader.position
+
+
+def _varint(value: int) -> bytes:
+    w = FileFormat("weight file", b"MDLW", FORMAT_VERSION).writer()
+    w.varint(value)
+    return w.getvalue()[5:]
+
+
+def test_a_damaged_nonzero_count_is_refused() -> None:
+    start, n, _ = _header(DATA)
+    for wrong in (n - 1, n + 1, 1, 225):  # 225: every parameter
+        damaged = DATA[:start] + _varint(wrong) + DATA[start + len(_varint(n)) :]
+        assert _check_damaged(damaged) is not None, wrong
+    damaged = DATA[:start] + _varint(226) + DATA[start + len(_varint(n)) :]
+    with pytest.raises(MdlkitError, match="counts 226 nonzero parameters, its model has 225"):
         decode_model(damaged)
+
+
+def test_a_header_not_written_as_the_encoder_writes_it_is_refused() -> None:
+    start, n, crc_at = _header(DATA)
+    n_bytes = _varint(n)
+    overlong = n_bytes[:-1] + bytes([n_bytes[-1] | 0x80, 0x00])  # N in a byte more than it needs
+    with pytest.raises(MdlkitError, match="header is not written as mdlkit writes it"):
+        decode_model(DATA[:start] + overlong + DATA[start + len(n_bytes) :])
+    start += len(n_bytes) - 1  # DATA[: start + 1] is the file up to N from here on
+    # A grid step written as an f32, or with an overlong exponent.
+    on_grid = DATA[: start + 1] + b"\x00" + np.float32(grid_step(-8)).tobytes() + DATA[crc_at:]
+    with pytest.raises(MdlkitError, match="step is not written as mdlkit does"):
+        decode_model(on_grid)
+    overlong_step = DATA[: start + 1] + b"\xc0\x00" + DATA[crc_at:]  # e = −32 (v = 64)
+    with pytest.raises(MdlkitError, match="header is not written as mdlkit writes it"):
+        decode_model(overlong_step)
+    exact_step = DATA[: start + 1] + b"\x40" + DATA[crc_at:]
+    assert "checksum" in str(_check_damaged(exact_step))  # read fine; the weights differ
+    for v, e in ((1 + 2 * 512, 512), (1 + 2 * 597 - 1, -597), (2**40 + 1, 2**39)):
+        damaged = DATA[: start + 1] + _varint(v) + DATA[crc_at:]
+        with pytest.raises(MdlkitError, match=f"step exponent {e} is out of range"):
+            decode_model(damaged)
 
 
 # --- the tensor decoder on its own -----------------------------------------------------------
@@ -303,12 +348,43 @@ def test_tensor_decoder_raises_only_corrupt_payload_on_any_stream(
         pass
 
 
-def test_low_bits_beyond_what_the_payload_can_hold_are_refused() -> None:
-    # Small values coded, then decoded as if their bit lengths went up to 63: the symbols the
-    # stream then yields ask for far more low bits than its few words can hold.
+@given(st.binary(max_size=48), st.integers(0, 80))
+@settings(max_examples=300, deadline=None, derandomize=True)
+def test_format_3_payload_decoder_raises_only_corrupt_payload_on_any_bytes(
+    data: bytes, nonzero: int
+) -> None:
+    shapes = [(6, 5), (6,), (3, 2, 4)]
+    try:
+        grids = decode_tensors(data, shapes, nonzero)
+    except CorruptPayload:
+        return
+    # Accepted: then it is exactly the encoder's payload of what it decodes to.
+    assert encode_tensors(grids).data == data
+    assert sum(int(np.count_nonzero(g)) for g in grids) == nonzero
+
+
+def test_low_bits_are_decoded_in_chunks_and_still_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Chunks of at most 7 low bits (2**20 in use): every value's bits, however they fall on
+    # chunk boundaries, land in its own magnitude, most significant first.
+    monkeypatch.setattr(tensors, "_LOW_BITS_CHUNK", 7)
+    rng = np.random.default_rng(0)
+    q = rng.integers(-(2**40), 2**40, size=(6, 10)) >> rng.integers(0, 40, size=(6, 10))
+    q[rng.random((6, 10)) < 0.3] = 0
+    encoded = encode_tensors([q])
+    assert np.array_equal(decode_tensors(encoded.data, [q.shape], int(np.count_nonzero(q)))[0], q)
+
+
+def test_a_damaged_stream_asking_for_63_bit_values_allocates_only_what_the_shape_allows() -> None:
+    # Counts that ask for the longest values there are, over a stream of 3 words: decoded (from
+    # zero padding) a chunk of low bits at a time, into a tensor of the shape, or refused.
     q = np.arange(1, 61).reshape(6, 10) % 3
-    encoder = TensorEncoder()
+    encoder = tensors.TensorEncoder()
     k, r, c, _ = encoder.encode(q)
-    words = encoder.finish()
-    with pytest.raises(CorruptPayload, match="low bits, more than the payload can hold"):
-        TensorDecoder(words).decode(q.shape, TensorCounts(k, r, c, 63))
+    words = encoder.finish()[:3]
+    try:
+        grid = TensorDecoder(words).decode(q.shape, TensorCounts(k, r, c, 63))
+    except CorruptPayload:
+        return
+    assert grid.shape == q.shape and grid.dtype == np.int64

@@ -1,15 +1,21 @@
 """The two-part code L(θ) + Σ −log2 p_θ̂(y_i | x_i), with both parts real bitstreams.
 
 The model part is the weight codec's description length, in two parts: ``architecture`` (the
-model spec) and ``weights`` (the nonzero count, step and per-tensor counts, then the range-coded
-payload); the weight file adds only its magic bytes and CRC32 (:attr:`EncodedModel.file_bytes`),
-which a receiver does not need. The data part is a stream of the targets under the head's
-distribution computed from the DECODED model (class labels; or, for regression, bins of width ε
-under N(f_θ̂(x), σ²)), so the two parts are honest together. With ``verify=True`` (the default)
-both are decoded back and compared before a length is reported.
+model spec) and ``weights`` (the nonzero count and the step, then the range-coded payload with
+the per-tensor counts); the weight file adds only its magic bytes, version and CRC32
+(:attr:`EncodedModel.file_bytes`), which a receiver does not need. The data part is a stream of
+the targets under the head's distribution computed from the DECODED model (class labels; or,
+for regression, bins of width ε under N(f_θ̂(x), σ²)), so the two parts are honest together.
+It is range coded and cut to the shortest whole number of bytes that still decodes into the
+same targets (:meth:`~mdlkit.coding.streams.Encoder.finish_bytes`, checked by decoding); its
+length is 8 bits a byte. With ``verify=True`` (the default) the receiver's side is run too: the
+model decoded from the file again, the targets decoded with its distributions and compared.
 
-A model with every weight pruned costs its architecture and one byte: 56 bits for an MLP
-64-32-10, so its code is within a few dozen bits of the uniform code n · log2 K.
+A classifier with every weight pruned predicts 1/K for every class, and the receiver knows that
+from the weight file (N = 0), so its labels go in the exact uniform stream
+(:func:`~mdlkit.codes.uniform.encode_uniform`, ⌈n · log2 K⌉ bits, K the model's outputs)
+instead of the range coder: the whole code is the architecture, one byte and less than one bit
+above n · log2 K, 56 bits above it for an MLP 64-32-10. A regressor keeps its Gaussian stream.
 
 Regression sends σ (float32, 32 bits) and the range of the bins (:class:`BinRange`, its
 ``side_bits``). By default σ is refit on the decoded model — the RMS residual, which minimises
@@ -19,6 +25,7 @@ the result records both and which was sent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,8 +34,9 @@ from torch import nn
 
 from mdlkit.bits import CodeLength
 from mdlkit.codes.result import CodeResult
-from mdlkit.coding.distributions import BinRange, DiscretizedGaussian
-from mdlkit.coding.streams import Decoder, EncodedStream, Encoder
+from mdlkit.codes.uniform import UniformStream, decode_uniform, encode_uniform
+from mdlkit.coding.distributions import BinRange, Categorical, DiscretizedGaussian
+from mdlkit.coding.streams import ByteStream, Decoder, Encoder
 from mdlkit.coding.weights import EncodedModel, decode_model, encode_model
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
@@ -46,14 +54,16 @@ class TwoPartCode(CodeResult):
     ``side`` for regression). ``model_conventions`` gives the model cost in bits three ways:
     ``float32_dense`` (32 per parameter), ``4_bytes_per_nonzero`` (the DRR paper's convention:
     no index cost) and ``codec`` (mdlkit's description length, architecture + weights: the
-    ``.mdlw`` file minus its magic bytes and CRC32). ``sigma`` is the σ sent (regression only)
-    and ``sigma_trained`` the one the head learned.
+    ``.mdlw`` file minus its magic bytes, version and CRC32). ``encoded_data`` is the data
+    stream: range coded (:class:`~mdlkit.coding.streams.ByteStream`), or the uniform stream of
+    an all-pruned classifier. ``sigma`` is the σ sent (regression only) and ``sigma_trained``
+    the one the head learned.
     """
 
     model_conventions: dict[str, float]
     data_ideal_bits: float
     encoded_model: EncodedModel
-    encoded_data: EncodedStream
+    encoded_data: ByteStream | UniformStream
     decoded_model: nn.Module
     head: Head
     sigma: float | None = None
@@ -61,6 +71,8 @@ class TwoPartCode(CodeResult):
 
     @property
     def data_coded_bits(self) -> float:
+        if isinstance(self.encoded_data, UniformStream):
+            return float(self.encoded_data.bits)
         return float(self.encoded_data.coded_bits)
 
     def details(self) -> dict[str, Any]:
@@ -136,27 +148,43 @@ def two_part_code(
         )
         dist = dist.within(support)
         parts.update({"sigma": 32.0, "side": float(support.side_bits)})
-    encoder = Encoder()
-    encoder.encode(symbols, dist)
-    stream = encoder.finish()
-    if verify:
-        # The receiver decodes the file again and recomputes the distribution itself.
-        receiver = coding_head.predict(decode_model(encoded_model.data), data.x)
-        if isinstance(receiver, DiscretizedGaussian) and isinstance(dist, DiscretizedGaussian):
-            assert dist.support is not None
-            receiver = receiver.within(dist.support)
-        if not np.array_equal(Decoder(stream.words).decode(receiver), symbols):
-            raise RuntimeError("two-part code: decoded targets differ from the originals (a bug)")
-    parts["data"] = float(stream.coded_bits)
+    stream: ByteStream | UniformStream
+    if encoded_model.nonzero == 0 and isinstance(dist, Categorical):
+        # Every prediction is 1/K, and the receiver knows it from N = 0: the exact uniform code.
+        n_outputs = dist.probs.shape[1]
+        stream = encode_uniform(symbols, n_outputs)
+        if not np.array_equal(decode_uniform(stream.data, len(symbols), n_outputs), symbols):
+            raise RuntimeError(
+                "two-part code: the uniform stream decodes into other labels (a bug)"
+            )
+        data_bits, data_ideal = float(stream.bits), len(symbols) * math.log2(n_outputs)
+    else:
+        encoder = Encoder()
+        encoder.encode(symbols, dist)
+        receiver = dist
+        if verify:
+            # The receiver decodes the file again and recomputes the distribution itself.
+            receiver = coding_head.predict(decode_model(encoded_model.data), data.x)
+            if isinstance(receiver, DiscretizedGaussian) and isinstance(dist, DiscretizedGaussian):
+                assert dist.support is not None
+                receiver = receiver.within(dist.support)
+
+        def decodes_same(words: np.ndarray) -> bool:
+            return bool(np.array_equal(Decoder(words).decode(receiver), symbols))
+
+        # Cut to its shortest prefix of whole bytes that decodes into the same targets.
+        stream = encoder.finish_bytes(decodes_same)
+        data_bits, data_ideal = float(stream.coded_bits), stream.ideal_bits
+    parts["data"] = data_bits
     name = "two-part" if head.is_classification else "two-part (regression)"
     return TwoPartCode(
         name=name,
         length=CodeLength(parts, name=name),
-        ideal_bits=sum(v for k, v in parts.items() if k != "data") + stream.ideal_bits,
+        ideal_bits=sum(v for k, v in parts.items() if k != "data") + data_ideal,
         coded_bits=sum(parts.values()),
         decoded=verify,
         model_conventions=_conventions(encoded_model),
-        data_ideal_bits=stream.ideal_bits,
+        data_ideal_bits=data_ideal,
         encoded_model=encoded_model,
         encoded_data=stream,
         decoded_model=decoded,

@@ -8,6 +8,7 @@ from mdlkit.coding.distributions import (
     gaussian_bin_bits,
 )
 from mdlkit.coding.streams import (
+    ByteStream,
     Decoder,
     EncodedGaussian,
     EncodedStream,
@@ -30,6 +31,7 @@ from mdlkit.coding.weights import (
 __all__ = [
     "FORMAT_VERSION",
     "BinRange",
+    "ByteStream",
     "Categorical",
     "Decoder",
     "DiscretizedGaussian",

@@ -7,6 +7,16 @@ symbols back. Every code in mdlkit (two-part, prequential, switching, a file arc
 making distributions and a stream coding under them. Both report the ideal length Σ −log2 p and
 the actual one (32 bits per word).
 
+**Byte-exact termination.** A range coder's stream stands for a point in its final interval, and
+constriction's decoder reads zeros past the end of its words; constriction ends a stream with a
+whole word. :meth:`Encoder.finish_bytes` (and the weight file, through :func:`verified_bytes`)
+keeps only the shortest byte string whose zero-padded words still decode into the same symbols:
+the first t bytes of the stream's big-endian words, the last of them rounded up where that puts
+the point back into the interval (merely dropping bytes rounds it down, out of the interval,
+nearly every time). :func:`stream_bytes` computes that string from the encoder's final state;
+:func:`verified_bytes` decodes it and keeps the whole words when it does not decode (that is
+never seen, but it is checked, not assumed). :func:`padded_words` gives a decoder its words.
+
 Gaussian bins are coded in two stages so that any ε works with a 24-bit coder: the coarse index
 j = k >> s under constriction's QuantizedGaussian over the sent :class:`BinRange`, then the s
 low bits at ½ each (s = 0 unless the range has more than 2^16 bins).
@@ -25,6 +35,7 @@ low bits at ½ each (s = 0 unless the range has more than 2^16 bins).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +53,7 @@ from mdlkit.coding.distributions import (
 from mdlkit.errors import MdlkitError
 
 __all__ = [
+    "ByteStream",
     "Decoder",
     "EncodedGaussian",
     "EncodedStream",
@@ -51,6 +63,9 @@ __all__ = [
     "encode_categorical",
     "encode_gaussian",
     "ideal_bits",
+    "padded_words",
+    "stream_bytes",
+    "verified_bytes",
 ]
 
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
@@ -69,6 +84,96 @@ class EncodedStream:
     def coded_bits(self) -> int:
         """The actual length in bits (32 per word)."""
         return 32 * len(self.words)
+
+
+@dataclass(frozen=True)
+class ByteStream:
+    """A finished stream cut to whole bytes (:meth:`Encoder.finish_bytes`): ``data`` is what a
+    receiver gets, :attr:`words` what its :class:`Decoder` reads."""
+
+    data: bytes
+    ideal_bits: float
+    n_symbols: int
+
+    @property
+    def coded_bits(self) -> int:
+        """The actual length in bits (8 per byte)."""
+        return 8 * len(self.data)
+
+    @property
+    def words(self) -> np.ndarray:
+        return padded_words(self.data)
+
+
+def padded_words(data: bytes) -> np.ndarray:
+    """The uint32 words of a byte stream: big-endian, the last one padded with zero bytes.
+
+    >>> padded_words(bytes([1, 2, 3, 4, 5])).tolist()
+    [16909060, 83886080]
+    """
+    data = bytes(data) + bytes(-len(data) % 4)
+    return np.frombuffer(data, dtype=">u4").astype(np.uint32)
+
+
+_WORD_BITS = 32
+_STATE_BITS = 64
+
+
+def stream_bytes(coder: Any) -> tuple[bytes, bytes]:
+    """The two byte forms of what a constriction ``RangeEncoder`` has coded so far: the
+    shortest, and its words whole (big-endian); both empty if nothing was coded.
+
+    constriction ends a stream with the top word of ``lower + 2^32 − 1`` (and a zero word if
+    that is needed to keep the point below ``lower + range``), where ``(lower, range)`` is its
+    final 64-bit state (``coder.pos()``). As big integers over ``position + 2`` words, the
+    valid points are [L, L + range), L the end word's value minus its distance to ``lower``.
+    The shortest form is the least t with a multiple of 2^(8·(4·(position + 2) − t)) in that
+    interval (a multiple at t bytes is one at t + 1 too, so t is found by bisection), written
+    as t bytes; its words decode as the whole words do (which :func:`verified_bytes` checks).
+    """
+    words = np.asarray(coder.get_compressed(), dtype=np.uint32)
+    whole = words.astype(">u4").tobytes()
+    if not len(words):
+        return b"", b""
+    position, (lower, size) = coder.pos()
+    total = _WORD_BITS * (position + 2)
+    point = int.from_bytes(whole[: total // 8].ljust(total // 8, b"\0"), "big")
+    end_word = int(words[position]) << _WORD_BITS
+    low = point - ((end_word - lower) % 2**_STATE_BITS)
+    high = low + size  # exclusive
+
+    def point_at(t: int) -> int | None:
+        """The least multiple of 2^(total − 8t) ≥ ``low`` as t bytes, if it is < ``high``."""
+        shift = total - 8 * t
+        c = -(-low >> shift)
+        return c if c << shift < high and c < 1 << (8 * t) else None
+
+    lo, hi = 0, total // 8  # point_at(total // 8) is ``low`` itself
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if point_at(mid) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    c = point_at(hi)
+    shortest = c.to_bytes(hi, "big") if c is not None and hi <= len(whole) else whole
+    return shortest, whole
+
+
+def verified_bytes(coder: Any, decodes_same: Callable[[np.ndarray], bool]) -> bytes:
+    """The shortest form of ``coder``'s stream (:func:`stream_bytes`) if its padded words pass
+    ``decodes_same`` (decode them and compare with what was coded), else the whole words,
+    which must pass it."""
+    shortest, whole = stream_bytes(coder)
+    if shortest != whole:
+        try:
+            if decodes_same(padded_words(shortest)):
+                return shortest
+        except Exception:  # a form that fails to decode, however it fails, is not used
+            pass
+    if not decodes_same(padded_words(whole)):
+        raise RuntimeError("a range-coded stream does not decode into what was coded (a bug)")
+    return whole
 
 
 def _coarse(dist: DiscretizedGaussian, support: BinRange) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -132,6 +237,14 @@ class Encoder:
         """The words written so far (the encoder may go on after this)."""
         words = np.asarray(self._coder.get_compressed(), dtype=np.uint32)
         return EncodedStream(words, self.ideal_bits, self.n_symbols)
+
+    def finish_bytes(self, decodes_same: Callable[[np.ndarray], bool]) -> ByteStream:
+        """The stream so far in its shortest form that ``decodes_same`` accepts: give it a
+        function that decodes the words it is passed (with a :class:`Decoder`, under the same
+        distributions) and says whether that gives back every symbol coded."""
+        return ByteStream(
+            verified_bytes(self._coder, decodes_same), self.ideal_bits, self.n_symbols
+        )
 
 
 class Decoder:

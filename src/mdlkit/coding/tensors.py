@@ -1,4 +1,4 @@
-"""The sparse tensor coder: integer tensors as mask flags plus nonzero values, range coded.
+"""The sparse tensor coder: integer tensors as counts, mask flags and nonzero values, range coded.
 
 Each tensor of grid indices q is viewed as a matrix (rows = output units, see
 :func:`matrix_shape`) and coded, into one constriction range-coder queue shared by all tensors, as
@@ -8,45 +8,82 @@ Each tensor of grid indices q is viewed as a matrix (rows = output units, see
 3. each nonzero as a symbol (sign, bit length b) under an adaptive model, then the b − 1 bits
    below its leading one at ½ each.
 
-Flags use Bernoulli(k / n) with the count k of ones, which the caller stores (a
-:class:`TensorCounts` per tensor), so n flags cost n · H(k / n) bits and a dead unit costs one
-flag. ``ideal`` holds the ideal length in bits of what was coded, split into ``mask`` and
-``values``.
+Flags use Bernoulli(k / n) with the count k of ones, so n flags cost n · H(k / n) bits and a
+dead unit costs one flag. The decoder must know each tensor's :class:`TensorCounts` (nonzeros,
+live rows, live columns, the largest bit length of a value). Format 3 of the weight file
+(:func:`encode_tensors`, :func:`decode_tensors`) codes them in the same stream, just before each
+tensor, each under a uniform distribution over the values it can take given what the decoder
+already knows (the tensors' shapes and N, the model's nonzero count, which the file sends):
 
-The decoder treats its input as untrusted: counts that do not fit the tensor's shape, more low
-bits than the stream can hold, a stream the range coder finds invalid and data left over after
-the last tensor (:meth:`TensorDecoder.finish`) all raise :class:`CorruptPayload` before anything
-is allocated for them, so a damaged file costs no more memory or time than an intact one of the
-same shapes.
+- k, the tensor's nonzeros, in [max(0, R − A), min(R, n)], where R is N minus the nonzeros of
+  the tensors before, n the tensor's size and A the size of the tensors after it (so the last
+  tensor's k is implied, and a range of one value codes nothing);
+- only if k > 0 and the tensor is a matrix (rows × cols): the live rows r in
+  [⌈k / cols⌉, min(rows, k)], then the live columns c in [⌈k / r⌉, min(cols, k)] (a vector's
+  r is k, its c is 1);
+- only if k > 0: the largest bit length b in 1..63, under p(b) ∝ 2^−(2⌊log2 b⌋ + 1), Elias
+  gamma's code lengths: 1 bit for b = 1, 3 for b = 2–3, 5 for 4–7, 7 for 8–15.
+
+A range above 2^16 values codes its top 16 bits under a uniform distribution and the rest at ½
+each. Format 2 sent the counts as varints outside the stream (:meth:`TensorEncoder.encode`
+returns them, :meth:`TensorDecoder.decode` takes them). ``ideal`` holds the ideal length in bits
+of what was coded, split into ``counts``, ``mask`` and ``values``.
+
+Format 3's stream is stored in its shortest form (:func:`mdlkit.coding.streams.verified_bytes`:
+checked by decoding it), and :func:`decode_tensors` accepts a payload only if it is, byte for
+byte, what the encoder writes for the tensors it decodes to, so bytes appended, cut or changed
+are caught even where the range decoder would not read them. The decoder treats its input as
+untrusted: counts that do not fit the tensor's shape and a stream the range coder finds invalid
+raise :class:`CorruptPayload`, and nothing is allocated beyond what the shapes allow (the low
+bits of the values are decoded in chunks), so a damaged file costs no more memory or time than
+an intact one of the same shapes.
 
 >>> import numpy as np
 >>> q = np.array([[0, 3, 0], [0, 0, 0], [-1, 5, 0]])
->>> encoder = TensorEncoder()
->>> counts = encoder.encode(q)
->>> counts
-TensorCounts(nonzero=3, live_rows=2, live_cols=2, buckets=3)
->>> decoder = TensorDecoder(encoder.finish())
->>> np.array_equal(decoder.decode(q.shape, counts), q)
+>>> encoded = encode_tensors([q])
+>>> encoded.counts
+[TensorCounts(nonzero=3, live_rows=2, live_cols=2, buckets=3)]
+>>> np.array_equal(decode_tensors(encoded.data, [q.shape], 3)[0], q)
 True
->>> decoder.finish()
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import constriction
 import numpy as np
 
 from mdlkit.coding.adaptive import AdaptiveCategorical
+from mdlkit.coding.streams import padded_words, stream_bytes, verified_bytes
 
-__all__ = ["CorruptPayload", "TensorCounts", "TensorDecoder", "TensorEncoder", "matrix_shape"]
+__all__ = [
+    "CorruptPayload",
+    "EncodedTensors",
+    "TensorCounts",
+    "TensorDecoder",
+    "TensorEncoder",
+    "decode_tensors",
+    "encode_tensors",
+    "matrix_shape",
+]
 
 # An int64 index with |q| < 2**63 has a bit length of at most 63, so its magnitude fits the
 # decoder's int64 again; a larger bit length can only be damage (or -2**63, whose |q| overflows,
 # which the encoder refuses).
 _MAX_BUCKETS = 63
 _FAIR_BIT = constriction.stream.model.Categorical(np.array([0.5, 0.5]), perfect=False)
+# p(b) ∝ 2^−(2⌊log2 b⌋ + 1) for b = 1..63 (Elias gamma's lengths; they sum to 63/64).
+_BUCKET_PROBS = np.array([2.0 ** -(2 * (b.bit_length() - 1) + 1) for b in range(1, 64)])
+_BUCKET_PROBS /= _BUCKET_PROBS.sum()
+_BUCKETS = constriction.stream.model.Categorical(_BUCKET_PROBS, perfect=False)
+# A uniform range of more values codes its top _UNIFORM_BITS bits uniformly, the rest at ½.
+_UNIFORM_BITS = 16
+# Low bits of values are decoded at most this many at a time (the memory of a chunk).
+_LOW_BITS_CHUNK = 2**20
 
 
 class CorruptPayload(ValueError):
@@ -54,7 +91,7 @@ class CorruptPayload(ValueError):
 
 
 class TensorCounts(NamedTuple):
-    """What the decoder must know of a tensor besides its shape (a file stores these four).
+    """What the decoder must know of a tensor besides its shape.
 
     ``buckets`` is the largest bit length of a nonzero |q| (0 when all are zero).
     """
@@ -99,15 +136,63 @@ def _low_bits(magnitude: np.ndarray, buckets: np.ndarray) -> np.ndarray:
     return np.asarray(bits, dtype=np.int32)
 
 
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _nonzero_range(size: int, left: int, room_after: int) -> tuple[int, int]:
+    """The k a tensor of ``size`` entries may have when ``left`` nonzeros remain to be placed
+    and the tensors after it have ``room_after`` entries."""
+    return max(0, left - room_after), min(left, size)
+
+
+def _uniform_split(size: int) -> int:
+    """How many low bits of a value in [0, size) are coded at ½ each."""
+    return max(0, (size - 1).bit_length() - _UNIFORM_BITS)
+
+
+def tensor_counts(q: np.ndarray) -> TensorCounts:
+    """The counts of the integer tensor ``q`` (what :meth:`TensorEncoder.encode` returns)."""
+    rows, cols = matrix_shape(tuple(q.shape))
+    nz = q.reshape(rows, cols) != 0
+    k = int(nz.sum())
+    if not k:
+        return TensorCounts(0, 0, 1 if cols == 1 else 0, 0)
+    r, c = int(nz.any(axis=1).sum()), int(nz.any(axis=0).sum())
+    return TensorCounts(k, r, c, int(np.abs(q[q != 0]).max()).bit_length())
+
+
 class TensorEncoder:
     """Codes integer tensors one after another into one range-coder queue."""
 
     def __init__(self) -> None:
         self._encoder = constriction.stream.queue.RangeEncoder()
-        self.ideal = {"mask": 0.0, "values": 0.0}
+        self.ideal = {"counts": 0.0, "mask": 0.0, "values": 0.0}
+
+    @property
+    def coder(self) -> Any:
+        """The constriction encoder (for :func:`~mdlkit.coding.streams.verified_bytes`)."""
+        return self._encoder
+
+    def encode_counts(
+        self, shape: tuple[int, ...], counts: TensorCounts, left: int, room_after: int
+    ) -> None:
+        """Code a tensor's counts (format 3, module docstring), ``left`` nonzeros still to be
+        placed and ``room_after`` entries in the tensors after it."""
+        rows, cols = matrix_shape(tuple(shape))
+        k, r, c, b = counts
+        self._uniform(k, *_nonzero_range(rows * cols, left, room_after))
+        if not k:
+            return
+        if cols > 1:
+            self._uniform(r, _ceil_div(k, cols), min(rows, k))
+            self._uniform(c, _ceil_div(k, r), min(cols, k))
+        self._encoder.encode(b - 1, _BUCKETS)
+        self.ideal["counts"] += float(-np.log2(_BUCKET_PROBS[b - 1]))
 
     def encode(self, q: np.ndarray) -> TensorCounts:
-        """Code the integer tensor ``q``; returns the counts its decoder needs."""
+        """Code the integer tensor ``q``'s mask and values; returns the counts its decoder
+        needs."""
         rows, cols = matrix_shape(tuple(q.shape))
         grid = q.reshape(rows, cols)
         nz = grid != 0
@@ -127,6 +212,19 @@ class TensorEncoder:
     def finish(self) -> np.ndarray:
         """The compressed words (uint32) of everything coded so far."""
         return np.asarray(self._encoder.get_compressed(), dtype="<u4")
+
+    def _uniform(self, value: int, lo: int, hi: int) -> None:
+        """``value`` in [lo, hi] under a uniform distribution (nothing if lo == hi)."""
+        size = hi - lo + 1
+        if size <= 1:
+            return
+        shift = _uniform_split(size)
+        top = ((size - 1) >> shift) + 1
+        self._encoder.encode((value - lo) >> shift, constriction.stream.model.Uniform(top))
+        if shift:
+            bits = [((value - lo) >> s) & 1 for s in range(shift - 1, -1, -1)]
+            self._encoder.encode(np.asarray(bits, dtype=np.int32), _FAIR_BIT)
+        self.ideal["counts"] += math.log2(top) + shift
 
     def _flags(self, flags: np.ndarray) -> int:
         k, n = int(flags.sum()), flags.size
@@ -167,17 +265,32 @@ def _check_counts(rows: int, cols: int, counts: TensorCounts) -> None:
 class TensorDecoder:
     """The mirror of :class:`TensorEncoder`: decodes the tensors in the order they were coded.
 
-    Call :meth:`decode` once per tensor, then :meth:`finish`; every damage found raises
+    ``words`` are the stream's words (a format-3 payload's :func:`padded_words`); words past
+    their end read as zeros. Call :meth:`decode_counts` (format 3) and then :meth:`decode`
+    once per tensor, then (format 2) :meth:`finish`; every damage found raises
     :class:`CorruptPayload`.
     """
 
     def __init__(self, words: np.ndarray) -> None:
-        self._decoder = constriction.stream.queue.RangeDecoder(words) if len(words) else None
+        self._n_words = len(words)
+        self._decoder = constriction.stream.queue.RangeDecoder(np.asarray(words, dtype=np.uint32))
         self._used = False
-        # A low bit is coded at probability exactly ½, one bit, and a range coder's n words hold
-        # at most 32·n bits of information (its 64-bit range shrinks by the symbols' information
-        # and gains 32 bits per word written), so a stream cannot carry more low bits than this.
-        self._low_bits_left = 32 * len(words)
+
+    def decode_counts(self, shape: tuple[int, ...], left: int, room_after: int) -> TensorCounts:
+        """The next tensor's counts (format 3), as :meth:`TensorEncoder.encode_counts` coded
+        them."""
+        rows, cols = matrix_shape(tuple(shape))
+        k = self._uniform(*_nonzero_range(rows * cols, left, room_after))
+        if not k:
+            return TensorCounts(0, 0, 1 if cols == 1 else 0, 0)
+        r, c = k, 1
+        if cols > 1:
+            r = self._uniform(_ceil_div(k, cols), min(rows, k))
+            c = self._uniform(_ceil_div(k, r), min(cols, k))
+        b = int(self._decode(_BUCKETS)) + 1
+        counts = TensorCounts(k, r, c, b)
+        _check_counts(rows, cols, counts)
+        return counts
 
     def decode(self, shape: tuple[int, ...], counts: TensorCounts) -> np.ndarray:
         """The next tensor (int64, of ``shape``); raises :class:`CorruptPayload` on damage."""
@@ -196,30 +309,39 @@ class TensorDecoder:
         return grid.reshape(shape)
 
     def finish(self) -> None:
-        """Check that nothing follows the last tensor's symbols in the stream.
+        """Format 2: check that nothing follows the last tensor's symbols in the stream.
 
         A stream that no symbol was decoded from must be empty. Otherwise the range coder only
         knows when data is definitely left over: most appended words are caught, but not every
         last word (whose low bits the decoder never needs), which then changes nothing decoded.
         """
-        if self._decoder is None:
+        if not self._n_words:
             return
         if not self._used or not self._decoder.maybe_exhausted():
             raise CorruptPayload("the payload goes on after the last tensor")
 
-    def _stream(self) -> Any:
-        if self._decoder is None:
-            raise CorruptPayload("the payload is empty but the counts call for coded symbols")
-        self._used = True
-        return self._decoder
-
     def _decode(self, model: Any, amount: int | None = None) -> Any:
         """``amount`` symbols (or one) under ``model``; an invalid stream is CorruptPayload."""
-        stream = self._stream()
+        self._used = True
         try:
-            return stream.decode(model) if amount is None else stream.decode(model, amount)
+            if amount is None:
+                return self._decoder.decode(model)
+            return self._decoder.decode(model, amount)
         except AssertionError:  # constriction's "compressed data that is invalid for the model"
             raise CorruptPayload("the range-coder stream is invalid for its models") from None
+
+    def _uniform(self, lo: int, hi: int) -> int:
+        size = hi - lo + 1
+        if size <= 1:
+            return lo
+        shift = _uniform_split(size)
+        value = int(self._decode(constriction.stream.model.Uniform(((size - 1) >> shift) + 1)))
+        if shift:
+            for bit in self._decode(_FAIR_BIT, shift):
+                value = (value << 1) | int(bit)
+        if value >= size:
+            raise CorruptPayload(f"a count decodes as {lo + value}, above its largest value {hi}")
+        return lo + value
 
     def _flags(self, k: int, n: int) -> np.ndarray:
         if k in (0, n):
@@ -231,29 +353,103 @@ class TensorDecoder:
 
     def _values(self, k: int, n_buckets: int) -> np.ndarray:
         model = AdaptiveCategorical(2 * n_buckets)
-        symbols = []
-        for _ in range(k):
+        symbols = np.empty(k, dtype=np.int64)
+        for i in range(k):
             symbol = int(self._decode(model.model()))
             model.update(symbol)
-            symbols.append(symbol)
-        sym = np.asarray(symbols, dtype=np.int64)
-        negative, buckets = sym >= n_buckets, sym % n_buckets + 1
-        n_low = int((buckets - 1).sum())
-        if n_low > self._low_bits_left:  # checked before the bits are decoded into memory
-            raise CorruptPayload(
-                f"the values call for {n_low} low bits, more than the payload can hold"
-            )
-        self._low_bits_left -= n_low
-        low = (
-            np.asarray(self._decode(_FAIR_BIT, n_low), dtype=np.int64)
-            if n_low
-            else np.zeros(0, dtype=np.int64)
-        )
-        magnitude, pos = np.empty(k, dtype=np.int64), 0
-        for i, b in enumerate(buckets):
-            m = 1
-            for bit in low[pos : pos + b - 1]:
-                m = (m << 1) | int(bit)
-            pos += b - 1
-            magnitude[i] = m
+            symbols[i] = symbol
+        negative, n_low = symbols >= n_buckets, symbols % n_buckets
+        # Each magnitude is a leading one and then its n_low bits, most significant first,
+        # decoded a chunk of values at a time: a damaged stream that asks for 62 low bits a
+        # value uses no more memory than an intact one.
+        magnitude = np.zeros(k, dtype=np.int64)
+        ends = np.cumsum(n_low)
+        start = 0
+        while start < k:
+            done = int(ends[start - 1]) if start else 0
+            stop = max(start + 1, int(np.searchsorted(ends, done + _LOW_BITS_CHUNK, "right")))
+            total = int(ends[stop - 1]) - done
+            if total:
+                bits = np.asarray(self._decode(_FAIR_BIT, total), dtype=np.int64)
+                owner = np.repeat(np.arange(start, stop), n_low[start:stop])
+                shift = ends[owner] - done - 1 - np.arange(total)
+                np.bitwise_or.at(magnitude, owner, bits << shift)
+            magnitude[start:stop] |= np.left_shift(1, n_low[start:stop])
+            start = stop
         return np.where(negative, -magnitude, magnitude)
+
+
+@dataclass(frozen=True)
+class EncodedTensors:
+    """Format 3's payload: ``data``, the stream in its shortest form; each tensor's counts
+    (coded in ``data``); the ideal lengths in bits (``counts``, ``mask``, ``values``)."""
+
+    data: bytes
+    counts: list[TensorCounts]
+    ideal: dict[str, float]
+
+
+def _encoder_of(grids: Sequence[np.ndarray]) -> tuple[TensorEncoder, list[TensorCounts]]:
+    """An encoder that has coded ``grids`` as format 3 does: counts, then mask and values."""
+    sizes = [int(np.prod(g.shape)) for g in grids]
+    left, room = sum(int(np.count_nonzero(g)) for g in grids), sum(sizes)
+    encoder, table = TensorEncoder(), []
+    for q, size in zip(grids, sizes, strict=True):
+        counts = tensor_counts(q)
+        room -= size
+        encoder.encode_counts(tuple(q.shape), counts, left, room)
+        if encoder.encode(q) != counts:  # pragma: no cover - the two must agree
+            raise RuntimeError("tensor counts differ from what the encoder coded (a bug)")
+        left -= counts.nonzero
+        table.append(counts)
+    return encoder, table
+
+
+def _decode_words(
+    words: np.ndarray, shapes: Sequence[tuple[int, ...]], nonzero: int
+) -> list[np.ndarray]:
+    sizes = [math.prod(shape) for shape in shapes]
+    if not 0 <= nonzero <= sum(sizes):
+        raise CorruptPayload(f"{nonzero} nonzero parameters do not fit in {sum(sizes)}")
+    decoder, grids = TensorDecoder(words), []
+    left, room = nonzero, sum(sizes)
+    for shape, size in zip(shapes, sizes, strict=True):
+        room -= size
+        counts = decoder.decode_counts(shape, left, room)
+        grids.append(decoder.decode(shape, counts))
+        left -= counts.nonzero
+    return grids
+
+
+def encode_tensors(grids: Sequence[np.ndarray]) -> EncodedTensors:
+    """Code integer tensors as format 3 does (module docstring) and store the stream in its
+    shortest form that decodes back into exactly these tensors (checked by decoding it)."""
+    grids = [np.asarray(q) for q in grids]
+    encoder, counts = _encoder_of(grids)
+    shapes = [tuple(q.shape) for q in grids]
+    nonzero = sum(c.nonzero for c in counts)
+
+    def decodes_same(words: np.ndarray) -> bool:
+        try:
+            decoded = _decode_words(words, shapes, nonzero)
+        except CorruptPayload:
+            return False
+        return all(np.array_equal(a, b) for a, b in zip(decoded, grids, strict=True))
+
+    data = verified_bytes(encoder.coder, decodes_same)
+    return EncodedTensors(data, counts, dict(encoder.ideal))
+
+
+def decode_tensors(
+    data: bytes, shapes: Sequence[tuple[int, ...]], nonzero: int
+) -> list[np.ndarray]:
+    """The tensors (int64, of ``shapes``, ``nonzero`` nonzeros in all) of a format-3 payload;
+    raises :class:`CorruptPayload` unless ``data`` is exactly what :func:`encode_tensors`
+    writes for them."""
+    grids = _decode_words(padded_words(data), shapes, nonzero)
+    if bytes(data) not in stream_bytes(_encoder_of(grids)[0].coder):
+        raise CorruptPayload(
+            "the payload is not the one mdlkit writes for the tensors it decodes to "
+            "(bytes were appended, cut or changed)"
+        )
+    return grids

@@ -1,9 +1,10 @@
 """The weight file (``.mdlw``): a model's architecture, then its pruned, quantized tensors.
 
 Every parameter value is quantized to a global grid ``q · Δ`` (q an integer, Δ the step, chosen
-by a loss tolerance as TAMADE chooses its threshold: :func:`~mdlkit.pruning.choose_step`).
-Entries whose q is 0 are pruned. The tensors of q's are coded by the sparse tensor coder
-(:mod:`mdlkit.coding.tensors`: mask flags under Bernoulli models, nonzero values under an
+by code length on the grid Δ = 2^(e/4) (:func:`~mdlkit.pruning.cheapest_step`) or by a loss
+tolerance (:func:`~mdlkit.pruning.choose_step`)). Entries whose q is 0 are pruned. The tensors
+of q's are coded by the sparse tensor coder (:mod:`mdlkit.coding.tensors`: per tensor its
+counts under uniform distributions, mask flags under Bernoulli models, nonzero values under an
 adaptive model) in one constriction range-coder stream. A file decodes into a working model by
 itself, and a damaged one is caught.
 
@@ -13,11 +14,21 @@ the part of :attr:`EncodedModel.length` each field counts in:
 1. ``b"MDLW"`` and the version byte 3 — file overhead;
 2. the architecture (below) — ``architecture``;
 3. N, the number of nonzero parameters (varint) — ``header``;
-4. only if N > 0: Δ (f32 LE), then four varints per tensor (nonzero k, live rows, live columns,
-   value buckets; :class:`~mdlkit.coding.tensors.TensorCounts`) — ``header``;
+4. only if N > 0, the step Δ: a varint v, where v ≥ 1 means Δ = 2^(e/4) rounded to float32
+   (:func:`~mdlkit.pruning.grid_step`) with v = 1 + zigzag(e) (zigzag(e) = 2e for e ≥ 0,
+   −2e − 1 for e < 0; one byte for e in [−64, 63]), and v = 0 is followed by Δ as f32 LE, for
+   a step on no such grid (a loss tolerance's) — ``header``;
 5. CRC32 (u32 LE) of the architecture bytes and then of the decoded float32 weights — file
    overhead;
-6. only if N > 0: the payload, u32 LE range-coder words to the end of the file — ``payload``.
+6. only if N > 0: the payload, to the end of the file — ``payload``: the range-coder stream of
+   every tensor in turn, its counts first (:mod:`mdlkit.coding.tensors`; they cost about 10–20
+   bits a tensor), as big-endian u32 words cut to the shortest byte string that the decoder,
+   padding it with zero bytes to whole words, decodes into the same tensors (checked by
+   decoding it when the file is written).
+
+So N = 0 ends the description (the header is that one byte), and a small model pays for its
+header 2 bytes on top of its architecture, where it paid 37 and more (Δ as f32 and four varints
+a tensor) before the counts went into the stream.
 
 The architecture is the model kind as a varint index into :data:`MODEL_KINDS` (a table written
 out below, not derived from the registry), then EVERY keyword argument of its builder in the
@@ -56,17 +67,20 @@ Decoding trusts nothing in the file. The architecture must name a known model wi
 the types its builder declares, be exactly the canonical bytes the encoder writes for the spec
 it decodes to, and describe at most :data:`MAX_PARAMETERS` parameters; its shapes come from
 building the model on PyTorch's ``meta`` device (no memory, no random numbers), and the real
-model is built only once the weights have passed the CRC32. The counts are checked against those
-shapes, N and the payload's size before any tensor is decoded, and the payload must end where
-its last tensor does. So a damaged file raises a one-line :class:`~mdlkit.errors.MdlkitError`,
-having allocated no more than an intact file of the same shapes would, unless the damage lies
-in bits the range decoder never reads (low bits of the last payload word, or a single word
-appended): then it decodes into the very same model. As the CRC32 covers the architecture, an
-argument damaged into another valid one with the same shapes (relu → gelu) is caught too.
+model is built only once the weights have passed the CRC32. N must fit those shapes, N and the
+step must be written as the encoder writes them (no overlong varint, no f32 for a grid step),
+every count is decoded within what the shapes allow, and the payload must be byte for byte the
+one the encoder writes for the tensors it decodes to (so bytes appended, cut or changed are
+caught even where the range decoder would not read them). So a damaged file raises a one-line
+:class:`~mdlkit.errors.MdlkitError`, having allocated no more than an intact file of the same
+shapes would, or (damage that leaves every decoded weight as it was, and so passes the CRC32)
+decodes into the very same model. As the CRC32 covers the architecture, an argument damaged
+into another valid one with the same shapes (relu → gelu) is caught too.
 
 Format 2 (still read, no longer written): ``b"MDLW"``, version byte 2, a section (varint length
-+ compact JSON) with the spec, Δ (f32), a varint tensor count, the four varints per tensor, the
-CRC32 of the decoded weights (not of the spec), the payload; the whole file counted as model.
++ compact JSON) with the spec, Δ (f32), a varint tensor count, four varints per tensor (nonzero
+k, live rows, live columns, value buckets), the CRC32 of the decoded weights (not of the spec),
+the payload as little-endian u32 words; the whole file counted as model.
 
 The decoded model is what the data part of a two-part code must use;
 :func:`~mdlkit.pruning.quantize_model` makes the identical model on the encoder side.
@@ -77,6 +91,10 @@ The decoded model is what the data part of a two-part code must use;
 >>> encoded = encode_model(model, spec, step=0.125)
 >>> encoded.length.total + encoded.overhead_bits == 8 * encoded.file_bytes
 True
+>>> encoded.length.parts["header"]  # N (> 127: two bytes) and the step 2^(−12/4): 1 + 23
+24.0
+>>> encoded.data[13]
+24
 >>> decode_spec(encoded.data)
 ModelSpec(kind='mlp', kwargs={'sizes': [64, 32, 10], 'activation': 'relu'})
 >>> decoded = decode_model(encoded.data)
@@ -111,10 +129,16 @@ from torch import nn
 
 from mdlkit.bits import CodeLength
 from mdlkit.coding.container import FileFormat, Reader, Writer, crc32
-from mdlkit.coding.tensors import CorruptPayload, TensorCounts, TensorDecoder, TensorEncoder
+from mdlkit.coding.tensors import (
+    CorruptPayload,
+    TensorCounts,
+    TensorDecoder,
+    decode_tensors,
+    encode_tensors,
+)
 from mdlkit.errors import MdlkitError
 from mdlkit.models.spec import MODEL_BUILDERS, ModelSpec
-from mdlkit.pruning.quantize import dequantize, grid_indices
+from mdlkit.pruning.quantize import dequantize, grid_indices, grid_step, step_exponent
 
 __all__ = [
     "FORMAT",
@@ -173,6 +197,9 @@ _MAX_DEPTH = 16
 _MAX_INDEX = 2.0**62
 _F32 = struct.Struct("<f")
 _F64 = struct.Struct("<d")
+# The step exponents e whose grid step 2^(e/4) is a positive, finite float32 (2^−149 to
+# 2^127.75); a file's e outside them is damage.
+_MIN_EXPONENT, _MAX_EXPONENT = -596, 511
 # The tags of a value coded without a type hint (module docstring).
 _NONE, _FALSE, _TRUE, _INT, _NEGATIVE, _FLOAT32, _FLOAT64, _STR, _LIST = range(9)
 
@@ -182,10 +209,10 @@ class EncodedModel:
     """An encoded model file and its accounting.
 
     ``length`` is the model's description length, with the exact parts ``architecture`` (the
-    spec), ``header`` (the nonzero count, the step, the per-tensor counts) and ``payload``;
-    ``overhead_bits`` is what the file adds (magic, version byte, CRC32), so
-    ``length.total + overhead_bits == 8 * file_bytes``. ``ideal`` splits the payload's ideal
-    length into ``mask`` and ``values``.
+    spec), ``header`` (the nonzero count and the step) and ``payload`` (the range-coded per-tensor
+    counts, masks and values, in whole bytes); ``overhead_bits`` is what the file adds (magic,
+    version byte, CRC32), so ``length.total + overhead_bits == 8 * file_bytes``. ``ideal`` splits
+    the payload's ideal length into ``counts``, ``mask`` and ``values``.
     """
 
     data: bytes
@@ -573,13 +600,31 @@ def _crc(architecture: bytes, tensors: list[torch.Tensor]) -> int:
     return crc32([architecture, *(t.contiguous().numpy().tobytes() for t in tensors)])
 
 
+def _zigzag(e: int) -> int:
+    return 2 * e if e >= 0 else -2 * e - 1
+
+
+def _write_header(w: Writer, nonzero: int, step: float) -> None:
+    """N, and (if N > 0) the step: 1 + zigzag(e) for a grid step 2^(e/4), else 0 and the f32."""
+    w.varint(nonzero)
+    if nonzero:
+        e = step_exponent(step)
+        if e is None:
+            w.varint(0)
+            w.f32(step)
+        else:
+            w.varint(1 + _zigzag(e))
+
+
 def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel:
     """Encode ``model``'s parameters quantized at ``step`` (format 3); the model is not changed.
 
-    ``step`` is rounded to float32 first (the header stores it so). Sizes: ``length`` is the
-    description length with the exact parts ``architecture``, ``header`` and ``payload`` in
-    bits, ``overhead_bits`` the rest of the file; ``ideal`` is the payload's ideal length,
-    split into ``mask`` and ``values`` (see :mod:`mdlkit.coding.tensors`).
+    ``step`` is rounded to float32 first (the header stores it so, or as its exponent e when it
+    is :func:`~mdlkit.pruning.grid_step` (e)). Sizes: ``length`` is the description length
+    with the exact parts ``architecture``, ``header`` and ``payload`` in bits, ``overhead_bits``
+    the rest of the file; ``ideal`` is the payload's ideal length, split into ``counts``,
+    ``mask`` and ``values`` (see :mod:`mdlkit.coding.tensors`). The payload is checked to
+    decode into the very tensors coded before the file is returned.
     """
     step = float(np.float32(step))
     if not 0 < step < float("inf"):
@@ -597,8 +642,7 @@ def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel
             f"cannot write a weight file: the model's parameters do not have the shapes its spec "
             f"{spec.kind} builds"
         )
-    encoder = TensorEncoder()
-    table, dequantized = [], []
+    grids, dequantized = [], []
     for name, p in model.named_parameters():
         if not bool(torch.all(p.detach().to(torch.float64).abs() / step < _MAX_INDEX)):
             raise MdlkitError(
@@ -606,33 +650,32 @@ def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel
                 f"or are 2**62 or more steps of {step:g} from zero"
             )
         q = grid_indices(p, step)
-        table.append(encoder.encode(q.numpy()))
+        grids.append(q.numpy())
         dequantized.append(dequantize(q, step))
-    words = encoder.finish()
-    nonzero = sum(counts.nonzero for counts in table)
+    nonzero = sum(int(np.count_nonzero(q)) for q in grids)
+    if nonzero:
+        payload = encode_tensors(grids)
+        data, ideal = payload.data, payload.ideal
+    else:  # every parameter pruned: the file ends with its checksum
+        data, ideal = b"", {"counts": 0.0, "mask": 0.0, "values": 0.0}
     w = FORMAT.writer()
     prefix = len(w)
     w.raw(architecture)
-    w.varint(nonzero)
-    if nonzero:
-        w.f32(step)
-        for counts in table:
-            for value in counts:
-                w.varint(value)
+    _write_header(w, nonzero, step)
     header = len(w) - prefix - len(architecture)
     w.u32(_crc(architecture, dequantized))
     overhead = len(w) - len(architecture) - header
     return EncodedModel(
-        data=w.getvalue() + words.tobytes(),
+        data=w.getvalue() + data,
         length=CodeLength(
             {
                 "architecture": 8.0 * len(architecture),
                 "header": 8.0 * header,
-                "payload": 32.0 * len(words),
+                "payload": 8.0 * len(data),
             },
             name="weight codec",
         ),
-        ideal=CodeLength(encoder.ideal, name="weight codec (ideal)"),
+        ideal=CodeLength(ideal, name="weight codec (ideal)"),
         step=step,
         nonzero=nonzero,
         total=sum(p.numel() for p in model.parameters()),
@@ -660,14 +703,10 @@ def _read_spec(reader: Reader) -> tuple[ModelSpec, bytes, list[tuple[int, ...]]]
         raise FORMAT.damaged(f"is corrupt: its {what} {error}") from None
 
 
-def _decode_payload(
-    words: np.ndarray, shapes: list[tuple[int, ...]], table: list[TensorCounts]
-) -> list[np.ndarray]:
-    """The tensors of grid indices the payload codes, checked against their counts and shapes."""
+def _decoding(read: Callable[[], list[np.ndarray]]) -> list[np.ndarray]:
+    """``read()``'s tensors, any payload damage it finds a one-line error."""
     try:
-        decoder = TensorDecoder(words)
-        grids = [decoder.decode(shape, counts) for shape, counts in zip(shapes, table, strict=True)]
-        decoder.finish()
+        return read()
     except CorruptPayload as error:
         raise FORMAT.damaged(f"is corrupt: {error}") from None
     except MemoryError:  # the bounds above make this unreachable; if not, it is a bug to see
@@ -676,47 +715,63 @@ def _decode_payload(
         raise FORMAT.damaged(
             f"is corrupt: its payload does not decode (unexpected {type(error).__name__})"
         ) from error
-    return grids
 
 
 def _read_counts(reader: Reader, shapes: list[tuple[int, ...]]) -> list[TensorCounts]:
     return [TensorCounts(*(reader.varint("tensor counts") for _ in range(4))) for _ in shapes]
 
 
-def _read_step(reader: Reader) -> float:
+def _read_f32_step(reader: Reader) -> float:
     step = reader.f32("quantization step")
     if not 0 < step < float("inf"):
         raise FORMAT.damaged(f"is corrupt: its quantization step is {step}")
     return step
 
 
+def _read_step(reader: Reader) -> float:
+    """Format 3's step: a grid exponent, or 0 and an f32 that is on no grid."""
+    v = reader.varint("quantization step")
+    if v == 0:
+        step = _read_f32_step(reader)
+        if step_exponent(step) is not None:
+            raise FORMAT.damaged("is corrupt: its quantization step is not written as mdlkit does")
+        return step
+    e = (v - 1) // 2 if v % 2 else -(v // 2)  # v − 1 = zigzag(e)
+    if not _MIN_EXPONENT <= e <= _MAX_EXPONENT or step_exponent(grid_step(e)) != e:
+        raise FORMAT.damaged(f"is corrupt: its quantization step exponent {e} is out of range")
+    return grid_step(e)
+
+
 def _read_weights(reader: Reader, shapes: list[tuple[int, ...]]) -> tuple[list[torch.Tensor], int]:
     """The decoded float32 tensors of a format-3 file and the CRC32 it stores."""
+    start = reader.position
     n = reader.varint("nonzero count")
-    if n == 0:  # every parameter pruned: nothing but the checksum follows
-        crc = reader.u32("checksum")
+    total = sum(math.prod(shape) for shape in shapes)
+    if n > total:
+        raise FORMAT.damaged(
+            f"is corrupt: its header counts {n:,} nonzero parameters, its model has {total:,}"
+        )
+    step = _read_step(reader) if n else 1.0
+    canonical = Writer()
+    _write_header(canonical, n, step)
+    if reader.data[start : reader.position] != canonical.getvalue():
+        raise FORMAT.damaged("is corrupt: its header is not written as mdlkit writes it")
+    crc = reader.u32("checksum")
+    if n == 0:  # every parameter pruned: nothing follows the checksum
         if reader.remaining:
             raise FORMAT.damaged(
                 f"is corrupt: {reader.remaining} bytes follow the checksum of an all-zero model"
             )
         return [torch.zeros(shape, dtype=torch.float32) for shape in shapes], crc
-    step = _read_step(reader)
-    table = _read_counts(reader, shapes)
-    if sum(counts.nonzero for counts in table) != n:
-        raise FORMAT.damaged(
-            f"is corrupt: its tensor counts add up to {sum(c.nonzero for c in table)} nonzero "
-            f"parameters, its header says {n}"
-        )
-    crc = reader.u32("checksum")
-    words = np.frombuffer(reader.rest("payload", multiple_of=4), dtype="<u4").astype(np.uint32)
-    grids = _decode_payload(words, shapes, table)
+    payload = reader.rest("payload")
+    grids = _decoding(lambda: decode_tensors(payload, shapes, n))
     return [dequantize(torch.from_numpy(grid), step) for grid in grids], crc
 
 
 def _read_weights_format_2(
     reader: Reader, shapes: list[tuple[int, ...]]
 ) -> tuple[list[torch.Tensor], int]:
-    step = _read_step(reader)
+    step = _read_f32_step(reader)
     n_tensors = reader.varint("tensor count")
     if n_tensors != len(shapes):
         raise FORMAT.damaged(
@@ -725,7 +780,14 @@ def _read_weights_format_2(
     table = _read_counts(reader, shapes)
     crc = reader.u32("checksum")
     words = np.frombuffer(reader.rest("payload", multiple_of=4), dtype="<u4").astype(np.uint32)
-    grids = _decode_payload(words, shapes, table)
+
+    def read() -> list[np.ndarray]:
+        decoder = TensorDecoder(words)
+        grids = [decoder.decode(shape, counts) for shape, counts in zip(shapes, table, strict=True)]
+        decoder.finish()
+        return grids
+
+    grids = _decoding(read)
     return [dequantize(torch.from_numpy(grid), step) for grid in grids], crc
 
 
