@@ -30,9 +30,10 @@ returns them, :meth:`TensorDecoder.decode` takes them). ``ideal`` holds the idea
 of what was coded, split into ``counts``, ``mask`` and ``values``.
 
 Format 3's stream is stored in its shortest form (:func:`mdlkit.coding.streams.verified_bytes`:
-checked by decoding it), and :func:`decode_tensors` accepts a payload only if it is, byte for
-byte, what the encoder writes for the tensors it decodes to, so bytes appended, cut or changed
-are caught even where the range decoder would not read them. The decoder treats its input as
+checked by decoding it; constriction's whole words should that check ever fail), and
+:func:`decode_tensors` accepts a payload only if it is, byte for byte, one of those two forms of
+the tensors it decodes to, so bytes appended, cut or changed are caught even where the range
+decoder would not read them. The decoder treats its input as
 untrusted: counts that do not fit the tensor's shape and a stream the range coder finds invalid
 raise :class:`CorruptPayload`, and nothing is allocated beyond what the shapes allow (the low
 bits of the values are decoded in chunks), so a damaged file costs no more memory or time than
@@ -444,8 +445,8 @@ def decode_tensors(
     data: bytes, shapes: Sequence[tuple[int, ...]], nonzero: int
 ) -> list[np.ndarray]:
     """The tensors (int64, of ``shapes``, ``nonzero`` nonzeros in all) of a format-3 payload;
-    raises :class:`CorruptPayload` unless ``data`` is exactly what :func:`encode_tensors`
-    writes for them."""
+    raises :class:`CorruptPayload` unless ``data`` is, byte for byte, a form
+    :func:`encode_tensors` writes for them (the shortest, or the whole words)."""
     grids = _decode_words(padded_words(data), shapes, nonzero)
     if bytes(data) not in stream_bytes(_encoder_of(grids)[0].coder):
         raise CorruptPayload(

@@ -16,19 +16,18 @@ the part of :attr:`EncodedModel.length` each field counts in:
 3. N, the number of nonzero parameters (varint) — ``header``;
 4. only if N > 0, the step Δ: a varint v, where v ≥ 1 means Δ = 2^(e/4) rounded to float32
    (:func:`~mdlkit.pruning.grid_step`) with v = 1 + zigzag(e) (zigzag(e) = 2e for e ≥ 0,
-   −2e − 1 for e < 0; one byte for e in [−64, 63]), and v = 0 is followed by Δ as f32 LE, for
+   −2e − 1 for e < 0; one byte for e in [−63, 63]), and v = 0 is followed by Δ as f32 LE, for
    a step on no such grid (a loss tolerance's) — ``header``;
 5. CRC32 (u32 LE) of the architecture bytes and then of the decoded float32 weights — file
    overhead;
 6. only if N > 0: the payload, to the end of the file — ``payload``: the range-coder stream of
-   every tensor in turn, its counts first (:mod:`mdlkit.coding.tensors`; they cost about 10–20
-   bits a tensor), as big-endian u32 words cut to the shortest byte string that the decoder,
-   padding it with zero bytes to whole words, decodes into the same tensors (checked by
-   decoding it when the file is written).
+   every tensor in turn, its counts first (:mod:`mdlkit.coding.tensors`; from nothing, when
+   they are implied, to about 40 bits for a large matrix), as big-endian u32 words cut to the
+   shortest byte string that the decoder, padding it with zero bytes to whole words, decodes
+   into the same tensors (checked by decoding it when the file is written).
 
-So N = 0 ends the description (the header is that one byte), and a small model pays for its
-header 2 bytes on top of its architecture, where it paid 37 and more (Δ as f32 and four varints
-a tensor) before the counts went into the stream.
+So N = 0 ends the description (the header is that one byte), and a model on the step grid
+with fewer than 128 nonzero parameters has a header of two bytes.
 
 The architecture is the model kind as a varint index into :data:`MODEL_KINDS` (a table written
 out below, not derived from the registry), then EVERY keyword argument of its builder in the
@@ -69,13 +68,14 @@ it decodes to, and describe at most :data:`MAX_PARAMETERS` parameters; its shape
 building the model on PyTorch's ``meta`` device (no memory, no random numbers), and the real
 model is built only once the weights have passed the CRC32. N must fit those shapes, N and the
 step must be written as the encoder writes them (no overlong varint, no f32 for a grid step),
-every count is decoded within what the shapes allow, and the payload must be byte for byte the
-one the encoder writes for the tensors it decodes to (so bytes appended, cut or changed are
-caught even where the range decoder would not read them). So a damaged file raises a one-line
-:class:`~mdlkit.errors.MdlkitError`, having allocated no more than an intact file of the same
-shapes would, or (damage that leaves every decoded weight as it was, and so passes the CRC32)
-decodes into the very same model. As the CRC32 covers the architecture, an argument damaged
-into another valid one with the same shapes (relu → gelu) is caught too.
+every count is decoded within what the shapes allow, and the payload must be, byte for byte, a
+form the encoder writes for the tensors it decodes to (its shortest form; or constriction's
+whole words, which it writes should the shortest ever fail its check), so bytes appended, cut
+or changed are caught even where the range decoder would not read them. So a damaged file
+raises a one-line :class:`~mdlkit.errors.MdlkitError`, having allocated no more than an intact
+file of the same shapes would, or (damage that leaves every decoded weight as it was, and so
+passes the CRC32) decodes into the very same model. As the CRC32 covers the architecture, an
+argument damaged into another valid one with the same shapes (relu → gelu) is caught too.
 
 Format 2 (still read, no longer written): ``b"MDLW"``, version byte 2, a section (varint length
 + compact JSON) with the spec, Δ (f32), a varint tensor count, four varints per tensor (nonzero
