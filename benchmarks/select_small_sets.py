@@ -27,6 +27,9 @@ from mdlkit.recipes import FitConfig, SelectConfig, run_fit, run_select
 from mdlkit.runs import RunFolder
 
 SETS = ("sklearn:iris", "sklearn:wine", "sklearn:breast_cancer", "digits", "sklearn:diabetes")
+# A wider grid on the two smallest sets: a linear model (width 0) beside the MLP, smaller α.
+WIDER = {"sklearn:iris", "sklearn:wine"}
+WIDER_WIDTHS, WIDER_ALPHAS = (0, 32), (0.0007, 0.002, 0.006, 0.02)
 
 
 def main() -> None:
@@ -43,13 +46,24 @@ def main() -> None:
             if name == "digits":
                 shutil.copy(folder.file("selection.png"), RESULTS / "select_small_sets.png")
             rows.append((name, sel, plain, time.perf_counter() - t))
+            if name in WIDER:
+                t = time.perf_counter()
+                folder = RunFolder.new(Path(tmp) / f"{name}-wider", kind="select")
+                wider = SelectConfig(
+                    dataset=name, workers=2, widths=WIDER_WIDTHS, alphas=WIDER_ALPHAS
+                )
+                label = f"{name} --widths 0,32 --alphas 7e-4,2e-3,6e-3,2e-2"
+                rows.append(
+                    (label, run_select(wider, folder=folder), plain, time.perf_counter() - t)
+                )
     lines = [
         "# Selection by the code on small data sets",
         "",
         f"Machine: {cpu_name()}, torch {torch.__version__}, 2 cores shared with other jobs. "
         "Command: `.venv/bin/python benchmarks/select_small_sets.py` (`mdlkit select "
         "--data NAME --workers 2`, defaults otherwise: MLP with 32 hidden units, DRR, "
-        "α·2^k for k = −2…2 around α = c·ln2/n, the all-pruned model; G = 6 candidates). "
+        "α·2^k for k = −2…2 around α = c·ln2/n, the all-pruned model; G = 6 candidates; "
+        "on iris and wine also a wider grid, G = 9). "
         f"Whole run: {time.perf_counter() - start:.0f} s.",
         "",
         "Lengths in bits. *bound* = all-pruned model + log2 G = uniform (rounded up) + log2 G + "

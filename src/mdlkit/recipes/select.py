@@ -22,22 +22,18 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import numpy as np
 import torch
 from rich.table import Table
 
 from mdlkit.bits import LN2
 from mdlkit.codes import (
     TorchLearner,
-    decode_uniform,
     doubling_schedule,
-    encode_uniform,
     prequential_code,
     select_shortest,
     two_part_code,
     uniform_codelength,
 )
-from mdlkit.coding import decode_model, encode_model
 from mdlkit.data import Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head, evaluate
@@ -194,36 +190,21 @@ def _head(splits: Splits, epsilon: float) -> Head:
 
 def _all_pruned_row(config: FitConfig, splits: Splits) -> tuple[dict[str, Any], bytes]:
     """The candidate with every weight pruned, coded for real. Its outputs are all zero: for
-    classification 1/K per class, so the labels go in the exact uniform stream
-    (:func:`~mdlkit.codes.encode_uniform`, ⌈n·log2 K⌉ bits); for regression the standardized
-    target's train mean 0, under a Gaussian with σ refit (a two-part code)."""
+    classification 1/K per class, which the two-part code sends as the exact uniform stream
+    (⌈n·log2 K⌉ bits); for regression the standardized target's train mean 0, under a
+    Gaussian with σ refit."""
     spec = fit_spec(config, splits)
     model = spec.build()
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()
-    regression = splits.n_classes is None
-    if regression:
-        code = two_part_code(model, spec, splits.train, 1.0, head=_head(splits, config.epsilon))
-        parts, encoded, decoded = code.length.parts, code.encoded_model, code.decoded_model
-    else:
-        k = splits.n_classes or 1
-        encoded = encode_model(model, spec, 1.0)
-        decoded = decode_model(encoded.data)
-        labels = splits.train.y.numpy()
-        stream = encode_uniform(labels, k)
-        if not np.array_equal(decode_uniform(stream.data, len(labels), k), labels):
-            raise RuntimeError("the uniform stream decodes into other labels (a bug)")
-        architecture = encoded.length.parts.get("architecture", 0.0)
-        parts = {
-            "architecture": architecture,
-            "weights": encoded.length.total - architecture,
-            "data": float(stream.bits),
-        }
-    test = evaluate(decoded, splits.test)
-    total = sum(parts.values())
-    row = _row(ALL_PRUNED, None, None, 0, parts, total, test.loss, test.accuracy, regression)
-    return row, encoded.data
+    head = _head(splits, config.epsilon)
+    code = two_part_code(model, spec, splits.train, 1.0, splits.n_classes, head=head)
+    test = evaluate(code.decoded_model, splits.test)
+    parts = code.length.parts
+    row = _row(ALL_PRUNED, None, None, 0, parts, code.length.total, test.loss, test.accuracy,
+               splits.n_classes is None)  # fmt: skip
+    return row, code.encoded_model.data
 
 
 def _row(
