@@ -209,8 +209,9 @@ def test_cheapest_step_minimises_the_cost_over_quarter_octaves() -> None:
         steps.append(step)
         return (math.log2(step) + 2.25) ** 2  # smallest at Δ = 2^−2.25
 
-    step = cheapest_step(model, cost)
+    step, bits = cheapest_step(model, cost)
     assert math.log2(step) == pytest.approx(-2.25, abs=1e-6)
+    assert bits == min((math.log2(s) + 2.25) ** 2 for s in steps)
     assert torch.equal(model.weight, torch.tensor([[1.0, 0.3, -0.7]]))  # left as it was
 
 

@@ -124,8 +124,9 @@ def cheapest_step(
     cost: Callable[[nn.Module, float], float],
     *,
     patience: int = 3,
-) -> float:
-    """The step Δ that minimises ``cost(quantized model, Δ)`` (a description length in bits).
+) -> tuple[float, float]:
+    """The step Δ that minimises ``cost(quantized model, Δ)`` (a description length in bits),
+    and that smallest cost.
 
     Why: a coarser grid makes every weight cheaper to send and the predictions worse; the
     two-part length weighs both in the same unit, where a loss tolerance (:func:`choose_step`)
@@ -136,8 +137,8 @@ def cheapest_step(
     """
     snapshot = Snapshot(model)
     top = snapshot.max_abs
-    if top == 0:
-        return 1.0
+    if top == 0:  # nothing to quantize: any step gives the same model
+        return 1.0, cost(model, 1.0)
     first = int(np.ceil(STEPS_PER_OCTAVE * np.log2(top)))
 
     def cost_at(e: int) -> float:
@@ -152,5 +153,5 @@ def cheapest_step(
             best, best_cost = e, c
         e -= STEPS_PER_OCTAVE
     around = [best + d for d in range(-STEPS_PER_OCTAVE + 1, STEPS_PER_OCTAVE) if d]
-    best, _ = cheapest(cost_at, [best, *around])
-    return grid_step(best)
+    best, best_cost = cheapest(cost_at, [best, *around])
+    return grid_step(best), best_cost

@@ -21,7 +21,7 @@ from mdlkit.bits import LN2, CodeLength
 from mdlkit.codes.selection import codec_bits_per_nonzero, description_length_alpha, two_part_bits
 from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
-from mdlkit.data import Split, Splits, check_dataset, image_shape, load_dataset
+from mdlkit.data import Splits, check_dataset, image_shape, load_dataset
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, Evaluation, GaussianHead, Head, evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
@@ -32,7 +32,6 @@ from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
 from mdlkit.training.loop import TrainConfig, TrainResult, train
 from mdlkit.training.pipeline import (
-    CostFactory,
     PruneConfig,
     PruneResult,
     regularize_prune_finetune,
@@ -42,7 +41,6 @@ from mdlkit.training.quantized import QuantizedForward
 __all__ = [
     "FitConfig",
     "FitResult",
-    "codelength_cost",
     "fit_alpha",
     "fit_data",
     "fit_spec",
@@ -296,30 +294,22 @@ def fit_alpha(config: FitConfig, model: nn.Module, spec: ModelSpec, n: int) -> t
 
 def step_chooser(
     config: FitConfig, spec: ModelSpec, head: Head, splits: Splits
-) -> Callable[[nn.Module], float]:
-    """How ``config`` picks the quantization step of a model: the step of the shortest two-part
-    code of the training targets, or the largest step within the validation-loss tolerance."""
+) -> Callable[[nn.Module], tuple[float, float]]:
+    """How ``config`` picks the quantization step of a model, with the model's two-part length
+    (bits, :func:`~mdlkit.codes.two_part_bits`, training targets) at that step: the step of the
+    shortest code, or the largest step within the validation-loss tolerance."""
+
+    def bits_at(m: nn.Module, step: float) -> float:
+        return two_part_bits(m, spec, step, head, splits.train)
+
     if config.quant_mode == "codelength":
-        return lambda model: cheapest_step(
-            model, lambda m, step: two_part_bits(m, spec, step, head, splits.train)
-        )
-    return lambda model: choose_step(
-        model, lambda m: evaluate(m, splits.val), delta=config.quant_tolerance
-    )
+        return lambda model: cheapest_step(model, bits_at)
 
+    def within_tolerance(model: nn.Module) -> tuple[float, float]:
+        step = choose_step(model, lambda m: evaluate(m, splits.val), delta=config.quant_tolerance)
+        return step, bits_at(model, step)
 
-def codelength_cost(
-    spec: ModelSpec, head: Head, data: Split, choose: Callable[[nn.Module], float]
-) -> CostFactory:
-    """What pruning by code length minimises: the two-part length (bits,
-    :func:`~mdlkit.codes.two_part_bits`) of ``data`` under a pruned model, each pruned model at
-    the step ``choose`` picks for it (a step chosen once, on the unpruned model, would be far
-    too coarse for a model with a few weights left and make it look useless)."""
-
-    def make_cost(model: nn.Module) -> Callable[[nn.Module], float]:
-        return lambda m: two_part_bits(m, spec, choose(m), head, data)
-
-    return make_cost
+    return within_tolerance
 
 
 def fit_spec(config: FitConfig, splits: Splits) -> ModelSpec:
@@ -410,7 +400,9 @@ def run_fit(
             loss_fn=head,
             checkpoint_dir=checkpoints,
             progress=progress,
-            make_cost=codelength_cost(spec, head, splits.train, choose_step_of),
+            # each pruned version at the step that suits IT: one step chosen on the unpruned
+            # model would be far too coarse for a model with a few weights left
+            cost=lambda m: choose_step_of(m)[1],
         )
         phases = {"regularized": pipeline.regularized, "finetuned": pipeline.finetuned}
         pruning = pipeline.pruning
@@ -427,7 +419,7 @@ def run_fit(
                 description="plain",
             )
         }
-    step = choose_step_of(model)
+    step, _ = choose_step_of(model)
     if config.grid_epochs > 0:
         # The step is often coarse; fine-tuning through the rounding recovers what it costs.
         phases["grid"] = train(

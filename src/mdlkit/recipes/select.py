@@ -270,6 +270,8 @@ def run_select(
     With ``folder``: ``config.json``, ``runs/<key>.json`` and ``models/<key>.mdlw`` per
     candidate, ``selected.mdlw``, ``results.json``, ``table.txt`` and ``selection.png``.
     """
+    if folder is None:  # the candidates' records and model files live there
+        raise MdlkitError("select writes its candidates into a run folder; give one")
     config.validate()
     start = time.perf_counter()
     splits = fit_data(config)
@@ -280,8 +282,6 @@ def run_select(
     for _, job in jobs:  # every candidate is checked before anything is written
         job.validate()
         fit_spec(job, splits)
-    if folder is None:
-        raise MdlkitError("select writes its candidates into a run folder; give one")
     folder.start({"runs": {"select": config.to_dict()}})
     if splits.scaling is not None:  # how to prepare new inputs for the selected model
         folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))

@@ -8,7 +8,6 @@ from mdlkit.training.distributed import ShardedBatches, is_main_process
 from mdlkit.training.loop import train
 from mdlkit.training.optimizers import OptimizerFactory, fused_adam
 from mdlkit.training.pipeline import (
-    CostFactory,
     PipelineResult,
     PruneConfig,
     PruneResult,
@@ -25,7 +24,6 @@ __all__ = [
     "Batches",
     "Callback",
     "Checkpointer",
-    "CostFactory",
     "EpochLog",
     "EpochLogger",
     "LossSaturation",

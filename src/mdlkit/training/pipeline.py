@@ -30,11 +30,7 @@ from mdlkit.training.checkpoint import load_checkpoint, save_checkpoint
 from mdlkit.training.loop import train
 from mdlkit.training.state import TrainConfig, TrainResult
 
-CostFactory = Callable[[nn.Module], Callable[[nn.Module], float]]
-"""Given the trained model, the cost in bits of any pruned version of it (``codelength`` mode)."""
-
 __all__ = [
-    "CostFactory",
     "PipelineResult",
     "PruneConfig",
     "PruneResult",
@@ -92,17 +88,17 @@ def prune(
     splits: Splits,
     config: PruneConfig | None = None,
     *,
-    make_cost: CostFactory | None = None,
+    cost: Callable[[nn.Module], float] | None = None,
 ) -> PruneResult:
     """Random gradient pruning → TAMADE → random gradient pruning, in place; returns the mask.
 
     TAMADE scores with the plain data loss (cross-entropy, or ½·MSE for regression), which is
     positive, as its relative tolerance requires. In ``codelength`` mode the threshold minimises
-    ``make_cost(model)`` (bits of a pruned version of the trained model, e.g. its two-part
-    length at a step chosen on that model) instead; the validation scores are only recorded.
+    ``cost`` (bits of a pruned version of the model, e.g. its two-part length at the best step
+    for that version) instead; the validation scores are only recorded.
     """
     config = config or PruneConfig()
-    if config.mode == "codelength" and make_cost is None:
+    if config.mode == "codelength" and cost is None:
         raise MdlkitError("pruning by code length needs a cost function (bits of a model)")
     before = count_nonzero(model)
     random_gradient_prune(
@@ -113,8 +109,7 @@ def prune(
         vocab_size=splits.vocab_size,
     )
     if config.mode == "codelength":
-        assert make_cost is not None
-        cost = make_cost(model)
+        assert cost is not None
         result = codelength_threshold(model, cost, lambda m: evaluate(m, splits.val))
     else:
         result = tamade(
@@ -164,14 +159,14 @@ def _prune_with_checkpoint(
     splits: Splits,
     config: PruneConfig | None,
     path: Path | None,
-    make_cost: CostFactory | None,
+    cost: Callable[[nn.Module], float] | None,
 ) -> PruneResult:
     """:func:`prune`, or the pruned model and result of an earlier run from ``path``."""
     if path is not None and path.exists():
         saved = load_checkpoint(path)
         model.load_state_dict(saved["model"])
         return PruneResult.from_dict(saved["result"])
-    result = prune(model, splits, config, make_cost=make_cost)
+    result = prune(model, splits, config, cost=cost)
     if path is not None:
         save_checkpoint(path, {"model": model.state_dict(), "result": result.to_dict()})
     return result
@@ -188,10 +183,10 @@ def regularize_prune_finetune(
     loss_fn: Head | None = None,
     checkpoint_dir: str | Path | None = None,
     progress: bool = False,
-    make_cost: CostFactory | None = None,
+    cost: Callable[[nn.Module], float] | None = None,
 ) -> PipelineResult:
     """Run the whole pipeline on ``model`` in place (see the module docstring);
-    ``make_cost`` gives what ``codelength`` mode prunes by (see :func:`prune`)."""
+    ``cost`` is what ``codelength`` mode prunes by (see :func:`prune`)."""
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     regularized = train(
         model,
@@ -206,7 +201,7 @@ def regularize_prune_finetune(
     )
     pruned, finetuned = prune_and_finetune(
         model, splits, finetune_config, prune_config, loss_fn=loss_fn, folder=folder,
-        progress=progress, make_cost=make_cost,
+        progress=progress, cost=cost,
     )  # fmt: skip
     return PipelineResult(regularized, pruned, finetuned)
 
@@ -220,12 +215,12 @@ def prune_and_finetune(
     loss_fn: Head | None = None,
     folder: Path | None = None,
     progress: bool = False,
-    make_cost: CostFactory | None = None,
+    cost: Callable[[nn.Module], float] | None = None,
 ) -> tuple[PruneResult, TrainResult]:
     """The pipeline's second half on a trained ``model``, in place: :func:`prune`, zero the
     pruned entries, then fine-tune with the mask frozen (checkpoints in ``folder`` if given)."""
     pruned = _prune_with_checkpoint(
-        model, splits, prune_config, folder / "pruned.pt" if folder else None, make_cost
+        model, splits, prune_config, folder / "pruned.pt" if folder else None, cost
     )
     with torch.no_grad():
         pruned.mask.apply(model)
