@@ -17,6 +17,7 @@ from mdlkit.complexity.llc import _chain
 from mdlkit.data import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import head_for
+from mdlkit.training import ShuffledBatches
 
 
 def _reduced_rank_regression(m: int, n: int, h: int, r: int) -> float:
@@ -109,7 +110,8 @@ def test_chains_do_not_depend_on_their_order() -> None:
     loss = head_for(data)
     # each chain run on its own, last one first, gives the same trace as inside the estimate
     for c in (2, 0, 1):
-        alone = _chain(model, data, loss, settings, result.n_beta, c)
+        batches = lambda seed: ShuffledBatches(settings.batch_size, seed)  # noqa: E731
+        alone, _ = _chain(model, data, loss, settings, result.n_beta, c, batches)
         assert tuple(alone) == result.traces[c]
     assert len(set(result.per_chain)) == 3  # and the chains are not copies of each other
 

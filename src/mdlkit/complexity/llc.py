@@ -23,21 +23,25 @@ same settings. Batches come from the training loop's :class:`~mdlkit.training.Ba
 from __future__ import annotations
 
 import copy
+import itertools
 import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import head_for
-from mdlkit.training.batches import ShuffledBatches
+from mdlkit.training.batches import Batches, ShuffledBatches
 
-__all__ = ["SGLD", "LLCResult", "LLCSettings", "estimate_llc"]
+__all__ = ["SGLD", "Calibration", "LLCResult", "LLCSettings", "calibrate_llc", "estimate_llc"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -46,6 +50,14 @@ class SGLD(torch.optim.Optimizer):
     """One SGLD step per :meth:`step` on gradients of the MEAN minibatch loss:
     w ← w − (ε/2)·[nβ·g + γ·(w − w*)] + noise·√ε·ξ (``noise=0`` is plain gradient descent with
     step ε·nβ/2 on the loss plus the localizer). w* is the parameters' value at construction.
+
+    ``rmsprop`` (a decay, e.g. 0.99) preconditions the step per coordinate like RMSprop:
+    V ← ρ·V + (1 − ρ)·(nβ·g)², G = 1 / (√V̂ + 0.1) with V̂ the bias-corrected V, and the step
+    becomes w ← w − (ε/2)·G·[nβ·g + γ·(w − w*)] + noise·√(ε·G)·ξ: flat and steep directions
+    then move at similar rates. The 0.1 caps G where the gradient vanishes (at a singular w*
+    it does). G changes along the chain and the drift lacks the divergence term of G, so this
+    chain samples the posterior only approximately: on the toys it overestimates λ
+    (``benchmarks/results/llc_accuracy.md``), which is why "sgld" is the default.
     """
 
     def __init__(
@@ -56,63 +68,94 @@ class SGLD(torch.optim.Optimizer):
         n_beta: float,
         gamma: float,
         noise: float = 1.0,
+        rmsprop: float | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__(params, {"step": step, "n_beta": n_beta, "gamma": gamma, "noise": noise})
+        if rmsprop is not None and not 0 < rmsprop < 1:
+            raise MdlkitError(f"the RMSprop decay must lie in (0, 1), got {rmsprop}")
+        defaults = {"step": step, "n_beta": n_beta, "gamma": gamma, "noise": noise}
+        super().__init__(params, defaults)
         self.generator = generator
+        self.rmsprop = rmsprop
+        self.steps = 0
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["center"] = p.detach().clone()
+                if rmsprop is not None:
+                    self.state[p]["square"] = torch.zeros_like(p)
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> None:  # type: ignore[override]
+        self.steps += 1
         for group in self.param_groups:
             eps, nb, gamma, noise = group["step"], group["n_beta"], group["gamma"], group["noise"]
             for p in group["params"]:
-                drift = gamma * (p - self.state[p]["center"])
+                state = self.state[p]
+                drift = gamma * (p - state["center"])
                 if p.grad is not None:
                     drift = drift + nb * p.grad
-                p.add_(drift, alpha=-eps / 2)
+                if self.rmsprop is None:
+                    p.add_(drift, alpha=-eps / 2)
+                    if noise:
+                        xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype)
+                        p.add_(xi, alpha=noise * math.sqrt(eps))
+                    continue
+                grad = nb * p.grad if p.grad is not None else torch.zeros_like(p)
+                square = state["square"]
+                square.mul_(self.rmsprop).addcmul_(grad, grad, value=1 - self.rmsprop)
+                scale = 1 / ((square / (1 - self.rmsprop**self.steps)).sqrt() + 0.1)
+                p.add_(scale * drift, alpha=-eps / 2)
                 if noise:
                     xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype)
-                    p.add_(xi, alpha=noise * math.sqrt(eps))
+                    p.add_(scale.sqrt() * xi, alpha=noise * math.sqrt(eps))
 
 
 @dataclass(frozen=True)
 class LLCSettings:
-    """Everything λ̂ depends on. ``n_beta`` None → n / ln n; ``batch_size`` None → full batch."""
+    """Everything λ̂ depends on. ``n_beta`` None → n / ln n; ``batch_size`` None → full batch;
+    ``sampler`` "sgld" or "rmsprop" (:class:`SGLD` with ``rmsprop=0.99``).
+
+    The defaults are the setting that meets the accuracy bands on the toys with known λ
+    (``benchmarks/results/llc_accuracy.md``): full batch — minibatch gradient noise heats the
+    chain and λ̂ rises with it —, γ = 1, ε = 1e-4, 4 chains of 1000 + 4000 steps. ε suits
+    curvatures up to about 1/(ε·nβ); for another model run :func:`calibrate_llc`.
+    """
 
     step: float = 1e-4
-    gamma: float = 100.0
+    gamma: float = 1.0
     n_beta: float | None = None
     chains: int = 4
-    burn_in: int = 200
-    draws: int = 400
-    batch_size: int | None = 64
+    burn_in: int = 1000
+    draws: int = 4000
+    batch_size: int | None = None
     seed: int = 0
+    sampler: Literal["sgld", "rmsprop"] = "sgld"
 
     def validate(self) -> None:
         if not (self.step > 0 and math.isfinite(self.step)):
             raise MdlkitError(f"the SGLD step must be > 0, got {self.step}")
-        if not self.gamma >= 0:
+        if not (self.gamma >= 0 and math.isfinite(self.gamma)):
             raise MdlkitError(f"the localization γ must be >= 0, got {self.gamma}")
         if self.step * self.gamma >= 2:
             raise MdlkitError(
                 f"ε·γ = {self.step * self.gamma:g} >= 2 makes SGLD unstable; lower the step "
                 "or γ (keep ε·γ well below 1)"
             )
-        if self.n_beta is not None and not self.n_beta > 0:
+        if self.n_beta is not None and not (self.n_beta > 0 and math.isfinite(self.n_beta)):
             raise MdlkitError(f"nβ must be > 0, got {self.n_beta}")
         if self.chains < 1 or self.draws < 1 or self.burn_in < 0:
             raise MdlkitError("chains and draws must be >= 1 and burn-in >= 0")
         if self.batch_size is not None and self.batch_size < 1:
             raise MdlkitError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.sampler not in ("sgld", "rmsprop"):
+            raise MdlkitError(f"unknown sampler {self.sampler!r}; choose sgld or rmsprop")
 
 
 @dataclass(frozen=True)
 class LLCResult:
     """λ̂ (mean over chains), its std across chains, each chain's value, each chain's loss
-    trace (nats, burn-in included), L_n(w*), nβ and the settings; ``warnings`` in words."""
+    trace (nats, burn-in included), L_n(w*), nβ, the mean squared distance ‖w − w*‖² over the
+    draws, the settings, and ``warnings`` in words."""
 
     llc: float
     std: float
@@ -122,14 +165,19 @@ class LLCResult:
     n_beta: float
     settings: LLCSettings
     warnings: tuple[str, ...] = field(default=())
+    distance: float = 0.0
+    seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """Everything but the traces, JSON-ready."""
         return {
             "llc": self.llc,
             "std": self.std,
             "per_chain": list(self.per_chain),
             "initial_loss": self.initial_loss,
             "n_beta": self.n_beta,
+            "distance": self.distance,
+            "seconds": self.seconds,
             "settings": asdict(self.settings),
             "warnings": list(self.warnings),
         }
@@ -152,19 +200,31 @@ def _chain(
     settings: LLCSettings,
     n_beta: float,
     chain: int,
-) -> list[float]:
+    batches: Callable[[int], Batches],
+    advance: Callable[[], None] = lambda: None,
+) -> tuple[list[float], float]:
+    """One chain's loss trace and its mean ‖w − w*‖² over the draws."""
     sampler = copy.deepcopy(model)
     sampler.train(False)
     seed = settings.seed + 1000 * chain
     generator = torch.Generator().manual_seed(seed)
     params = [p for p in sampler.parameters() if p.requires_grad]
-    opt = SGLD(params, step=settings.step, n_beta=n_beta, gamma=settings.gamma,
-               generator=generator)  # fmt: skip
-    batches = ShuffledBatches(settings.batch_size, seed)
+    rmsprop = 0.99 if settings.sampler == "rmsprop" else None
+    opt = SGLD(
+        params,
+        step=settings.step,
+        n_beta=n_beta,
+        gamma=settings.gamma,
+        rmsprop=rmsprop,
+        generator=generator,
+    )
+    center = [p.detach().clone() for p in params]
+    source = batches(seed)
     trace: list[float] = []
+    distance = 0.0
     total = settings.burn_in + settings.draws
     while len(trace) < total:
-        for x, y in batches.epoch(data):
+        for x, y in source.epoch(data):
             loss = loss_fn(sampler(x), y)
             value = float(loss.detach())
             if not math.isfinite(value):
@@ -172,16 +232,33 @@ def _chain(
                     f"chain {chain}: the loss became {value} after {len(trace)} SGLD steps; "
                     f"the step {settings.step:g} is too large — lower it"
                 )
+            if len(trace) >= settings.burn_in:
+                with torch.no_grad():
+                    distance += sum(
+                        float((p - c).square().sum()) for p, c in zip(params, center, strict=True)
+                    )
             trace.append(value)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            advance()
             if len(trace) == total:
                 break
-    return trace
+    return trace, distance / settings.draws
 
 
-def _diagnose(traces: list[list[float]], initial: float, settings: LLCSettings) -> list[str]:
+def _diagnose(
+    traces: list[list[float]],
+    initial: float,
+    settings: LLCSettings,
+    llc: float,
+    d: int,
+    distance: float,
+) -> list[str]:
+    """Warnings in words. ``localizer`` is the localizer's share of equipartition: at
+    stationarity E[(w − w*)·∇U] = d for the potential U = nβ·L + (γ/2)‖w − w*‖², of which the
+    localizer takes γ·E‖w − w*‖²; near 1, the loss confines almost nothing."""
+    localizer = settings.gamma * distance / d
     warnings = []
     draws = np.array([t[settings.burn_in :] for t in traces])
     if float(draws.mean()) < initial:
@@ -192,12 +269,34 @@ def _diagnose(traces: list[list[float]], initial: float, settings: LLCSettings) 
     spread = np.median(np.abs(draws - np.median(draws)))
     if float(np.max(draws)) > float(np.median(draws)) + 20 * max(float(spread), 1e-12):
         warnings.append("the loss trace has spikes: the step may be too large")
-    if settings.burn_in and len(traces[0]) > settings.burn_in:
+    if settings.burn_in and draws.shape[1] >= 2:
         late = draws[:, draws.shape[1] // 2 :].mean()
-        early = draws[:, : max(1, draws.shape[1] // 2)].mean()
+        early = draws[:, : draws.shape[1] // 2].mean()
         if abs(late - early) > 0.25 * max(abs(late - initial), 1e-12):
             warnings.append("the trace has not settled: use more burn-in or draws")
+    if llc > 1.1 * d / 2:  # 10 % above: a regular model's λ̂ scatters around d/2 itself
+        warnings.append(
+            f"λ̂ = {llc:.3g} exceeds d/2 = {d / 2:g}, the most any model with d = {d} parameters "
+            "can have: the step is too large (or the chains have not settled)"
+        )
+    if localizer > 0.9:
+        warnings.append(
+            f"the localizer dominates: it takes {100 * localizer:.0f} % of the sampler's "
+            "equipartition (γ·E‖w − w*‖² / d), so λ̂ measures γ more than the loss — lower γ"
+        )
     return warnings
+
+
+def _progress_bar(total: int, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("LLC sampling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=True,
+    )
 
 
 def estimate_llc(
@@ -206,33 +305,129 @@ def estimate_llc(
     loss_fn: LossFn | None = None,
     *,
     settings: LLCSettings | None = None,
+    batches: Callable[[int], Batches] | None = None,
+    progress: bool = False,
 ) -> LLCResult:
     """λ̂ of ``model`` (at its current weights, w*) on ``data`` — the training samples.
 
     ``loss_fn(output, target)`` is the mean loss in nats (default: the head the targets call
-    for, :func:`~mdlkit.heads.head_for`). The model itself is not changed. A chain is a
-    deterministic function of its seed (``settings.seed + 1000·chain``), so the result does not
-    depend on the order chains run in.
+    for, :func:`~mdlkit.heads.head_for`). ``batches(seed)`` gives a chain the training loop's
+    :class:`~mdlkit.training.Batches` (default: :class:`~mdlkit.training.ShuffledBatches` of
+    ``settings.batch_size`` seeded by the chain's seed, ``settings.seed + 1000·chain``). The
+    model itself is not changed. Each chain is a deterministic function of its seed, so the
+    result does not depend on the order chains run in. ``progress`` shows a bar on stderr.
     """
     settings = settings or LLCSettings()
     settings.validate()
     if len(data) < 2:
         raise MdlkitError("LLC estimation needs at least 2 samples")
     loss_fn = loss_fn if loss_fn is not None else head_for(data)
+    if batches is None:
+        size = settings.batch_size
+        batches = lambda seed: ShuffledBatches(size, seed)  # noqa: E731
     n = len(data)
     n_beta = settings.n_beta if settings.n_beta is not None else n / math.log(n)
     initial = _mean_loss(model, data, loss_fn)
     if not math.isfinite(initial):
         raise MdlkitError(f"the loss at w* is {initial}; the model or the data is broken")
-    traces = [_chain(model, data, loss_fn, settings, n_beta, c) for c in range(settings.chains)]
+    started = time.perf_counter()
+    steps = settings.burn_in + settings.draws
+    with _progress_bar(settings.chains * steps, progress) as bar:
+        task = bar.add_task("", total=settings.chains * steps)
+        runs = [
+            _chain(model, data, loss_fn, settings, n_beta, c, batches, lambda: bar.advance(task))
+            for c in range(settings.chains)
+        ]
+    traces = [trace for trace, _ in runs]
+    distance = float(np.mean([mean_sq for _, mean_sq in runs]))
     per_chain = tuple(n_beta * (float(np.mean(t[settings.burn_in :])) - initial) for t in traces)
+    llc = float(np.mean(per_chain))
+    d = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return LLCResult(
-        llc=float(np.mean(per_chain)),
+        llc=llc,
         std=float(np.std(per_chain)),
         per_chain=per_chain,
         traces=tuple(tuple(t) for t in traces),
         initial_loss=initial,
         n_beta=n_beta,
         settings=settings,
-        warnings=tuple(_diagnose(traces, initial, settings)),
+        warnings=tuple(_diagnose(traces, initial, settings, llc, d, distance)),
+        distance=distance,
+        seconds=time.perf_counter() - started,
     )
+
+
+CALIBRATION_STEPS: tuple[float, ...] = tuple(10.0 ** (k / 2) for k in range(-14, -3))
+"""The steps :func:`calibrate_llc` tries by default: 1e-7 … 3.2e-2, √10 apart."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """λ̂ at each (step, γ) tried, each row's warnings, and the recommended settings (None when
+    no row was healthy), with the reason in words."""
+
+    rows: tuple[tuple[LLCSettings, LLCResult | None, tuple[str, ...]], ...]
+    recommended: LLCSettings | None
+    reason: str
+
+
+def calibrate_llc(
+    model: nn.Module,
+    data: Split,
+    loss_fn: LossFn | None = None,
+    *,
+    settings: LLCSettings | None = None,
+    steps: Sequence[float] = CALIBRATION_STEPS,
+    gammas: Sequence[float] | None = None,
+    batches: Callable[[int], Batches] | None = None,
+    progress: bool = False,
+) -> Calibration:
+    """Sweep the step ε (and γ) at otherwise fixed ``settings`` and recommend one from trace health.
+
+    A row is healthy when its chains finish, λ̂ > 0 and no warning fires (no spikes, settled,
+    not below L_n(w*), localizer not dominating). λ̂(ε) rises from too-short mixing at small ε
+    to discretization bias at large ε; between lies a plateau. The recommendation, per γ from
+    the smallest up: the healthy pair of neighbouring steps whose λ̂ differ least (relative),
+    and of the pair the SMALLER step (less discretization bias). It is a heuristic: a plateau
+    can also come from chains too short at both steps — check with more draws.
+    """
+    settings = settings or LLCSettings()
+    gammas = tuple(gammas) if gammas is not None else (settings.gamma,)
+    rows: list[tuple[LLCSettings, LLCResult | None, tuple[str, ...]]] = []
+    best: tuple[float, LLCSettings] | None = None
+    for gamma in sorted(gammas):
+        healthy: list[tuple[LLCSettings, float]] = []
+        for step in sorted(steps):
+            trial = replace(settings, step=step, gamma=gamma)
+            if step * gamma >= 2:
+                rows.append((trial, None, ("ε·γ >= 2: not run",)))
+                continue
+            try:
+                result = estimate_llc(
+                    model, data, loss_fn, settings=trial, batches=batches, progress=progress
+                )
+            except MdlkitError as error:
+                rows.append((trial, None, (str(error),)))
+                continue
+            rows.append((trial, result, result.warnings))
+            if result.llc > 0 and not result.warnings:
+                healthy.append((trial, result.llc))
+        for (a, la), (_, lb) in itertools.pairwise(healthy):
+            change = abs(lb - la) / max(abs(la), abs(lb))
+            if best is None or change < best[0]:
+                best = (change, a)
+        if best is not None:
+            break  # the smallest γ with a plateau: a larger γ only biases λ̂ down
+    if best is None:
+        return Calibration(
+            tuple(rows),
+            None,
+            "no two neighbouring steps gave healthy chains: "
+            "change the step range, γ, or the number of draws",
+        )
+    change, chosen = best
+    reason = (
+        f"step {chosen.step:g} at γ = {chosen.gamma:g}: healthy traces, and λ̂ changes by "
+        f"{100 * change:.1f} % to the next step (the flattest healthy pair)"
+    )
+    return Calibration(tuple(rows), chosen, reason)
