@@ -1,4 +1,6 @@
-"""Complexity: the local learning coefficient λ̂ (SGLD) and the known λ it is tested against."""
+"""Complexity: the local learning coefficient λ̂ (SGLD), the known λ it is tested against (the
+formulas and toy models with data that make them exact), and compressibility at a loss
+tolerance — critical quantization bits, rank and pruning fractions, coded sizes."""
 
 from mdlkit.complexity.compressibility import (
     RANGE_FRACTIONS,
@@ -13,12 +15,24 @@ from mdlkit.complexity.compressibility import (
     critical_rank_fraction,
     measure_compressibility,
 )
-from mdlkit.complexity.llc import SGLD, LLCResult, LLCSettings, estimate_llc
+from mdlkit.complexity.llc import (
+    CALIBRATION_STEPS,
+    SGLD,
+    Calibration,
+    LLCResult,
+    LLCSettings,
+    calibrate_llc,
+    estimate_llc,
+)
+from mdlkit.complexity.toys import TOYS, Toy, make_toy
 from mdlkit.complexity.truth import deep_linear_lambda, normal_crossing_lambda, regular_lambda
 
 __all__ = [
+    "CALIBRATION_STEPS",
     "RANGE_FRACTIONS",
     "SGLD",
+    "TOYS",
+    "Calibration",
     "CodedSize",
     "Compressibility",
     "LLCResult",
@@ -26,12 +40,15 @@ __all__ = [
     "PruningPoint",
     "QuantizationPoint",
     "RankPoint",
+    "Toy",
+    "calibrate_llc",
     "coded_bits_within",
     "critical_pruning_fraction",
     "critical_quantization_bits",
     "critical_rank_fraction",
     "deep_linear_lambda",
     "estimate_llc",
+    "make_toy",
     "measure_compressibility",
     "normal_crossing_lambda",
     "regular_lambda",
