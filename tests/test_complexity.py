@@ -1,6 +1,8 @@
 """LLC: known λ (Aoyagi's deep linear formula), the SGLD sampler's limits, the estimator."""
 
+import copy
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -8,8 +10,10 @@ import torch
 from mdlkit.complexity import (
     SGLD,
     LLCSettings,
+    calibrate_llc,
     deep_linear_lambda,
     estimate_llc,
+    make_toy,
     normal_crossing_lambda,
     regular_lambda,
 )
@@ -124,3 +128,113 @@ def test_bad_settings_and_a_nan_loss_are_clear_errors() -> None:
         estimate_llc(model, data, settings=LLCSettings(step=-1e-3))
     with pytest.raises(MdlkitError, match="too large"):
         estimate_llc(model, data, settings=LLCSettings(step=1.0, gamma=0.0, draws=500))
+
+
+# --- the bands on toys with known λ (benchmarks/results/llc_accuracy.md has the full table) ---
+
+SHORT = LLCSettings(chains=2, burn_in=500, draws=2000)  # the default setting, shorter chains
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "band"),
+    [
+        ("deep-linear-4-4-4-r1", SHORT, 0.10),
+        ("normal-crossing", replace(SHORT, step=3e-3, burn_in=1000, draws=4000), 0.20),
+    ],
+)
+def test_smoke_bands_on_a_deep_linear_network_and_a_normal_crossing(
+    name: str, settings: LLCSettings, band: float
+) -> None:
+    toy = make_toy(name)
+    result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=settings)
+    assert result.llc == pytest.approx(toy.true_llc, rel=band)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "band"),
+    [
+        ("linear", 0.10),
+        ("deep-linear-5-3-5-r0", 0.10),
+        ("deep-linear-4-4-4-r1", 0.10),
+        ("deep-linear-6-4-6-r2", 0.10),
+        ("normal-crossing", 0.20),
+    ],
+)
+def test_bands_at_the_benchmark_settings(name: str, band: float) -> None:
+    settings = LLCSettings()
+    if name == "normal-crossing":
+        settings = replace(settings, step=3e-3, burn_in=2000, draws=8000)
+    toy = make_toy(name)
+    result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=settings)
+    assert result.llc == pytest.approx(toy.true_llc, rel=band)
+
+
+@pytest.mark.slow
+def test_llc_grows_with_the_true_rank_at_fixed_widths() -> None:
+    estimates = []
+    for rank in range(5):
+        toy = make_toy(f"deep-linear-6-4-6-r{rank}")
+        estimates.append(estimate_llc(toy.model, toy.data, toy.loss_fn).llc)
+    assert estimates == sorted(estimates)
+    assert estimates[-1] < 24  # and below d/2 = 24 of the degenerate model
+
+
+def test_the_toys_put_w_star_at_the_empirical_minimum() -> None:
+    for name in ("linear", "deep-linear-6-4-6-r2", "normal-crossing"):
+        toy = make_toy(name, n=500)
+        loss = toy.loss_fn(toy.model(toy.data.x), toy.data.y)
+        grads = torch.autograd.grad(loss, list(toy.model.parameters()))
+        assert max(float(g.abs().max()) for g in grads) < 1e-5, name
+    # the known λ come from truth.py
+    assert make_toy("deep-linear-5-3-5-r0", n=20).true_llc == deep_linear_lambda([5, 3, 5], 0)
+    with pytest.raises(MdlkitError, match="unknown toy"):
+        make_toy("deep-linear-5-x")
+
+
+def test_warnings_say_what_is_wrong() -> None:
+    toy = make_toy("deep-linear-6-4-6-r2", n=2_000)
+    quick = LLCSettings(chains=2, burn_in=100, draws=300)
+    # a step far too large: λ̂ beyond d/2
+    result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=replace(quick, step=5e-3))
+    assert any("exceeds d/2" in w for w in result.warnings)
+    # w* moved off the minimum: the chain falls below L_n(w*)
+    moved = copy.deepcopy(toy.model)
+    with torch.no_grad():
+        for p in moved.parameters():
+            p.add_(0.3)
+    result = estimate_llc(moved, toy.data, toy.loss_fn, settings=quick)
+    assert result.llc < 0
+    assert any("below L_n(w*)" in w for w in result.warnings)
+    # a localizer far stronger than the loss: γ takes the equipartition
+    result = estimate_llc(toy.model, toy.data, toy.loss_fn,
+                          settings=replace(quick, gamma=1e4, step=1e-5))  # fmt: skip
+    assert any("localizer dominates" in w for w in result.warnings)
+
+
+def test_calibration_recommends_a_healthy_step_on_the_plateau() -> None:
+    toy = make_toy("linear", n=2_000)
+    settings = LLCSettings(chains=2, burn_in=200, draws=800)
+    calibration = calibrate_llc(toy.model, toy.data, toy.loss_fn, settings=settings,
+                                steps=[1e-5, 1e-4, 1e-3, 1e-1])  # fmt: skip
+    steps = [row[0].step for row in calibration.rows]
+    assert steps == [1e-5, 1e-4, 1e-3, 1e-1]
+    assert calibration.rows[-1][1] is None  # ε = 0.1 diverges: the row says so, not a number
+    assert "too large" in calibration.rows[-1][2][0]
+    assert calibration.recommended is not None
+    assert calibration.recommended.step in (1e-5, 1e-4)
+    assert str(calibration.recommended.step) in calibration.reason or "step" in calibration.reason
+
+
+def test_rmsprop_sampler_without_noise_is_preconditioned_descent() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1, bias=False)
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    w0 = model.weight.detach().clone()
+    opt = SGLD(model.parameters(), step=1e-2, n_beta=10.0, gamma=2.0, noise=0.0, rmsprop=0.9)
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    g = model.weight.grad.detach().clone()
+    opt.step()
+    # first step: V̂ = (nβ g)², G = 1 / (|nβ g| + 0.1), drift nβ g (w = w* so no localizer)
+    expected = w0 - 1e-2 / 2 * (10 * g) / ((10 * g).abs() + 0.1)
+    assert torch.allclose(model.weight.detach(), expected, atol=1e-7)
