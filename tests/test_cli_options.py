@@ -33,6 +33,8 @@ def test_help_lists_every_config_field_with_its_documentation(
             option = "--no-" + option[2:]
         if f.default is dataclasses.MISSING:
             option = f"\n  {f.name} "  # a positional argument
+        if f.name in COMMANDS[name].positional:
+            option = f"\n  {f.name.upper()} "  # an optional positional argument
         assert option in out
         assert docs[f.name] and docs[f.name] in out  # the string under the field is its help
     assert "--out" in out

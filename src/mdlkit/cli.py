@@ -4,8 +4,8 @@ A command's options are generated from its config dataclass: the field ``n_train
 with the string under it as its documentation becomes ``--n-train``, typed, with that default
 and that help. Booleans become flags (``--no-verify`` for one that defaults to true), tuples
 take comma-separated values (``--hidden 64,32``), and a field without a default is a positional
-argument. Every command also takes ``--out DIR``; ``--resume DIR`` and ``--no-progress`` where
-the recipe supports them.
+argument (a field named in ``Command.positional``, an optional one). Every command also takes
+``--out DIR``; ``--resume DIR`` and ``--no-progress`` where the recipe supports them.
 
 Every mistake in the input ends in one line on stderr and exit code 2; nothing is written then.
 """
@@ -35,6 +35,7 @@ from mdlkit.recipes import (
     DemoConfig,
     ExperimentConfig,
     FitConfig,
+    LLCConfig,
     SelectConfig,
     run_bench_compress,
     run_codelength,
@@ -43,6 +44,7 @@ from mdlkit.recipes import (
     run_demo,
     run_experiment,
     run_fit,
+    run_llc,
     run_select,
 )
 from mdlkit.report import Report
@@ -95,6 +97,7 @@ class Command:
     kind: Callable[[Any], str] | None = None
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     folder: bool = True  # False: no run folder; run() returns a line for stderr
+    positional: tuple[str, ...] = ()  # fields with a default given as optional positionals
 
 
 COMMANDS: dict[str, Command] = {
@@ -142,11 +145,24 @@ COMMANDS: dict[str, Command] = {
     "experiment": Command(
         ExperimentConfig,
         run_experiment,
-        help="reproduce the paper's experiments: teacher-student | mnist-pruning | lm-compression",
+        help="reproduce the paper's experiments: teacher-student | mnist-pruning | lm-compression"
+        " | llc-vs-compressibility",
         description="Sweeps that write a run folder with results.json, a table beside the "
         "paper's figures, and plots. A killed sweep continues with --resume DIR.",
         resume=_given,
         kind=lambda config: str(config.name),
+    ),
+    "llc": Command(
+        LLCConfig,
+        run_llc,
+        help="the local learning coefficient λ̂ of a fit run's model (or a toy with known λ)",
+        description="Estimate λ̂ by SGLD on a localized tempered posterior around the trained "
+        "weights: the weight file of a finished fit (or demo, select) run, decoded, on the "
+        "run's training split rebuilt from its settings, with the run's loss; or a toy with "
+        "known λ (--toy). Prints λ̂ ± std over chains, every setting, d/2 (λ ≤ d/2 always), "
+        "the diagnostics in words, and plots the loss traces. --calibrate sweeps the step "
+        "instead and recommends one.",
+        positional=("run_dir",),
     ),
     "compress": Command(
         CompressConfig,
@@ -213,7 +229,11 @@ def _add_config_options(parser: ArgumentParser, command: Command) -> None:
     for f in dataclasses.fields(command.config):
         hint, help_ = hints[f.name], helps.get(f.name, "")
         names = ["--" + f.name.replace("_", "-"), *command.aliases.get(f.name, ())]
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        if f.name in command.positional:
+            parser.add_argument(
+                f.name, nargs="?", type=hint, default=f.default, metavar=f.name.upper(), help=help_
+            )
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             if typing.get_origin(hint) is tuple:  # one or more positional values
                 parser.add_argument(f.name, nargs="+", type=typing.get_args(hint)[0], help=help_)
             else:

@@ -21,6 +21,7 @@ from mdlkit.recipes.experiment import (
     run_experiment,
 )
 from mdlkit.recipes.fit import FitConfig, FitResult, fit_data, fit_spec, run_fit
+from mdlkit.recipes.llc import LLCCalibrationResult, LLCConfig, LLCRunResult, run_llc
 from mdlkit.recipes.select import SelectConfig, SelectResult, run_select
 from mdlkit.recipes.sweep import run_sweep
 
@@ -40,6 +41,9 @@ __all__ = [
     "ExperimentResult",
     "FitConfig",
     "FitResult",
+    "LLCCalibrationResult",
+    "LLCConfig",
+    "LLCRunResult",
     "SelectConfig",
     "SelectResult",
     "fit_data",
@@ -51,6 +55,7 @@ __all__ = [
     "run_demo",
     "run_experiment",
     "run_fit",
+    "run_llc",
     "run_select",
     "run_sweep",
 ]

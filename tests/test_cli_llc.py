@@ -1,0 +1,161 @@
+"""`mdlkit llc`: λ̂ of a toy with its true λ, of a real fit run's decoded model on the run's own
+training split (equal to estimate_llc called by hand, bit for bit), the calibration sweep, and
+every bad input as one line on stderr, exit code 2 and no output folder."""
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from mdlkit.cli import main
+from mdlkit.coding import read_model
+from mdlkit.complexity import LLCSettings, estimate_llc
+from mdlkit.data import load_dataset
+from mdlkit.heads import CategoricalHead, GaussianHead
+
+TINY = ["--chains", "2", "--burn-in", "20", "--draws", "50", "--no-progress"]
+SETTINGS = LLCSettings(chains=2, burn_in=20, draws=50)
+FIT = ["--method", "none", "--epochs", "5", "--grid-epochs", "0", "--hidden", "8", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def fit_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished `mdlkit fit` run on iris (plain training, a few epochs: the cheapest run)."""
+    out = tmp_path_factory.mktemp("fit") / "run"
+    torch.set_num_threads(1)  # as the autouse fixture does, which a module fixture precedes
+    assert main(["fit", "--data", "sklearn:iris", "--out", str(out), *FIT]) == 0
+    return out
+
+
+def test_toy_prints_lambda_hat_and_the_true_lambda_and_writes_its_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "llc"
+    assert main(["llc", "--toy", "linear", "--toy-n", "500", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "λ̂ (mean ± std over chains)" in printed and "true λ" in printed
+    assert "d/2 (λ ≤ d/2 always)" in printed and "relative error" in printed
+    saved = json.loads((out / "llc.json").read_text())
+    assert saved["true_llc"] == 12.5 and saved["half_d"] == 12.5  # a regular 5×5 map: λ = d/2
+    assert saved["relative_error"] == pytest.approx((saved["llc"] - 12.5) / 12.5)
+    assert saved["settings"]["draws"] == 50 and saved["measured"]["n"] == 500
+    assert f"{saved['llc']:.4g}" in printed
+    assert (out / "llc_trace.png").stat().st_size > 0 and (out / "config.json").is_file()
+
+
+def test_a_fit_run_gives_estimate_llc_on_its_decoded_model_and_training_split(
+    fit_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "llc"
+    assert main(["llc", str(fit_run), "--out", str(out), *TINY]) == 0
+    assert "cross-entropy" in capsys.readouterr().out
+    saved = json.loads((out / "llc.json").read_text())
+    # By hand: the weight file decoded, iris's training split as fit loads it (seed 0), the
+    # cross-entropy; the same seeds give the same chains, so the numbers are equal exactly.
+    model = read_model(fit_run / "none.mdlw")
+    train = load_dataset("sklearn:iris", seed=0).train
+    by_hand = estimate_llc(model, train, CategoricalHead(), settings=SETTINGS)
+    assert saved["llc"] == by_hand.llc and saved["per_chain"] == list(by_hand.per_chain)
+    assert saved["initial_loss"] == by_hand.initial_loss
+    n = len(train)
+    assert saved["measured"]["n"] == n and saved["n_beta"] == pytest.approx(n / math.log(n))
+    assert saved["d"] == sum(p.numel() for p in model.parameters())
+    assert (out / "llc_trace.png").is_file()
+
+
+def test_training_data_other_than_the_runs_are_reported(
+    fit_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(fit_run, run)
+    results = json.loads((run / "results.json").read_text())
+    results["runs"]["none"]["data_ideal_bits"] += 1.0  # as if the data file had changed
+    (run / "results.json").write_text(json.dumps(results))
+    assert main(["llc", str(run), "--out", str(tmp_path / "llc"), *TINY]) == 0
+    assert "warning: the training split rebuilt from the run's settings" in capsys.readouterr().out
+
+
+def test_a_regression_run_uses_the_gaussian_head_at_the_runs_sigma(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run, out = tmp_path / "fit", tmp_path / "llc"
+    assert main(["fit", "--data", "sklearn:diabetes", "--out", str(run), *FIT]) == 0
+    assert main(["llc", str(run), "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    sigma = json.loads((run / "results.json").read_text())["runs"]["none"]["sigma"]
+    saved = json.loads((out / "llc.json").read_text())
+    assert saved["measured"]["sigma"] == sigma
+    assert not any(w.startswith("the training split rebuilt") for w in saved["warnings"])
+    model = read_model(run / "none.mdlw")
+    train = load_dataset("sklearn:diabetes", seed=0).train
+    head = GaussianHead(sigma, 1e-3, learn_sigma=False)
+    with torch.no_grad():
+        loss = float(head(model(train.x), train.y))
+    assert saved["initial_loss"] == pytest.approx(loss, rel=1e-12)  # the same sum, ·n/n
+
+
+def test_calibrate_prints_a_table_and_a_recommendation_or_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "cal"
+    argv = ["llc", "--toy", "linear", "--toy-n", "500", "--calibrate", "--steps", "1e-5,1e-4,1e-3"]
+    assert main([*argv, "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "recommended: --step" in printed or "no setting recommended" in printed
+    saved = json.loads((out / "llc_calibration.json").read_text())
+    assert [row["settings"]["step"] for row in saved["rows"]] == [1e-5, 1e-4, 1e-3]
+    assert (out / "llc_calibration.png").is_file() and not (out / "llc.json").exists()
+
+
+def _bad_inputs(tmp: Path, fit_run: Path) -> dict[str, tuple[list[str], str]]:
+    """name → (arguments after `llc`, a part of the expected message)."""
+    (tmp / "empty").mkdir()
+    no_weights = tmp / "no_weights"
+    shutil.copytree(fit_run, no_weights)
+    (no_weights / "none.mdlw").unlink()
+    unfinished = tmp / "unfinished"
+    shutil.copytree(fit_run, unfinished)
+    (unfinished / "results.json").unlink()
+    two_runs = tmp / "two_runs"
+    shutil.copytree(fit_run, two_runs)
+    config = json.loads((two_runs / "config.json").read_text())
+    config["runs"]["drr"] = config["runs"]["none"]
+    (two_runs / "config.json").write_text(json.dumps(config))
+    toy = ["--toy", "linear"]
+    return {
+        "not a run folder": ([str(tmp / "empty")], "not an mdlkit run folder"),
+        "missing folder": ([str(tmp / "absent")], "run folder not found"),
+        "weight file deleted": ([str(no_weights)], "weight file not found"),
+        "unfinished run": ([str(unfinished)], "has not finished"),
+        "several runs": ([str(two_runs)], "choose one with --run-name"),
+        "no such run": ([str(fit_run), "--run-name", "drr"], "has no run 'drr'"),
+        "negative step": ([*toy, "--step", "-1"], "the SGLD step must be > 0"),
+        "ε·γ >= 2": ([*toy, "--step", "0.5", "--gamma", "4"], "makes SGLD unstable"),
+        "unknown toy": (["--toy", "lineer"], "unknown toy 'lineer'"),
+        "both": ([str(fit_run), *toy], "not both"),
+        "neither": ([], "give a run folder"),
+        "steps without --calibrate": ([*toy, "--steps", "1e-4"], "add --calibrate"),
+        "zero chains": ([*toy, "--chains", "0"], "chains and draws must be >= 1"),
+        "bad sampler": ([*toy, "--sampler", "hmc"], "invalid choice: 'hmc'"),
+    }
+
+
+def test_every_bad_input_is_one_line_and_exit_2_and_no_folder(
+    fit_run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    for name, (argv, message) in _bad_inputs(tmp_path, fit_run).items():
+        assert main(["llc", *argv, "--out", str(out)]) == 2, name
+        captured = capsys.readouterr()
+        assert message in captured.err and captured.err.count("\n") == 1, (name, captured.err)
+        assert "Traceback" not in captured.err and not captured.out, name
+        assert not out.exists(), name
+    assert main(["llc", "--toy", "linear", "--step", "-1"]) == 2  # the default folder too
+    assert not (tmp_path / "runs").exists()
