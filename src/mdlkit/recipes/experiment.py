@@ -6,7 +6,12 @@ from dataclasses import dataclass, replace
 
 from mdlkit.data import resolve_mnist_path
 from mdlkit.errors import MdlkitError
+from mdlkit.recipes.llc_vs_compressibility import (
+    LLCVsCompressibilityExperiment,
+    run_llc_vs_compressibility,
+)
 from mdlkit.recipes.lm_compression import (
+    DEFAULT_DATA,
     LMCompressionExperiment,
     resolve_text_path,
     run_lm_compression,
@@ -18,21 +23,24 @@ from mdlkit.runs import RunFolder
 
 __all__ = ["EXPERIMENTS", "ExperimentConfig", "ExperimentResult", "run_experiment"]
 
-EXPERIMENTS = ("teacher-student", "mnist-pruning", "lm-compression")
+EXPERIMENTS = ("teacher-student", "mnist-pruning", "lm-compression", "llc-vs-compressibility")
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Which experiment, and at which size. The grids themselves are the experiments' own
     configs (:class:`TeacherStudentExperiment`, :class:`MnistPruningExperiment`,
-    :class:`LMCompressionExperiment`)."""
+    :class:`LMCompressionExperiment`, :class:`LLCVsCompressibilityExperiment`).
+
+    llc-vs-compressibility measures its byte model only with a text file (``data``, or the
+    default when it exists); without one it runs the MNIST MLP alone."""
 
     name: str
-    """experiment: teacher-student | mnist-pruning | lm-compression"""
+    """experiment: teacher-student | mnist-pruning | lm-compression | llc-vs-compressibility"""
     mnist_path: str | None = None
     """MNIST .npz file (default: $MDLKIT_MNIST)"""
     data: str | None = None
-    """lm-compression: text file (default: ../shared/data/text/tinyshakespeare.txt if present)"""
+    """lm-compression, llc-vs-compressibility: text (default: ../shared/…/tinyshakespeare.txt)"""
     quick: bool = False
     """a small version that runs in minutes"""
     slow: bool = False
@@ -44,9 +52,11 @@ class ExperimentConfig:
             raise MdlkitError(
                 f"unknown experiment {self.name!r}; choose one of {', '.join(EXPERIMENTS)}"
             )
-        if self.name == "mnist-pruning":
+        if self.name in ("mnist-pruning", "llc-vs-compressibility"):
             resolve_mnist_path(self.mnist_path)
         if self.name == "lm-compression":
+            resolve_text_path(self.data)
+        if self.name == "llc-vs-compressibility" and self.data is not None:
             resolve_text_path(self.data)
 
 
@@ -74,6 +84,16 @@ def run_experiment(
         lm = LMCompressionExperiment.quick(data) if config.quick else LMCompressionExperiment(data)
         return ExperimentResult(run_lm_compression(lm, folder, progress=progress))
     path = str(resolve_mnist_path(config.mnist_path))
+    if config.name == "llc-vs-compressibility":
+        # The byte model is the optional half: without a text file only the MNIST MLP runs.
+        given = config.data is not None or DEFAULT_DATA.is_file()
+        text = str(resolve_text_path(config.data)) if given else None
+        lc = (
+            LLCVsCompressibilityExperiment.quick(path, text)
+            if config.quick
+            else LLCVsCompressibilityExperiment(mnist_path=path, text_path=text)
+        )
+        return ExperimentResult(run_llc_vs_compressibility(lc, folder, progress=progress))
     mp = (
         MnistPruningExperiment.quick(path)
         if config.quick
