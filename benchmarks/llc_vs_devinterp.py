@@ -18,7 +18,11 @@ flips from model to model, so drifts of a shared machine hit both alike), on one
   once per batch (``__getitems__``, as mdlkit's batches do) and L_n(w*) over all samples is passed
   as ``init_loss`` — the sampling loops alone, compared at identical conventions.
 
-Run: ``.venv/bin/python benchmarks/llc_vs_devinterp.py`` (about three hours, mostly devinterp's
+A chain that diverges ends the whole call in either library; that estimator then runs again at
+the next seed, and the file says so. The two SGLD steps are also run side by side on the same
+noise, to show that they are the same arithmetic.
+
+Run: ``.venv/bin/python benchmarks/llc_vs_devinterp.py`` (two to three hours, mostly devinterp's
 sample-by-sample loader) — needs ``devinterp==1.3.2`` (``pip install -e '.[bench]'``) and skips
 with a message without it; writes ``results/llc_vs_devinterp.md``. ``--quick`` runs chains 20×
 shorter and writes nothing (a smoke test).
@@ -43,18 +47,20 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from mdlkit.complexity import LLCSettings, estimate_llc
+from mdlkit.complexity import SGLD, LLCSettings, estimate_llc
 from mdlkit.complexity.toys import make_toy
 from mdlkit.data import Split, load_dataset
+from mdlkit.errors import MdlkitError
 from mdlkit.models import mlp
 from mdlkit.runs import git_revision
-from mdlkit.training import TrainConfig, train
+from mdlkit.training import ShuffledBatches, TrainConfig, train
 
 DEVINTERP = "1.3.2"
 TOY_SETTINGS = LLCSettings()
 CROSSING_SETTINGS = replace(TOY_SETTINGS, step=3e-3, burn_in=2000, draws=8000)
 MLP_SETTINGS = LLCSettings(step=1e-4, gamma=100.0, batch_size=64, burn_in=200, draws=800)
 MLP_EPOCHS = 30
+ATTEMPTS = 3
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -77,12 +83,17 @@ class Case:
 
 @dataclass(frozen=True)
 class Run:
-    """One estimator's λ̂ per chain, each chain's mean sampled loss, its L_n(w*) and seconds."""
+    """One estimator's λ̂ per chain, each chain's mean sampled loss, its L_n(w*), seconds, the
+    seed it ran with, earlier attempts that diverged (see :func:`_with_retries`) and mdlkit's
+    warnings."""
 
     per_chain: tuple[float, ...]
     mean_loss: tuple[float, ...]
     initial_loss: float
     seconds: float
+    seed: int = 0
+    failures: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def llc(self) -> float:
@@ -98,7 +109,8 @@ class Run:
 @dataclass(frozen=True)
 class Row:
     """One model's three runs, L_n(w*) over all samples, the spread of devinterp's shift (see
-    :func:`_shift_spread`) and mdlkit's warnings."""
+    :func:`_shift_spread`) and the two SGLD steps' largest difference on the same noise (see
+    :func:`_same_noise_gap`)."""
 
     case: Case
     mdlkit: Run
@@ -106,7 +118,7 @@ class Row:
     batched: Run
     full_loss: float
     shift_spread: float
-    warnings: tuple[str, ...]
+    same_noise_gap: float
 
 
 class _IndexedTensors(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -162,14 +174,70 @@ def _shift_spread(case: Case) -> float:
     return case.n_beta * math.sqrt(losses.var(ddof=1) * (n - m) / (m * (n - 1)))
 
 
-def run_mdlkit(case: Case) -> tuple[Run, tuple[str, ...]]:
+def _same_noise_gap(case: Case, steps: int = 1000) -> float:
+    """The largest |w_mdlkit − w_devinterp| after ``steps`` steps of the two SGLD optimizers fed
+    the same batches and the same noise (one generator each, equally seeded): 0 when the steps
+    are the same arithmetic, so that the estimates can differ only through the random streams."""
+    from devinterp.optim.sgld import SGLD as DevinterpSGLD
+
+    s = case.settings
+    ours, theirs = copy.deepcopy(case.model), copy.deepcopy(case.model)
+    noise_ours = torch.Generator().manual_seed(s.seed)
+    noise_theirs = torch.Generator().manual_seed(s.seed)
+    opt_ours = SGLD(
+        list(ours.parameters()),
+        step=s.step,
+        n_beta=case.n_beta,
+        gamma=s.gamma,
+        generator=noise_ours,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "SGLD has been deprecated" (listed in the file)
+        opt_theirs = DevinterpSGLD(
+            theirs.parameters(), lr=s.step, localization=s.gamma, nbeta=case.n_beta
+        )
+    batches = ShuffledBatches(s.batch_size, s.seed)
+    taken = 0
+    while taken < steps:
+        for x, y in batches.epoch(case.data):
+            for model, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+                opt.zero_grad()
+                case.loss_fn(model(x), y).backward()
+            opt_ours.step()
+            opt_theirs.step(noise_generator=noise_theirs)
+            taken += 1
+            if taken == steps:
+                break
+    pairs = zip(ours.parameters(), theirs.parameters(), strict=True)
+    return max(float((a - b).detach().abs().max()) for a, b in pairs)
+
+
+def _with_retries(estimate: Callable[[Case], Run], case: Case) -> Run:
+    """``estimate`` at the case's seed and, if a chain diverges — which ends the whole call in
+    both libraries —, at the next seeds, up to :data:`ATTEMPTS`; the failed attempts are kept in
+    ``Run.failures`` (all failed: λ̂ is NaN)."""
+    failures: list[str] = []
+    for seed in range(case.settings.seed, case.settings.seed + ATTEMPTS):
+        attempt = replace(case, settings=replace(case.settings, seed=seed))
+        start = time.perf_counter()
+        try:
+            return replace(estimate(attempt), seed=seed, failures=tuple(failures))
+        except (MdlkitError, RuntimeError) as error:
+            message = str(error).strip().splitlines()[0]
+            if isinstance(error, RuntimeError) and "NaN" not in message:
+                raise  # only devinterp's "NaN detected in loss" is a diverged chain
+            failures.append(f"seed {seed}: “{message}” after {time.perf_counter() - start:.0f} s")
+    nan = (math.nan,) * case.settings.chains
+    return Run(nan, nan, math.nan, math.nan, seed=-1, failures=tuple(failures))
+
+
+def run_mdlkit(case: Case) -> Run:
     start = time.perf_counter()
     result = estimate_llc(case.model, case.data, case.loss_fn, settings=case.settings)
     seconds = time.perf_counter() - start
     burn_in = case.settings.burn_in
     means = tuple(float(np.mean(t[burn_in:])) for t in result.traces)
-    run = Run(result.per_chain, means, result.initial_loss, seconds)
-    return run, result.warnings
+    return Run(result.per_chain, means, result.initial_loss, seconds, warnings=result.warnings)
 
 
 def run_devinterp(case: Case, *, batched: bool, caught: set[str]) -> Run:
@@ -289,26 +357,25 @@ def main() -> int:
         if i == 0:
             _warm_up(case)
         before = copy.deepcopy(case.model.state_dict())
-        full, spread = _full_loss(case), _shift_spread(case)
+        full, spread, gap = _full_loss(case), _shift_spread(case), _same_noise_gap(case)
+        estimators: dict[str, Callable[[Case], Run]] = {
+            "mdlkit": run_mdlkit,
+            "devinterp": lambda c: run_devinterp(c, batched=False, caught=caught),
+            "batched": lambda c: run_devinterp(c, batched=True, caught=caught),
+        }
+        order = list(estimators) if i % 2 == 0 else list(estimators)[::-1]
         runs: dict[str, Run] = {}
-        mdl_warnings: tuple[str, ...] = ()
-        order = ["mdlkit", "devinterp", "batched"]
-        for which in order if i % 2 == 0 else order[::-1]:
-            if which == "mdlkit":
-                runs[which], mdl_warnings = run_mdlkit(case)
-            else:
-                runs[which] = run_devinterp(case, batched=which == "batched", caught=caught)
-            r = runs[which]
+        for which in order:
+            runs[which] = r = _with_retries(estimators[which], case)
             print(
-                f"{case.name:28} {which:9} λ̂ {r.llc:9.3f} ± {r.std:7.3f}  {r.seconds:8.1f} s",
+                f"{case.name:28} {which:9} λ̂ {r.llc:9.3f} ± {r.std:7.3f}  {r.seconds:8.1f} s"
+                + "".join(f"\n    failed: {f}" for f in r.failures),
                 flush=True,
             )
         for key, value in case.model.state_dict().items():  # neither estimator moved w*
             assert torch.equal(value, before[key]), key
         rows.append(
-            Row(
-                case, runs["mdlkit"], runs["devinterp"], runs["batched"], full, spread, mdl_warnings
-            )
+            Row(case, runs["mdlkit"], runs["devinterp"], runs["batched"], full, spread, gap)
         )
     minutes = (time.perf_counter() - started) / 60
     text = _report(rows, caught, minutes)
@@ -345,7 +412,9 @@ def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
             f"{dev.initial_loss:.6f} | {shift:+.3f} | {row.shift_spread:.3f} | "
             f"{dev.llc - shift:.3f} |"
         )
-        settings_rows.append(f"| {case.name} | {_setting(case.settings)} |")
+        settings_rows.append(
+            f"| {case.name} | {_setting(case.settings)} | {row.same_noise_gap:.3g} |"
+        )
     gaps = [abs(_gap(r.mdlkit, r.devinterp)) for r in rows]
     loop_gaps = [abs(_gap(r.mdlkit, r.batched)) for r in rows]
     ratios = [r.mdlkit.seconds / r.devinterp.seconds for r in rows]
@@ -357,10 +426,24 @@ def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
         and np.allclose(r.devinterp.mean_loss, r.batched.mean_loss, rtol=1e-6, atol=0)
     ]
     flagged = [
-        f"{r.case.name}: {'; '.join(w.split(':')[0] for w in r.warnings)}"
+        f"{r.case.name}: {'; '.join(w.split(':')[0] for w in r.mdlkit.warnings)}"
         for r in rows
-        if r.warnings
+        if r.mdlkit.warnings
     ]
+    retried = [
+        f"- {r.case.name}, {label}: {'; '.join(run.failures)}; "
+        + ("every seed diverged." if run.seed < 0 else f"the row is seed {run.seed}'s.")
+        for r in rows
+        for label, run in (
+            ("mdlkit", r.mdlkit),
+            ("devinterp", r.devinterp),
+            ("devinterp (batched)", r.batched),
+        )
+        if run.failures
+    ]
+    crossing = next((r.case for r in rows if r.case.name == "normal-crossing"), None)
+    step = crossing.settings.step if crossing is not None else math.nan
+    edge = (4 / (step * crossing.n_beta)) ** 0.25 if crossing is not None else math.nan
     lines = [
         "# λ̂ and wall time beside devinterp 1.3.2",
         "",
@@ -379,8 +462,14 @@ def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
         "distribution, not bit for bit). Toys from `mdlkit.complexity.toys` (n = 10,000); the "
         f"MLP is trained {MLP_EPOCHS} epochs (Adam, batch 64) on the digits training split.",
         "",
-        "| model | setting |",
-        "|---|---|",
+        "The last column checks that the two SGLD steps are the same arithmetic: mdlkit's "
+        "`SGLD` and devinterp's, fed the same batches and the same noise (one generator each, "
+        "equally seeded), 1000 steps from w*; the largest difference between their weights "
+        "(0: bit for bit the same; at γ ≠ 1 the two round the localization term differently, "
+        "by float32's last bit).",
+        "",
+        "| model | setting | same noise: max abs(w_mdlkit − w_devinterp) |",
+        "|---|---|---|",
         *settings_rows,
         "",
         "## As a user would call each",
@@ -394,6 +483,18 @@ def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
         "|---|---|---|---|---|---|---|---|",
         *main_rows,
         "",
+        *(
+            [
+                "A chain that diverges (NaN) ends the whole call in both libraries; the "
+                "estimator is then run again at the next seed (the time of the failed attempt "
+                "is not in the table):",
+                "",
+                *retried,
+                "",
+            ]
+            if retried
+            else []
+        ),
         "## The sampling loops alone",
         "",
         "devinterp with a dataset that a DataLoader indexes once per batch (`__getitems__`, as "
@@ -454,6 +555,19 @@ def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
         "std across chains (devinterp n − 1, mdlkit's `LLCResult.std` n: × 0.866 at 4 chains; "
         "this file uses n − 1 for both); devinterp samples in train mode, mdlkit in eval mode "
         "(no dropout or batch norm here, so the same function).",
+        *(
+            [
+                "- Divergence on the normal crossing: f = x·w1·w2² gives the sampler the "
+                "curvature nβ·w2⁴·mean(x²) along w1, and the step is unstable once ε times the "
+                "curvature exceeds 4, i.e. once the chain wanders to |w2| > (4 / (ε·nβ))^¼ = "
+                f"{edge:.2f} at ε = {step:g}: the chain then explodes within a few steps. "
+                "Which chain gets there is luck of the random stream; the two SGLD steps are "
+                f"the same (first table), so ε = {step:g} is at the edge for this toy in "
+                "either library.",
+            ]
+            if any("normal-crossing" in line for line in retried)
+            else []
+        ),
         "- mdlkit's warnings: " + ("; ".join(flagged) if flagged else "none") + ".",
         "- devinterp's warnings (recorded, not shown during the run): "
         + " · ".join(f"“{w}”" for w in sorted(caught))
