@@ -22,10 +22,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import docstring_parser
+import torch.distributed
 from jsonargparse import ArgumentError, ArgumentParser, Namespace
 from rich.console import Console
 
 from mdlkit import __version__
+from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.recipes import (
     BenchCompressConfig,
@@ -49,10 +51,18 @@ from mdlkit.recipes import (
 )
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
+from mdlkit.training.distributed import (
+    DataParallel,
+    init_from_environment,
+    is_main_process,
+    launched_by_torchrun,
+)
 
 __all__ = ["COMMANDS", "Command", "main"]
 
 EXIT_USAGE = 2
+DATA_PARALLEL = frozenset({"fit"})
+"""The commands that train data-parallel when started by torchrun."""
 
 
 def _stored_fit(folder: RunFolder, given: Any) -> FitConfig:
@@ -62,7 +72,8 @@ def _stored_fit(folder: RunFolder, given: Any) -> FitConfig:
     changed = [
         f.name
         for f in fields(FitConfig)
-        if getattr(given, f.name) != getattr(default, f.name)
+        if f.name != "device"  # a run may continue on another device
+        and getattr(given, f.name) != getattr(default, f.name)
         and getattr(given, f.name) != getattr(stored, f.name)
     ]
     if changed:
@@ -71,7 +82,7 @@ def _stored_fit(folder: RunFolder, given: Any) -> FitConfig:
             f"--resume continues with the folder's own settings; drop {options} "
             "(or start a new run)"
         )
-    return stored
+    return dataclasses.replace(stored, device=given.device)
 
 
 def _given(folder: RunFolder, given: Any) -> Any:
@@ -335,6 +346,7 @@ def _run(name: str, options: Namespace) -> None:
         sys.stderr.write(command.run(config, progress=progress) + "\n")
         return
     resume = options.get("resume") if command.resume is not None else None
+    parallel = _join_torchrun(name, config, resume or options.out)
     if command.resume is not None and resume is not None:
         folder = RunFolder.resume(resume)
         config = command.resume(folder, config)
@@ -342,13 +354,32 @@ def _run(name: str, options: Namespace) -> None:
     else:
         config.validate()
         kind = command.kind(config) if command.kind else name
-        folder = RunFolder.new(options.out, kind=kind)
+        if parallel is None:
+            folder = RunFolder.new(options.out, kind=kind)
+        else:  # rank 0 checks that the folder is new (before any rank creates it)
+            folder = RunFolder(parallel.on_main(lambda: RunFolder.new(options.out, kind=kind).path))
     if command.progress:
         progress = not options.no_progress and sys.stderr.isatty()
         result = command.run(config, folder=folder, progress=progress)
     else:
         result = command.run(config, folder=folder)
-    _show(result.report(), folder)
+    if is_main_process():
+        _show(result.report(), folder)
+
+
+def _join_torchrun(name: str, config: Any, out: str | None) -> DataParallel | None:
+    """Under torchrun: this rank's :class:`DataParallel` for the commands that train
+    data-parallel (``None`` outside torchrun); every rank must be given the same folder."""
+    if not launched_by_torchrun():
+        return None
+    if name not in DATA_PARALLEL:
+        raise MdlkitError(
+            f"mdlkit {name} runs in one process; under torchrun use "
+            f"{' or '.join(sorted(DATA_PARALLEL))} (sweeps take --workers or --ray instead)"
+        )
+    if out is None:
+        raise MdlkitError("under torchrun give --out DIR or --resume DIR: one folder for all ranks")
+    return init_from_environment(resolve_device(config.device))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -363,12 +394,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         _run(args.command, args[args.command])
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # No rank may leave while another still receives rank 0's last broadcast.
+            torch.distributed.barrier()
     except MdlkitError as exc:
         sys.stderr.write(f"mdlkit: error: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("mdlkit: interrupted (a killed run continues with --resume DIR)\n")
         return 130
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     return 0
 
 

@@ -288,8 +288,10 @@ def evaluate(
     try:
         total_loss, correct, n = 0.0, 0, len(split)
         loss_of = head.forward if objective else head.data_loss
+        device = next(model.parameters(), split.x).device  # a model trained on a GPU
         for start in range(0, n, EVAL_CHUNK):
             x, y = split.x[start : start + EVAL_CHUNK], split.y[start : start + EVAL_CHUNK]
+            x, y = x.to(device), y.to(device)
             out = model(x)
             total_loss += float(loss_of(out, y)) * len(x)
             correct += head.n_correct(out, y) or 0

@@ -60,7 +60,7 @@ class Mask:
         for name, p in model.named_parameters():
             keep = self.keep.get(name)
             if keep is not None:
-                p.mul_(keep.to(p.dtype))
+                p.mul_(keep.to(device=p.device, dtype=p.dtype))
 
     def __and__(self, other: Mask) -> Mask:
         """Keep what both keep; a tensor only one mask covers keeps that mask's entries."""

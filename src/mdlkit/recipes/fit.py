@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
@@ -22,6 +22,7 @@ from mdlkit.codes.selection import codec_bits_per_nonzero, description_length_al
 from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
 from mdlkit.data import Splits, check_dataset, image_shape, load_dataset
+from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, Evaluation, GaussianHead, Head, evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
@@ -30,6 +31,7 @@ from mdlkit.regularizers import LinearWarmup, RegularizerSpec
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
+from mdlkit.training.distributed import DataParallel, init_from_environment
 from mdlkit.training.loop import TrainConfig, TrainResult, train
 from mdlkit.training.pipeline import (
     PruneConfig,
@@ -37,6 +39,8 @@ from mdlkit.training.pipeline import (
     regularize_prune_finetune,
 )
 from mdlkit.training.quantized import QuantizedForward
+
+T = TypeVar("T")
 
 __all__ = [
     "FitConfig",
@@ -113,6 +117,8 @@ class FitConfig:
     """epochs the stopping rule looks back (≥ 4)"""
     seed: int = 0
     """random seed: data split, initial weights, batch order"""
+    device: str = "auto"
+    """where to train: auto | cpu | cuda | cuda:N | mps (coding always runs on the CPU)"""
 
     def __post_init__(self) -> None:
         if self.batch_size == 0:  # the command line's spelling of "full batch"
@@ -158,6 +164,7 @@ class FitConfig:
             raise MdlkitError(f"the stopping window must be >= 4 epochs, got {self.window}")
         if not self.epsilon > 0:
             raise MdlkitError(f"epsilon must be > 0, got {self.epsilon}")
+        resolve_device(self.device)
 
     def regularizer(self, alpha: float) -> RegularizerSpec:
         """The method and its options at strength ``alpha`` (R-L1's proximal step is the
@@ -337,18 +344,29 @@ def run_fit(
     the run records its config there first (and ``scaling.json``: the feature scaling fitted on
     the training rows of a user's table), checkpoints into it, and ends by writing
     ``results.json``, ``<method>.mdlw``, ``table.txt`` and ``training.png``.
+
+    Training runs on ``config.device``. Started by ``torchrun`` with several ranks, every phase
+    trains data-parallel (:mod:`mdlkit.training.distributed`); rank 0 alone writes the folder,
+    prunes, picks the quantization step and codes, and every rank returns its result.
     """
     config.validate()
     start = time.perf_counter()
+    device = resolve_device(config.device)
+    parallel = init_from_environment(device)
+    if parallel is not None:
+        device = parallel.device
     # Data and model first: a model that does not fit the data is refused before anything is
     # written.
     splits = splits if splits is not None else fit_data(config)
     spec = fit_spec(config, splits)
     if folder is not None:
-        folder.start({"runs": {config.method: config.to_dict()}})
+        if parallel is None or parallel.rank == 0:
+            folder.start({"runs": {config.method: config.to_dict()}})
+            if splits.scaling is not None:  # how to prepare new inputs for the decoded model
+                folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
+        if parallel is not None:
+            parallel.barrier()
         checkpoint_dir = folder.checkpoints
-        if splits.scaling is not None:  # how to prepare new inputs for the decoded model
-            folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
     torch.manual_seed(config.seed)
     model = spec.build()
     # Measured before training draws any random number, so the weights are as before.
@@ -403,6 +421,8 @@ def run_fit(
             # each pruned version at the step that suits IT: one step chosen on the unpruned
             # model would be far too coarse for a model with a few weights left
             cost=lambda m: choose_step_of(m)[1],
+            device=device,
+            parallel=parallel,
         )
         phases = {"regularized": pipeline.regularized, "finetuned": pipeline.finetuned}
         pruning = pipeline.pruning
@@ -417,9 +437,11 @@ def run_fit(
                 checkpoint=checkpoints / "plain.pt" if checkpoints else None,
                 progress=progress,
                 description="plain",
+                device=device,
+                parallel=parallel,
             )
         }
-    step, _ = choose_step_of(model)
+    step = _on_main(parallel, lambda: choose_step_of(model)[0])
     if config.grid_epochs > 0:
         # The step is often coarse; fine-tuning through the rounding recovers what it costs.
         phases["grid"] = train(
@@ -440,7 +462,39 @@ def run_fit(
             progress=progress,
             description="on the grid",
             wrap_model=lambda m: QuantizedForward(m, step),
+            device=device,
+            parallel=parallel,
         )
+    return _on_main(
+        parallel,
+        lambda: _code_and_write(
+            config, spec, model, splits, step, head, phases, pruning, alpha, bits_per_nonzero,
+            start, folder,
+        ),
+    )  # fmt: skip
+
+
+def _on_main(parallel: DataParallel | None, compute: Callable[[], T]) -> T:
+    """``compute()`` here, or on rank 0 of a data-parallel run with the result broadcast."""
+    return compute() if parallel is None else parallel.on_main(compute)
+
+
+def _code_and_write(
+    config: FitConfig,
+    spec: ModelSpec,
+    model: nn.Module,
+    splits: Splits,
+    step: float,
+    head: Head,
+    phases: dict[str, TrainResult],
+    pruning: PruneResult | None,
+    alpha: float,
+    bits_per_nonzero: float,
+    start: float,
+    folder: RunFolder | None,
+) -> FitResult:
+    """The trained ``model`` coded at ``step`` (two-part, decoded back) and the run's outputs
+    written to ``folder``."""
     # Regression sends σ refit on the decoded model (shorter than the trained one; both are
     # recorded in the result).
     code = two_part_code(model, spec, splits.train, step, splits.n_classes, head=head)

@@ -197,7 +197,9 @@ class PMMP(Regularizer):
                 continue
             kind, name = key.split(".", 1)
             if kind.startswith("avg_"):
-                self.averages.setdefault(name, {})[kind[4:]] = value.clone()
+                # on the device of the variables (a checkpoint is read onto the CPU)
+                where = self.vars[name]["w"].device if name in self.vars else value.device
+                self.averages.setdefault(name, {})[kind[4:]] = value.to(where, copy=True)
             elif name in self.vars:
                 self.vars[name][kind].copy_(value)
             else:

@@ -4,8 +4,10 @@ stopping, and checkpoints that make a killed run resume to the same result.
 The pieces a different run needs are arguments with today's behaviour as defaults: the optimizer
 (``optimizer=``, fused Adam), the batches (``batches=``, a seeded random permutation per epoch),
 what the forward pass runs through (``wrap_model=``, e.g. DDP) and what happens after each epoch
-(``callbacks=``). Randomness: minibatch order comes from a generator seeded by
-``TrainConfig.seed``; model initialisation is the caller's (seed torch before building the model).
+(``callbacks=``), the device (``device=``) and the ranks of a data-parallel run (``parallel=``,
+see :mod:`mdlkit.training.distributed`). Randomness: minibatch order comes from a generator
+seeded by ``TrainConfig.seed``; model initialisation is the caller's (seed torch before building
+the model).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mdlkit.pruning.masks import Mask, count_nonzero
 from mdlkit.regularizers.base import NamedParams, Regularizer
 from mdlkit.training.batches import Batches, ShuffledBatches
 from mdlkit.training.callbacks import Callback, Checkpointer, EpochLogger, ProgressBar, Stateful
+from mdlkit.training.distributed import DataParallel
 from mdlkit.training.optimizers import OptimizerFactory, fused_adam
 from mdlkit.training.state import EpochLog, TrainConfig, TrainResult, TrainState
 
@@ -49,6 +52,8 @@ def train(
     batches: Batches | None = None,
     wrap_model: Callable[[nn.Module], nn.Module] | None = None,
     callbacks: Sequence[Callback] = (),
+    device: torch.device | str | None = None,
+    parallel: DataParallel | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds the best (or last) snapshot.
 
@@ -72,6 +77,13 @@ def train(
         wrap_model: what the training forward pass runs through, e.g. ``DistributedDataParallel``;
             masks, snapshots, checkpoints and validation use ``model`` itself.
         callbacks: called after the checkpoint and the progress bar, before ``on_epoch``.
+        device: where to train (batches are moved there one at a time); the model and the head
+            are handed back on the CPU, where everything that codes runs. ``None``: where the
+            model is, and nothing is moved.
+        parallel: this rank of a data-parallel run: ``batches`` are sharded, the forward pass
+            (after ``wrap_model``) runs through DDP, a learned σ's gradient is averaged, the
+            training loss is summed over ranks and rank 0's stopping decision is every rank's.
+            Every rank must make the same call; its ``device`` is the default ``device``.
 
     The monitored quantity is the validation objective: mean data loss plus the penalty. The best
     snapshot is compared at the CURRENT strength (its penalty is recomputed), so a strength
@@ -81,11 +93,20 @@ def train(
     if len(train_split) == 0 or len(val_split) == 0:
         raise MdlkitError("cannot train on an empty dataset; check the data and the split sizes")
     loss_fn = loss_fn if loss_fn is not None else head_for(train_split)
+    if device is None and parallel is not None:
+        device = parallel.device
+    if device is not None:  # before the optimizer and PMMP's variables see the parameters
+        model.to(device)
+        loss_fn.to(device)
     named = list(model.named_parameters())
     extra = regularizer.extra_parameters(named) if regularizer is not None else []
     opt = optimizer([p for _, p in named] + extra + list(loss_fn.parameters()), config)
     batches = batches if batches is not None else ShuffledBatches(config.batch_size, config.seed)
     forward = wrap_model(model) if wrap_model is not None else model
+    if parallel is not None:
+        forward = parallel.wrap(forward)
+        # Checkpoints store the inner batches' state (the same on every rank).
+        batches = parallel.shard(batches)
 
     # What a checkpoint stores besides the TrainState, each under its name.
     parts: dict[str, Stateful] = {
@@ -102,6 +123,8 @@ def train(
         fingerprint = f"{config!r}|{regularizer!r}|n={len(train_split)}"
         checkpointer = Checkpointer(checkpoint, parts, fingerprint, checkpoint_seconds)
         state = checkpointer.restore()
+        if parallel is not None:
+            parallel.check_same(f"the epochs done in {checkpoint}", len(state.history))
         hooks.append(checkpointer)
     hooks.append(ProgressBar(description, enabled=progress))
     hooks.extend(callbacks)
@@ -117,6 +140,8 @@ def train(
             forward.train()
             total, seen = 0.0, 0
             for x, y in batches.epoch(train_split):
+                if device is not None:
+                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 loss = loss_fn(forward(x), y)
                 objective = loss
                 if regularizer is not None:
@@ -130,7 +155,9 @@ def train(
                         "lower the learning rate or the strength (the last good checkpoint is kept)"
                     )
                 opt.zero_grad(set_to_none=True)
-                objective.backward()
+                objective.backward()  # under DDP: returns with the gradients averaged
+                if parallel is not None:
+                    parallel.average_gradients(list(loss_fn.parameters()))
                 if regularizer is not None:
                     regularizer.add_gradient(named, state.step)
                 opt.step()
@@ -141,6 +168,9 @@ def train(
                 total += float(loss.detach()) * len(x)
                 seen += len(x)
                 state.step += 1
+            if parallel is not None:
+                total, seen_all = parallel.sum([total, seen])
+                seen = int(seen_all)
             if seen == 0:
                 raise MdlkitError(f"{description}: the batches of epoch {epoch} were empty")
 
@@ -160,6 +190,8 @@ def train(
                 and config.stopping.should_stop([e.val_objective for e in state.history])
                 and (regularizer is None or regularizer.converged(named))
             )
+            if parallel is not None:
+                state.saturated = parallel.agree(state.saturated)
             state.done = state.saturated or epoch + 1 == config.max_epochs
             if state.done:
                 _finish(model, loss_fn, state, config)
@@ -170,6 +202,9 @@ def train(
     finally:
         for hook in hooks:
             hook.on_end(state)
+    if device is not None:
+        model.to("cpu")
+        loss_fn.to("cpu")
     return state.result()
 
 

@@ -7,6 +7,10 @@
 With a ``checkpoint_dir`` every phase checkpoints (``regularized.pt``, ``pruned.pt``,
 ``finetuned.pt``): a killed run called again with the same arguments resumes where it stopped and
 ends with the same weights as an uninterrupted run.
+
+``device`` and ``parallel`` go to both training phases (see :func:`mdlkit.training.train`); in a
+data-parallel run pruning happens on rank 0 (which alone reads and writes ``pruned.pt``) and its
+weights and mask are broadcast, so every rank fine-tunes the same pruned model.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from mdlkit.pruning.random_gradient import random_gradient_prune
 from mdlkit.pruning.tamade import TamadeResult, codelength_threshold, tamade
 from mdlkit.regularizers.base import Regularizer
 from mdlkit.training.checkpoint import load_checkpoint, save_checkpoint
+from mdlkit.training.distributed import DataParallel
 from mdlkit.training.loop import train
 from mdlkit.training.state import TrainConfig, TrainResult
 
@@ -160,8 +165,16 @@ def _prune_with_checkpoint(
     config: PruneConfig | None,
     path: Path | None,
     cost: Callable[[nn.Module], float] | None,
+    parallel: DataParallel | None = None,
 ) -> PruneResult:
-    """:func:`prune`, or the pruned model and result of an earlier run from ``path``."""
+    """:func:`prune`, or the pruned model and result of an earlier run from ``path``; in a
+    data-parallel run on rank 0, then broadcast."""
+    if parallel is not None:
+        values = parallel.on_main(
+            lambda: _prune_with_checkpoint(model, splits, config, path, cost).to_dict()
+        )
+        parallel.broadcast_module(model)
+        return PruneResult.from_dict(values)
     if path is not None and path.exists():
         saved = load_checkpoint(path)
         model.load_state_dict(saved["model"])
@@ -184,6 +197,8 @@ def regularize_prune_finetune(
     checkpoint_dir: str | Path | None = None,
     progress: bool = False,
     cost: Callable[[nn.Module], float] | None = None,
+    device: torch.device | str | None = None,
+    parallel: DataParallel | None = None,
 ) -> PipelineResult:
     """Run the whole pipeline on ``model`` in place (see the module docstring);
     ``cost`` is what ``codelength`` mode prunes by (see :func:`prune`)."""
@@ -198,10 +213,12 @@ def regularize_prune_finetune(
         checkpoint=folder / "regularized.pt" if folder else None,
         progress=progress,
         description="regularized",
+        device=device,
+        parallel=parallel,
     )
     pruned, finetuned = prune_and_finetune(
         model, splits, finetune_config, prune_config, loss_fn=loss_fn, folder=folder,
-        progress=progress, cost=cost,
+        progress=progress, cost=cost, device=device, parallel=parallel,
     )  # fmt: skip
     return PipelineResult(regularized, pruned, finetuned)
 
@@ -216,11 +233,13 @@ def prune_and_finetune(
     folder: Path | None = None,
     progress: bool = False,
     cost: Callable[[nn.Module], float] | None = None,
+    device: torch.device | str | None = None,
+    parallel: DataParallel | None = None,
 ) -> tuple[PruneResult, TrainResult]:
     """The pipeline's second half on a trained ``model``, in place: :func:`prune`, zero the
     pruned entries, then fine-tune with the mask frozen (checkpoints in ``folder`` if given)."""
     pruned = _prune_with_checkpoint(
-        model, splits, prune_config, folder / "pruned.pt" if folder else None, cost
+        model, splits, prune_config, folder / "pruned.pt" if folder else None, cost, parallel
     )
     with torch.no_grad():
         pruned.mask.apply(model)
@@ -234,5 +253,7 @@ def prune_and_finetune(
         checkpoint=folder / "finetuned.pt" if folder else None,
         progress=progress,
         description="fine-tune",
+        device=device,
+        parallel=parallel,
     )
     return pruned, finetuned

@@ -1,0 +1,70 @@
+"""Where a model trains: ``auto``, ``cpu``, ``cuda`` (``cuda:N``) or ``mps``, checked once.
+
+Training (fits, sequence models, the learners of online codes) and LLC sampling run on the chosen
+device; everything that turns a model into bits — quantization, pruning decisions, the weight
+codec, every head's probabilities for coding — runs on the CPU in float32 (then float64), so an
+encoder and a decoder on different machines compute identical distributions whatever device
+trained the model (:func:`mdlkit.training.train` hands the model back on the CPU).
+
+>>> resolve_device("cpu")
+device(type='cpu')
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mdlkit.errors import MdlkitError
+
+__all__ = ["DEVICES", "autocast", "resolve_device"]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+"""The names ``--device`` takes (``cuda:N`` picks one GPU)."""
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device called ``name``; ``auto`` is CUDA if present, else MPS, else the CPU.
+
+    Raises :class:`MdlkitError` (one line: what is missing and what to do) for a device this
+    machine does not have, before anything runs.
+
+    >>> resolve_device("auto").type in ("cpu", "cuda", "mps")
+    True
+    """
+    kind, _, index = name.partition(":")
+    if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
+        raise MdlkitError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            raise MdlkitError(
+                "--device cuda: this machine has no CUDA device (or torch was built without "
+                "CUDA); use --device cpu or auto"
+            )
+        if index and int(index) >= torch.cuda.device_count():
+            raise MdlkitError(
+                f"--device {name}: there are only {torch.cuda.device_count()} CUDA devices"
+            )
+    if kind == "mps" and not _mps_available():
+        raise MdlkitError("--device mps: Apple's MPS backend is not available; use cpu or auto")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The forward pass's autocast context: ``bf16`` runs matrix products in bfloat16 on
+    ``device`` (for GPUs; weights and optimizer state stay float32); ``fp32`` changes nothing.
+
+    >>> with autocast(torch.device("cpu"), "fp32"):
+    ...     pass
+    """
+    if precision not in ("fp32", "bf16"):
+        raise MdlkitError(f"unknown precision {precision!r}; use fp32 or bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
