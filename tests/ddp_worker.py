@@ -1,7 +1,8 @@
 """One rank of the data-parallel equivalence check, or the one-process reference.
 
-``torchrun --nproc_per_node 2 tests/ddp_worker.py OUT`` trains the same three small models on
-every rank — plain (regression, a learned σ), DRR and PMMP (classification) — for
+``torchrun --nproc_per_node 2 tests/ddp_worker.py OUT`` trains the same small models on every
+rank — plain (regression, a learned σ), DRR and PMMP (classification), a byte transformer with
+DRR (:func:`~mdlkit.training.train_byte_model`) — for
 :data:`EPOCHS` epochs of batch :data:`BATCH` shared between the ranks, then prunes the DRR model
 and fine-tunes it (pruning on rank 0, broadcast), and saves each rank's weights, PMMP state, mask
 and σ to ``OUT/rank<r>.pt``. :func:`run` with ``parallel=None`` is the reference: one process,
@@ -18,8 +19,9 @@ from torch import nn
 
 from mdlkit.data import Split, Splits
 from mdlkit.heads import CategoricalHead, GaussianHead
+from mdlkit.models import ModelSpec
 from mdlkit.regularizers import DRR, PMMP
-from mdlkit.training import TrainConfig, train
+from mdlkit.training import TrainConfig, train, train_byte_model
 from mdlkit.training.distributed import DataParallel, init_from_environment
 from mdlkit.training.pipeline import PruneConfig, prune_and_finetune
 
@@ -73,6 +75,16 @@ def run(parallel: DataParallel | None) -> dict[str, torch.Tensor]:
     )  # fmt: skip
     out |= {f"pmmp.{k}": v for k, v in model.state_dict().items()}
     out |= {f"pmmp.state.{k}": v for k, v in pmmp.state_dict().items()}
+
+    spec = ModelSpec(
+        "byte_transformer", {"context": 16, "d_model": 16, "n_heads": 2, "n_layers": 1}
+    )
+    text = b"the quick brown fox jumps over the lazy dog; " * 12
+    trained = train_byte_model(
+        text, spec, method="drr", alpha=1e-4, epochs=EPOCHS, batch_size=8, lr=3e-3,
+        stopping=None, parallel=parallel,
+    )  # fmt: skip
+    out |= {f"byte.{k}": v for k, v in trained.model.state_dict().items()}
     return {k: v.detach().clone() for k, v in out.items()}
 
 

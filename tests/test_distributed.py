@@ -49,15 +49,17 @@ def test_two_ranks_hold_identical_weights_masks_and_pmmp_state(ranks):
 
 
 def test_two_processes_half_batches_match_one_process_whole_batches(ranks):
-    """2 ranks × batch 32 vs 1 process × batch 64, 3 epochs of 4 Adam steps (lr 1e-2) each for
-    plain (with a learned σ), DRR, DRR → prune → fine-tune and PMMP: equal within 1e-6 (float32
-    sums in another order; measured at most 1.2e-7)."""
+    """2 ranks × half batches vs 1 process × whole batches, 3 epochs of 4 Adam steps (lr 1e-2)
+    each for plain (with a learned σ), DRR, DRR → prune → fine-tune and PMMP: equal within 1e-6
+    (float32 sums in another order; measured at most 1.2e-7); a byte transformer with DRR
+    (3 epochs of batch 8 windows) within 1e-5 (measured 9.3e-7)."""
     torch.set_num_threads(1)
     reference = ddp_worker.run(None)
     rank0 = ranks[0]
     assert reference.keys() == rank0.keys()
     for key, value in reference.items():
-        torch.testing.assert_close(rank0[key], value, rtol=0, atol=1e-6, msg=key)
+        tolerance = 1e-5 if key.startswith("byte.") else 1e-6
+        torch.testing.assert_close(rank0[key], value, rtol=0, atol=tolerance, msg=key)
     # The comparison is not vacuous: σ was learned, something was pruned, PMMP's γ moved.
     assert not math.isclose(float(reference["plain.head.log_sigma"]), math.log(0.5))
     masks = [v for k, v in reference.items() if k.startswith("mask.")]

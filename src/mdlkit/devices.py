@@ -13,13 +13,16 @@ device(type='cpu')
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from mdlkit.errors import MdlkitError
 
-__all__ = ["DEVICES", "autocast", "resolve_device"]
+__all__ = ["DEVICES", "PRECISIONS", "AutocastForward", "resolve_device"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 """The names ``--device`` takes (``cuda:N`` picks one GPU)."""
+PRECISIONS = ("fp32", "bf16")
+"""Training precisions of the sequence models (:class:`AutocastForward`)."""
 
 
 def _mps_available() -> bool:
@@ -58,13 +61,26 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device, precision: str) -> torch.autocast:
-    """The forward pass's autocast context: ``bf16`` runs matrix products in bfloat16 on
-    ``device`` (for GPUs; weights and optimizer state stay float32); ``fp32`` changes nothing.
+class AutocastForward(nn.Module):
+    """``model``'s forward pass under autocast: ``precision="bf16"`` runs matrix products in
+    bfloat16 on ``device_type`` (for GPUs; weights, gradients and optimizer state stay float32)
+    and hands back float32 outputs, so the loss is computed in float32; ``"fp32"`` changes
+    nothing. Training only: coding always evaluates the plain model in float32 on the CPU.
 
-    >>> with autocast(torch.device("cpu"), "fp32"):
-    ...     pass
+    >>> layer = nn.Linear(2, 2)
+    >>> AutocastForward(layer, "cpu", "bf16")(torch.ones(1, 2)).dtype
+    torch.float32
     """
-    if precision not in ("fp32", "bf16"):
-        raise MdlkitError(f"unknown precision {precision!r}; use fp32 or bf16")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+    def __init__(self, model: nn.Module, device_type: str, precision: str = "bf16") -> None:
+        super().__init__()
+        if precision not in PRECISIONS:
+            raise MdlkitError(f"unknown precision {precision!r}; use fp32 or bf16")
+        self.model = model
+        self.device_type = device_type
+        self.enabled = precision == "bf16"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.enabled):
+            out = self.model(x)
+        return out.float()

@@ -97,7 +97,7 @@ class SGLD(torch.optim.Optimizer):
                 if self.rmsprop is None:
                     p.add_(drift, alpha=-eps / 2)
                     if noise:
-                        xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype)
+                        xi = _noise(p, self.generator)
                         p.add_(xi, alpha=noise * math.sqrt(eps))
                     continue
                 grad = nb * p.grad if p.grad is not None else torch.zeros_like(p)
@@ -106,7 +106,7 @@ class SGLD(torch.optim.Optimizer):
                 scale = 1 / ((square / (1 - self.rmsprop**self.steps)).sqrt() + 0.1)
                 p.add_(scale * drift, alpha=-eps / 2)
                 if noise:
-                    xi = torch.randn(p.shape, generator=self.generator, dtype=p.dtype)
+                    xi = _noise(p, self.generator)
                     p.add_(scale.sqrt() * xi, alpha=noise * math.sqrt(eps))
 
 
@@ -181,6 +181,14 @@ class LLCResult:
             "settings": asdict(self.settings),
             "warnings": list(self.warnings),
         }
+
+
+def _noise(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """N(0, 1) noise shaped like ``p``, drawn on the generator's device (the CPU by default)
+    and moved to ``p``'s: the same numbers whatever device samples."""
+    device = generator.device if generator is not None else torch.device("cpu")
+    xi = torch.randn(p.shape, generator=generator, dtype=p.dtype, device=device)
+    return xi.to(p.device, non_blocking=True)
 
 
 @torch.no_grad()
@@ -307,6 +315,7 @@ def estimate_llc(
     settings: LLCSettings | None = None,
     batches: Callable[[int], Batches] | None = None,
     progress: bool = False,
+    device: torch.device | str | None = None,
 ) -> LLCResult:
     """λ̂ of ``model`` (at its current weights, w*) on ``data`` — the training samples.
 
@@ -316,12 +325,19 @@ def estimate_llc(
     ``settings.batch_size`` seeded by the chain's seed, ``settings.seed + 1000·chain``). The
     model itself is not changed. Each chain is a deterministic function of its seed, so the
     result does not depend on the order chains run in. ``progress`` shows a bar on stderr.
+    ``device``: where the chains run (a copy of the model and of ``data`` go there; the noise is
+    drawn on the CPU, so a chain's random numbers do not depend on the device).
     """
     settings = settings or LLCSettings()
     settings.validate()
     if len(data) < 2:
         raise MdlkitError("LLC estimation needs at least 2 samples")
     loss_fn = loss_fn if loss_fn is not None else head_for(data)
+    if device is not None:
+        model = copy.deepcopy(model).to(device)
+        data = Split(data.x.to(device), data.y.to(device))
+        if isinstance(loss_fn, nn.Module):
+            loss_fn = copy.deepcopy(loss_fn).to(device)
     if batches is None:
         size = settings.batch_size
         batches = lambda seed: ShuffledBatches(size, seed)  # noqa: E731
@@ -381,6 +397,7 @@ def calibrate_llc(
     gammas: Sequence[float] | None = None,
     batches: Callable[[int], Batches] | None = None,
     progress: bool = False,
+    device: torch.device | str | None = None,
 ) -> Calibration:
     """Sweep the step ε (and γ) at otherwise fixed ``settings`` and recommend one from trace health.
 
@@ -404,8 +421,9 @@ def calibrate_llc(
                 continue
             try:
                 result = estimate_llc(
-                    model, data, loss_fn, settings=trial, batches=batches, progress=progress
-                )
+                    model, data, loss_fn, settings=trial, batches=batches, progress=progress,
+                    device=device,
+                )  # fmt: skip
             except MdlkitError as error:
                 rows.append((trial, None, (str(error),)))
                 continue

@@ -115,7 +115,9 @@ def _environment(mode: str) -> dict[str, Any]:
     if mode == "two-part":
         import torch
 
-        env |= {"torch": torch.__version__, "threads": 1, "dtype": "float32",
+        # What the decoder needs to compute the same probabilities: the CPU (whatever device
+        # trained the model), one thread, float32 outputs, the same torch and CPU kernels.
+        env |= {"torch": torch.__version__, "device": "cpu", "threads": 1, "dtype": "float32",
                 "cpu": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
     return env
 
@@ -165,8 +167,13 @@ def compress_stream(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
     probabilities: list[int] | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> Summary:
     """Compress everything ``src`` yields into an archive written to ``dst``.
+
+    ``device`` and ``precision`` are where and how the two-part mode's transformer trains (its
+    probabilities are computed on the CPU in float32 all the same).
 
     ``progress(n)`` is called now and then with the number of input bytes done;
     ``probabilities`` (online mode) receives every 12-bit probability used, in coding order.
@@ -204,7 +211,8 @@ def compress_stream(
                 f"the two-part mode trains on the whole input in memory and takes at most "
                 f"{TWO_PART_MAX_BYTES >> 20} MiB; use the online mode for larger inputs"
             )
-        code = fit_two_part(data, level=level, seed=seed, progress=progress is not None)
+        code = fit_two_part(data, level=level, seed=seed, progress=progress is not None,
+                            device=device, precision=precision)  # fmt: skip
         header = Header(mode, level, code.settings.to_dict() | {"length": len(data)},
                         _environment(mode))  # fmt: skip
         written = write_header(dst, header)

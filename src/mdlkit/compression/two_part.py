@@ -69,6 +69,7 @@ from mdlkit.pruning import choose_step, count_nonzero
 from mdlkit.regularizers.registry import METHODS
 from mdlkit.stopping import LossSaturation
 from mdlkit.training import PruneConfig, TrainConfig, prune_and_finetune, train_byte_model
+from mdlkit.training.distributed import DataParallel
 
 __all__ = [
     "SETTINGS_VERSION",
@@ -696,7 +697,14 @@ def _zero_model(spec: ModelSpec) -> nn.Module:
 
 
 def _train(
-    data: bytes, plan: TwoPartPlan, method: str, seed: int, progress: bool
+    data: bytes,
+    plan: TwoPartPlan,
+    method: str,
+    seed: int,
+    progress: bool,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
+    parallel: DataParallel | None = None,
 ) -> tuple[nn.Module, float, Any, dict[str, Any]]:
     """Regularize → prune → fine-tune (no pruning for ``"none"``) → quantization step: the
     model before quantization, the step, the splits and the training figures."""
@@ -718,6 +726,9 @@ def _train(
         val_fraction=plan.val_fraction,
         test_fraction=plan.test_fraction,
         progress=progress,
+        device=device,
+        precision=precision,
+        parallel=parallel,
     )
     model, splits, history = trained.model, trained.splits, trained.result.history
     report: dict[str, Any] = {
@@ -740,6 +751,8 @@ def _train(
             PruneConfig(delta=plan.prune_delta, seed=seed),
             loss_fn=CategoricalHead(),
             progress=progress,
+            device=device,
+            parallel=parallel,
         )
         report.update(
             nonzero_pruned=pruned.nonzero_after,
@@ -759,6 +772,9 @@ def fit_two_part(
     progress: bool = False,
     plan: TwoPartPlan | None = None,
     probabilities: ProbabilityHook | None = None,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
+    parallel: DataParallel | None = None,
 ) -> TwoPartCode:
     """Train, prune, quantize and encode a transformer for ``data``, then code ``data`` with the
     decoded model (see the module docstring).
@@ -773,6 +789,10 @@ def fit_two_part(
         plan: overrides the level's plan.
         probabilities: a debugging hook that sees every probability row used (see
             :data:`ProbabilityHook`).
+        device, precision, parallel: where and how the transformer trains (see
+            :func:`mdlkit.training.train_byte_model`); coding runs on the CPU in float32 always.
+            In a data-parallel run pruning is rank 0's (broadcast); the step choice and the
+            encoding are deterministic and run on every rank, and the caller's rank 0 writes.
 
     The result's ``report`` holds the plan, α, epochs, nonzero counts after each phase and the
     seconds of training and of encoding.
@@ -786,7 +806,9 @@ def fit_two_part(
     splits = None
     if plan.train:
         with _threads(plan.threads):
-            model, step, splits, figures = _train(data, plan, method, seed, progress)
+            model, step, splits, figures = _train(
+                data, plan, method, seed, progress, device, precision, parallel
+            )
         report.update(figures)
     else:
         model, step = _zero_model(plan.spec()), 1.0

@@ -23,6 +23,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from mdlkit.compression import Summary, compress_stream, decompress_stream
 from mdlkit.compression.compressor import check_mode
+from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 
 __all__ = ["CompressConfig", "DecompressConfig", "run_compress", "run_decompress"]
@@ -49,9 +50,15 @@ class CompressConfig:
     """overwrite an existing output"""
     seed: int = 0
     """the two-part mode's training seed"""
+    device: str = "auto"
+    """where the two-part mode trains: auto | cpu | cuda | cuda:N | mps"""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """the two-part mode's training precision (bf16: autocast, for GPUs)"""
 
     def validate(self) -> None:
         check_mode(self.mode, self.level)
+        if self.mode == "two-part":
+            resolve_device(self.device)
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,9 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
             start = time.perf_counter()
             with _progress_bar(progress, total, "compressing") as report:
                 summary = compress_stream(src, handle, mode=config.mode, level=config.level,
-                                          seed=config.seed, progress=report)  # fmt: skip
+                                          seed=config.seed, progress=report,
+                                          device=_device(config),
+                                          precision=config.precision)  # fmt: skip
             seconds = time.perf_counter() - start
             handle.flush()
             verified = ""
@@ -191,6 +200,11 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
     except OSError as exc:
         raise MdlkitError(f"cannot compress {config.file}: {exc.strerror or exc}") from None
     return _summary_line(config.file, out_name, summary, seconds) + verified
+
+
+def _device(config: CompressConfig) -> str:
+    """Where the two-part mode trains (the online mode runs on the CPU: integer arithmetic)."""
+    return str(resolve_device(config.device)) if config.mode == "two-part" else "cpu"
 
 
 def _summary_line(src: str, dst: str, s: Summary, seconds: float) -> str:

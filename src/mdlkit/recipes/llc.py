@@ -40,6 +40,7 @@ from mdlkit.complexity import (
     make_toy,
 )
 from mdlkit.data import Split
+from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head
 from mdlkit.recipes.fit import FitConfig, fit_data
@@ -96,6 +97,8 @@ class LLCConfig:
     """steps the calibration tries, comma-separated (default 1e-7 … 3.2e-2, √10 apart)"""
     gammas: tuple[float, ...] = ()
     """γ values the calibration tries, comma-separated (default: --gamma)"""
+    device: str = "auto"
+    """where the chains run: auto | cpu | cuda | cuda:N | mps"""
 
     def __post_init__(self) -> None:
         if self.batch_size == 0:  # the command line's spelling of "full batch"
@@ -442,6 +445,7 @@ def run_llc(
             steps=config.steps or CALIBRATION_STEPS,
             gammas=config.gammas or None,
             progress=progress,
+            device=resolve_device(config.device),
         )
         swept = LLCCalibrationResult(
             config,
@@ -465,8 +469,9 @@ def run_llc(
             folder.write_text("table.txt", swept.report().text())
         return swept
     estimate = estimate_llc(
-        subject.model, subject.data, subject.loss_fn, settings=settings, progress=progress
-    )
+        subject.model, subject.data, subject.loss_fn, settings=settings, progress=progress,
+        device=resolve_device(config.device),
+    )  # fmt: skip
     result = LLCRunResult(
         config,
         subject.title,

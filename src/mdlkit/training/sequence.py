@@ -22,6 +22,7 @@ from torch import nn
 from mdlkit.bits import LN2
 from mdlkit.data.sequences import TokenData, sequence_splits
 from mdlkit.data.splits import Splits
+from mdlkit.devices import PRECISIONS, AutocastForward
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, evaluate
 from mdlkit.models.sequence import norm_parameter_names
@@ -30,6 +31,7 @@ from mdlkit.regularizers.base import Regularizer, masked
 from mdlkit.regularizers.registry import RegularizerSpec
 from mdlkit.regularizers.schedules import LinearWarmup
 from mdlkit.stopping import LossSaturation
+from mdlkit.training.distributed import DataParallel
 from mdlkit.training.loop import train
 from mdlkit.training.state import TrainConfig, TrainResult
 
@@ -72,6 +74,9 @@ def train_byte_model(
     regularize_norms: bool = False,
     stopping: LossSaturation | None = _SATURATION,
     progress: bool = False,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
+    parallel: DataParallel | None = None,
 ) -> TrainedByteModel:
     """Train the model ``spec`` builds on next-token prediction over ``data``.
 
@@ -92,6 +97,12 @@ def train_byte_model(
             connections).
         stopping: the loss-saturation rule, or None for exactly ``epochs`` epochs.
         progress: show a progress bar.
+        device: where to train (see :func:`mdlkit.training.train`; the model comes back on the
+            CPU).
+        precision: ``"bf16"`` trains under bfloat16 autocast (for GPUs,
+            :class:`mdlkit.devices.AutocastForward`), ``"fp32"`` in float32.
+        parallel: this rank of a data-parallel run (torchrun): each rank takes its share of every
+            batch of windows (see :mod:`mdlkit.training.distributed`).
 
     The model keeps the epoch with the best validation objective (:func:`mdlkit.training.train`).
 
@@ -107,6 +118,11 @@ def train_byte_model(
     """
     if epochs < 1 or warmup_epochs < 0:
         raise MdlkitError("epochs must be >= 1 and warmup_epochs >= 0")
+    if precision not in PRECISIONS:
+        raise MdlkitError(f"unknown precision {precision!r}; use fp32 or bf16")
+    where = torch.device(device) if device is not None else None
+    if where is None and parallel is not None:
+        where = parallel.device
     vocab_size = int(spec.kwargs.get("vocab_size", 256))
     if context is None:
         context = int(spec.kwargs.get("context", 64))
@@ -141,5 +157,12 @@ def train_byte_model(
         loss_fn=CategoricalHead(),
         progress=progress,
         description=f"{spec.kind} ({method})",
+        device=where,
+        parallel=parallel,
+        wrap_model=(
+            (lambda m: AutocastForward(m, (where or torch.device("cpu")).type, precision))
+            if precision == "bf16"
+            else None
+        ),
     )
     return TrainedByteModel(model, spec, splits, result)
