@@ -8,6 +8,8 @@ at a held-out part of the SEEN data, never at the block about to be coded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
@@ -63,6 +65,20 @@ def fit_temperature(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float
     return float(np.exp(result.x))
 
 
+@contextmanager
+def _deterministic(device: torch.device) -> Iterator[None]:
+    """Deterministic kernels while training off the CPU (CPU training is deterministic)."""
+    if device.type == "cpu":
+        yield
+        return
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 @dataclass(frozen=True)
 class TorchLearner:
     """Train a :class:`ModelSpec` network with :func:`mdlkit.training.train` on the seen data.
@@ -78,6 +94,11 @@ class TorchLearner:
         seed: model initialisation and shuffling seed (block k uses seed + k).
         epsilon: for real-valued targets, the precision they are coded at; the learner trains a
             :class:`~mdlkit.heads.GaussianHead` whose learned σ is the σ the block is coded with.
+        device: where each block's model trains (its predictions for coding are made on the
+            CPU). The decoder retrains every model and must get the same weights bit for bit:
+            on a GPU that needs deterministic kernels, which training then requests
+            (``torch.use_deterministic_algorithms``), and the decoder must train on the same
+            kind of device with the same torch — the CPU is the portable choice.
     """
 
     spec: ModelSpec
@@ -87,6 +108,7 @@ class TorchLearner:
     holdout: float = 0.1
     seed: int = 0
     epsilon: float = 1e-3
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.mode not in ("scratch", "continue"):
@@ -109,7 +131,8 @@ class TorchLearner:
             CategoricalHead() if y.dtype == torch.int64 else GaussianHead(epsilon=self.epsilon)
         )
         config = replace(self.config, seed=self.seed + block)
-        train(model, train_split, hold_split, config, loss_fn=head)
+        with _deterministic(torch.device(self.device)):
+            train(model, train_split, hold_split, config, loss_fn=head, device=self.device)
         if isinstance(head, GaussianHead):
             return Fitted(model, hold_split.x, hold_split.y, head=head.with_sigma(head.sigma))
         fitted = Fitted(model, hold_split.x, hold_split.y)

@@ -30,6 +30,7 @@ from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
 from mdlkit.codes.uniform import uniform_codelength
 from mdlkit.codes.variational import variational_code
 from mdlkit.data import Splits, check_dataset, image_shape, is_regression, load_dataset
+from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
@@ -82,10 +83,14 @@ class CodelengthConfig:
     """decode the online codes back (--no-verify skips it)"""
     seed: int = 0
     """random seed: data split, initial weights, batch order"""
+    device: str = "cpu"
+    """where the online codes' learners train: cpu (portable: the decoder retrains every
+    model bit for bit) | auto | cuda | cuda:N | mps"""
 
     def validate(self, n: int | None = None) -> None:
         """Raise :class:`MdlkitError` on a bad setting; with ``n`` (the number of training
         labels) also on blocks that do not fit the data."""
+        resolve_device(self.device)
         unknown = [c for c in self.codes if c not in CODES]
         if unknown or not self.codes:
             raise MdlkitError(
@@ -175,6 +180,7 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
         mode=config.mode,
         calibrate=config.calibrate,
         seed=config.seed,
+        device=str(resolve_device(config.device)),
     )
 
 

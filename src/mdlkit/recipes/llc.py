@@ -111,6 +111,7 @@ class LLCConfig:
     def validate(self) -> None:
         """Raise :class:`MdlkitError` on a bad setting, before anything runs or is written. (A
         run folder is checked when it is read, still before anything is written.)"""
+        resolve_device(self.device)
         if self.run_dir is not None and self.toy is not None:
             raise MdlkitError("give a run folder or --toy NAME, not both")
         if self.run_dir is None and self.toy is None:
