@@ -13,6 +13,7 @@ then :func:`mdlkit.pruning.choose_step` and :func:`mdlkit.coding.encode_model`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,6 +32,7 @@ from mdlkit.regularizers.base import Regularizer, masked
 from mdlkit.regularizers.registry import RegularizerSpec
 from mdlkit.regularizers.schedules import LinearWarmup
 from mdlkit.stopping import LossSaturation
+from mdlkit.training.callbacks import Callback
 from mdlkit.training.distributed import DataParallel
 from mdlkit.training.loop import train
 from mdlkit.training.state import TrainConfig, TrainResult
@@ -77,6 +79,7 @@ def train_byte_model(
     device: torch.device | str | None = None,
     precision: str = "fp32",
     parallel: DataParallel | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> TrainedByteModel:
     """Train the model ``spec`` builds on next-token prediction over ``data``.
 
@@ -103,6 +106,7 @@ def train_byte_model(
             :class:`mdlkit.devices.AutocastForward`), ``"fp32"`` in float32.
         parallel: this rank of a data-parallel run (torchrun): each rank takes its share of every
             batch of windows (see :mod:`mdlkit.training.distributed`).
+        callbacks: called after every epoch (see :class:`mdlkit.training.Callback`).
 
     The model keeps the epoch with the best validation objective (:func:`mdlkit.training.train`).
 
@@ -159,6 +163,7 @@ def train_byte_model(
         description=f"{spec.kind} ({method})",
         device=where,
         parallel=parallel,
+        callbacks=callbacks,
         wrap_model=(
             (lambda m: AutocastForward(m, (where or torch.device("cpu")).type, precision))
             if precision == "bf16"
