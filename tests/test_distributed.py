@@ -18,6 +18,8 @@ from mdlkit import devices
 from mdlkit.cli import main
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
+from mdlkit.models import ModelSpec
+from mdlkit.training import train_byte_model
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
@@ -117,11 +119,40 @@ def test_torchrun_needs_an_out_folder():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_device_cuda_without_cuda_is_one_line_and_exit_2(capsys, tmp_path):
-    assert main(["fit", "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fit"],
+        ["select"],
+        ["codelength"],
+        ["llc", "--toy", "linear"],
+        ["compress", "README.md", "--mode", "two-part", "-o", "{out}.mdlz"],
+    ],
+)
+def test_device_cuda_without_cuda_is_one_line_and_exit_2(args, capsys, tmp_path):
+    out = str(tmp_path / "run")
+    args = [a.replace("{out}", out) for a in args]
+    folder = [] if args[0] == "compress" else ["--out", out]
+    assert main([*args, "--device", "cuda", *folder]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no CUDA device" in err
-    assert not (tmp_path / "run").exists()
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_bf16_autocast_trains_a_byte_model_with_float32_weights():
+    spec = ModelSpec("byte_transformer", {"context": 16, "d_model": 16, "n_heads": 2})
+    text = b"abracadabra " * 40
+    plain = train_byte_model(text, spec, method="none", epochs=2, stopping=None)
+    bf16 = train_byte_model(
+        text, spec, method="none", epochs=2, stopping=None, precision="bf16", device="cpu"
+    )
+    before, after = plain.model.state_dict(), bf16.model.state_dict()
+    assert all(t.dtype == torch.float32 and t.device.type == "cpu" for t in after.values())
+    # bfloat16 products change the trajectory, but not by much after 2 epochs
+    assert not all(torch.equal(before[k], after[k]) for k in before)
+    assert abs(plain.bits_per_token("val") - bf16.bits_per_token("val")) < 0.5
+    with pytest.raises(MdlkitError, match="unknown precision"):
+        train_byte_model(text, spec, epochs=1, precision="fp16")
 
 
 @pytest.mark.parametrize("name", ["gpu", "cuda:x", "cpu:0", ""])
