@@ -4,7 +4,7 @@
    each) against one process — plain (a learned σ), DRR, DRR → prune → fine-tune, PMMP and a
    byte transformer with DRR; the largest |Δ| of each family's tensors between the two ranks and
    between rank 0 and the one-process run.
-2. Epoch time of the same training (an MLP 784-256-256-10 on 16,384 random images, batch 256;
+2. Epoch time of the same training (an MLP 784-256-256-10 on 65,536 random images, batch 256;
    a byte transformer on 64 KB of generated text, 16 windows of 128 per batch) with one process
    and one thread, one process and two threads, and two processes (torchrun) of one thread each.
    Three epochs each (the first one is dropped as warm-up), validation included.
@@ -64,7 +64,7 @@ class EpochClock(Callback):
 
 def _mlp_epochs(parallel: DataParallel | None) -> list[float]:
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(16384 + 1024, 784, generator=g)
+    x = torch.rand(65536 + 4096, 784, generator=g)
     y = torch.randint(0, 10, (len(x),), generator=g)
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -73,7 +73,7 @@ def _mlp_epochs(parallel: DataParallel | None) -> list[float]:
     clock = EpochClock()
     config = TrainConfig(max_epochs=EPOCHS, batch_size=256, stopping=None)
     train(
-        model, Split(x[:16384], y[:16384]), Split(x[16384:], y[16384:]), config,
+        model, Split(x[:65536], y[:65536]), Split(x[65536:], y[65536:]), config,
         loss_fn=CategoricalHead(), callbacks=[clock], parallel=parallel,
     )  # fmt: skip
     return clock.seconds
@@ -161,6 +161,7 @@ def main() -> None:
         _worker(Path(sys.argv[2]))
         return
     started = time.perf_counter()
+    load = os.getloadavg()[0]  # other jobs on the machine: the timing's noise
     with tempfile.TemporaryDirectory() as tmp:
         equivalence = _equivalence(Path(tmp))
         print("\n".join(equivalence), flush=True)
@@ -180,7 +181,8 @@ def main() -> None:
             "",
             f"`.venv/bin/python benchmarks/ddp.py` — {datetime.date.today()}, mdlkit "
             f"{git_revision()}, torch {torch.__version__}, {platform.machine()}, 2 CPU cores "
-            f"shared with other jobs; {(time.perf_counter() - started) / 60:.1f} min.",
+            f"shared with other jobs (load average {load:.1f} when it started); "
+            f"{(time.perf_counter() - started) / 60:.1f} min.",
             "",
             "## Same answer",
             "",
@@ -202,7 +204,7 @@ def main() -> None:
             "## Epoch time",
             "",
             f"Mean seconds per epoch over epochs 2–{EPOCHS} (validation included). MLP "
-            "784-256-256-10, 16,384 random images, batch 256 (64 steps); byte transformer "
+            "784-256-256-10, 65,536 random images, batch 256 (256 steps); byte transformer "
             "(2 layers, d 64, context 128) on 64 KB of generated text, batch 16 windows.",
             "",
             "| run | MLP s/epoch | speed-up | transformer s/epoch | speed-up |",
