@@ -61,7 +61,7 @@ from mdlkit.training.distributed import (
 __all__ = ["COMMANDS", "Command", "main"]
 
 EXIT_USAGE = 2
-DATA_PARALLEL = frozenset({"fit"})
+DATA_PARALLEL = frozenset({"fit", "compress"})
 """The commands that train data-parallel when started by torchrun."""
 
 
@@ -342,8 +342,12 @@ def _run(name: str, options: Namespace) -> None:
         **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     )
     if not command.folder:
+        if launched_by_torchrun() and name not in DATA_PARALLEL:
+            _join_torchrun(name, config, None)  # the one-line refusal
         progress = not options.no_progress and sys.stderr.isatty()
-        sys.stderr.write(command.run(config, progress=progress) + "\n")
+        line = command.run(config, progress=progress)
+        if is_main_process():
+            sys.stderr.write(line + "\n")
         return
     resume = options.get("resume") if command.resume is not None else None
     parallel = _join_torchrun(name, config, resume or options.out)
@@ -377,7 +381,7 @@ def _join_torchrun(name: str, config: Any, out: str | None) -> DataParallel | No
             f"mdlkit {name} runs in one process; under torchrun use "
             f"{' or '.join(sorted(DATA_PARALLEL))} (sweeps take --workers or --ray instead)"
         )
-    if out is None:
+    if out is None and COMMANDS[name].folder:
         raise MdlkitError("under torchrun give --out DIR or --resume DIR: one folder for all ranks")
     return init_from_environment(resolve_device(config.device))
 

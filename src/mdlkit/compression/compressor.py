@@ -21,7 +21,7 @@ import io
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mdlkit import __version__
 from mdlkit.compression.archive import (
@@ -42,6 +42,9 @@ from mdlkit.compression.archive import (
 )
 from mdlkit.compression.online import BLOCK_BYTES, CodedBlock, OnlineCoder
 from mdlkit.errors import MdlkitError
+
+if TYPE_CHECKING:  # torch is imported only when the two-part mode runs
+    from mdlkit.training.distributed import DataParallel
 
 __all__ = [
     "LEVELS",
@@ -169,11 +172,13 @@ def compress_stream(
     probabilities: list[int] | None = None,
     device: str = "cpu",
     precision: str = "fp32",
+    parallel: DataParallel | None = None,
 ) -> Summary:
     """Compress everything ``src`` yields into an archive written to ``dst``.
 
     ``device`` and ``precision`` are where and how the two-part mode's transformer trains (its
-    probabilities are computed on the CPU in float32 all the same).
+    probabilities are computed on the CPU in float32 all the same); ``parallel``, this rank of a
+    data-parallel run (see :func:`mdlkit.compression.two_part.fit_two_part`).
 
     ``progress(n)`` is called now and then with the number of input bytes done;
     ``probabilities`` (online mode) receives every 12-bit probability used, in coding order.
@@ -212,7 +217,7 @@ def compress_stream(
                 f"{TWO_PART_MAX_BYTES >> 20} MiB; use the online mode for larger inputs"
             )
         code = fit_two_part(data, level=level, seed=seed, progress=progress is not None,
-                            device=device, precision=precision)  # fmt: skip
+                            device=device, precision=precision, parallel=parallel)  # fmt: skip
         header = Header(mode, level, code.settings.to_dict() | {"length": len(data)},
                         _environment(mode))  # fmt: skip
         written = write_header(dst, header)

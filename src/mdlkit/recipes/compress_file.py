@@ -9,6 +9,7 @@ an interrupt leaves no partial output. An existing output is never overwritten w
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from mdlkit.compression import Summary, compress_stream, decompress_stream
 from mdlkit.compression.compressor import check_mode
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
+from mdlkit.training.distributed import DataParallel, init_from_environment, launched_by_torchrun
 
 __all__ = ["CompressConfig", "DecompressConfig", "run_compress", "run_decompress"]
 
@@ -163,15 +165,30 @@ def _rate(n: int, seconds: float) -> str:
 
 
 def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
-    """Compress one file; returns the one-line summary printed on stderr."""
+    """Compress one file; returns the one-line summary printed on stderr.
+
+    Started by ``torchrun`` (two-part mode), every rank trains the transformer data-parallel
+    (:mod:`mdlkit.training.distributed`) and rank 0 alone writes and verifies the archive; the
+    other ranks return an empty summary.
+    """
     config.validate()
+    parallel = _join_torchrun(config)
     source = _input(config.file)
     out_name = (
         config.output
         if config.output is not None
         else ("-" if source is None else config.file + SUFFIX)
     )
-    final = _output(out_name, source, config.force)
+    if parallel is not None:
+        final = parallel.on_main(lambda: _output(out_name, source, config.force))
+        if parallel.rank != 0:
+            with _reading(source) as src:  # train beside rank 0; its archive is discarded
+                compress_stream(src, io.BytesIO(), mode=config.mode, level=config.level,
+                                seed=config.seed, device=_device(config),
+                                precision=config.precision, parallel=parallel)  # fmt: skip
+            return ""
+    else:
+        final = _output(out_name, source, config.force)
     total = source.stat().st_size if source is not None else None
     try:
         with _partial(final) as (handle, partial), _reading(source) as src:
@@ -180,7 +197,8 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
                 summary = compress_stream(src, handle, mode=config.mode, level=config.level,
                                           seed=config.seed, progress=report,
                                           device=_device(config),
-                                          precision=config.precision)  # fmt: skip
+                                          precision=config.precision,
+                                          parallel=parallel)  # fmt: skip
             seconds = time.perf_counter() - start
             handle.flush()
             verified = ""
@@ -200,6 +218,19 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
     except OSError as exc:
         raise MdlkitError(f"cannot compress {config.file}: {exc.strerror or exc}") from None
     return _summary_line(config.file, out_name, summary, seconds) + verified
+
+
+def _join_torchrun(config: CompressConfig) -> DataParallel | None:
+    """This rank's part under torchrun (None outside it); only the two-part mode trains, and
+    every rank must read the same file."""
+    if not launched_by_torchrun():
+        return None
+    if config.mode != "two-part" or config.file == "-":
+        raise MdlkitError(
+            "under torchrun, compress a FILE (not standard input) with --mode two-part: "
+            "the online mode runs in one process"
+        )
+    return init_from_environment(resolve_device(config.device))
 
 
 def _device(config: CompressConfig) -> str:
