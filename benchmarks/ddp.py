@@ -98,6 +98,13 @@ def _byte_epochs(parallel: DataParallel | None) -> list[float]:
     return clock.seconds
 
 
+def _revision() -> str:
+    rev = git_revision()
+    if rev is None:
+        return "(no git revision)"
+    return str(rev["commit"])[:10] + (" with uncommitted changes" if rev["dirty"] else "")
+
+
 def _worker(out: Path) -> None:
     """One rank of the timing run (started by torchrun)."""
     torch.set_num_threads(1)
@@ -140,19 +147,33 @@ def _equivalence(tmp: Path) -> list[str]:
     return rows
 
 
-def _timing(tmp: Path) -> dict[str, dict[str, list[float]]]:
-    runs: dict[str, dict[str, list[float]]] = {}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        runs[f"1 process × {threads} thread{'s' * (threads > 1)}"] = {
-            "mlp": _mlp_epochs(None),
-            "byte": _byte_epochs(None),
-        }
-        print(f"1 process, {threads} threads: done", flush=True)
-    out = tmp / "times.json"
-    _torchrun(__file__, "--worker", str(out))
-    runs["2 processes × 1 thread (torchrun, gloo)"] = json.loads(out.read_text())
-    print("2 processes: done", flush=True)
+ONE, TWO_THREADS, TWO_PROCESSES = (
+    "1 process × 1 thread",
+    "1 process × 2 threads",
+    "2 processes × 1 thread (torchrun, gloo)",
+)
+
+
+def _measure(run: str, tmp: Path) -> dict[str, list[float]]:
+    if run == TWO_PROCESSES:
+        out = tmp / "times.json"
+        _torchrun(__file__, "--worker", str(out))
+        times: dict[str, list[float]] = json.loads(out.read_text())
+    else:
+        torch.set_num_threads(1 if run == ONE else 2)
+        times = {"mlp": _mlp_epochs(None), "byte": _byte_epochs(None)}
+    print(f"{run}: done", flush=True)
+    return times
+
+
+def _timing(tmp: Path) -> dict[str, list[dict[str, float]]]:
+    """Two rounds in opposite orders (a drift of the shared machine hits both ends alike):
+    per run, per round, the mean seconds of epochs 2 … EPOCHS of each model."""
+    runs: dict[str, list[dict[str, float]]] = {ONE: [], TWO_THREADS: [], TWO_PROCESSES: []}
+    order = list(runs)
+    for run in order + order[::-1]:
+        times = _measure(run, tmp)
+        runs[run].append({k: sum(v[1:]) / len(v[1:]) for k, v in times.items()})
     return runs
 
 
@@ -166,21 +187,28 @@ def main() -> None:
         equivalence = _equivalence(Path(tmp))
         print("\n".join(equivalence), flush=True)
         runs = _timing(Path(tmp))
-    base = {k: sum(v[1:]) / len(v[1:]) for k, v in next(iter(runs.values())).items()}
-    timing_rows = []
-    for name, times in runs.items():
-        mean = {k: sum(v[1:]) / len(v[1:]) for k, v in times.items()}
-        timing_rows.append(
-            f"| {name} | {mean['mlp']:.2f} | {base['mlp'] / mean['mlp']:.2f}× | "
-            f"{mean['byte']:.2f} | {base['byte'] / mean['byte']:.2f}× |"
+
+    def mean(run: str, model: str) -> float:
+        return sum(r[model] for r in runs[run]) / len(runs[run])
+
+    timing_rows = [
+        f"| {name} | "
+        + " | ".join(
+            f"{' / '.join(f'{r[m]:.2f}' for r in rounds)} | {mean(ONE, m) / mean(name, m):.2f}×"
+            for m in ("mlp", "byte")
         )
+        + " |"
+        for name, rounds in runs.items()
+    ]
+    speed = {m: mean(ONE, m) / mean(TWO_PROCESSES, m) for m in ("mlp", "byte")}
+    threads = {m: mean(ONE, m) / mean(TWO_THREADS, m) for m in ("mlp", "byte")}
     print("\n".join(timing_rows))
     text = "\n".join(
         [
             "# Data-parallel training: the same answer, and the epoch time",
             "",
             f"`.venv/bin/python benchmarks/ddp.py` — {datetime.date.today()}, mdlkit "
-            f"{git_revision()}, torch {torch.__version__}, {platform.machine()}, 2 CPU cores "
+            f"{_revision()}, torch {torch.__version__}, {platform.machine()}, 2 CPU cores "
             f"shared with other jobs (load average {load:.1f} when it started); "
             f"{(time.perf_counter() - started) / 60:.1f} min.",
             "",
@@ -203,21 +231,27 @@ def main() -> None:
             "",
             "## Epoch time",
             "",
-            f"Mean seconds per epoch over epochs 2–{EPOCHS} (validation included). MLP "
+            f"Seconds per epoch (the mean of epochs 2–{EPOCHS}, validation included) in two "
+            "rounds, the second in the reverse order; the speed-up is of the mean of both. MLP "
             "784-256-256-10, 65,536 random images, batch 256 (256 steps); byte transformer "
             "(2 layers, d 64, context 128) on 64 KB of generated text, batch 16 windows.",
             "",
-            "| run | MLP s/epoch | speed-up | transformer s/epoch | speed-up |",
+            "| run | MLP s/epoch (round 1 / 2) | speed-up | transformer s/epoch (round 1 / 2) "
+            "| speed-up |",
             "|---|---|---|---|---|",
             *timing_rows,
             "",
             "## Reading",
             "",
-            "- This machine has two cores, so two processes can at best match one process "
-            "with two threads; they also pay a gloo all-reduce of every gradient per step "
-            "(about 270k floats for the MLP) through the loopback interface, and the other "
-            "jobs on the machine take a share of both cores, so the figures are noisy; "
-            "compare rows of one run only.",
+            f"- Two processes against one process with one thread: {speed['mlp']:.2f}× (MLP), "
+            f"{speed['byte']:.2f}× (transformer); one process with two threads: "
+            f"{threads['mlp']:.2f}×, {threads['byte']:.2f}×. Two cores bound the steady-state "
+            "gain at 2×; the processes also pay a gloo all-reduce of every gradient per step "
+            "(269,322 floats for the MLP) over the loopback interface. Other jobs held part of "
+            "the cores during the run: two intra-op threads of one process then wait for each "
+            "other at every operation, while two processes each take whichever core is free, "
+            "and figures beyond 2× or rounds that disagree show that noise. Compare rows of one "
+            "run only.",
             "- On GPUs (NCCL) the all-reduce overlaps the backward pass bucket by bucket and "
             "runs over NVLink or InfiniBand; with a per-GPU batch large enough to keep each GPU "
             "busy, an epoch of N GPUs takes close to 1/N of one GPU's (the seed's transformer "
