@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 from mdlkit.data import resolve_mnist_path
 from mdlkit.errors import MdlkitError
+from mdlkit.recipes.executors import check_executor_options
 from mdlkit.recipes.llc_vs_compressibility import (
     LLCVsCompressibilityExperiment,
     run_llc_vs_compressibility,
@@ -33,7 +35,9 @@ class ExperimentConfig:
     :class:`LMCompressionExperiment`, :class:`LLCVsCompressibilityExperiment`).
 
     llc-vs-compressibility measures its byte model only with a text file (``data``, or the
-    default when it exists); without one it runs the MNIST MLP alone."""
+    default when it exists); without one it runs the MNIST MLP alone. The other three are
+    sweeps: ``workers`` and ``ray`` say where their jobs run (:mod:`~mdlkit.recipes.executors`);
+    they are not part of the experiment's settings, so a killed sweep may continue elsewhere."""
 
     name: str
     """experiment: teacher-student | mnist-pruning | lm-compression | llc-vs-compressibility"""
@@ -45,6 +49,10 @@ class ExperimentConfig:
     """a small version that runs in minutes"""
     slow: bool = False
     """mnist-pruning: add LeNet-5-Caffe"""
+    workers: int | None = None
+    """sweep jobs at once, each in a local process (default: one per core; 1: in this one)"""
+    ray: str | None = None
+    """run the sweep's jobs on Ray: auto | ray://HOST:10001 | HOST:6379 | local (mdlkit[ray])"""
 
     def validate(self) -> None:
         """Raise :class:`MdlkitError` on an unknown name or a missing MNIST or text file."""
@@ -52,12 +60,22 @@ class ExperimentConfig:
             raise MdlkitError(
                 f"unknown experiment {self.name!r}; choose one of {', '.join(EXPERIMENTS)}"
             )
+        if self.name == "llc-vs-compressibility" and (self.workers, self.ray) != (None, None):
+            raise MdlkitError("llc-vs-compressibility is not a sweep; drop --workers and --ray")
+        check_executor_options(self.workers, self.ray)
         if self.name in ("mnist-pruning", "llc-vs-compressibility"):
             resolve_mnist_path(self.mnist_path)
         if self.name == "lm-compression":
             resolve_text_path(self.data)
         if self.name == "llc-vs-compressibility" and self.data is not None:
             resolve_text_path(self.data)
+
+
+class _Where(TypedDict):
+    """Where a sweep's jobs run (the keyword arguments of every sweep recipe)."""
+
+    workers: int | None
+    ray: str | None
 
 
 @dataclass(frozen=True)
@@ -76,13 +94,14 @@ def run_experiment(
     """Run (or, in a resumed folder, continue) the experiment; it writes ``results.json``, a
     table and plots into ``folder``."""
     config.validate()
+    where = _Where(workers=config.workers, ray=config.ray)  # where the sweep's jobs run
     if config.name == "teacher-student":
         ts = TeacherStudentExperiment.quick() if config.quick else TeacherStudentExperiment()
-        return ExperimentResult(run_teacher_student(ts, folder, progress=progress))
+        return ExperimentResult(run_teacher_student(ts, folder, progress=progress, **where))
     if config.name == "lm-compression":
         data = str(resolve_text_path(config.data))
         lm = LMCompressionExperiment.quick(data) if config.quick else LMCompressionExperiment(data)
-        return ExperimentResult(run_lm_compression(lm, folder, progress=progress))
+        return ExperimentResult(run_lm_compression(lm, folder, progress=progress, **where))
     path = str(resolve_mnist_path(config.mnist_path))
     if config.name == "llc-vs-compressibility":
         # The byte model is the optional half: without a text file only the MNIST MLP runs.
@@ -101,4 +120,4 @@ def run_experiment(
     )
     if config.slow:
         mp = replace(mp, models=(*mp.models, "lenet5-caffe"))
-    return ExperimentResult(run_mnist_pruning(mp, folder, progress=progress))
+    return ExperimentResult(run_mnist_pruning(mp, folder, progress=progress, **where))

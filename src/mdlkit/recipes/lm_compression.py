@@ -17,15 +17,17 @@ The paper trains on parts of Wikipedia (hundreds of MB and more) on GPUs; here t
 1000× smaller and every model is trained for minutes on one CPU thread, which is why the
 absolute figures are not the paper's.
 
-Each run's record is written when it has finished (``runs/<key>.json``); calling the recipe
-again on the resumed folder skips finished runs.
+Each run's record (and each prefix's baselines) is written when it has finished
+(``runs/<key>.json``); calling the recipe again on the resumed folder skips finished runs. The
+jobs run in local processes or on a Ray cluster (:mod:`mdlkit.recipes.executors`), each with
+its prefix's bytes, so no worker needs the text file. Seconds are in the records and in
+``timings.md``, never in ``table.md``, which depends only on the settings and the data.
 """
 
 from __future__ import annotations
 
 import importlib
 import lzma
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,6 +46,8 @@ from mdlkit.compression.two_part import (
     fit_two_part,
 )
 from mdlkit.errors import MdlkitError
+from mdlkit.recipes.executors import Task, make_executor
+from mdlkit.recipes.sweep import JobOutput, run_jobs
 from mdlkit.runs import RunFolder
 
 __all__ = [
@@ -212,24 +216,44 @@ def baseline_sizes(
     return sizes, notes
 
 
-def _run(
-    exp: LMCompressionExperiment, data: bytes, method: str, d_model: int, progress: bool
-) -> dict[str, Any]:
+def _run_job(exp: LMCompressionExperiment, data: bytes, method: str, d_model: int) -> JobOutput:
     """One run: the two-part code of ``data``, decoded back and compared."""
-    plan = exp.plan(len(data), method, d_model)
-    code = fit_two_part(data, method=method, seed=exp.seed, plan=plan, progress=progress)
     started = time.perf_counter()
+    plan = exp.plan(len(data), method, d_model)
+    code = fit_two_part(data, method=method, seed=exp.seed, plan=plan)
+    decode_started = time.perf_counter()
     decoded = decode_two_part(code.settings, code.model, code.chunks, code.length)
-    decode_seconds = time.perf_counter() - started
+    decode_seconds = time.perf_counter() - decode_started
     if decoded != data:
         raise RuntimeError(f"two-part code of {len(data)} bytes decoded wrongly (a bug)")
-    return {
+    record = {
         "method": method,
         "d_model": d_model,
         **code.summary(),
         "decode_seconds": decode_seconds,
         "decoded": True,
     }
+    return JobOutput(record, seconds=time.perf_counter() - started)
+
+
+def _baselines_job(data: bytes, ppmd_orders: tuple[int, ...], online: bool) -> JobOutput:
+    """The classical compressors' sizes of one prefix."""
+    started = time.perf_counter()
+    sizes, notes = baseline_sizes(data, ppmd_orders=ppmd_orders, online=online)
+    record = {"length": len(data), "sizes": sizes, "notes": notes}
+    return JobOutput(record, seconds=time.perf_counter() - started)
+
+
+def _tasks(exp: LMCompressionExperiment, text: bytes) -> list[Task]:
+    """Per prefix, smallest first: its baselines, then its runs. A task carries its prefix's
+    bytes, so no worker needs the text file."""
+    tasks: list[Task] = []
+    for key, n, method, d_model in exp.jobs(len(text)):
+        if not any(task[0] == f"{n}-baselines" for task in tasks):
+            args = (text[:n], exp.ppmd_orders, exp.online)
+            tasks.append((f"{n}-baselines", _baselines_job, args))
+        tasks.append((key, _run_job, (exp, text[:n], method, d_model)))
+    return tasks
 
 
 def _table(exp: LMCompressionExperiment, runs: dict[str, dict], baselines: dict) -> str:
@@ -242,28 +266,45 @@ def _table(exp: LMCompressionExperiment, runs: dict[str, dict], baselines: dict)
         "Baselines: the whole output of the compressor; no model to add.",
         "",
         "| prefix | run | d_model | params | nonzero | model | data | total | bits/byte | "
-        "4 B/nz | test bits/byte | train + encode + decode s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "4 B/nz | test bits/byte |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     prefixes = sorted({r["length"] for r in runs.values()})
     for n in prefixes:
         for r in (r for r in runs.values() if r["length"] == n):
-            seconds = r["train_seconds"] + r["encode_seconds"] + r["decode_seconds"]
             lines.append(
                 f"| {n:,} | {METHOD_NAMES.get(r['method'], r['method'])} | {r['d_model']} | "
                 f"{r['n_params']:,} | {r['nonzero']:,} | {r['model_bits'] // 8:,} | "
                 f"{r['data_bits'] // 8:,} | {r['total_bits'] // 8:,} | "
                 f"{r['bits_per_byte']:.3f} | {r['paper_bits'] // 8:,} | "
-                f"{r['test_bits_per_byte']:.3f} | {seconds:,.0f} |"
+                f"{r['test_bits_per_byte']:.3f} |"
             )
         for b in baselines.get(str(n), {}).get("sizes", {}).values():
             lines.append(
                 f"| {n:,} | {b['label']} | | | | | | {b['bytes']:,} | {8 * b['bytes'] / n:.3f} "
-                f"| | | {b['seconds']:,.1f} |"
+                "| | |"
             )
     notes = sorted({note for b in baselines.values() for note in b.get("notes", [])})
     if notes:
         lines += ["", *(f"- {note}" for note in notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _timings(runs: dict[str, dict], baselines: dict) -> str:
+    """Seconds of every run and compressor, by job: kept out of the table, which must not
+    depend on the machine, its load or the executor."""
+    lines = [
+        "| job | train s | encode (compress) s | decode s |",
+        "|---|---:|---:|---:|",
+    ]
+    for key, r in runs.items():
+        lines.append(
+            f"| {key} | {r['train_seconds']:,.0f} | {r['encode_seconds']:,.1f} | "
+            f"{r['decode_seconds']:,.1f} |"
+        )
+    for n, b in baselines.items():
+        for size in b.get("sizes", {}).values():
+            lines.append(f"| {n}-baselines: {size['label']} | | {size['seconds']:,.1f} | |")
     return "\n".join(lines) + "\n"
 
 
@@ -341,41 +382,30 @@ def _plots(runs: dict[str, dict], baselines: dict, out: Path) -> Path:
 
 
 def run_lm_compression(
-    exp: LMCompressionExperiment, folder: RunFolder, *, progress: bool = False
+    exp: LMCompressionExperiment,
+    folder: RunFolder,
+    *,
+    progress: bool = False,
+    workers: int | None = None,
+    ray: str | None = None,
 ) -> str:
     """Run every job not finished yet into ``folder`` (new or resumed), write ``results.json``,
-    ``table.md`` and ``lm_compression.png``; return the table."""
+    ``table.md``, ``timings.md`` and ``lm_compression.png``; return the table and the timings.
+
+    The jobs (the runs and each prefix's baselines) go to ``workers`` local processes (None:
+    one per core; 1: serially here) or to the Ray cluster at ``ray``; ``table.md`` is the same
+    either way."""
     path = resolve_text_path(exp.data)
     text = path.read_bytes()
-    folder.start({"experiment": asdict(exp)})
-    runs: dict[str, dict[str, Any]] = {}
-    baselines: dict[str, dict[str, Any]] = {}
-    for key, n, method, d_model in exp.jobs(len(text)):
-        prefix = text[:n]
-        base_key = f"{n}-baselines"
-        if str(n) not in baselines:
-            record = folder.record(base_key)
-            if record is None:
-                sizes, notes = baseline_sizes(
-                    prefix, ppmd_orders=exp.ppmd_orders, online=exp.online
-                )
-                record = {"length": n, "sizes": sizes, "notes": notes}
-                folder.write_record(base_key, record)
-            baselines[str(n)] = record
-        record = folder.record(key)
-        if record is None:
-            started = time.perf_counter()
-            record = _run(exp, prefix, method, d_model, progress)
-            folder.write_record(key, record)
-            print(
-                f"{key}: {record['total_bits'] / 8:,.0f} bytes "
-                f"({record['bits_per_byte']:.3f} bits/byte) in "
-                f"{time.perf_counter() - started:.0f} s",
-                file=sys.stderr,
-            )
-        runs[key] = record
+    with make_executor(workers, ray) as executor:
+        folder.start({"experiment": asdict(exp)})
+        records = run_jobs(folder, _tasks(exp, text), executor, progress=progress)
+    runs = {key: r for key, r in records.items() if not key.endswith("-baselines")}
+    baselines = {str(r["length"]): r for key, r in records.items() if key.endswith("-baselines")}
     table = _table(exp, runs, baselines)
+    timings = _timings(runs, baselines)
     folder.write_text("table.md", table)
+    folder.write_text("timings.md", timings)
     _plots(runs, baselines, folder.path)
     folder.write_results({"runs": runs, "baselines": baselines, "data": str(path)})
-    return table
+    return f"{table}\nSeconds (they depend on the machine and its load):\n\n{timings}"

@@ -11,7 +11,10 @@ same budget as the methods; the table gives the largest CR it reaches within eac
 
 from __future__ import annotations
 
+import tempfile
+import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -21,10 +24,20 @@ import matplotlib.pyplot as plt
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
+from mdlkit.data import Splits
 from mdlkit.heads import evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero, count_parameters
-from mdlkit.recipes.fit import FitConfig, fit_data, fit_spec
-from mdlkit.recipes.sweep import run_sweep
+from mdlkit.recipes.executors import Executor, Task, make_executor
+from mdlkit.recipes.fit import FitConfig, fit_spec
+from mdlkit.recipes.sweep import (
+    JobOutput,
+    job_checkpoints,
+    job_data,
+    run_jobs,
+    run_sweep,
+    share_data,
+    shared_for,
+)
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
 from mdlkit.training.checkpoint import load_checkpoint
@@ -105,70 +118,113 @@ class MnistPruningExperiment:
         return jobs
 
 
-def _magnitude_runs(
-    exp: MnistPruningExperiment, model_name: str, folder: RunFolder, baseline_accuracy: float
-) -> list[dict[str, Any]]:
-    """Global magnitude pruning of the trained baseline to each CR, fine-tuned like the methods."""
+def _magnitude_key(model_name: str, cr: float) -> str:
+    return f"{model_name}-magnitude-cr{cr:g}"
+
+
+def _magnitude_job(
+    exp: MnistPruningExperiment,
+    model_name: str,
+    cr: float,
+    baseline: bytes,
+    baseline_accuracy: float,
+    folder: str,
+    key: str,
+    splits: Splits | None,
+) -> JobOutput:
+    """Global magnitude pruning of the trained baseline (``baseline``: the bytes of its
+    ``plain.pt`` checkpoint) to compression rate ``cr``, fine-tuned like the methods."""
+    started = time.perf_counter()
     config = exp.base(model_name)
-    splits = fit_data(config)
-    spec = fit_spec(config, splits)
-    results = []
-    for cr in exp.magnitude_crs:
-        key = f"{model_name}-magnitude-cr{cr:g}"
-        record = folder.record(key)
-        if record is not None:
-            results.append(record)
-            continue
-        model = spec.build()
-        saved = load_checkpoint(folder.checkpoints / f"{model_name}-none" / "plain.pt")
-        model.load_state_dict(saved["model"])
-        weights = [(m, "weight") for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
-        total = count_parameters(model)
-        n_weights = sum(m.weight.numel() for m, _ in weights)
-        n_biases = total - n_weights
-        keep = max(total / cr - n_biases, 1.0)  # biases stay: CR counts them as nonzero
-        torch_prune.global_unstructured(
-            weights, pruning_method=torch_prune.L1Unstructured, amount=round(n_weights - keep)
-        )
-        for module, name in weights:
-            torch_prune.remove(module, name)
-        mask = Mask.from_nonzero(model)
-        finetune = TrainConfig(
-            max_epochs=exp.finetune_epochs,
-            batch_size=exp.batch_size,
-            lr=exp.lr,
-            seed=exp.seed + 1,
-            stopping=LossSaturation(window=exp.window, min_epochs=exp.window),
-        )
+    splits = job_data(config, splits)
+    model = fit_spec(config, splits).build()
+    with tempfile.TemporaryDirectory(prefix="mdlkit-job-") as tmp:
+        saved_path = Path(tmp) / "plain.pt"
+        saved_path.write_bytes(baseline)
+        model.load_state_dict(load_checkpoint(saved_path)["model"])
+    weights = [(m, "weight") for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    total = count_parameters(model)
+    n_weights = sum(m.weight.numel() for m, _ in weights)
+    n_biases = total - n_weights
+    keep = max(total / cr - n_biases, 1.0)  # biases stay: CR counts them as nonzero
+    torch_prune.global_unstructured(
+        weights, pruning_method=torch_prune.L1Unstructured, amount=round(n_weights - keep)
+    )
+    for module, name in weights:
+        torch_prune.remove(module, name)
+    mask = Mask.from_nonzero(model)
+    finetune = TrainConfig(
+        max_epochs=exp.finetune_epochs,
+        batch_size=exp.batch_size,
+        lr=exp.lr,
+        seed=exp.seed + 1,
+        stopping=LossSaturation(window=exp.window, min_epochs=exp.window),
+    )
+    files: dict[str, bytes] = {}
+    with job_checkpoints(folder, key, files) as checkpoints:
         train(
             model,
             splits.train,
             splits.val,
             finetune,
             mask=mask,
-            checkpoint=folder.checkpoints / f"{key}.pt",
+            checkpoint=checkpoints / "finetune.pt",
         )
-        test = evaluate(model, splits.test)
-        row = {
-            "target_cr": cr,
-            "nonzero": count_nonzero(model),
-            "params": total,
-            "compression_rate": total / count_nonzero(model),
-            "test_accuracy": test.accuracy,
-            "ei_points": 100 * (baseline_accuracy - test.accuracy),
-        }
-        folder.write_record(key, row)
-        results.append(row)
-    return results
+    test = evaluate(model, splits.test)
+    row = {
+        "target_cr": cr,
+        "nonzero": count_nonzero(model),
+        "params": total,
+        "compression_rate": total / count_nonzero(model),
+        "test_accuracy": test.accuracy,
+        "ei_points": 100 * (baseline_accuracy - test.accuracy),
+    }
+    return JobOutput(row, files, time.perf_counter() - started)
+
+
+def _magnitude_tasks(
+    exp: MnistPruningExperiment,
+    folder: RunFolder,
+    runs: dict[str, dict[str, Any]],
+    executor: Executor,
+) -> list[Task]:
+    """One job per network and target CR, each from its trained baseline's checkpoint."""
+    tasks: list[Task] = []
+    for model_name in exp.models:
+        keys = [_magnitude_key(model_name, cr) for cr in exp.magnitude_crs]
+        config = exp.base(model_name)
+        # A network whose magnitude runs have all finished needs neither its baseline nor data.
+        needed = [config] if any(folder.record(key) is None for key in keys) else []
+        plain = folder.checkpoints / f"{model_name}-none" / "plain.pt"
+        baseline = plain.read_bytes() if needed else b""
+        accuracy = runs[f"{model_name}-none"]["test_accuracy"]
+        splits = shared_for(share_data(executor, needed), config)
+        for key, cr in zip(keys, exp.magnitude_crs, strict=True):
+            args = (exp, model_name, cr, baseline, accuracy, str(folder.path), key, splits)
+            tasks.append((key, _magnitude_job, args))
+    return tasks
 
 
 def run_mnist_pruning(
-    exp: MnistPruningExperiment, folder: RunFolder, *, progress: bool = False
+    exp: MnistPruningExperiment,
+    folder: RunFolder,
+    *,
+    progress: bool = False,
+    workers: int | None = None,
+    ray: str | None = None,
 ) -> str:
     """Run the experiment into ``folder`` (new, or resumed after a kill); write
-    ``results.json``, ``table.md`` and the plot ``ei_vs_cr.png``; return the table."""
-    folder.start({"experiment": asdict(exp)})
-    runs = run_sweep(folder, exp.jobs(), progress=progress)
+    ``results.json``, ``table.md`` and the plot ``ei_vs_cr.png``; return the table.
+
+    Two waves of jobs, each through ``workers`` local processes (None: one per core; 1:
+    serially here) or the Ray cluster at ``ray``: the methods' runs and the baselines, then
+    magnitude pruning of each trained baseline."""
+    with make_executor(workers, ray) as executor:
+        folder.start({"experiment": asdict(exp)})
+        runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress)
+        magnitude_records = run_jobs(
+            folder, _magnitude_tasks(exp, folder, runs, executor), executor, progress=progress
+        )
     lines = [
         "| network | method | α | test acc % | EI (points) | nonzero | CR | two-part kbit "
         "| paper EI / CR | magnitude pruning: best CR at EI ≤ this EI |",
@@ -178,7 +234,9 @@ def run_mnist_pruning(
     for model_name in exp.models:
         base = runs[f"{model_name}-none"]
         acc0 = base["test_accuracy"]
-        magnitude[model_name] = _magnitude_runs(exp, model_name, folder, acc0)
+        magnitude[model_name] = [
+            magnitude_records[_magnitude_key(model_name, cr)] for cr in exp.magnitude_crs
+        ]
         lines.append(
             f"| {model_name} | none | — | {100 * acc0:.2f} | 0 | {base['nonzero']:,} | "
             f"{base['compression_rate']:.1f} | {base['two_part_bits'] / 1000:,.1f} | "

@@ -3,9 +3,10 @@
 Reads top to bottom: load the data, list the candidates — every strength α of the grid (by
 default α* · 2^k for k = −2…2, α* = c·ln2/n from the weight codec's cost per nonzero), for every
 width and method asked for — plus the model with EVERY weight pruned, which is always a
-candidate; run each through the fit pipeline (resumable, in parallel with ``workers``), take the
-shortest two-part code and charge log2 G bits for having chosen among G candidates. Beside it:
-the uniform code and, as the reference for small n, the prequential code of the same family.
+candidate; run each through the fit pipeline (resumable; in local processes, one per core by
+default, or on a Ray cluster), take the shortest two-part code and charge log2 G bits for
+having chosen among G candidates. Beside it: the uniform code and, as the reference for small
+n, the prequential code of the same family.
 
 Because the all-pruned model is a candidate, the selected code is never longer than that
 model's code + log2 G, i.e. the uniform code (for classification: an all-zero network predicts
@@ -38,6 +39,7 @@ from mdlkit.data import Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head, evaluate
 from mdlkit.models import ModelSpec
+from mdlkit.recipes.executors import check_executor_options, make_executor
 from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.regularizers import METHODS
@@ -64,8 +66,10 @@ class SelectConfig(FitConfig):
     """methods to try, comma-separated: drr, l1, pmmp (default: --method)"""
     prequential: bool = True
     """also compute the prequential code of the same family (--no-prequential skips it)"""
-    workers: int = 1
-    """candidate runs at once, each in its own process"""
+    workers: int | None = None
+    """candidates at once, each in a local process (default: one per core; 1: in this one)"""
+    ray: str | None = None
+    """run the candidates on Ray: auto | ray://HOST:10001 | HOST:6379 | local (mdlkit[ray])"""
 
     def validate(self) -> None:
         super().validate()
@@ -80,8 +84,7 @@ class SelectConfig(FitConfig):
             raise MdlkitError("every width in --widths must be >= 0 (0: no hidden layer)")
         if self.widths and self.model != "mlp":
             raise MdlkitError("--widths sets the hidden layer of an MLP; use --model mlp")
-        if self.workers < 1:
-            raise MdlkitError(f"workers must be >= 1, got {self.workers}")
+        check_executor_options(self.workers, self.ray)
 
     def fit_config(self) -> FitConfig:
         """The fit options alone (what every candidate starts from)."""
@@ -105,6 +108,11 @@ class SelectConfig(FitConfig):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def settings(self) -> dict[str, Any]:
+        """What the results depend on: everything but where the candidates run, so that a
+        killed run may continue with other ``workers`` or ``ray``."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("workers", "ray")}
 
 
 @dataclass(frozen=True)
@@ -282,10 +290,11 @@ def run_select(
     for _, job in jobs:  # every candidate is checked before anything is written
         job.validate()
         fit_spec(job, splits)
-    folder.start({"runs": {"select": config.to_dict()}})
-    if splits.scaling is not None:  # how to prepare new inputs for the selected model
-        folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
-    records = run_sweep(folder, jobs, progress=progress, workers=config.workers)
+    with make_executor(config.workers, config.ray) as executor:  # Ray connects before writing
+        folder.start({"runs": {"select": config.settings()}})
+        if splits.scaling is not None:  # how to prepare new inputs for the selected model
+            folder.write_text("scaling.json", json.dumps(splits.scaling.to_dict(), indent=1))
+        records = run_sweep(folder, jobs, executor=executor, progress=progress)
     regression = splits.n_classes is None
     all_pruned, all_pruned_file = _all_pruned_row(config.fit_config(), splits)
     rows = [all_pruned]

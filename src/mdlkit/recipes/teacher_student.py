@@ -24,8 +24,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import torch
 
+from mdlkit.recipes.executors import make_executor
 from mdlkit.recipes.fit import FitConfig
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.runs import RunFolder
@@ -234,19 +234,25 @@ def _plots(exp: TeacherStudentExperiment, runs: dict[str, dict[str, Any]], out: 
 
 
 def run_teacher_student(
-    exp: TeacherStudentExperiment, folder: RunFolder, *, progress: bool = False
+    exp: TeacherStudentExperiment,
+    folder: RunFolder,
+    *,
+    progress: bool = False,
+    workers: int | None = None,
+    ray: str | None = None,
 ) -> str:
     """Run the sweep into ``folder`` (new, or resumed after a kill), write ``results.json``,
-    ``table.md`` and the plots; return the table."""
-    folder.start({"experiment": asdict(exp)})
+    ``table.md`` and the plots; return the table.
+
+    The runs go to ``workers`` local processes (None: one per core; 1: serially here) or to
+    the Ray cluster at ``ray`` (:func:`~mdlkit.recipes.executors.make_executor`); the results
+    are the same either way."""
     # A 751-parameter network gains nothing from more threads, and several threads spinning on
-    # microsecond-sized kernels slow each step down by orders of magnitude on a busy machine.
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(exp.threads)
-    try:
-        runs = run_sweep(folder, exp.jobs(), progress=progress)
-    finally:
-        torch.set_num_threads(previous_threads)
+    # microsecond-sized kernels slow each step down by orders of magnitude on a busy machine:
+    # every run gets exp.threads.
+    with make_executor(workers, ray, threads=exp.threads) as executor:
+        folder.start({"experiment": asdict(exp)})
+        runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress)
     rows = _best_rows(exp, runs)
     table = _table(exp, rows)
     folder.write_text("table.md", table)
