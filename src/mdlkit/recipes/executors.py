@@ -199,7 +199,11 @@ class RayExecutor(Executor):
     Client), ``HOST:6379``, or ``local`` to start a Ray instance on this machine with
     ``workers`` CPUs (default: all). With ``workers`` set, at most that many tasks are in
     flight at once. If Ray is already initialized in this process, that connection is used
-    and left open.
+    and left open. Every node needs mdlkit installed (the same version) but not the run
+    folder: results come back with the tasks (:mod:`mdlkit.recipes.sweep`). Datasets are
+    shipped with the tasks too, yet a fit checks that an MNIST or user data file exists before
+    it runs, so such a file must be at the same path on every node (lm-compression's text and
+    the built-in datasets need nothing).
     """
 
     remote = True
