@@ -118,9 +118,10 @@ def _environment(mode: str) -> dict[str, Any]:
     if mode == "two-part":
         import torch
 
-        # What the decoder needs to compute the same probabilities: the CPU (whatever device
-        # trained the model), one thread, float32 outputs, the same torch and CPU kernels.
-        env |= {"torch": torch.__version__, "device": "cpu", "threads": 1, "dtype": "float32",
+        # What the decoder needs to compute the same probabilities: the same torch and CPU
+        # kernels (probabilities are always computed on the CPU, whatever device trained the
+        # model), one thread, float32 outputs.
+        env |= {"torch": torch.__version__, "threads": 1, "dtype": "float32",
                 "cpu": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
     return env
 

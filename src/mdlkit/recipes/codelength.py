@@ -84,8 +84,7 @@ class CodelengthConfig:
     seed: int = 0
     """random seed: data split, initial weights, batch order"""
     device: str = "cpu"
-    """where the online codes' learners train: cpu (portable: the decoder retrains every
-    model bit for bit) | auto | cuda | cuda:N | mps"""
+    """where online codes' learners train: cpu (decodes anywhere) | auto | cuda | cuda:N | mps"""
 
     def validate(self, n: int | None = None) -> None:
         """Raise :class:`MdlkitError` on a bad setting; with ``n`` (the number of training
