@@ -47,7 +47,7 @@ def _table_rows(table: str) -> list[list[str]]:
 def test_quick_experiment_totals_and_baselines(text_file: Path, tmp_path: Path) -> None:
     exp = dataclasses.replace(LMCompressionExperiment.quick(str(text_file)), online=False)
     folder = RunFolder.new(tmp_path / "run", kind="lm-compression")
-    table = run_lm_compression(exp, folder)
+    table = run_lm_compression(exp, folder, workers=1)
     results = json.loads((folder.path / "results.json").read_text())
     runs = results["runs"]
     assert set(runs) == {"20000-none-d16", "20000-none-d32", "20000-drr-d32"}
@@ -77,14 +77,14 @@ def test_a_resumed_folder_skips_finished_runs(text_file: Path, tmp_path: Path) -
     exp = dataclasses.replace(LMCompressionExperiment.quick(str(text_file)), online=False)
     exp = dataclasses.replace(exp, sizes=(16,), methods=())
     folder = RunFolder.new(tmp_path / "run", kind="lm-compression")
-    first = run_lm_compression(exp, folder)
+    first = run_lm_compression(exp, folder, workers=1)
     # a killed run: results.json not written yet; a finished record must not be recomputed
     (folder.path / "results.json").unlink()
     record = folder.path / "runs" / "20000-none-d16.json"
     stored = json.loads(record.read_text())
     stored["train_seconds"] = 12345.0  # a marker the recomputation would not reproduce
     record.write_text(json.dumps(stored))
-    second = run_lm_compression(exp, RunFolder.resume(folder.path))
+    second = run_lm_compression(exp, RunFolder.resume(folder.path), workers=1)
     assert "12,3" in second and second != first
 
 
@@ -102,7 +102,7 @@ def test_default_experiment(tmp_path: Path) -> None:
         pytest.skip(f"tinyshakespeare.txt not available at {SHAKESPEARE}")
     exp = LMCompressionExperiment(str(SHAKESPEARE))
     folder = RunFolder.new(tmp_path / "run", kind="lm-compression")
-    run_lm_compression(exp, folder)
+    run_lm_compression(exp, folder, workers=1)
     results = json.loads((folder.path / "results.json").read_text())
     runs = results["runs"]
     assert len(runs) == 3 * (len(exp.sizes) + len(exp.methods))

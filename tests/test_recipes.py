@@ -12,7 +12,9 @@ from mdlkit.runs import RunFolder
 
 def test_teacher_student_quick_sweep_writes_everything_and_resumes(tmp_path: Path) -> None:
     exp = TeacherStudentExperiment.quick()
-    table = run_teacher_student(exp, RunFolder.new(tmp_path / "ts", kind="teacher-student"))
+    table = run_teacher_student(
+        exp, RunFolder.new(tmp_path / "ts", kind="teacher-student"), workers=1
+    )
     tmp_path = tmp_path / "ts"
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
@@ -50,12 +52,12 @@ def test_teacher_student_quick_sweep_writes_everything_and_resumes(tmp_path: Pat
     # A sweep with other settings does not continue in this folder.
     (tmp_path / "results.json").unlink()
     with pytest.raises(MdlkitError, match="other settings"):
-        run_teacher_student(TeacherStudentExperiment(), RunFolder.resume(tmp_path))
+        run_teacher_student(TeacherStudentExperiment(), RunFolder.resume(tmp_path), workers=1)
 
 
 def test_mnist_pruning_quick_run(tmp_path: Path, mnist_path: Path) -> None:
     exp = MnistPruningExperiment.quick(str(mnist_path))
-    table = run_mnist_pruning(exp, RunFolder.new(tmp_path / "mp", kind="mnist-pruning"))
+    table = run_mnist_pruning(exp, RunFolder.new(tmp_path / "mp", kind="mnist-pruning"), workers=1)
     tmp_path = tmp_path / "mp"
     results = json.loads((tmp_path / "results.json").read_text())
     assert {m["target_cr"] for m in results["magnitude"]["lenet-300-100"]} == {5, 20}

@@ -42,7 +42,8 @@ from mdlkit.recipes import FitConfig, SelectConfig, run_select
 from mdlkit.recipes.fit import fit_alpha
 from mdlkit.runs import RunFolder
 
-FAST = dict(epochs=4, finetune_epochs=2, warmup_epochs=1, window=4, prequential=False)
+# workers=1: a pool's start-up would cost more than these tiny runs
+FAST = dict(epochs=4, finetune_epochs=2, warmup_epochs=1, window=4, prequential=False, workers=1)
 
 
 # --- α from the description length ------------------------------------------------------------
