@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mdlkit.cli import main
 from mdlkit.recipes.executors import SerialExecutor
+from mdlkit.recipes.fit import FitConfig, fit_data, run_fit
 from mdlkit.recipes.sweep import run_fit_job, run_sweep
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
 from mdlkit.runs import RunFolder
@@ -140,3 +142,22 @@ def test_an_unreachable_ray_cluster_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert "cannot reach the Ray cluster at ray://127.0.0.1:1" in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fit_given_its_data_needs_no_data_file(tmp_path: Path) -> None:
+    """What lets a Ray node without the user's file run a sweep job: the same result."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 3))
+    table = tmp_path / "table.csv"
+    rows = [f"{a:.4f},{b:.4f},{c:.4f},{int(a + b > 0)}" for a, b, c in x]
+    table.write_text("a,b,c,y\n" + "\n".join(rows) + "\n")
+    config = FitConfig(
+        dataset=str(table), target="y", epochs=3, finetune_epochs=2, grid_epochs=1, window=4,
+        warmup_epochs=0,
+    )  # fmt: skip
+    with_file = run_fit(config)
+    splits = fit_data(config)
+    table.unlink()
+    without = run_fit(config, splits=splits)
+    assert without.two_part.encoded_model.data == with_file.two_part.encoded_model.data
+    assert without.two_part.length.total == with_file.two_part.length.total

@@ -201,9 +201,8 @@ class RayExecutor(Executor):
     flight at once. If Ray is already initialized in this process, that connection is used
     and left open. Every node needs mdlkit installed (the same version) but not the run
     folder: results come back with the tasks (:mod:`mdlkit.recipes.sweep`). Datasets are
-    shipped with the tasks too, yet a fit checks that an MNIST or user data file exists before
-    it runs, so such a file must be at the same path on every node (lm-compression's text and
-    the built-in datasets need nothing).
+    shipped with the tasks too (a fit given its data does not look for the data file), so no
+    node needs the data files either.
     """
 
     remote = True

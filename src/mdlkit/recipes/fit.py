@@ -124,16 +124,20 @@ class FitConfig:
         if self.batch_size == 0:  # the command line's spelling of "full batch"
             object.__setattr__(self, "batch_size", None)
 
-    def validate(self) -> None:
-        """Raise :class:`MdlkitError` on any bad setting, before anything runs or is written."""
-        check_dataset(
-            self.dataset,
-            mnist_path=self.mnist_path,
-            n_train=self.n_train,
-            noise=self.noise,
-            target=self.target,
-            task=self.task,
-        )
+    def validate(self, *, data: bool = True) -> None:
+        """Raise :class:`MdlkitError` on any bad setting, before anything runs or is written.
+
+        ``data=False`` skips the dataset's checks (its file's existence among them): for a fit
+        given its data already loaded, e.g. a sweep job on a machine without the file."""
+        if data:
+            check_dataset(
+                self.dataset,
+                mnist_path=self.mnist_path,
+                n_train=self.n_train,
+                noise=self.noise,
+                target=self.target,
+                task=self.task,
+            )
         check_model(
             self.model,
             hidden=self.hidden,
@@ -349,7 +353,7 @@ def run_fit(
     trains data-parallel (:mod:`mdlkit.training.distributed`); rank 0 alone writes the folder,
     prunes, picks the quantization step and codes, and every rank returns its result.
     """
-    config.validate()
+    config.validate(data=splits is None)
     start = time.perf_counter()
     device = resolve_device(config.device)
     parallel = init_from_environment(device)

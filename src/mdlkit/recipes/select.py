@@ -71,8 +71,8 @@ class SelectConfig(FitConfig):
     ray: str | None = None
     """run the candidates on Ray: auto | ray://HOST:10001 | HOST:6379 | local (mdlkit[ray])"""
 
-    def validate(self) -> None:
-        super().validate()
+    def validate(self, *, data: bool = True) -> None:
+        super().validate(data=data)
         if self.method == "none" and not self.methods:
             raise MdlkitError("select needs a regularizer: --method drr | l1 | pmmp")
         for method in self.methods:
