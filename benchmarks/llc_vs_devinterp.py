@@ -32,13 +32,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 import platform
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -107,18 +109,51 @@ class Run:
 
 
 @dataclass(frozen=True)
+class CaseInfo:
+    """What the report needs of a :class:`Case`: its name, λ, setting and number of samples."""
+
+    name: str
+    true_llc: float | None
+    settings: LLCSettings
+    n: int
+
+    @property
+    def n_beta(self) -> float:
+        return self.n / math.log(self.n)
+
+
+@dataclass(frozen=True)
 class Row:
     """One model's three runs, L_n(w*) over all samples, the spread of devinterp's shift (see
-    :func:`_shift_spread`) and the two SGLD steps' largest difference on the same noise (see
-    :func:`_same_noise_gap`)."""
+    :func:`_shift_spread`), the two SGLD steps' largest difference on the same noise (see
+    :func:`_same_noise_gap`), devinterp's warnings and the wall seconds of the whole row."""
 
-    case: Case
+    case: CaseInfo
     mdlkit: Run
     devinterp: Run
     batched: Run
     full_loss: float
     shift_spread: float
     same_noise_gap: float
+    caught: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def save(self, path: Path) -> None:
+        """The row as JSON (what a later call, or the other half run beside it, reads back)."""
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Row:
+        d = json.loads(path.read_text())
+        c = d.pop("case")
+        case = CaseInfo(c["name"], c["true_llc"], LLCSettings(**c["settings"]), c["n"])
+        runs = {
+            k: Run(**{f: tuple(v) if isinstance(v, list) else v for f, v in d.pop(k).items()})
+            for k in ("mdlkit", "devinterp", "batched")
+        }
+        return cls(case, **runs, **{k: tuple(v) if k == "caught" else v for k, v in d.items()})
 
 
 class _IndexedTensors(Dataset[tuple[torch.Tensor, torch.Tensor]]):
@@ -301,17 +336,26 @@ def _digits_mlp(settings: LLCSettings) -> Case:
     return Case("MLP [64, 32, 10], digits", model, splits.train, F.cross_entropy, None, settings)
 
 
-def cases(shorten: int) -> Iterator[Case]:
-    """The models, built one at a time; chains ``shorten`` times shorter (1: as published)."""
+ROWS = Path(__file__).parent / "results" / "llc_vs_devinterp.rows"
+"""Each finished model's row (JSON): a killed run, or the other half, goes on from them."""
+TOYS = ("linear", "deep-linear-5-3-5-r0", "deep-linear-6-4-6-r2", "normal-crossing")
+CASES = (*TOYS, "mlp")
+"""The models compared, by the names ``--only`` takes."""
+
+
+def cases(shorten: int, only: Sequence[str] = CASES) -> Iterator[Case]:
+    """The models named in ``only``, built one at a time; chains ``shorten`` times shorter
+    (1: as published)."""
 
     def short(s: LLCSettings) -> LLCSettings:
         return replace(s, burn_in=s.burn_in // shorten, draws=s.draws // shorten)
 
-    for name in ("linear", "deep-linear-5-3-5-r0", "deep-linear-6-4-6-r2", "normal-crossing"):
+    for name in (n for n in TOYS if n in only):
         toy = make_toy(name)
         settings = CROSSING_SETTINGS if name == "normal-crossing" else TOY_SETTINGS
         yield Case(name, toy.model, toy.data, toy.loss_fn, toy.true_llc, short(settings))
-    yield _digits_mlp(short(MLP_SETTINGS))
+    if "mlp" in only:
+        yield _digits_mlp(short(MLP_SETTINGS))
 
 
 def _gap(a: Run, b: Run) -> float:
@@ -335,7 +379,17 @@ def _installed_devinterp() -> str | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="chains 20× shorter, no file")
+    parser.add_argument(
+        "--only",
+        default=",".join(CASES),
+        help=f"the models to compare, comma-separated (default: all of {','.join(CASES)}); "
+        "each finished model is kept, so two halves can run side by side on two cores, and "
+        "the file is written once every model is done",
+    )
     args = parser.parse_args()
+    only = [name for name in args.only.split(",") if name]
+    if not only or any(name not in CASES for name in only):
+        parser.error(f"--only takes names among {', '.join(CASES)}")
     version = _installed_devinterp()
     if version is None:
         print(
@@ -350,18 +404,20 @@ def main() -> int:
         )
         return 0
     torch.set_num_threads(1)
-    started = time.perf_counter()
-    caught: set[str] = set()
-    rows: list[Row] = []
-    for i, case in enumerate(cases(20 if args.quick else 1)):
+    ROWS.mkdir(parents=True, exist_ok=True)
+    done = {} if args.quick else {p.stem: p for p in ROWS.glob("*.json")}
+    quick_rows: list[Row] = []
+    for i, case in enumerate(cases(20 if args.quick else 1, [n for n in only if n not in done])):
+        started = time.perf_counter()
+        caught: set[str] = set()
         if i == 0:
             _warm_up(case)
         before = copy.deepcopy(case.model.state_dict())
         full, spread, gap = _full_loss(case), _shift_spread(case), _same_noise_gap(case)
         estimators: dict[str, Callable[[Case], Run]] = {
             "mdlkit": run_mdlkit,
-            "devinterp": lambda c: run_devinterp(c, batched=False, caught=caught),
-            "batched": lambda c: run_devinterp(c, batched=True, caught=caught),
+            "devinterp": lambda c, w=caught: run_devinterp(c, batched=False, caught=w),
+            "batched": lambda c, w=caught: run_devinterp(c, batched=True, caught=w),
         }
         order = list(estimators) if i % 2 == 0 else list(estimators)[::-1]
         runs: dict[str, Run] = {}
@@ -374,19 +430,33 @@ def main() -> int:
             )
         for key, value in case.model.state_dict().items():  # neither estimator moved w*
             assert torch.equal(value, before[key]), key
-        rows.append(
-            Row(case, runs["mdlkit"], runs["devinterp"], runs["batched"], full, spread, gap)
-        )
-    minutes = (time.perf_counter() - started) / 60
-    text = _report(rows, caught, minutes)
+        info = CaseInfo(case.name, case.true_llc, case.settings, len(case.data))
+        row = Row(info, runs["mdlkit"], runs["devinterp"], runs["batched"], full, spread, gap,
+                  tuple(sorted(caught)), time.perf_counter() - started)  # fmt: skip
+        if args.quick:
+            quick_rows.append(row)
+        else:
+            row.save(ROWS / f"{_stem(case.name)}.json")
     if args.quick:
-        print(text)
-    else:
-        publish("llc_vs_devinterp.md", text)
+        print(_report(quick_rows))
+        return 0
+    rows = {r.case.name: r for r in map(Row.load, sorted(ROWS.glob("*.json")))}
+    missing = [n for n in CASES if _stem(n) not in {_stem(k) for k in rows}]
+    if missing:
+        print(f"rows kept in {ROWS}; still to run: {', '.join(missing)} (call again to go on)")
+        return 0
+    ordered = sorted(rows.values(), key=lambda r: CASES.index(_stem(r.case.name)))
+    publish("llc_vs_devinterp.md", _report(ordered))
     return 0
 
 
-def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
+def _stem(name: str) -> str:
+    return "mlp" if name.startswith("MLP") else name
+
+
+def _report(rows: list[Row]) -> str:
+    caught = {w for r in rows for w in r.caught}
+    minutes = sum(r.seconds for r in rows) / 60
     git = git_revision()
     revision = (
         ""
@@ -408,7 +478,7 @@ def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
         )
         shift = case.n_beta * (row.full_loss - dev.initial_loss)
         init_rows.append(
-            f"| {case.name} | {len(case.data):,} | {case.n_beta:.1f} | {mdl.initial_loss:.6f} | "
+            f"| {case.name} | {case.n:,} | {case.n_beta:.1f} | {mdl.initial_loss:.6f} | "
             f"{dev.initial_loss:.6f} | {shift:+.3f} | {row.shift_spread:.3f} | "
             f"{dev.llc - shift:.3f} |"
         )
@@ -450,7 +520,9 @@ def _report(rows: list[Row], caught: set[str], minutes: float) -> str:
         f"`.venv/bin/python benchmarks/llc_vs_devinterp.py` — {platform.machine()}, "
         f"{cpu_name()}, torch {torch.__version__}, devinterp {metadata.version('devinterp')}, "
         f"mdlkit {metadata.version('mdlkit')}{revision}, {time.strftime('%Y-%m-%d')}; "
-        f"{minutes:.0f} min in all. Both estimators on the CPU with one torch thread "
+        f"{minutes:.0f} min of runs in all (models may run in two processes side by side, "
+        "`--only`; each model's three runs always run one after the other in one process). "
+        "Both estimators on the CPU with one torch thread "
         f"({torch.get_num_threads()}), each timed as one call (wall clock, "
         "`time.perf_counter`), one after the other on the same model object and data, the "
         "order flipped from model to model, after one short untimed call of each (the first "
