@@ -147,6 +147,7 @@ def test_torchrun_needs_an_out_folder():
         ["select"],
         ["codelength"],
         ["llc", "--toy", "linear"],
+        ["experiment", "teacher-student", "--quick"],
         ["compress", "README.md", "--mode", "two-part", "-o", "{out}.mdlz"],
     ],
 )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import TypedDict
 
 from mdlkit.data import resolve_mnist_path
+from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.recipes.executors import check_executor_options
 from mdlkit.recipes.llc_vs_compressibility import (
@@ -53,6 +54,8 @@ class ExperimentConfig:
     """sweep jobs at once, each in a local process (default: one per core; 1: in this one)"""
     ray: str | None = None
     """run the sweep's jobs on Ray: auto | ray://HOST:10001 | HOST:6379 | local (mdlkit[ray])"""
+    device: str = "auto"
+    """where the sweep's jobs train: auto | cpu | cuda | cuda:N | mps"""
 
     def validate(self) -> None:
         """Raise :class:`MdlkitError` on an unknown name or a missing MNIST or text file."""
@@ -62,7 +65,10 @@ class ExperimentConfig:
             )
         if self.name == "llc-vs-compressibility" and (self.workers, self.ray) != (None, None):
             raise MdlkitError("llc-vs-compressibility is not a sweep; drop --workers and --ray")
+        if self.name == "llc-vs-compressibility" and self.device != "auto":
+            raise MdlkitError("llc-vs-compressibility runs on the CPU; drop --device")
         check_executor_options(self.workers, self.ray)
+        resolve_device(self.device)
         if self.name in ("mnist-pruning", "llc-vs-compressibility"):
             resolve_mnist_path(self.mnist_path)
         if self.name == "lm-compression":
@@ -76,6 +82,7 @@ class _Where(TypedDict):
 
     workers: int | None
     ray: str | None
+    device: str | None
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,8 @@ def run_experiment(
     """Run (or, in a resumed folder, continue) the experiment; it writes ``results.json``, a
     table and plots into ``folder``."""
     config.validate()
-    where = _Where(workers=config.workers, ray=config.ray)  # where the sweep's jobs run
+    # where the sweep's jobs run (a device name that a remote node resolves for itself)
+    where = _Where(workers=config.workers, ray=config.ray, device=config.device)
     if config.name == "teacher-student":
         ts = TeacherStudentExperiment.quick() if config.quick else TeacherStudentExperiment()
         return ExperimentResult(run_teacher_student(ts, folder, progress=progress, **where))

@@ -45,6 +45,7 @@ from mdlkit.compression.two_part import (
     default_chunk,
     fit_two_part,
 )
+from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.recipes.executors import Task, make_executor
 from mdlkit.recipes.sweep import JobOutput, run_jobs
@@ -216,11 +217,14 @@ def baseline_sizes(
     return sizes, notes
 
 
-def _run_job(exp: LMCompressionExperiment, data: bytes, method: str, d_model: int) -> JobOutput:
+def _run_job(
+    exp: LMCompressionExperiment, data: bytes, method: str, d_model: int, device: str | None
+) -> JobOutput:
     """One run: the two-part code of ``data``, decoded back and compared."""
     started = time.perf_counter()
     plan = exp.plan(len(data), method, d_model)
-    code = fit_two_part(data, method=method, seed=exp.seed, plan=plan)
+    where = str(resolve_device(device)) if device is not None else None  # on the node itself
+    code = fit_two_part(data, method=method, seed=exp.seed, plan=plan, device=where)
     decode_started = time.perf_counter()
     decoded = decode_two_part(code.settings, code.model, code.chunks, code.length)
     decode_seconds = time.perf_counter() - decode_started
@@ -244,7 +248,7 @@ def _baselines_job(data: bytes, ppmd_orders: tuple[int, ...], online: bool) -> J
     return JobOutput(record, seconds=time.perf_counter() - started)
 
 
-def _tasks(exp: LMCompressionExperiment, text: bytes) -> list[Task]:
+def _tasks(exp: LMCompressionExperiment, text: bytes, device: str | None = None) -> list[Task]:
     """Per prefix, smallest first: its baselines, then its runs. A task carries its prefix's
     bytes, so no worker needs the text file."""
     tasks: list[Task] = []
@@ -252,7 +256,7 @@ def _tasks(exp: LMCompressionExperiment, text: bytes) -> list[Task]:
         if not any(task[0] == f"{n}-baselines" for task in tasks):
             args = (text[:n], exp.ppmd_orders, exp.online)
             tasks.append((f"{n}-baselines", _baselines_job, args))
-        tasks.append((key, _run_job, (exp, text[:n], method, d_model)))
+        tasks.append((key, _run_job, (exp, text[:n], method, d_model, device)))
     return tasks
 
 
@@ -388,6 +392,7 @@ def run_lm_compression(
     progress: bool = False,
     workers: int | None = None,
     ray: str | None = None,
+    device: str | None = None,
 ) -> str:
     """Run every job not finished yet into ``folder`` (new or resumed), write ``results.json``,
     ``table.md``, ``timings.md`` and ``lm_compression.png``; return the table and the timings.
@@ -399,7 +404,7 @@ def run_lm_compression(
     text = path.read_bytes()
     with make_executor(workers, ray) as executor:
         folder.start({"experiment": asdict(exp)})
-        records = run_jobs(folder, _tasks(exp, text), executor, progress=progress)
+        records = run_jobs(folder, _tasks(exp, text, device), executor, progress=progress)
     runs = {key: r for key, r in records.items() if not key.endswith("-baselines")}
     baselines = {str(r["length"]): r for key, r in records.items() if key.endswith("-baselines")}
     table = _table(exp, runs, baselines)

@@ -212,6 +212,7 @@ def run_mnist_pruning(
     progress: bool = False,
     workers: int | None = None,
     ray: str | None = None,
+    device: str | None = None,
 ) -> str:
     """Run the experiment into ``folder`` (new, or resumed after a kill); write
     ``results.json``, ``table.md`` and the plot ``ei_vs_cr.png``; return the table.
@@ -221,7 +222,7 @@ def run_mnist_pruning(
     magnitude pruning of each trained baseline."""
     with make_executor(workers, ray) as executor:
         folder.start({"experiment": asdict(exp)})
-        runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress)
+        runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress, device=device)
         magnitude_records = run_jobs(
             folder, _magnitude_tasks(exp, folder, runs, executor), executor, progress=progress
         )

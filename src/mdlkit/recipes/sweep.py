@@ -20,6 +20,7 @@ result: the folder ends up the same, but a job interrupted there starts again fr
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -190,12 +191,16 @@ def run_sweep(
     *,
     executor: Executor | None = None,
     progress: bool = False,
+    device: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run every fit ``(key, config)`` not finished yet through ``executor`` (default: serially
     in this process); return ``key → summary`` for all jobs, in the order of ``jobs``.
+    ``device`` (if given) replaces every job's ``device``: where it trains, not what it does.
 
     ``folder`` must be started (:meth:`RunFolder.start`) already."""
     executor = executor if executor is not None else SerialExecutor()
+    if device is not None:
+        jobs = [(key, dataclasses.replace(config, device=device)) for key, config in jobs]
     unfinished = [config for key, config in jobs if folder.record(key) is None]
     shared = share_data(executor, unfinished)
     tasks: list[Task] = [

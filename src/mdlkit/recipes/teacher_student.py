@@ -240,6 +240,7 @@ def run_teacher_student(
     progress: bool = False,
     workers: int | None = None,
     ray: str | None = None,
+    device: str | None = None,
 ) -> str:
     """Run the sweep into ``folder`` (new, or resumed after a kill), write ``results.json``,
     ``table.md`` and the plots; return the table.
@@ -252,7 +253,7 @@ def run_teacher_student(
     # every run gets exp.threads.
     with make_executor(workers, ray, threads=exp.threads) as executor:
         folder.start({"experiment": asdict(exp)})
-        runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress)
+        runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress, device=device)
     rows = _best_rows(exp, runs)
     table = _table(exp, rows)
     folder.write_text("table.md", table)
