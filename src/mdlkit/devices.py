@@ -12,12 +12,15 @@ device(type='cpu')
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
 from mdlkit.errors import MdlkitError
 
-__all__ = ["DEVICES", "PRECISIONS", "AutocastForward", "resolve_device"]
+__all__ = ["DEVICES", "PRECISIONS", "AutocastForward", "resolve_device", "torch_threads"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 """The names ``--device`` takes (``cuda:N`` picks one GPU)."""
@@ -59,6 +62,24 @@ def resolve_device(name: str) -> torch.device:
     if kind == "mps" and not _mps_available():
         raise MdlkitError("--device mps: Apple's MPS backend is not available; use cpu or auto")
     return torch.device(name)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """``n`` torch threads inside the block, the previous count restored after it. Float sums
+    depend on the thread count, so code whose numbers must repeat (coding loops, sweep jobs)
+    fixes it.
+
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class AutocastForward(nn.Module):

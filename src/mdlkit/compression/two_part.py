@@ -47,8 +47,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -61,6 +60,7 @@ from mdlkit.bits import LN2
 from mdlkit.coding.distributions import Categorical
 from mdlkit.coding.streams import Decoder, Encoder
 from mdlkit.coding.weights import decode_model, encode_model
+from mdlkit.devices import torch_threads
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, evaluate
 from mdlkit.models.sequence import Block, ByteTransformer
@@ -261,18 +261,6 @@ class TwoPartCode:
 # The shared prediction loop ---------------------------------------------------------------------
 
 
-@contextmanager
-def _threads(n: int = 1) -> Iterator[None]:
-    """``n`` torch threads inside the block, the previous count restored after it (float sums
-    depend on the thread count: the coding loops always run on one)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _blocks(model: ByteTransformer) -> list[Block]:
     blocks = list(model.blocks)
     assert all(isinstance(b, Block) for b in blocks)
@@ -417,7 +405,7 @@ def _encode_chunks(
     was_training = model.training
     model.eval()
     try:
-        with _threads(1):
+        with torch_threads(1):
             for g, group in enumerate(_groups(len(data), settings)):
                 lengths = [stop - start for start, stop in group]
                 longest = max(lengths)
@@ -491,7 +479,7 @@ def decode_two_part(
     out = np.zeros(length, dtype=np.uint8)
     net.eval()
     index = 0
-    with torch.no_grad(), _threads(1):
+    with torch.no_grad(), torch_threads(1):
         for g, group in enumerate(groups):
             longest = max(stop - start for start, stop in group)
             decoders = [Decoder(words[index + c]) for c in range(len(group))]
@@ -805,7 +793,7 @@ def fit_two_part(
     report: dict[str, Any] = {"method": method, "level": level, "plan": asdict(plan)}
     splits = None
     if plan.train:
-        with _threads(plan.threads):
+        with torch_threads(plan.threads):
             model, step, splits, figures = _train(
                 data, plan, method, seed, progress, device, precision, parallel
             )
@@ -828,7 +816,7 @@ def fit_two_part(
     report["encode_seconds"] = time.perf_counter() - coding_started
     test_bits = None
     if splits is not None:
-        with _threads(plan.threads):
+        with torch_threads(plan.threads):
             decoded = decode_model(code.model)
             test_bits = evaluate(decoded, splits.test, CategoricalHead()).loss / LN2
     return dataclasses.replace(code, test_bits_per_byte=test_bits, report=report)

@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from mdlkit.devices import torch_threads
 from mdlkit.errors import MdlkitError
 
 __all__ = [
@@ -54,18 +55,10 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _set_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
-
-
 def _call_with_threads(threads: int, fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` on ``threads`` torch threads, the previous count restored after it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         return fn(*args)
-    finally:
-        torch.set_num_threads(previous)
 
 
 class Executor:
@@ -133,7 +126,9 @@ class LocalPoolExecutor(Executor):
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_set_threads,
+                # torch's own function: pickled by name, it stays the same object even when a
+                # test run has imported this module twice (doctests with importlib mode)
+                initializer=torch.set_num_threads,
                 initargs=(self.threads,),
             )
         futures = {self._pool.submit(fn, *args): key for key, fn, args in tasks}

@@ -56,6 +56,7 @@ from mdlkit.complexity import (
 )
 from mdlkit.data import load_mnist, sequence_splits
 from mdlkit.data.splits import Split, Splits
+from mdlkit.devices import torch_threads
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead
 from mdlkit.models import ModelSpec
@@ -590,9 +591,8 @@ def run_llc_vs_compressibility(
     then ``results.json``, ``table.md`` and ``llc_vs_compressibility.png``; return the table.
     One line per checkpoint goes to stderr; ``progress`` adds training and sampling bars."""
     exp.validate()
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(exp.threads)  # before start(): config.json records the count used
-    try:
+    # before start(): config.json records the count used
+    with torch_threads(exp.threads):
         folder.start({"experiment": asdict(exp)})
 
         def say(line: str) -> None:
@@ -602,8 +602,6 @@ def run_llc_vs_compressibility(
         if exp.text_path is not None:
             studies.append(_text_study(exp, exp.text_path))
         results = [_run_study(s, exp, folder, progress, say) for s in studies]
-    finally:
-        torch.set_num_threads(previous_threads)
     table = _table(results, exp.tolerances)
     folder.write_text("table.md", table)
     plot_llc_vs_compressibility(results, exp.tolerances, folder.file("llc_vs_compressibility.png"))
