@@ -1,7 +1,7 @@
 """Data-parallel training on this machine: the same answer, and the time of an epoch.
 
-1. Same answer: ``tests/ddp_worker.py`` under ``torchrun --nproc_per_node 2`` (gloo, one thread
-   each) against one process — plain (a learned σ), DRR, DRR → prune → fine-tune, PMMP and a
+1. Same answer: ``tests/training/ddp_worker.py`` under ``torchrun --nproc_per_node 2`` (gloo, one
+   thread each) against one process — plain (a learned σ), DRR, DRR → prune → fine-tune, PMMP and a
    byte transformer with DRR; the largest |Δ| of each family's tensors between the two ranks and
    between rank 0 and the one-process run.
 2. Epoch time of the same training (an MLP 784-256-256-10 on 65,536 random images, batch 256;
@@ -123,10 +123,10 @@ def _torchrun(*args: str) -> None:
 
 
 def _equivalence(tmp: Path) -> list[str]:
-    sys.path.insert(0, str(HERE.parent / "tests"))
+    sys.path.insert(0, str(HERE.parent / "tests" / "training"))
     import ddp_worker
 
-    _torchrun(str(HERE.parent / "tests" / "ddp_worker.py"), str(tmp))
+    _torchrun(str(HERE.parent / "tests" / "training" / "ddp_worker.py"), str(tmp))
     ranks = [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(2)]
     torch.set_num_threads(1)
     reference = ddp_worker.run(None)
@@ -214,7 +214,8 @@ def main() -> None:
             "",
             "## Same answer",
             "",
-            "`tests/ddp_worker.py` under `torchrun --standalone --nproc_per_node 2` (gloo): each "
+            "`tests/training/ddp_worker.py` under `torchrun --standalone --nproc_per_node 2` "
+            "(gloo): each "
             "rank takes half of every batch (MLPs: 32 of 64; byte transformer: 4 of 8 windows), "
             "3 epochs of Adam; one process takes whole batches. Largest absolute difference of "
             "the tensors after training (0: bit for bit):",

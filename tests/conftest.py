@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 import torch
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +25,34 @@ def mnist_path() -> Path:
     if not path.is_file():
         pytest.skip(f"MNIST file not available at {path} (set MDLKIT_MNIST)")
     return path
+
+
+def _tree(folder: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., str]:
+    """``refused(argv, message)``: run ``mdlkit ARGV`` in ``tmp_path`` (the working folder) and
+    check that bad input is refused as every command must refuse it — exit code 2, ONE line on
+    stderr containing ``message``, no traceback, and nothing written or changed in the folder.
+    Returns that line."""
+    from mdlkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MDLKIT_MNIST", raising=False)
+
+    def run(argv: Sequence[str], message: str = "") -> str:
+        capsys.readouterr()
+        before = _tree(tmp_path)
+        code = main(list(argv))
+        err = capsys.readouterr().err
+        assert code == 2, (list(argv), code, err)
+        assert message in err, (message, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert _tree(tmp_path) == before, f"mdlkit {' '.join(argv)} wrote into the folder"
+        return err
+
+    return run

@@ -29,7 +29,7 @@ from mdlkit.recipes.llc_vs_compressibility import (
 )
 from mdlkit.runs import RunFolder
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ def test_a_killed_torchrun_fit_resumes_to_the_same_weight_file(tmp_path):
 
 def test_torchrun_compress_trains_on_two_ranks_and_rank_0_writes_one_archive(tmp_path):
     original = tmp_path / "text.txt"
-    original.write_bytes((TESTS.parent / "README.md").read_bytes()[:3000])
+    original.write_bytes((TESTS.parents[1] / "README.md").read_bytes()[:3000])
     archive = tmp_path / "text.mdlz"
     done = _fit("compress", str(original), "--mode", "two-part", "-o", str(archive))
     assert done.returncode == 0, done.stderr[:3000]
@@ -126,7 +126,7 @@ def test_torchrun_compress_trains_on_two_ranks_and_rank_0_writes_one_archive(tmp
 
 
 def test_torchrun_refuses_commands_that_run_in_one_process(tmp_path):
-    done = _fit("compress", str(TESTS.parent / "README.md"), "-o", str(tmp_path / "x.mdlz"))
+    done = _fit("compress", str(TESTS.parents[1] / "README.md"), "-o", str(tmp_path / "x.mdlz"))
     assert done.returncode != 0 and "the online mode runs in one process" in done.stderr
     done = _fit("codelength", "--out", str(tmp_path / "run"))
     assert done.returncode != 0 and "mdlkit codelength runs in one process" in done.stderr

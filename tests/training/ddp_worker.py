@@ -1,12 +1,12 @@
 """One rank of the data-parallel equivalence check, or the one-process reference.
 
-``torchrun --nproc_per_node 2 tests/ddp_worker.py OUT`` trains the same small models on every
-rank — plain (regression, a learned σ), DRR and PMMP (classification), a byte transformer with
+``torchrun --nproc_per_node 2 tests/training/ddp_worker.py OUT`` trains the same small models on
+every rank — plain (regression, a learned σ), DRR and PMMP (classification), a byte transformer with
 DRR (:func:`~mdlkit.training.train_byte_model`) — for
 :data:`EPOCHS` epochs of batch :data:`BATCH` shared between the ranks, then prunes the DRR model
 and fine-tunes it (pruning on rank 0, broadcast), and saves each rank's weights, PMMP state, mask
 and σ to ``OUT/rank<r>.pt``. :func:`run` with ``parallel=None`` is the reference: one process,
-the whole batch. ``tests/test_distributed.py`` and ``benchmarks/ddp.py`` compare the two.
+the whole batch. ``tests/training/test_distributed.py`` and ``benchmarks/ddp.py`` compare the two.
 """
 
 from __future__ import annotations

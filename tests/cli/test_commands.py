@@ -2,6 +2,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,31 +52,19 @@ def _run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]) ->
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-    message: str,
+    refused: Callable[..., str], argv: list[str], message: str
 ) -> None:
-    assert _run_in(tmp_path, monkeypatch, argv) == 2
-    err = capsys.readouterr().err
-    assert message in err
-    assert err.count("\n") == 1 and "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []
+    refused(argv, message)
 
 
 def test_existing_output_folder_is_refused_and_left_alone(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, refused: Callable[..., str]
 ) -> None:
     out = tmp_path / "mine"
     out.mkdir()
     (out / "precious.txt").write_text("keep")
     for command in (["fit", "--out", str(out)], ["demo", "--out", str(out)]):
-        assert _run_in(tmp_path, monkeypatch, command) == 2
-        err = capsys.readouterr().err
-        assert "exists already" in err and err.count("\n") == 1
+        refused(command, "exists already")
     assert [p.name for p in out.iterdir()] == ["precious.txt"]
     assert (out / "precious.txt").read_text() == "keep"
 
@@ -132,27 +121,22 @@ def test_fit_writes_a_run_folder_whose_numbers_check_out(
 
 
 def test_resume_refuses_folders_it_cannot_continue(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, refused: Callable[..., str]
 ) -> None:
-    assert _run_in(tmp_path, monkeypatch, ["fit", "--resume", str(tmp_path / "none")]) == 2
-    assert "not an mdlkit run folder" in capsys.readouterr().err
+    refused(["fit", "--resume", str(tmp_path / "none")], "not an mdlkit run folder")
     demo_like = tmp_path / "demo"
     demo_like.mkdir()
     runs = {"plain": {"method": "none"}, "drr": {"method": "drr"}}
     (demo_like / "config.json").write_text(json.dumps({"runs": runs, "environment": {}}))
-    assert _run_in(tmp_path, monkeypatch, ["fit", "--resume", str(demo_like)]) == 2
-    assert "holds 2 runs" in capsys.readouterr().err
+    refused(["fit", "--resume", str(demo_like)], "holds 2 runs")
 
 
 def test_resume_refuses_options_that_would_change_the_stored_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, refused: Callable[..., str]
 ) -> None:
     out = tmp_path / "run"
     one = {"drr": {"method": "drr", "epochs": 3}}
     out.mkdir()
     (out / "config.json").write_text(json.dumps({"runs": one, "environment": {}}))
-    argv = ["fit", "--resume", str(out), "--epochs", "10", "--lr", "0.5"]
-    assert _run_in(tmp_path, monkeypatch, argv) == 2
-    err = capsys.readouterr().err
-    assert "drop --epochs, --lr" in err and err.count("\n") == 1
+    refused(["fit", "--resume", str(out), "--epochs", "10", "--lr", "0.5"], "drop --epochs, --lr")
     assert [p.name for p in out.iterdir()] == ["config.json"]

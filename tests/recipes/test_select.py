@@ -3,6 +3,7 @@ candidate, pruning and quantization by code length, the exact uniform stream."""
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,6 @@ from hypothesis import strategies as st
 from torch import nn
 
 from mdlkit.bits import LN2
-from mdlkit.cli import main
 from mdlkit.codes import (
     codec_bits_per_nonzero,
     decode_uniform,
@@ -263,14 +263,6 @@ def test_select_resumes_without_rerunning_finished_candidates(tmp_path: Path) ->
     ],
 )
 def test_select_bad_input_is_one_line_and_exit_2(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    argv: list[str],
-    message: str,
+    refused: Callable[..., str], argv: list[str], message: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
-    assert not (tmp_path / "runs").exists()
+    refused(argv, message)

@@ -2,6 +2,7 @@
 sets; every bad file is one line on stderr, exit code 2, and no run folder."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,17 +67,10 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, list[str], str]]:
 
 @pytest.mark.parametrize("command", ["fit", "codelength", "select"])
 def test_every_bad_file_is_one_line_and_exit_2(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    command: str,
+    tmp_path: Path, refused: Callable[..., str], command: str
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name, (path, options, message) in _bad_files(tmp_path).items():
-        assert main([command, "--data", str(path), *options]) == 2, name
-        err = capsys.readouterr().err
-        assert message in err and err.count("\n") == 1, (name, err)
-    assert not (tmp_path / "runs").exists()
+    for path, options, message in _bad_files(tmp_path).values():
+        refused([command, "--data", str(path), *options], message)
 
 
 def test_fit_on_a_csv_keeps_its_scaling_and_codes_its_labels(

@@ -21,7 +21,7 @@ from mdlkit.recipes.lm_compression import (
 from mdlkit.runs import RunFolder
 
 SHAKESPEARE = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "tinyshakespeare.txt"
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "tinyshakespeare.txt"
 )
 
 
