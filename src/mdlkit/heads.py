@@ -252,13 +252,15 @@ class GaussianHead(Head):
         return f"sigma={self.sigma:.4g}, epsilon={self.epsilon}"
 
 
-def head_for(split: Split, *, epsilon: float = 1e-3) -> Head:
+def head_for(split: Split, *, epsilon: float = 1e-3, learn_sigma: bool = False) -> Head:
     """The head a split's targets call for: class indices (int64) → categorical; real-valued
-    targets → Gaussian with σ = 1 given, whose training loss is ½·Σ(y − f)² per sample (the
-    classic squared error; use ``GaussianHead(learn_sigma=True)`` to learn σ) at precision ε.
-    The one place the task is decided."""
+    targets → Gaussian at precision ε, with σ = 1 given (its training loss is ½·Σ(y − f)² per
+    sample, the classic squared error) or, with ``learn_sigma``, σ learned from 0.1 (the head
+    the pipeline trains and codes with). The one place the task is decided."""
     if split.y.dtype == torch.int64:
         return CategoricalHead()
+    if learn_sigma:
+        return GaussianHead(sigma_init=0.1, epsilon=epsilon, learn_sigma=True)
     return GaussianHead(sigma_init=1.0, epsilon=epsilon, learn_sigma=False)
 
 

@@ -23,7 +23,7 @@ from mdlkit.models import ModelSpec
 from mdlkit.regularizers import DRR, PMMP
 from mdlkit.training import TrainConfig, train, train_byte_model
 from mdlkit.training.distributed import DataParallel, init_from_environment
-from mdlkit.training.pipeline import PruneConfig, prune_and_finetune
+from mdlkit.training.pruning import PruneConfig, prune_and_finetune
 
 N, INPUTS, CLASSES, BATCH, EPOCHS = 256, 8, 3, 64, 3
 

@@ -10,18 +10,19 @@ from torch import nn
 from torch.nn import functional as F
 
 from mdlkit.data import Split, load_digits
-from mdlkit.heads import Evaluation
-from mdlkit.models import mlp
+from mdlkit.heads import CategoricalHead, Evaluation
+from mdlkit.models import mlp, model_spec
 from mdlkit.pruning.masks import Mask
 from mdlkit.pruning.tamade import TamadeResult
 from mdlkit.regularizers import DRR
 from mdlkit.training import (
     EpochLog,
+    PipelineConfig,
     PipelineResult,
     PruneResult,
     TrainConfig,
     TrainResult,
-    regularize_prune_finetune,
+    shortest_model,
     train,
 )
 from mdlkit.training.batches import Batch, ShuffledBatches
@@ -69,10 +70,11 @@ def test_result_types_round_trip_through_their_dict_form(tmp_path: Path) -> None
     keep = {"0.weight": torch.tensor([[True, False]]), "0.bias": torch.tensor([True])}
     tamade = TamadeResult(0.125, Evaluation(0.5, 0.75), Evaluation(0.5078125, 0.75), 23)
     pruning = PruneResult(Mask(keep), tamade, nonzero_before=3, nonzero_after=2)
-    pipeline = PipelineResult(result, pruning, TrainResult([], -1, True, 0))
+    phases = {"regularized": result, "finetuned": TrainResult([], -1, True, 0)}
+    pipeline = PipelineResult(phases, pruning, step=0.25, step_bits=123.5)
     save_checkpoint(tmp_path / "p.pt", pipeline.to_dict())
     again = PipelineResult.from_dict(load_checkpoint(tmp_path / "p.pt"))
-    assert again.regularized == result and again.finetuned == pipeline.finetuned
+    assert again.phases == phases and (again.step, again.step_bits) == (0.25, 123.5)
     assert again.pruning.tamade == tamade
     assert (again.pruning.nonzero_before, again.pruning.nonzero_after) == (3, 2)
     assert all(torch.equal(again.pruning.mask.keep[k], keep[k]) for k in keep)
@@ -250,18 +252,26 @@ def test_a_finished_pipeline_resumes_from_its_checkpoints_to_the_same_result(
 ) -> None:
     splits = load_digits(seed=0)
     config = TrainConfig(max_epochs=2, batch_size=256, stopping=None)
+    phases = PipelineConfig(train=config, finetune=config, grid=config)
+    spec = model_spec("mlp", input_shape=(64,), n_outputs=10, hidden=(16,))
 
     def run() -> tuple[nn.Module, PipelineResult]:
         torch.manual_seed(0)
-        model = mlp([64, 16, 10])
-        return model, regularize_prune_finetune(
-            model, splits, DRR(1e-3), config, config, checkpoint_dir=tmp_path
+        model = spec.build()
+        head = CategoricalHead()
+        return model, shortest_model(
+            model, spec, splits, head, DRR(1e-3), phases, checkpoint_dir=tmp_path
         )
 
     first_model, first = run()
-    assert (tmp_path / "pruned.pt").exists()
+    names = ("regularized.pt", "pruned.pt", "finetuned.pt", "grid.pt")
+    assert all((tmp_path / name).exists() for name in names)
+    assert list(first.phases) == ["regularized", "finetuned", "grid"]
     again_model, again = run()
-    assert (again.regularized, again.finetuned) == (first.regularized, first.finetuned)
+    assert again.phases == first.phases and (again.step, again.step_bits) == (
+        first.step,
+        first.step_bits,
+    )
     assert again.pruning.tamade == first.pruning.tamade
     keep, keep_again = first.pruning.mask.keep, again.pruning.mask.keep
     assert all(torch.equal(keep[k], keep_again[k]) for k in keep)

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from mdlkit.recipes.fit import FitConfig, FitResult, fit_data, run_fit
-from mdlkit.recipes.output import fit_report, write_fit_outputs
+from mdlkit.recipes.fit import (
+    FitConfig,
+    FitResult,
+    fit_data,
+    fit_report,
+    run_fit,
+    write_fit_outputs,
+)
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
 

@@ -1,220 +1,47 @@
-"""The main pipeline as one function: train → (prune → fine-tune) → encode → verify → report.
+"""The main pipeline as one run: data → the shortest model → encode → verify → report.
 
-Reads top to bottom: load data, build the model from a seed, train plainly or with a
-regularizer then prune and fine-tune, choose a quantization step by tolerance, encode the weights
-and the training targets, decode both, and measure everything in bits.
+Reads top to bottom: load data, build the model from a seed, set α by the description length,
+run :func:`mdlkit.training.shortest_model` (train plainly or with a regularizer, prune and
+fine-tune, the step of the shortest code, fine-tune on its grid), encode the weights and the
+training targets, decode both, and measure everything in bits.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import torch
 from torch import nn
 
 from mdlkit.bits import LN2, CodeLength
-from mdlkit.codes.selection import codec_bits_per_nonzero, description_length_alpha, two_part_bits
 from mdlkit.codes.two_part import TwoPartCode, two_part_code
 from mdlkit.codes.uniform import uniform_codelength
-from mdlkit.data import Splits, check_dataset, image_shape, load_dataset
+from mdlkit.data import Splits
 from mdlkit.devices import resolve_device
-from mdlkit.errors import MdlkitError
-from mdlkit.heads import CategoricalHead, Evaluation, GaussianHead, Head, evaluate
-from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
-from mdlkit.pruning import cheapest_step, choose_step, count_nonzero, count_parameters
-from mdlkit.regularizers import LinearWarmup, RegularizerSpec
-from mdlkit.report import Report
+from mdlkit.heads import Evaluation, Head, evaluate, head_for
+from mdlkit.models import ModelSpec
+from mdlkit.pruning import count_nonzero, count_parameters
+from mdlkit.recipes.fit_config import FitConfig, fit_alpha, fit_data, fit_spec
+from mdlkit.report import Report, fit_table, plot_fit_runs
 from mdlkit.runs import RunFolder
-from mdlkit.stopping import LossSaturation
-from mdlkit.training.distributed import DataParallel, init_from_environment
-from mdlkit.training.loop import TrainConfig, TrainResult, train
-from mdlkit.training.pipeline import (
-    PruneConfig,
-    PruneResult,
-    regularize_prune_finetune,
-)
-from mdlkit.training.quantized import QuantizedForward
-
-T = TypeVar("T")
+from mdlkit.training import PipelineResult, PruneResult, TrainResult, shortest_model
+from mdlkit.training.distributed import init_from_environment
 
 __all__ = [
     "FitConfig",
     "FitResult",
     "fit_alpha",
     "fit_data",
+    "fit_report",
     "fit_spec",
     "run_fit",
-    "step_chooser",
+    "write_fit_outputs",
 ]
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """Everything one fit depends on. Strengths are per sample (they scale the MEAN loss)."""
-
-    dataset: str = "digits"
-    """data: digits | mnist | teacher-student | sklearn:NAME | a FILE (.npz, .csv, .parquet)"""
-    target: str | None = None
-    """target column of a .csv/.parquet file"""
-    task: Literal["auto", "classification", "regression"] = "auto"
-    """auto: text and integer targets are classes, real numbers regression"""
-    mnist_path: str | None = None
-    """MNIST .npz file (default: $MDLKIT_MNIST)"""
-    n_train: int | None = None
-    """training samples: teacher-student N (default 300) or an MNIST subset"""
-    noise: float = 0.01
-    """teacher-student noise σ"""
-    epsilon: float = 1e-3
-    """precision regression targets are coded at"""
-    model: str = "mlp"
-    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn | student"""
-    hidden: tuple[int, ...] = (32,)
-    """MLP hidden layer sizes, comma-separated"""
-    activation: str = "relu"
-    """MLP activation: relu | tanh | gelu"""
-    method: str = "drr"
-    """method: none | drr | l1 | pmmp"""
-    alpha: float | Literal["auto"] = "auto"
-    """strength α ≥ 0 per sample; auto = c·ln2/n, c the codec's bits per nonzero weight"""
-    beta: float = 5.0
-    """DRR sharpness β > 0"""
-    proximal: bool = False
-    """R-L1 by proximal steps"""
-    fictitious_play: bool = False
-    """PMMP with FPP averaging"""
-    gamma_init: float = 1.0
-    """PMMP γ₀ in [0, 1]"""
-    u_init: float = 0.0
-    """PMMP u₀ ≥ 0"""
-    warmup_epochs: int = 10
-    """epochs over which α ramps up from 0"""
-    prune_mode: Literal["codelength", "relative", "absolute"] = "codelength"
-    """threshold: shortest two-part code, or TAMADE on the validation loss/accuracy"""
-    tolerance: float = 0.01
-    """TAMADE relative loss tolerance δ"""
-    max_accuracy_drop: float = 0.002
-    """TAMADE absolute mode: accuracy drop allowed (0.002 = 0.2 points)"""
-    quant_mode: Literal["codelength", "tolerance"] = "codelength"
-    """quantization step: shortest two-part code, or the largest within quant-tolerance"""
-    quant_tolerance: float = 0.005
-    """relative loss tolerance of quantization (quant-mode tolerance)"""
-    epochs: int = 300
-    """max epochs of training"""
-    finetune_epochs: int = 200
-    """max epochs of fine-tuning"""
-    grid_epochs: int = 100
-    """max epochs of fine-tuning on the quantization grid (straight-through), 0: none"""
-    batch_size: int | None = 64
-    """samples per step; 0 or null = full batch"""
-    lr: float = 1e-3
-    """Adam learning rate"""
-    window: int = 20
-    """epochs the stopping rule looks back (≥ 4)"""
-    seed: int = 0
-    """random seed: data split, initial weights, batch order"""
-    device: str = "auto"
-    """where to train: auto | cpu | cuda | cuda:N | mps (coding always runs on the CPU)"""
-
-    def __post_init__(self) -> None:
-        if self.batch_size == 0:  # the command line's spelling of "full batch"
-            object.__setattr__(self, "batch_size", None)
-
-    def validate(self, *, data: bool = True) -> None:
-        """Raise :class:`MdlkitError` on any bad setting, before anything runs or is written.
-
-        ``data=False`` skips the dataset's checks (its file's existence among them): for a fit
-        given its data already loaded, e.g. a sweep job on a machine without the file."""
-        if data:
-            check_dataset(
-                self.dataset,
-                mnist_path=self.mnist_path,
-                n_train=self.n_train,
-                noise=self.noise,
-                target=self.target,
-                task=self.task,
-            )
-        check_model(
-            self.model,
-            hidden=self.hidden,
-            activation=self.activation,
-            image_shape=image_shape(self.dataset),
-            data=self.dataset,
-        )
-        if not self.lr > 0:
-            raise MdlkitError(f"learning rate must be > 0, got {self.lr}")
-        if self.alpha != "auto" and not (isinstance(self.alpha, int | float) and self.alpha >= 0):
-            raise MdlkitError(f"alpha must be >= 0, got {self.alpha!r}")
-        self.regularizer(0.0 if self.alpha == "auto" else float(self.alpha)).validate()
-        if self.prune_mode not in ("codelength", "relative", "absolute"):
-            raise MdlkitError(
-                f"prune mode must be codelength, relative or absolute, got {self.prune_mode!r}"
-            )
-        if self.quant_mode not in ("codelength", "tolerance"):
-            raise MdlkitError(
-                f"quant mode must be codelength or tolerance, got {self.quant_mode!r}"
-            )
-        if not (self.tolerance >= 0 and self.quant_tolerance >= 0 and self.max_accuracy_drop >= 0):
-            raise MdlkitError("tolerances must be >= 0")
-        if self.epochs < 1 or self.finetune_epochs < 1 or self.warmup_epochs < 0:
-            raise MdlkitError("epochs must be >= 1 and warm-up epochs >= 0")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise MdlkitError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.window < 4:
-            raise MdlkitError(f"the stopping window must be >= 4 epochs, got {self.window}")
-        if not self.epsilon > 0:
-            raise MdlkitError(f"epsilon must be > 0, got {self.epsilon}")
-        resolve_device(self.device)
-
-    def regularizer(self, alpha: float) -> RegularizerSpec:
-        """The method and its options at strength ``alpha`` (R-L1's proximal step is the
-        learning rate)."""
-        return RegularizerSpec(
-            self.method,
-            alpha=alpha,
-            beta=self.beta,
-            proximal=self.proximal,
-            step_size=self.lr,
-            gamma_init=self.gamma_init,
-            u_init=self.u_init,
-            fictitious_play=self.fictitious_play,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FitConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise MdlkitError(f"unknown fit settings {sorted(unknown)}; was it written by mdlkit?")
-        values = dict(data)
-        if "hidden" in values:
-            values["hidden"] = tuple(values["hidden"])
-        return cls(**values)
-
-    @classmethod
-    def from_folder(cls, folder: RunFolder) -> FitConfig:
-        """The config a fit run folder was started with (to continue it)."""
-        data = folder.read_config()
-        runs = data.get("runs")
-        if not isinstance(runs, dict):
-            raise MdlkitError(f"{folder.path}/config.json is damaged or not written by mdlkit")
-        if len(runs) != 1:
-            raise MdlkitError(
-                f"{folder.path} holds {len(runs)} runs; --resume continues a single fit run"
-            )
-        try:
-            return cls.from_dict(next(iter(runs.values())))
-        except (TypeError, AttributeError):
-            raise MdlkitError(
-                f"{folder.path}/config.json is damaged or not written by mdlkit"
-            ) from None
 
 
 @dataclass
@@ -271,67 +98,8 @@ class FitResult:
 
     def report(self) -> Report:
         """The table of this run, as ``mdlkit fit`` prints it."""
-        from mdlkit.recipes.output import fit_report
-
         title = f"mdlkit fit: {self.config.dataset}, {self.config.model}, {self.config.method}"
         return fit_report([(self.config.method, self)], title)
-
-
-def fit_data(config: FitConfig) -> Splits:
-    """The dataset of ``config``: images for image models, flat vectors otherwise."""
-    return load_dataset(
-        config.dataset,
-        seed=config.seed,
-        mnist_path=config.mnist_path,
-        n_train=config.n_train,
-        noise=config.noise,
-        images=is_image_model(config.model),
-        target=config.target,
-        task=config.task,
-    )
-
-
-def fit_alpha(config: FitConfig, model: nn.Module, spec: ModelSpec, n: int) -> tuple[float, float]:
-    """The strength α of ``config`` and the codec's bits per nonzero weight c it rests on.
-
-    ``alpha="auto"`` gives α = c · ln 2 / n (:func:`~mdlkit.codes.description_length_alpha`)
-    with c measured on the initialised ``model``; a number is used as it is (c still reported).
-    """
-    c = codec_bits_per_nonzero(model, spec)
-    if config.alpha == "auto":
-        return description_length_alpha(n, c), c
-    return float(config.alpha), c
-
-
-def step_chooser(
-    config: FitConfig, spec: ModelSpec, head: Head, splits: Splits
-) -> Callable[[nn.Module], tuple[float, float]]:
-    """How ``config`` picks the quantization step of a model, with the model's two-part length
-    (bits, :func:`~mdlkit.codes.two_part_bits`, training targets) at that step: the step of the
-    shortest code, or the largest step within the validation-loss tolerance."""
-
-    def bits_at(m: nn.Module, step: float) -> float:
-        return two_part_bits(m, spec, step, head, splits.train)
-
-    if config.quant_mode == "codelength":
-        return lambda model: cheapest_step(model, bits_at)
-
-    def within_tolerance(model: nn.Module) -> tuple[float, float]:
-        step = choose_step(model, lambda m: evaluate(m, splits.val), delta=config.quant_tolerance)
-        return step, bits_at(model, step)
-
-    return within_tolerance
-
-
-def fit_spec(config: FitConfig, splits: Splits) -> ModelSpec:
-    """The model of ``config`` sized for the data."""
-    return model_spec(
-        config.model,
-        input_shape=splits.input_shape,
-        n_outputs=splits.n_classes or splits.train.y.shape[1],
-        hidden=config.hidden,
-        activation=config.activation,
-    )
 
 
 def run_fit(
@@ -376,110 +144,22 @@ def run_fit(
     # Measured before training draws any random number, so the weights are as before.
     alpha, bits_per_nonzero = fit_alpha(config, model, spec, len(splits.train))
     # The head is the loss of training and the distribution of the data part alike.
-    head: Head = (
-        GaussianHead(sigma_init=0.1, epsilon=config.epsilon)
-        if splits.n_classes is None
-        else CategoricalHead()
+    head = head_for(splits.train, epsilon=config.epsilon, learn_sigma=True)
+    pipeline = shortest_model(
+        model,
+        spec,
+        splits,
+        head,
+        config.build_regularizer(alpha, len(splits.train)),
+        config.pipeline(len(splits.train)),
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+        device=device,
+        parallel=parallel,
     )
-    batch = config.batch_size or len(splits.train)
-    steps_per_epoch = -(-len(splits.train) // batch)
-    window = config.window
-    stopping = LossSaturation(window=window, min_epochs=config.warmup_epochs + window)
-    train_config = TrainConfig(
-        max_epochs=config.epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        seed=config.seed,
-        stopping=stopping,
+    compute = lambda: _code_and_write(  # noqa: E731
+        config, spec, model, splits, head, pipeline, alpha, bits_per_nonzero, start, folder
     )
-    checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    choose_step_of = step_chooser(config, spec, head, splits)
-    pruning: PruneResult | None = None
-    regularizer = config.regularizer(alpha).build(
-        LinearWarmup(alpha, warmup_steps=config.warmup_epochs * steps_per_epoch)
-    )
-    if regularizer is not None:
-        finetune_config = TrainConfig(
-            max_epochs=config.finetune_epochs,
-            batch_size=config.batch_size,
-            lr=config.lr,
-            seed=config.seed + 1,
-            stopping=LossSaturation(window=window, min_epochs=window),
-        )
-        prune_config = PruneConfig(
-            mode=config.prune_mode,
-            delta=config.tolerance,
-            max_accuracy_drop=config.max_accuracy_drop,
-            seed=config.seed,
-        )
-        pipeline = regularize_prune_finetune(
-            model,
-            splits,
-            regularizer,
-            train_config,
-            finetune_config,
-            prune_config,
-            loss_fn=head,
-            checkpoint_dir=checkpoints,
-            progress=progress,
-            # each pruned version at the step that suits IT: one step chosen on the unpruned
-            # model would be far too coarse for a model with a few weights left
-            cost=lambda m: choose_step_of(m)[1],
-            device=device,
-            parallel=parallel,
-        )
-        phases = {"regularized": pipeline.regularized, "finetuned": pipeline.finetuned}
-        pruning = pipeline.pruning
-    else:
-        phases = {
-            "plain": train(
-                model,
-                splits.train,
-                splits.val,
-                train_config,
-                loss_fn=head,
-                checkpoint=checkpoints / "plain.pt" if checkpoints else None,
-                progress=progress,
-                description="plain",
-                device=device,
-                parallel=parallel,
-            )
-        }
-    step = _on_main(parallel, lambda: choose_step_of(model)[0])
-    if config.grid_epochs > 0:
-        # The step is often coarse; fine-tuning through the rounding recovers what it costs.
-        phases["grid"] = train(
-            model,
-            splits.train,
-            splits.val,
-            TrainConfig(
-                max_epochs=config.grid_epochs,
-                batch_size=config.batch_size,
-                lr=config.lr,
-                seed=config.seed + 2,
-                stopping=LossSaturation(window=window, min_epochs=window),
-                keep_best=False,
-            ),
-            mask=pruning.mask if pruning is not None else None,
-            loss_fn=head,
-            checkpoint=checkpoints / "grid.pt" if checkpoints else None,
-            progress=progress,
-            description="on the grid",
-            wrap_model=lambda m: QuantizedForward(m, step),
-            device=device,
-            parallel=parallel,
-        )
-    return _on_main(
-        parallel,
-        lambda: _code_and_write(
-            config, spec, model, splits, step, head, phases, pruning, alpha, bits_per_nonzero,
-            start, folder,
-        ),
-    )  # fmt: skip
-
-
-def _on_main(parallel: DataParallel | None, compute: Callable[[], T]) -> T:
-    """``compute()`` here, or on rank 0 of a data-parallel run with the result broadcast."""
     return compute() if parallel is None else parallel.on_main(compute)
 
 
@@ -488,20 +168,18 @@ def _code_and_write(
     spec: ModelSpec,
     model: nn.Module,
     splits: Splits,
-    step: float,
     head: Head,
-    phases: dict[str, TrainResult],
-    pruning: PruneResult | None,
+    pipeline: PipelineResult,
     alpha: float,
     bits_per_nonzero: float,
     start: float,
     folder: RunFolder | None,
 ) -> FitResult:
-    """The trained ``model`` coded at ``step`` (two-part, decoded back) and the run's outputs
-    written to ``folder``."""
+    """The trained ``model`` coded at the pipeline's step (two-part, decoded back) and the
+    run's outputs written to ``folder``."""
     # Regression sends σ refit on the decoded model (shorter than the trained one; both are
     # recorded in the result).
-    code = two_part_code(model, spec, splits.train, step, splits.n_classes, head=head)
+    code = two_part_code(model, spec, splits.train, pipeline.step, splits.n_classes, head=head)
     uniform = (
         uniform_codelength(len(splits.train), splits.n_classes)
         if splits.n_classes is not None
@@ -516,14 +194,46 @@ def _code_and_write(
         n_params=count_parameters(decoded),
         two_part=code,
         uniform=uniform,
-        phases=phases,
-        pruning=pruning,
+        phases=pipeline.phases,
+        pruning=pipeline.pruning,
         seconds=time.perf_counter() - start,
         alpha=alpha,
         bits_per_nonzero=bits_per_nonzero,
     )
     if folder is not None:
-        from mdlkit.recipes.output import write_fit_outputs
-
         write_fit_outputs(folder, [(config.method, result)], result.report())
     return result
+
+
+def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
+    """One column per run, one row per figure (bits throughout), and each run's time."""
+    table = fit_table([(name, r.summary()) for name, r in runs], title)
+    notes = tuple(f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs)
+    return Report(table, notes)
+
+
+def write_fit_outputs(
+    folder: RunFolder, runs: Sequence[tuple[str, FitResult]], report: Report
+) -> None:
+    """Write ``results.json`` (figures and per-epoch histories), ``<run>.mdlw`` (the encoded
+    models, decodable with :func:`mdlkit.coding.read_model`), ``table.txt`` and ``training.png``.
+    """
+    summaries = [(name, r.summary()) for name, r in runs]
+    for name, r in runs:
+        r.two_part.encoded_model.write(folder.file(f"{name}.mdlw"))
+    folder.write_text("table.txt", report.text())
+    plot_fit_runs({name: r.phases for name, r in runs}, summaries, folder.file("training.png"))
+    # Last: results.json marks the run as finished.
+    folder.write_results(
+        {
+            "runs": {
+                name: {
+                    **summary,
+                    "model": r.spec.to_dict(),
+                    "phases": {k: v.to_dict() for k, v in r.phases.items()},
+                    "model_file": f"{name}.mdlw",
+                }
+                for (name, r), (_, summary) in zip(runs, summaries, strict=True)
+            },
+        }
+    )

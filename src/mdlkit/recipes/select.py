@@ -37,7 +37,7 @@ from mdlkit.codes import (
 )
 from mdlkit.data import Splits
 from mdlkit.errors import MdlkitError
-from mdlkit.heads import CategoricalHead, GaussianHead, Head, evaluate
+from mdlkit.heads import evaluate, head_for
 from mdlkit.models import ModelSpec
 from mdlkit.recipes.executors import check_executor_options, make_executor
 from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
@@ -190,12 +190,6 @@ class SelectResult:
         return Report(table, tuple(notes))
 
 
-def _head(splits: Splits, epsilon: float) -> Head:
-    if splits.n_classes is None:
-        return GaussianHead(sigma_init=0.1, epsilon=epsilon)
-    return CategoricalHead()
-
-
 def _all_pruned_row(config: FitConfig, splits: Splits) -> tuple[dict[str, Any], bytes]:
     """The candidate with every weight pruned, coded for real. Its outputs are all zero: for
     classification 1/K per class, which the two-part code sends as the exact uniform stream
@@ -206,7 +200,7 @@ def _all_pruned_row(config: FitConfig, splits: Splits) -> tuple[dict[str, Any], 
     with torch.no_grad():
         for p in model.parameters():
             p.zero_()
-    head = _head(splits, config.epsilon)
+    head = head_for(splits.train, epsilon=config.epsilon, learn_sigma=True)
     code = two_part_code(model, spec, splits.train, 1.0, splits.n_classes, head=head)
     test = evaluate(code.decoded_model, splits.test)
     parts = code.length.parts

@@ -1,20 +1,25 @@
 """Training: the loop and its pieces (optimizer, batches, callbacks, checkpoints), the stopping
-rule, the regularize → prune → fine-tune pipeline, and next-token models on a byte string."""
+rule, the one pipeline (train → prune → fine-tune → the step of the shortest code → fine-tune on
+its grid) and what it minimises in bits, and next-token models on a byte string."""
 
 from mdlkit.stopping import LossSaturation, epanechnikov_smooth, is_saturated
 from mdlkit.training.batches import Batch, Batches, ShuffledBatches
 from mdlkit.training.callbacks import Callback, Checkpointer, EpochLogger, ProgressBar
+from mdlkit.training.costs import (
+    codec_bits_per_nonzero,
+    description_length_alpha,
+    two_part_bits,
+)
 from mdlkit.training.distributed import ShardedBatches, is_main_process
 from mdlkit.training.loop import train
 from mdlkit.training.optimizers import OptimizerFactory, fused_adam
 from mdlkit.training.pipeline import (
+    PipelineConfig,
     PipelineResult,
-    PruneConfig,
-    PruneResult,
-    prune,
-    prune_and_finetune,
-    regularize_prune_finetune,
+    shortest_model,
+    step_and_bits,
 )
+from mdlkit.training.pruning import PruneConfig, PruneResult, prune, prune_and_finetune
 from mdlkit.training.quantized import QuantizedForward
 from mdlkit.training.sequence import TrainedByteModel, train_byte_model
 from mdlkit.training.state import EpochLog, TrainConfig, TrainResult, TrainState
@@ -28,6 +33,7 @@ __all__ = [
     "EpochLogger",
     "LossSaturation",
     "OptimizerFactory",
+    "PipelineConfig",
     "PipelineResult",
     "ProgressBar",
     "PruneConfig",
@@ -39,13 +45,17 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "TrainedByteModel",
+    "codec_bits_per_nonzero",
+    "description_length_alpha",
     "epanechnikov_smooth",
     "fused_adam",
     "is_main_process",
     "is_saturated",
     "prune",
     "prune_and_finetune",
-    "regularize_prune_finetune",
+    "shortest_model",
+    "step_and_bits",
     "train",
     "train_byte_model",
+    "two_part_bits",
 ]

@@ -1,259 +1,203 @@
-"""The pipeline every method shares (methods.md): regularize → prune → fine-tune.
+"""The one pipeline from an initialised model to the model that is coded (methods.md).
 
-1. Regularized training until the validation objective saturates (or ``max_epochs``).
-2. Random gradient pruning → TAMADE threshold → random gradient pruning → freeze the mask.
-3. Fine-tuning without any penalty, mask frozen, same stopping rule.
+1. Training until the validation objective saturates (or ``max_epochs``): with a regularizer
+   (DRR, R-L1, PMMP) the phase is ``regularized``, without one ``plain``.
+2. If ``config.finetune`` is given: random gradient pruning → a threshold (the shortest two-part
+   code, or TAMADE's tolerance) → random gradient pruning → mask frozen → fine-tuning without
+   any penalty (:func:`~mdlkit.training.pruning.prune_and_finetune`).
+3. The quantization step: the one of the shortest two-part code (``quant_mode="codelength"``,
+   :func:`~mdlkit.pruning.cheapest_step` over :func:`~mdlkit.training.costs.two_part_bits`), or
+   the largest within a validation-loss tolerance.
+4. If ``config.grid`` is given: fine-tuning through the rounding to that step (straight through,
+   :class:`~mdlkit.training.QuantizedForward`), the mask still frozen.
 
-With a ``checkpoint_dir`` every phase checkpoints (``regularized.pt``, ``pruned.pt``,
-``finetuned.pt``): a killed run called again with the same arguments resumes where it stopped and
-ends with the same weights as an uninterrupted run.
-
-``device`` and ``parallel`` go to both training phases (see :func:`mdlkit.training.train`); in a
-data-parallel run pruning happens on rank 0 (which alone reads and writes ``pruned.pt``) and its
-weights and mask are broadcast, so every rank fine-tunes the same pruned model.
+Every caller — ``fit``, ``select``, the experiments and the compressor's two-part mode — passes
+its settings here; the costs it minimises are computed here, from the model's spec, its head and
+the training split, so no caller hands a closure down. With a ``checkpoint_dir`` every phase
+checkpoints (``regularized.pt`` or ``plain.pt``, ``pruned.pt``, ``finetuned.pt``, ``grid.pt``):
+a killed run called again with the same arguments resumes where it stopped and ends with the
+same weights as an uninterrupted run. ``device`` and ``parallel`` go to every training phase;
+in a data-parallel run the pruning threshold and the step are rank 0's, broadcast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
 
 from mdlkit.data.splits import Splits
-from mdlkit.errors import MdlkitError
 from mdlkit.heads import Head, evaluate
-from mdlkit.pruning.masks import Mask, count_nonzero
-from mdlkit.pruning.random_gradient import random_gradient_prune
-from mdlkit.pruning.tamade import TamadeResult, codelength_threshold, tamade
+from mdlkit.models.spec import ModelSpec
+from mdlkit.pruning.quantize import cheapest_step, choose_step
 from mdlkit.regularizers.base import Regularizer
-from mdlkit.training.checkpoint import load_checkpoint, save_checkpoint
+from mdlkit.training.costs import two_part_bits
 from mdlkit.training.distributed import DataParallel
 from mdlkit.training.loop import train
+from mdlkit.training.pruning import PruneConfig, PruneResult, prune_and_finetune
+from mdlkit.training.quantized import QuantizedForward
 from mdlkit.training.state import TrainConfig, TrainResult
 
-__all__ = [
-    "PipelineResult",
-    "PruneConfig",
-    "PruneResult",
-    "prune",
-    "regularize_prune_finetune",
-]
+__all__ = ["PipelineConfig", "PipelineResult", "shortest_model", "step_and_bits"]
+
+T = TypeVar("T")
+Wrap = Callable[[nn.Module], nn.Module]
 
 
 @dataclass(frozen=True)
-class PruneConfig:
-    """Settings of the pruning step: TAMADE's mode and tolerance, the random-gradient batch.
+class PipelineConfig:
+    """The phases of :func:`shortest_model` and their settings.
 
-    ``mode="codelength"`` takes the threshold that minimises a cost in bits given to
-    :func:`prune` (the two-part length: see :func:`~mdlkit.pruning.codelength_threshold`);
-    ``relative`` and ``absolute`` are TAMADE's tolerances on the validation loss or accuracy.
+    Attributes:
+        train: the first phase (regularized, or plain without a regularizer).
+        finetune: fine-tuning after pruning; ``None``: no pruning at all.
+        prune: how the threshold is found (``mode="codelength"``: the shortest two-part code).
+        quant_mode: ``"codelength"``: the step of the shortest two-part code; ``"tolerance"``:
+            the largest step whose validation loss is within ``quant_tolerance`` (relative).
+        quant_tolerance: the relative loss tolerance of ``quant_mode="tolerance"``.
+        grid: fine-tuning on the quantization grid; ``None``: none.
     """
 
-    mode: Literal["codelength", "relative", "absolute"] = "relative"
-    delta: float = 0.01
-    max_accuracy_drop: float = 0.002
-    random_batch: int = 1024
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class PruneResult:
-    """The frozen mask, the TAMADE outcome, and nonzero counts around each step."""
-
-    mask: Mask
-    tamade: TamadeResult
-    nonzero_before: int
-    nonzero_after: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values and the mask's bool tensors (a checkpoint's form)."""
-        return {
-            "mask": dict(self.mask.keep),
-            "tamade": self.tamade.to_dict(),
-            "nonzero_before": self.nonzero_before,
-            "nonzero_after": self.nonzero_after,
-        }
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> PruneResult:
-        return cls(
-            Mask(values["mask"]),
-            TamadeResult.from_dict(values["tamade"]),
-            values["nonzero_before"],
-            values["nonzero_after"],
-        )
-
-
-def prune(
-    model: nn.Module,
-    splits: Splits,
-    config: PruneConfig | None = None,
-    *,
-    cost: Callable[[nn.Module], float] | None = None,
-) -> PruneResult:
-    """Random gradient pruning → TAMADE → random gradient pruning, in place; returns the mask.
-
-    TAMADE scores with the plain data loss (cross-entropy, or ½·MSE for regression), which is
-    positive, as its relative tolerance requires. In ``codelength`` mode the threshold minimises
-    ``cost`` (bits of a pruned version of the model, e.g. its two-part length at the best step
-    for that version) instead; the validation scores are only recorded.
-    """
-    config = config or PruneConfig()
-    if config.mode == "codelength" and cost is None:
-        raise MdlkitError("pruning by code length needs a cost function (bits of a model)")
-    before = count_nonzero(model)
-    random_gradient_prune(
-        model,
-        splits.input_shape,
-        batch_size=config.random_batch,
-        seed=config.seed,
-        vocab_size=splits.vocab_size,
-    )
-    if config.mode == "codelength":
-        assert cost is not None
-        result = codelength_threshold(model, cost, lambda m: evaluate(m, splits.val))
-    else:
-        result = tamade(
-            model,
-            lambda m: evaluate(m, splits.val),
-            mode=config.mode,
-            delta=config.delta,
-            max_accuracy_drop=config.max_accuracy_drop,
-        )
-    mask = random_gradient_prune(
-        model,
-        splits.input_shape,
-        mask=Mask.from_nonzero(model),
-        batch_size=config.random_batch,
-        seed=config.seed + 1,
-        vocab_size=splits.vocab_size,
-    )
-    return PruneResult(mask, result, before, count_nonzero(model))
+    train: TrainConfig
+    finetune: TrainConfig | None = None
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    quant_mode: Literal["codelength", "tolerance"] = "codelength"
+    quant_tolerance: float = 0.005
+    grid: TrainConfig | None = None
 
 
 @dataclass
 class PipelineResult:
-    """The three phases' outcomes."""
+    """What the pipeline did: each training phase's log (``regularized`` or ``plain``, then
+    ``finetuned`` and ``grid`` where they ran), the pruning outcome, the quantization step Δ and
+    the two-part length in bits (:func:`~mdlkit.training.costs.two_part_bits`) it was chosen
+    with, before any fine-tuning on the grid."""
 
-    regularized: TrainResult
-    pruning: PruneResult
-    finetuned: TrainResult
+    phases: dict[str, TrainResult]
+    pruning: PruneResult | None
+    step: float
+    step_bits: float
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "regularized": self.regularized.to_dict(),
-            "pruning": self.pruning.to_dict(),
-            "finetuned": self.finetuned.to_dict(),
+            "phases": {name: phase.to_dict() for name, phase in self.phases.items()},
+            "pruning": self.pruning.to_dict() if self.pruning is not None else None,
+            "step": self.step,
+            "step_bits": self.step_bits,
         }
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PipelineResult:
+        pruning = values["pruning"]
         return cls(
-            TrainResult.from_dict(values["regularized"]),
-            PruneResult.from_dict(values["pruning"]),
-            TrainResult.from_dict(values["finetuned"]),
+            {name: TrainResult.from_dict(v) for name, v in values["phases"].items()},
+            PruneResult.from_dict(pruning) if pruning is not None else None,
+            float(values["step"]),
+            float(values["step_bits"]),
         )
 
 
-def _prune_with_checkpoint(
+def step_and_bits(
     model: nn.Module,
+    spec: ModelSpec,
     splits: Splits,
-    config: PruneConfig | None,
-    path: Path | None,
-    cost: Callable[[nn.Module], float] | None,
-    parallel: DataParallel | None = None,
-) -> PruneResult:
-    """:func:`prune`, or the pruned model and result of an earlier run from ``path``; in a
-    data-parallel run on rank 0, then broadcast."""
-    if parallel is not None:
-        values = parallel.on_main(
-            lambda: _prune_with_checkpoint(model, splits, config, path, cost).to_dict()
-        )
-        parallel.broadcast_module(model)
-        return PruneResult.from_dict(values)
-    if path is not None and path.exists():
-        saved = load_checkpoint(path)
-        model.load_state_dict(saved["model"])
-        return PruneResult.from_dict(saved["result"])
-    result = prune(model, splits, config, cost=cost)
-    if path is not None:
-        save_checkpoint(path, {"model": model.state_dict(), "result": result.to_dict()})
-    return result
+    head: Head,
+    mode: Literal["codelength", "tolerance"] = "codelength",
+    tolerance: float = 0.005,
+) -> tuple[float, float]:
+    """The quantization step Δ of ``model`` and its two-part length in bits at Δ (the training
+    targets under ``head``): the step of the shortest code, or the largest step within the
+    validation-loss ``tolerance``. ``model`` is not changed."""
+
+    def bits_at(m: nn.Module, step: float) -> float:
+        return two_part_bits(m, spec, step, head, splits.train)
+
+    if mode == "codelength":
+        return cheapest_step(model, bits_at)
+    step = choose_step(model, lambda m: evaluate(m, splits.val), delta=tolerance)
+    return step, bits_at(model, step)
 
 
-def regularize_prune_finetune(
+def shortest_model(
     model: nn.Module,
+    spec: ModelSpec,
     splits: Splits,
+    head: Head,
     regularizer: Regularizer | None,
-    train_config: TrainConfig,
-    finetune_config: TrainConfig,
-    prune_config: PruneConfig | None = None,
+    config: PipelineConfig,
     *,
-    loss_fn: Head | None = None,
     checkpoint_dir: str | Path | None = None,
     progress: bool = False,
-    cost: Callable[[nn.Module], float] | None = None,
     device: torch.device | str | None = None,
     parallel: DataParallel | None = None,
+    wrap_model: Wrap | None = None,
 ) -> PipelineResult:
-    """Run the whole pipeline on ``model`` in place (see the module docstring);
-    ``cost`` is what ``codelength`` mode prunes by (see :func:`prune`)."""
+    """Run the pipeline (see the module docstring) on ``model`` in place: at the end its
+    weights are those to quantize at ``result.step`` and code.
+
+    ``head`` is the loss of every phase and the distribution of the data part of every length
+    the pipeline minimises; ``spec`` is what the weight codec writes. ``wrap_model`` wraps the
+    forward pass of every phase (e.g. bf16 autocast); the grid phase wraps the quantized model.
+    """
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    regularized = train(
-        model,
-        splits.train,
-        splits.val,
-        train_config,
-        regularizer=regularizer,
-        loss_fn=loss_fn,
-        checkpoint=folder / "regularized.pt" if folder else None,
-        progress=progress,
-        description="regularized",
-        device=device,
-        parallel=parallel,
-    )
-    pruned, finetuned = prune_and_finetune(
-        model, splits, finetune_config, prune_config, loss_fn=loss_fn, folder=folder,
-        progress=progress, cost=cost, device=device, parallel=parallel,
-    )  # fmt: skip
-    return PipelineResult(regularized, pruned, finetuned)
+    first = "regularized" if regularizer is not None else "plain"
+    phases = {
+        first: train(
+            model,
+            splits.train,
+            splits.val,
+            config.train,
+            regularizer=regularizer,
+            loss_fn=head,
+            checkpoint=folder / f"{first}.pt" if folder else None,
+            progress=progress,
+            description=first,
+            device=device,
+            parallel=parallel,
+            wrap_model=wrap_model,
+        )
+    }
+
+    def measure(m: nn.Module) -> tuple[float, float]:
+        return step_and_bits(m, spec, splits, head, config.quant_mode, config.quant_tolerance)
+
+    pruning: PruneResult | None = None
+    if config.finetune is not None:
+        pruning, phases["finetuned"] = prune_and_finetune(
+            model, splits, config.finetune, config.prune, loss_fn=head, folder=folder,
+            progress=progress, device=device, parallel=parallel, wrap_model=wrap_model,
+            # each pruned version at the step that suits IT: one step chosen on the unpruned
+            # model would be far too coarse for a model with a few weights left
+            cost=lambda m: measure(m)[1],
+        )  # fmt: skip
+    step, bits = _on_main(parallel, lambda: measure(model))
+    if config.grid is not None:
+        # The step is often coarse; fine-tuning through the rounding recovers what it costs.
+        def on_grid(m: nn.Module) -> nn.Module:
+            quantized = QuantizedForward(m, step)
+            return wrap_model(quantized) if wrap_model is not None else quantized
+
+        phases["grid"] = train(
+            model,
+            splits.train,
+            splits.val,
+            config.grid,
+            mask=pruning.mask if pruning is not None else None,
+            loss_fn=head,
+            checkpoint=folder / "grid.pt" if folder else None,
+            progress=progress,
+            description="on the grid",
+            wrap_model=on_grid,
+            device=device,
+            parallel=parallel,
+        )
+    return PipelineResult(phases, pruning, step, bits)
 
 
-def prune_and_finetune(
-    model: nn.Module,
-    splits: Splits,
-    finetune_config: TrainConfig,
-    prune_config: PruneConfig | None = None,
-    *,
-    loss_fn: Head | None = None,
-    folder: Path | None = None,
-    progress: bool = False,
-    cost: Callable[[nn.Module], float] | None = None,
-    device: torch.device | str | None = None,
-    parallel: DataParallel | None = None,
-) -> tuple[PruneResult, TrainResult]:
-    """The pipeline's second half on a trained ``model``, in place: :func:`prune`, zero the
-    pruned entries, then fine-tune with the mask frozen (checkpoints in ``folder`` if given)."""
-    pruned = _prune_with_checkpoint(
-        model, splits, prune_config, folder / "pruned.pt" if folder else None, cost, parallel
-    )
-    with torch.no_grad():
-        pruned.mask.apply(model)
-    finetuned = train(
-        model,
-        splits.train,
-        splits.val,
-        finetune_config,
-        mask=pruned.mask,
-        loss_fn=loss_fn,
-        checkpoint=folder / "finetuned.pt" if folder else None,
-        progress=progress,
-        description="fine-tune",
-        device=device,
-        parallel=parallel,
-    )
-    return pruned, finetuned
+def _on_main(parallel: DataParallel | None, compute: Callable[[], T]) -> T:
+    """``compute()`` here, or on rank 0 of a data-parallel run with the result broadcast."""
+    return compute() if parallel is None else parallel.on_main(compute)
