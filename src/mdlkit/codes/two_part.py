@@ -8,8 +8,10 @@ the targets under the head's distribution computed from the DECODED model (class
 for regression, bins of width ε under N(f_θ̂(x), σ²)), so the two parts are honest together.
 It is range coded and cut to the shortest whole number of bytes that still decodes into the
 same targets (:meth:`~mdlkit.coding.streams.Encoder.finish_bytes`, checked by decoding); its
-length is 8 bits a byte. With ``verify=True`` (the default) the receiver's side is run too: the
-model decoded from the file again, the targets decoded with its distributions and compared.
+length is 8 bits a byte. The weight file is encoded and decoded once: the decoded model is
+both what codes the targets and what a receiver would compute them with, so the targets are
+always decoded back with its distributions and compared (``verify`` changes nothing; it is kept
+for the signature every code shares).
 
 A classifier with every weight pruned predicts 1/K for every class, and the receiver knows that
 from the weight file (N = 0), so its labels go in the exact uniform stream
@@ -161,16 +163,12 @@ def two_part_code(
     else:
         encoder = Encoder()
         encoder.encode(symbols, dist)
-        receiver = dist
-        if verify:
-            # The receiver decodes the file again and recomputes the distribution itself.
-            receiver = coding_head.predict(decode_model(encoded_model.data), data.x)
-            if isinstance(receiver, DiscretizedGaussian) and isinstance(dist, DiscretizedGaussian):
-                assert dist.support is not None
-                receiver = receiver.within(dist.support)
 
+        # ``dist`` is already what a receiver computes: the model decoded from the file, the
+        # same head, the same chunks (decoding the file a second time would give the same
+        # weights, bit for bit).
         def decodes_same(words: np.ndarray) -> bool:
-            return bool(np.array_equal(Decoder(words).decode(receiver), symbols))
+            return bool(np.array_equal(Decoder(words).decode(dist), symbols))
 
         # Cut to its shortest prefix of whole bytes that decodes into the same targets.
         stream = encoder.finish_bytes(decodes_same)
@@ -182,7 +180,7 @@ def two_part_code(
         length=CodeLength(parts, name=name),
         ideal_bits=sum(v for k, v in parts.items() if k != "data") + data_ideal,
         coded_bits=sum(parts.values()),
-        decoded=verify,
+        decoded=True,
         model_conventions=_conventions(encoded_model),
         data_ideal_bits=data_ideal,
         encoded_model=encoded_model,

@@ -21,7 +21,13 @@ from mdlkit.training.pipeline import (
 )
 from mdlkit.training.pruning import PruneConfig, PruneResult, prune, prune_and_finetune
 from mdlkit.training.quantized import QuantizedForward
-from mdlkit.training.sequence import TrainedByteModel, train_byte_model
+from mdlkit.training.sequence import (
+    TrainedByteModel,
+    byte_model_setup,
+    byte_regularizer,
+    precision_wrapper,
+    train_byte_model,
+)
 from mdlkit.training.state import EpochLog, TrainConfig, TrainResult, TrainState
 
 __all__ = [
@@ -45,12 +51,15 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "TrainedByteModel",
+    "byte_model_setup",
+    "byte_regularizer",
     "codec_bits_per_nonzero",
     "description_length_alpha",
     "epanechnikov_smooth",
     "fused_adam",
     "is_main_process",
     "is_saturated",
+    "precision_wrapper",
     "prune",
     "prune_and_finetune",
     "shortest_model",

@@ -13,7 +13,7 @@ then :func:`mdlkit.pruning.choose_step` and :func:`mdlkit.coding.encode_model`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,7 +37,13 @@ from mdlkit.training.distributed import DataParallel
 from mdlkit.training.loop import train
 from mdlkit.training.state import TrainConfig, TrainResult
 
-__all__ = ["TrainedByteModel", "train_byte_model"]
+__all__ = [
+    "TrainedByteModel",
+    "byte_model_setup",
+    "byte_regularizer",
+    "precision_wrapper",
+    "train_byte_model",
+]
 
 _SATURATION = LossSaturation()
 
@@ -122,33 +128,19 @@ def train_byte_model(
     """
     if epochs < 1 or warmup_epochs < 0:
         raise MdlkitError("epochs must be >= 1 and warmup_epochs >= 0")
-    if precision not in PRECISIONS:
-        raise MdlkitError(f"unknown precision {precision!r}; use fp32 or bf16")
     where = torch.device(device) if device is not None else None
     if where is None and parallel is not None:
         where = parallel.device
-    vocab_size = int(spec.kwargs.get("vocab_size", 256))
-    if context is None:
-        context = int(spec.kwargs.get("context", 64))
-    model_context = spec.kwargs.get("context")
-    if model_context is not None and context > model_context:
-        raise MdlkitError(f"context {context} is longer than the model's ({model_context})")
-    splits = sequence_splits(
-        data,
-        context,
-        val_fraction=val_fraction,
+    wrap = precision_wrapper(precision, where)
+    model, splits = byte_model_setup(
+        data, spec, seed=seed, context=context, val_fraction=val_fraction,
         test_fraction=test_fraction,
-        vocab_size=vocab_size,
-    )
-    torch.manual_seed(seed)
-    model = spec.build()
+    )  # fmt: skip
     steps_per_epoch = -(-len(splits.train) // batch_size)
-    regularizer: Regularizer | None = RegularizerSpec(method, alpha=alpha, beta=beta).build(
-        LinearWarmup(alpha, warmup_steps=warmup_epochs * steps_per_epoch)
-    )
-    if regularizer is not None and not regularize_norms:
-        exempt = norm_parameter_names(model)
-        regularizer = masked(regularizer, lambda name, _: name not in exempt)
+    regularizer = byte_regularizer(
+        model, method, alpha, beta=beta, warmup_steps=warmup_epochs * steps_per_epoch,
+        regularize_norms=regularize_norms,
+    )  # fmt: skip
     config = TrainConfig(
         max_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, stopping=stopping
     )
@@ -164,10 +156,69 @@ def train_byte_model(
         device=where,
         parallel=parallel,
         callbacks=callbacks,
-        wrap_model=(
-            (lambda m: AutocastForward(m, (where or torch.device("cpu")).type, precision))
-            if precision == "bf16"
-            else None
-        ),
+        wrap_model=wrap,
     )
     return TrainedByteModel(model, spec, splits, result)
+
+
+def precision_wrapper(
+    precision: str, device: torch.device | None
+) -> Callable[[nn.Module], nn.Module] | None:
+    """The training loop's ``wrap_model`` for ``precision``: bf16 autocast on ``device``'s kind
+    (:class:`mdlkit.devices.AutocastForward`), or None for float32."""
+    if precision not in PRECISIONS:
+        raise MdlkitError(f"unknown precision {precision!r}; use fp32 or bf16")
+    if precision != "bf16":
+        return None
+    kind = (device or torch.device("cpu")).type
+    return lambda m: AutocastForward(m, kind, precision)
+
+
+def byte_model_setup(
+    data: TokenData,
+    spec: ModelSpec,
+    *,
+    seed: int = 0,
+    context: int | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+) -> tuple[nn.Module, Splits]:
+    """What training a next-token model starts from: the model ``spec`` builds under ``seed``
+    and the windows of ``context`` tokens (default: the model's, else 64) of the contiguous
+    train / validation / test ranges (:func:`mdlkit.data.sequence_splits`)."""
+    vocab_size = int(spec.kwargs.get("vocab_size", 256))
+    if context is None:
+        context = int(spec.kwargs.get("context", 64))
+    model_context = spec.kwargs.get("context")
+    if model_context is not None and context > model_context:
+        raise MdlkitError(f"context {context} is longer than the model's ({model_context})")
+    splits = sequence_splits(
+        data,
+        context,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        vocab_size=vocab_size,
+    )
+    torch.manual_seed(seed)
+    return spec.build(), splits
+
+
+def byte_regularizer(
+    model: nn.Module,
+    method: str,
+    alpha: float,
+    *,
+    beta: float = 5.0,
+    warmup_steps: int = 0,
+    regularize_norms: bool = False,
+) -> Regularizer | None:
+    """The regularizer of a next-token model: ``method`` at strength ``alpha`` per token,
+    reached linearly over ``warmup_steps`` optimizer steps, LayerNorm gains and shifts exempt
+    (they are scales, not connections) unless ``regularize_norms``; None for ``"none"``."""
+    regularizer = RegularizerSpec(method, alpha=alpha, beta=beta).build(
+        LinearWarmup(alpha, warmup_steps=warmup_steps)
+    )
+    if regularizer is not None and not regularize_norms:
+        exempt = norm_parameter_names(model)
+        regularizer = masked(regularizer, lambda name, _: name not in exempt)
+    return regularizer
