@@ -49,7 +49,7 @@ import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -65,10 +65,19 @@ from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, evaluate
 from mdlkit.models.sequence import Block, ByteTransformer
 from mdlkit.models.spec import ModelSpec
-from mdlkit.pruning import choose_step, count_nonzero
 from mdlkit.regularizers.registry import METHODS
 from mdlkit.stopping import LossSaturation
-from mdlkit.training import PruneConfig, TrainConfig, prune_and_finetune, train_byte_model
+from mdlkit.training import (
+    PipelineConfig,
+    PruneConfig,
+    TrainConfig,
+    byte_model_setup,
+    byte_regularizer,
+    codec_bits_per_nonzero,
+    description_length_alpha,
+    precision_wrapper,
+    shortest_model,
+)
 from mdlkit.training.distributed import DataParallel
 
 __all__ = [
@@ -587,11 +596,14 @@ class TwoPartPlan:
     """How the model of a two-part code is made: its size, training, pruning and coding.
 
     ``alpha`` is the regularization strength per byte (``None``: :func:`default_alpha` for the
-    method and the number of training bytes). ``prune_delta`` is TAMADE's relative loss
-    tolerance, ``quant_delta`` the quantization step's. ``threads`` is the torch thread count
-    of training (one: reproducible, and fastest on a busy 2-core machine); coding always uses
-    one. ``train=False`` sends an all-zero model (every byte at 8 bits), for inputs too small
-    to learn from.
+    method and the number of training bytes, with the codec's bits per nonzero weight measured
+    on the initialised model). ``prune_delta`` is TAMADE's relative loss tolerance. The step is
+    the one of the shortest two-part code (``quant_mode="codelength"``) or the largest within
+    ``quant_delta`` of the validation loss (``"tolerance"``); ``grid_epochs`` > 0 fine-tunes on
+    its grid afterwards (:func:`mdlkit.training.shortest_model`). ``threads`` is the torch
+    thread count of training (one: reproducible, and fastest on a busy 2-core machine); coding
+    always uses one. ``train=False`` sends an all-zero model (every byte at 8 bits), for inputs
+    too small to learn from.
     """
 
     d_model: int
@@ -610,7 +622,9 @@ class TwoPartPlan:
     val_fraction: float = 0.05
     test_fraction: float = 0.02
     prune_delta: float = 0.01
+    quant_mode: Literal["codelength", "tolerance"] = "codelength"
     quant_delta: float = 0.005
+    grid_epochs: int = 0
     threads: int = 1
     train: bool = True
 
@@ -662,17 +676,21 @@ def plan_two_part(length: int, level: int = 2) -> TwoPartPlan:
         context=context,
         epochs=epochs,
         finetune_epochs=max(1, epochs // 5),
+        grid_epochs=max(1, epochs // 5),
         stride=context // 2,
         chunk=chunk,
     )
 
 
-def default_alpha(method: str, n_train: int, beta: float = 5.0) -> float:
-    """α per byte: a nonzero weight costs about 12 bits (≈ 8.3 nats) in the weight file, so
-    penalising it by that much over ``n_train`` bytes balances model and data bits. DRR's
-    penalty per weight is at most 1 and PMMP's is γ ≤ 1; R-L1 charges |θ| (≈ 0.05 for a
-    typical weight here), so it gets β times DRR's α (the two agree near θ = 0)."""
-    base = 12 * LN2 / max(n_train, 1)
+def default_alpha(
+    method: str, n_train: int, beta: float = 5.0, bits_per_nonzero: float = 12.0
+) -> float:
+    """α per byte from the description length (:func:`mdlkit.training.description_length_alpha`):
+    a nonzero weight costs c = ``bits_per_nonzero`` bits in the weight file, so penalising it by
+    c · ln 2 nats over ``n_train`` bytes balances model and data bits. DRR's penalty per weight
+    is at most 1 and PMMP's is γ ≤ 1; R-L1 charges |θ| (≈ 0.05 for a typical weight here), so it
+    gets β times DRR's α (the two agree near θ = 0)."""
+    base = description_length_alpha(max(n_train, 1), bits_per_nonzero)
     return {"none": 0.0, "drr": base, "pmmp": base, "l1": beta * base}[method]
 
 
@@ -682,6 +700,28 @@ def _zero_model(spec: ModelSpec) -> nn.Module:
         for p in model.parameters():
             p.zero_()
     return model
+
+
+def _pipeline(plan: TwoPartPlan, method: str, seed: int) -> PipelineConfig:
+    """The phases of :func:`mdlkit.training.shortest_model` for ``plan``: no pruning for
+    ``"none"``; fine-tuning (pruned, then on the grid) at half the learning rate."""
+
+    def phase(epochs: int, lr: float, seed: int, keep_best: bool = True) -> TrainConfig:
+        return TrainConfig(
+            max_epochs=epochs, batch_size=plan.batch_size, lr=lr, seed=seed,
+            stopping=LossSaturation(), keep_best=keep_best,
+        )  # fmt: skip
+
+    return PipelineConfig(
+        train=phase(plan.epochs, plan.lr, seed),
+        finetune=phase(plan.finetune_epochs, plan.lr / 2, seed + 1) if method != "none" else None,
+        prune=PruneConfig(delta=plan.prune_delta, seed=seed),
+        quant_mode=plan.quant_mode,
+        quant_tolerance=plan.quant_delta,
+        grid=phase(plan.grid_epochs, plan.lr / 2, seed + 2, keep_best=False)
+        if plan.grid_epochs > 0
+        else None,
+    )
 
 
 def _train(
@@ -694,61 +734,48 @@ def _train(
     precision: str = "fp32",
     parallel: DataParallel | None = None,
 ) -> tuple[nn.Module, float, Any, dict[str, Any]]:
-    """Regularize → prune → fine-tune (no pruning for ``"none"``) → quantization step: the
-    model before quantization, the step, the splits and the training figures."""
+    """The one pipeline (:func:`mdlkit.training.shortest_model`) on a byte transformer: the
+    model before quantization, the step of the shortest code, the splits and the figures."""
     spec = plan.spec()
-    n_train = round(len(data) * (1 - plan.val_fraction - plan.test_fraction))
-    alpha = plan.alpha if plan.alpha is not None else default_alpha(method, n_train, plan.beta)
-    trained = train_byte_model(
-        data,
-        spec,
-        method=method,  # type: ignore[arg-type]
-        alpha=alpha,
-        beta=plan.beta,
-        epochs=plan.epochs,
-        seed=seed,
-        context=plan.context,
-        batch_size=plan.batch_size,
-        lr=plan.lr,
-        warmup_epochs=min(plan.warmup_epochs, plan.epochs - 1),
-        val_fraction=plan.val_fraction,
+    where = torch.device(device) if device is not None else None
+    wrap = precision_wrapper(precision, where or (parallel.device if parallel else None))
+    model, splits = byte_model_setup(
+        data, spec, seed=seed, context=plan.context, val_fraction=plan.val_fraction,
         test_fraction=plan.test_fraction,
-        progress=progress,
-        device=device,
-        precision=precision,
-        parallel=parallel,
+    )  # fmt: skip
+    n_train = round(len(data) * (1 - plan.val_fraction - plan.test_fraction))
+    if plan.alpha is not None:
+        alpha, bits_per_nonzero = plan.alpha, None
+    else:  # c measured on the initialised model, before training draws a random number
+        bits_per_nonzero = codec_bits_per_nonzero(model, spec)
+        alpha = default_alpha(method, n_train, plan.beta, bits_per_nonzero)
+    warmup_epochs = min(plan.warmup_epochs, plan.epochs - 1)
+    steps_per_epoch = -(-len(splits.train) // plan.batch_size)
+    regularizer = byte_regularizer(
+        model, method, alpha, beta=plan.beta, warmup_steps=warmup_epochs * steps_per_epoch
     )
-    model, splits, history = trained.model, trained.splits, trained.result.history
+    result = shortest_model(
+        model, spec, splits, CategoricalHead(), regularizer, _pipeline(plan, method, seed),
+        progress=progress, device=where, parallel=parallel, wrap_model=wrap,
+    )  # fmt: skip
+    first = result.phases["regularized" if regularizer is not None else "plain"]
     report: dict[str, Any] = {
         "alpha": alpha,
-        "epochs": len(history),
-        "regularized_val_bits_per_byte": history[trained.result.best_epoch].val_loss / LN2,
-        "nonzero_regularized": count_nonzero(model),
+        "codec_bits_per_nonzero": bits_per_nonzero,
+        "epochs": len(first.history),
+        "regularized_val_bits_per_byte": first.history[first.best_epoch].val_loss / LN2,
+        "step_bits": result.step_bits,
     }
-    if method != "none":
-        pruned, finetuned = prune_and_finetune(
-            model,
-            splits,
-            TrainConfig(
-                max_epochs=plan.finetune_epochs,
-                batch_size=plan.batch_size,
-                lr=plan.lr / 2,
-                seed=seed + 1,
-                stopping=LossSaturation(),
-            ),
-            PruneConfig(delta=plan.prune_delta, seed=seed),
-            loss_fn=CategoricalHead(),
-            progress=progress,
-            device=device,
-            parallel=parallel,
-        )
+    if result.pruning is not None:
         report.update(
-            nonzero_pruned=pruned.nonzero_after,
-            tamade_threshold=pruned.tamade.threshold,
-            finetune_epochs=len(finetuned.history),
+            nonzero_regularized=result.pruning.nonzero_before,
+            nonzero_pruned=result.pruning.nonzero_after,
+            tamade_threshold=result.pruning.tamade.threshold,
+            finetune_epochs=len(result.phases["finetuned"].history),
         )
-    step = choose_step(model, lambda m: evaluate(m, splits.val), delta=plan.quant_delta)
-    return model, step, splits, report
+    if "grid" in result.phases:
+        report["grid_epochs"] = len(result.phases["grid"].history)
+    return model, result.step, splits, report
 
 
 def fit_two_part(

@@ -151,7 +151,7 @@ def run_fit(
         splits,
         head,
         config.build_regularizer(alpha, len(splits.train)),
-        config.pipeline(len(splits.train)),
+        config.pipeline(),
         checkpoint_dir=checkpoint_dir,
         progress=progress,
         device=device,

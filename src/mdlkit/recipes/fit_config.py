@@ -157,9 +157,9 @@ class FitConfig:
             fictitious_play=self.fictitious_play,
         )
 
-    def pipeline(self, n_train: int) -> PipelineConfig:
-        """The phases of :func:`mdlkit.training.shortest_model` for ``n_train`` training
-        samples: pruning only with a method, fine-tuning on the grid if ``grid_epochs`` > 0."""
+    def pipeline(self) -> PipelineConfig:
+        """The phases of :func:`mdlkit.training.shortest_model`: pruning only with a method,
+        fine-tuning on the grid if ``grid_epochs`` > 0."""
         window = self.window
 
         def phase(epochs: int, seed: int, min_epochs: int, keep_best: bool = True) -> TrainConfig:
