@@ -34,19 +34,16 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from mdlkit.data.messages import n_rows, one_line, refuse_rows
 from mdlkit.data.scaling import Scaling
 from mdlkit.data.splits import Split, Splits, stratified_indices
+from mdlkit.data.table import Table, TargetKind
 from mdlkit.data.table_sources import (
     FILE_SUFFIXES,
     SKLEARN_DATASETS,
     SKLEARN_PREFIX,
-    Table,
-    TargetKind,
     check_source,
-    first_row,
     is_tabular,
-    n_rows,
-    one_line,
     read_table,
     read_target,
 )
@@ -250,12 +247,11 @@ def _splits(
         targets, n_classes = labels, len(class_names)
     else:
         y = table.y.reshape(len(table.y), -1).astype(np.float64)
-        bad = np.asarray(~np.isfinite(y).all(axis=1))
-        if bad.any():
-            raise MdlkitError(
-                f"{name}: target {', '.join(table.target_names)!r} has NaN or infinite values "
-                f"in {n_rows(int(bad.sum()))} (first at row {first_row(bad)}); drop those rows"
-            )
+        refuse_rows(
+            np.asarray(~np.isfinite(y).all(axis=1)),
+            f"{name}: target {', '.join(table.target_names)!r} has NaN or infinite values",
+            "drop those rows",
+        )
         train, val, test = _regression_indices(table, fractions=fractions, seed=seed, name=name)
         train = _subset(train, None, n_train, seed, name)
         scaling = Scaling.fit(
