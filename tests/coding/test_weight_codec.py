@@ -1,6 +1,4 @@
 import hashlib
-import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,30 +9,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mdlkit import MdlkitError, evaluate
-from mdlkit.coding import decode_model, encode_model, read_model
-from mdlkit.coding.container import FileFormat, crc32
-from mdlkit.coding.streams import stream_bytes
-from mdlkit.coding.tensors import (
-    TensorCounts,
-    TensorDecoder,
-    TensorEncoder,
-    _encoder_of,
-    decode_tensors,
-    encode_tensors,
-)
-from mdlkit.coding.weights import (
+from mdlkit.coding import architecture, decode_model, encode_model, read_model
+from mdlkit.coding.architecture import (
     MODEL_KINDS,
-    WORDS,
-    _architecture,
-    _parameters,
     canonical_spec,
-    decode_spec,
+    parameters,
+    write_architecture,
 )
+from mdlkit.coding.arguments import WORDS
+from mdlkit.coding.container import crc32
+from mdlkit.coding.streams import stream_bytes
+from mdlkit.coding.tensor_coder import TensorCounts, TensorDecoder, TensorEncoder
+from mdlkit.coding.tensors import _encoder_of, decode_tensors, encode_tensors
+from mdlkit.coding.weights import decode_spec
 from mdlkit.data import load_digits
 from mdlkit.models import ModelSpec
 from mdlkit.models.spec import MODEL_BUILDERS
 from mdlkit.pruning import choose_step, count_nonzero, quantize_model
-from mdlkit.pruning.quantize import dequantize, grid_indices, grid_step
+from mdlkit.pruning.quantize import grid_step
 
 
 def _sparse_model(seed: int = 0, density: float = 0.1) -> tuple[ModelSpec, torch.nn.Module]:
@@ -202,7 +194,7 @@ def test_tensor_coder_mask_costs_n_times_the_binary_entropy() -> None:
     assert encoder.ideal["mask"] == pytest.approx(-40 * (p * np.log2(p) + (1 - p) * np.log2(1 - p)))
 
 
-# --- formats 2 and 3 are frozen; the encoder refuses what the decoder would refuse ------------
+# --- format 3 is frozen; the encoder refuses what the decoder would refuse ------------
 
 
 def _fixed_model(spec: ModelSpec, values: np.ndarray) -> torch.nn.Module:
@@ -216,41 +208,14 @@ def _fixed_model(spec: ModelSpec, values: np.ndarray) -> torch.nn.Module:
     return model
 
 
-def _format_2(model: torch.nn.Module, spec: ModelSpec, step: float) -> bytes:
-    """A format-2 file exactly as ``encode_model`` wrote them up to commit 39f4429 (the golden
-    files below check that this writer still is that encoder)."""
-    step = float(np.float32(step))
-    encoder, table, weights = TensorEncoder(), [], []
-    for p in model.parameters():
-        q = grid_indices(p, step)
-        table.append(encoder.encode(q.numpy()))
-        weights.append(dequantize(q, step))
-    w = FileFormat("weight file", b"MDLW", 2).writer()
-    w.section(json.dumps(spec.to_dict(), separators=(",", ":")).encode())
-    w.f32(step)
-    w.varint(len(table))
-    for counts in table:
-        for value in counts:
-            w.varint(value)
-    w.u32(crc32(t.numpy().tobytes() for t in weights))
-    return w.getvalue() + encoder.finish().tobytes()
-
-
 TANH_SPEC = ModelSpec("mlp", {"sizes": [4, 3, 2], "activation": "tanh"})
 TANH_VALUES = np.linspace(-1.0, 1.0, 23) * (np.arange(23) % 3 != 0)
 TRANSFORMER_SPEC = ModelSpec(
     "byte_transformer", {"context": 8, "d_model": 8, "n_layers": 1, "n_heads": 2, "d_ff": None}
 )
 
-# Written by the format-2 encoder before the decoder's checks were tightened (commit f82b7ad).
-GOLDEN_TANH_MLP = bytes.fromhex(
-    "4d444c57023d7b226b696e64223a226d6c70222c226b7761726773223a7b2273697a6573223a5b342c332c325d"
-    "2c2261637469766174696f6e223a2274616e68227d7dcdcc4c3d0407030405020201030402020501010105904142"
-    "ce974bf651db7e6486d274ec6f286791c6"
-)
-GOLDEN_TRANSFORMER_SHA256 = "97fee9265aea3b03c51b0944071e638a76b51e7b8b478b8e5e4f3e5c1bac64ac"
-# The same models in format 3, the MLP on the step grid (Δ = 2^(−17/4), sent as its exponent):
-# the 61-byte JSON spec became 6 bytes of architecture, the counts went into the payload.
+# Two models in format 3, the MLP on the step grid (Δ = 2^(−17/4), sent as its exponent): its
+# architecture takes 6 bytes (a compact JSON spec took 61), the counts are in the payload.
 GOLDEN_STEP_3 = grid_step(-17)
 GOLDEN_TANH_MLP_3 = bytes.fromhex(
     "4d444c57 03"  # magic, version 3: file overhead
@@ -276,21 +241,13 @@ def _parameter_values(model: torch.nn.Module) -> list[list[float]]:
     return [p.tolist() for p in model.parameters()]
 
 
-def test_format_2_files_still_decode() -> None:
-    data = _format_2(_fixed_model(TANH_SPEC, TANH_VALUES), TANH_SPEC, 0.05)
-    assert data == GOLDEN_TANH_MLP
-    quantized = np.round(TANH_VALUES / 0.05) * np.float32(0.05)
-    assert _parameter_values(decode_model(data)) == _parameter_values(
-        _fixed_model(TANH_SPEC, quantized)
-    )
-    assert decode_spec(data) == TANH_SPEC
-    model = _golden_transformer()
-    data = _format_2(model, TRANSFORMER_SPEC, 0.01)
-    assert hashlib.sha256(data).hexdigest() == GOLDEN_TRANSFORMER_SHA256
-    # A spec with a null argument (d_ff) passes the decoder's type check.
-    assert _parameter_values(decode_model(data)) == _parameter_values(
-        decode_model(encode_model(model, TRANSFORMER_SPEC, 0.01).data)
-    )
+@pytest.mark.parametrize("version", [1, 2, 4])
+def test_a_file_of_another_format_version_is_refused_naming_its_version(version: int) -> None:
+    # Formats 1 and 2 (JSON specs) were never released; no reader of them is kept.
+    data = b"MDLW" + bytes([version]) + b'={"kind":"mlp","kwargs":{"sizes":[4,3,2]}}'
+    for read in (decode_model, decode_spec):
+        with pytest.raises(MdlkitError, match=f"^weight file format {version} is not supported"):
+            read(data)
 
 
 def test_encoder_output_is_byte_identical_to_format_3_as_written_before() -> None:
@@ -304,7 +261,7 @@ def test_encoder_output_is_byte_identical_to_format_3_as_written_before() -> Non
     # A step on no grid (a loss tolerance's) is sent as 0 and the f32.
     data = encode_model(_golden_transformer(), TRANSFORMER_SPEC, 0.01).data
     assert hashlib.sha256(data).hexdigest() == GOLDEN_TRANSFORMER_3_SHA256
-    step_at = 5 + len(_architecture(canonical_spec(TRANSFORMER_SPEC))) + 2  # N: 2 bytes
+    step_at = 5 + len(write_architecture(canonical_spec(TRANSFORMER_SPEC))) + 2  # N: 2 bytes
     assert data[step_at : step_at + 5] == b"\x00" + np.float32(0.01).tobytes()
     assert decode_spec(data) == canonical_spec(TRANSFORMER_SPEC)
 
@@ -371,7 +328,7 @@ def test_format_3_tables_and_builder_signatures_are_frozen() -> None:
     assert WORDS[:7] == ("relu", "tanh", "gelu", "learned", "sinusoidal", "lstm", "gru")
     assert set(MODEL_BUILDERS) <= set(MODEL_KINDS), "add the new kind at the end of MODEL_KINDS"
     for kind in MODEL_KINDS[: len(FROZEN_PARAMETERS)]:
-        assert [(name, hint) for name, hint, _ in _parameters(kind)] == FROZEN_PARAMETERS[kind], (
+        assert [(name, hint) for name, hint, _ in parameters(kind)] == FROZEN_PARAMETERS[kind], (
             f"{kind}'s builder changed its signature: format 3 files of it would be misread"
         )
 
@@ -459,9 +416,8 @@ def test_a_spec_decodes_into_its_canonical_form() -> None:
         "mlp", {"sizes": [3, 2], "activation": "relu"}
     )
     # A string outside the word table is written out (the builder refuses this one, though).
-    assert _architecture(ModelSpec("mlp", {"sizes": [3, 2], "activation": "selu"})).hex(" ") == (
-        "00 02 03 02 00 04 73 65 6c 75"
-    )
+    selu = ModelSpec("mlp", {"sizes": [3, 2], "activation": "selu"})
+    assert write_architecture(selu).hex(" ") == "00 02 03 02 00 04 73 65 6c 75"
 
 
 def test_an_all_pruned_mlp_costs_its_architecture_and_one_byte() -> None:
@@ -523,10 +479,9 @@ def test_encoder_refuses_a_spec_the_decoder_would_refuse(spec: ModelSpec, proble
 def test_a_new_model_kind_must_be_added_to_the_kind_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(MODEL_BUILDERS, "tiny", lambda width=2: torch.nn.Linear(width, 1))
     spec = ModelSpec("tiny", {"width": 3})
-    with pytest.raises(MdlkitError, match=r"tiny, which is not in weights\.MODEL_KINDS"):
+    with pytest.raises(MdlkitError, match=r"tiny, which is not in architecture\.MODEL_KINDS"):
         encode_model(spec.build(), spec, 0.1)
     monkeypatch.setitem(MODEL_BUILDERS, "tiny", lambda **kwargs: torch.nn.Linear(2, 1))
-    weights = sys.modules[encode_model.__module__]
-    monkeypatch.setattr(weights, "MODEL_KINDS", (*MODEL_KINDS, "tiny"))
+    monkeypatch.setattr(architecture, "MODEL_KINDS", (*MODEL_KINDS, "tiny"))
     with pytest.raises(MdlkitError, match="takes \\*\\*kwargs, which no file can describe"):
         encode_model(ModelSpec("tiny").build(), ModelSpec("tiny"), 0.1)

@@ -38,6 +38,7 @@ from mdlkit.bits import CodeLength
 from mdlkit.codes.result import CodeResult
 from mdlkit.codes.uniform import UniformStream, decode_uniform, encode_uniform
 from mdlkit.coding.distributions import BinRange, Categorical, DiscretizedGaussian
+from mdlkit.coding.model_size import dense_model_bits, paper_model_bits
 from mdlkit.coding.streams import ByteStream, Decoder, Encoder
 from mdlkit.coding.weights import EncodedModel, decode_model, encode_model
 from mdlkit.data.splits import Split
@@ -90,8 +91,8 @@ class TwoPartCode(CodeResult):
 
 def _conventions(encoded: EncodedModel) -> dict[str, float]:
     return {
-        "float32_dense": 32.0 * encoded.total,
-        "4_bytes_per_nonzero": 32.0 * encoded.nonzero,
+        "float32_dense": float(dense_model_bits(encoded.total)),
+        "4_bytes_per_nonzero": float(paper_model_bits(encoded.nonzero)),
         "codec": encoded.length.total,
     }
 

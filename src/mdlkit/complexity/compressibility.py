@@ -45,6 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mdlkit.coding.architecture import shapes
 from mdlkit.coding.weights import encode_model
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
@@ -308,9 +309,7 @@ def _mean_loss(model: nn.Module, data: Split, loss_fn: LossFn) -> float:
 
 def _check_spec(model: nn.Module, spec: ModelSpec) -> None:
     # Checked before any search, so that a wrong spec does not fail only after all the work.
-    with torch.device("meta"):  # shapes only: no memory, no random numbers drawn
-        shapes = [tuple(p.shape) for p in spec.build().parameters()]
-    if shapes != [tuple(p.shape) for p in model.parameters()]:
+    if shapes(spec) != shapes(model):  # the spec built on the meta device: no memory, no RNG
         raise MdlkitError(
             f"the model's parameters do not have the shapes its spec {spec.kind} builds; "
             "pass the spec the model was built from"

@@ -57,7 +57,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from mdlkit.bits import LN2
+from mdlkit.coding.architecture import shapes
 from mdlkit.coding.distributions import Categorical
+from mdlkit.coding.model_size import paper_model_bits
 from mdlkit.coding.streams import Decoder, Encoder
 from mdlkit.coding.weights import decode_model, encode_model
 from mdlkit.devices import torch_threads
@@ -242,7 +244,7 @@ class TwoPartCode:
 
     @property
     def paper_bits(self) -> int:
-        return 32 * self.nonzero + self.data_bits
+        return paper_model_bits(self.nonzero) + self.data_bits
 
     def summary(self) -> dict[str, Any]:
         """Plain values for a results file."""
@@ -443,11 +445,7 @@ def _encode_chunks(
 
 def _load_model(settings: TwoPartSettings, model: bytes) -> ByteTransformer:
     decoded = decode_model(model)
-    spec = settings.model_spec()
-    built = spec.build()
-    if not isinstance(decoded, ByteTransformer) or [p.shape for p in decoded.parameters()] != [
-        p.shape for p in built.parameters()
-    ]:
+    if not isinstance(decoded, ByteTransformer) or shapes(decoded) != shapes(settings.model_spec()):
         raise MdlkitError("two-part code: the weight file holds another model than its settings")
     return decoded
 

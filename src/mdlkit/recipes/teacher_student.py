@@ -25,6 +25,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from mdlkit.coding.model_size import paper_model_bits
 from mdlkit.recipes.executors import make_executor
 from mdlkit.recipes.fit import FitConfig
 from mdlkit.recipes.sweep import run_sweep
@@ -104,7 +105,7 @@ class TeacherStudentExperiment:
 
 def _paper_convention_bits(s: dict[str, Any]) -> float:
     """4 bytes per nonzero plus the coded data (with σ and side info)."""
-    return 32.0 * s["nonzero"] + s["two_part_bits"] - s["model_bits"]["codec"]
+    return paper_model_bits(s["nonzero"]) + s["two_part_bits"] - s["model_bits"]["codec"]
 
 
 def _best_rows(exp: TeacherStudentExperiment, runs: dict[str, dict[str, Any]]) -> list[dict]:
