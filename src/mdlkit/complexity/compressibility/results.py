@@ -27,7 +27,9 @@ def _plain(value: Any) -> Any:
 
 class _Plain:
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values, in field order (see the module docstring)."""
+        """Plain JSON-able values in field order: dicts copied, tuples (a curve) as lists,
+        nested results as their dicts; the fields declared ``compare=False`` (weights, a weight
+        file's bytes) left out."""
         return {
             f.name: _plain(getattr(self, f.name))
             for f in fields(self)  # type: ignore[arg-type]
