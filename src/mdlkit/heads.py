@@ -225,6 +225,23 @@ class GaussianHead(Head):
     def predict(self, model: nn.Module, x: torch.Tensor) -> DiscretizedGaussian:
         return self.distribution(outputs(model, x).to(torch.float64))
 
+    def refit_sigma(self, model: nn.Module, split: Split) -> float:
+        """The σ that minimises the Gaussian data length of ``split`` under ``model``: the RMS
+        residual √(mean (y − f(x))²) over all targets, floored at ε, in float64 from the
+        outputs :meth:`predict` gives (eval mode, fixed chunks). Not yet rounded to float32:
+        :meth:`with_sigma` does that.
+
+        >>> model = torch.nn.Linear(1, 1)
+        >>> with torch.no_grad():
+        ...     _ = model.weight.zero_(), model.bias.zero_()
+        >>> split = Split(torch.zeros(4, 1), torch.tensor([[2.0], [-2.0], [2.0], [-2.0]]))
+        >>> GaussianHead().refit_sigma(model, split)  # f = 0, |y| = 2
+        2.0
+        """
+        y = np.asarray(split.y, dtype=np.float64).ravel()
+        residual = y - self.predict(model, split.x).means
+        return max(float(np.sqrt(np.mean(residual**2))), self.epsilon)
+
     def with_sigma(self, sigma: float) -> GaussianHead:
         """A fixed-σ copy (σ rounded to float32, the precision it is sent at)."""
         return GaussianHead(float(np.float32(sigma)), self.epsilon, learn_sigma=False)

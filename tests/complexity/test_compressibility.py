@@ -281,6 +281,25 @@ def test_every_point_is_coded_and_decodes_to_its_quantized_weights() -> None:
     json.dumps(result.to_dict())  # plain values throughout
 
 
+def test_to_dict_lists_the_fields_in_order_without_weights_or_file_bytes() -> None:
+    # The dicts are written to results files: their keys and order are part of those bytes.
+    model, spec, data = _classifier()
+    d = measure_compressibility(model, data, 0.05, spec=spec).to_dict()
+    assert list(d) == ["reference_loss", "tolerance", "quantization", "rank", "pruning", "codec"]
+    assert list(d["codec"]) == ["bits", "parts", "step", "exponent", "loss", "nonzero"]
+    assert list(d["quantization"]) == [
+        "bits", "reference_loss", "tolerance", "loss", "ranges", "naive_bits", "curve", "coded"
+    ]  # fmt: skip
+    assert list(d["rank"]) == [
+        "fraction", "reference_loss", "tolerance", "loss", "full_ranks", "kept_ranks", "curve",
+        "coded",
+    ]  # fmt: skip
+    assert list(d["pruning"]) == [
+        "fraction", "threshold", "reference_loss", "tolerance", "loss", "curve", "coded"
+    ]  # fmt: skip
+    assert all(isinstance(row, list) for row in d["quantization"]["curve"])
+
+
 def test_without_a_spec_nothing_is_coded() -> None:
     model, _, data = _classifier()
     result = measure_compressibility(model, data, 0.05)

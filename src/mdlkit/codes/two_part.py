@@ -105,11 +105,7 @@ def _coding_head(
         return head, None
     if sigma not in ("refit", "trained"):
         raise MdlkitError(f"sigma must be 'refit' or 'trained', got {sigma!r}")
-    value = head.sigma
-    if sigma == "refit":
-        y = np.asarray(data.y, dtype=np.float64).ravel()
-        residual = y - head.predict(decoded, data.x).means
-        value = max(float(np.sqrt(np.mean(residual**2))), head.epsilon)
+    value = head.refit_sigma(decoded, data) if sigma == "refit" else head.sigma
     return head.with_sigma(value), head.sigma
 
 

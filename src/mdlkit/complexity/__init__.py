@@ -2,6 +2,7 @@
 formulas and toy models with data that make them exact), and compressibility at a loss
 tolerance — critical quantization bits, rank and pruning fractions, coded sizes."""
 
+from mdlkit.complexity.calibration import CALIBRATION_STEPS, Calibration, calibrate_llc
 from mdlkit.complexity.compressibility import (
     RANGE_FRACTIONS,
     CodedSize,
@@ -15,15 +16,8 @@ from mdlkit.complexity.compressibility import (
     critical_rank_fraction,
     measure_compressibility,
 )
-from mdlkit.complexity.llc import (
-    CALIBRATION_STEPS,
-    SGLD,
-    Calibration,
-    LLCResult,
-    LLCSettings,
-    calibrate_llc,
-    estimate_llc,
-)
+from mdlkit.complexity.llc import LLCResult, LLCSettings, estimate_llc
+from mdlkit.complexity.sgld import SGLD
 from mdlkit.complexity.toys import TOYS, Toy, make_toy
 from mdlkit.complexity.truth import deep_linear_lambda, normal_crossing_lambda, regular_lambda
 

@@ -23,11 +23,10 @@ same settings. Batches come from the training loop's :class:`~mdlkit.training.Ba
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -36,89 +35,26 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
 
+from mdlkit.complexity.loss import LossFn, mean_loss
+from mdlkit.complexity.sgld import SGLD
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import head_for
 from mdlkit.training.batches import Batches, ShuffledBatches
 
-__all__ = ["SGLD", "Calibration", "LLCResult", "LLCSettings", "calibrate_llc", "estimate_llc"]
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class SGLD(torch.optim.Optimizer):
-    """One SGLD step per :meth:`step` on gradients of the MEAN minibatch loss:
-    w ← w − (ε/2)·[nβ·g + γ·(w − w*)] + noise·√ε·ξ (``noise=0`` is plain gradient descent with
-    step ε·nβ/2 on the loss plus the localizer). w* is the parameters' value at construction.
-
-    ``rmsprop`` (a decay, e.g. 0.99) preconditions the step per coordinate like RMSprop:
-    V ← ρ·V + (1 − ρ)·(nβ·g)², G = 1 / (√V̂ + 0.1) with V̂ the bias-corrected V, and the step
-    becomes w ← w − (ε/2)·G·[nβ·g + γ·(w − w*)] + noise·√(ε·G)·ξ: flat and steep directions
-    then move at similar rates. The 0.1 caps G where the gradient vanishes (at a singular w*
-    it does). G changes along the chain and the drift lacks the divergence term of G, so this
-    chain samples the posterior only approximately: on the toys it overestimates λ
-    (``benchmarks/results/llc_accuracy.md``), which is why "sgld" is the default.
-    """
-
-    def __init__(
-        self,
-        params: Any,
-        *,
-        step: float,
-        n_beta: float,
-        gamma: float,
-        noise: float = 1.0,
-        rmsprop: float | None = None,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        if rmsprop is not None and not 0 < rmsprop < 1:
-            raise MdlkitError(f"the RMSprop decay must lie in (0, 1), got {rmsprop}")
-        defaults = {"step": step, "n_beta": n_beta, "gamma": gamma, "noise": noise}
-        super().__init__(params, defaults)
-        self.generator = generator
-        self.rmsprop = rmsprop
-        self.steps = 0
-        for group in self.param_groups:
-            for p in group["params"]:
-                self.state[p]["center"] = p.detach().clone()
-                if rmsprop is not None:
-                    self.state[p]["square"] = torch.zeros_like(p)
-
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> None:  # type: ignore[override]
-        self.steps += 1
-        for group in self.param_groups:
-            eps, nb, gamma, noise = group["step"], group["n_beta"], group["gamma"], group["noise"]
-            for p in group["params"]:
-                state = self.state[p]
-                drift = gamma * (p - state["center"])
-                if p.grad is not None:
-                    drift = drift + nb * p.grad
-                if self.rmsprop is None:
-                    p.add_(drift, alpha=-eps / 2)
-                    if noise:
-                        xi = _noise(p, self.generator)
-                        p.add_(xi, alpha=noise * math.sqrt(eps))
-                    continue
-                grad = nb * p.grad if p.grad is not None else torch.zeros_like(p)
-                square = state["square"]
-                square.mul_(self.rmsprop).addcmul_(grad, grad, value=1 - self.rmsprop)
-                scale = 1 / ((square / (1 - self.rmsprop**self.steps)).sqrt() + 0.1)
-                p.add_(scale * drift, alpha=-eps / 2)
-                if noise:
-                    xi = _noise(p, self.generator)
-                    p.add_(scale.sqrt() * xi, alpha=noise * math.sqrt(eps))
+__all__ = ["LLCResult", "LLCSettings", "estimate_llc"]
 
 
 @dataclass(frozen=True)
 class LLCSettings:
     """Everything λ̂ depends on. ``n_beta`` None → n / ln n; ``batch_size`` None → full batch;
-    ``sampler`` "sgld" or "rmsprop" (:class:`SGLD` with ``rmsprop=0.99``).
+    ``sampler`` "sgld" or "rmsprop" (:class:`~mdlkit.complexity.SGLD` with ``rmsprop=0.99``).
 
     The defaults are the setting that meets the accuracy bands on the toys with known λ
     (``benchmarks/results/llc_accuracy.md``): full batch — minibatch gradient noise heats the
     chain and λ̂ rises with it —, γ = 1, ε = 1e-4, 4 chains of 1000 + 4000 steps. ε suits
-    curvatures up to about 1/(ε·nβ); for another model run :func:`calibrate_llc`.
+    curvatures up to about 1/(ε·nβ); for another model run
+    :func:`~mdlkit.complexity.calibrate_llc`.
     """
 
     step: float = 1e-4
@@ -181,24 +117,6 @@ class LLCResult:
             "settings": asdict(self.settings),
             "warnings": list(self.warnings),
         }
-
-
-def _noise(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """N(0, 1) noise shaped like ``p``, drawn on the generator's device (the CPU by default)
-    and moved to ``p``'s: the same numbers whatever device samples."""
-    device = generator.device if generator is not None else torch.device("cpu")
-    xi = torch.randn(p.shape, generator=generator, dtype=p.dtype, device=device)
-    return xi.to(p.device, non_blocking=True)
-
-
-@torch.no_grad()
-def _mean_loss(model: nn.Module, data: Split, loss_fn: LossFn, chunk: int = 1024) -> float:
-    """L_n over all of ``data`` in fixed chunks: the same number for every chain."""
-    total = 0.0
-    for start in range(0, len(data), chunk):
-        x, y = data.x[start : start + chunk], data.y[start : start + chunk]
-        total += float(loss_fn(model(x), y)) * len(x)
-    return total / len(data)
 
 
 def _chain(
@@ -343,7 +261,7 @@ def estimate_llc(
         batches = lambda seed: ShuffledBatches(size, seed)  # noqa: E731
     n = len(data)
     n_beta = settings.n_beta if settings.n_beta is not None else n / math.log(n)
-    initial = _mean_loss(model, data, loss_fn)
+    initial = mean_loss(model, data, loss_fn)
     if not math.isfinite(initial):
         raise MdlkitError(f"the loss at w* is {initial}; the model or the data is broken")
     started = time.perf_counter()
@@ -371,81 +289,3 @@ def estimate_llc(
         distance=distance,
         seconds=time.perf_counter() - started,
     )
-
-
-CALIBRATION_STEPS: tuple[float, ...] = tuple(10.0 ** (k / 2) for k in range(-14, -3))
-"""The steps :func:`calibrate_llc` tries by default: 1e-7 … 3.2e-2, √10 apart."""
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """λ̂ at each (step, γ) tried, each row's warnings, and the recommended settings (None when
-    no row was healthy), with the reason in words."""
-
-    rows: tuple[tuple[LLCSettings, LLCResult | None, tuple[str, ...]], ...]
-    recommended: LLCSettings | None
-    reason: str
-
-
-def calibrate_llc(
-    model: nn.Module,
-    data: Split,
-    loss_fn: LossFn | None = None,
-    *,
-    settings: LLCSettings | None = None,
-    steps: Sequence[float] = CALIBRATION_STEPS,
-    gammas: Sequence[float] | None = None,
-    batches: Callable[[int], Batches] | None = None,
-    progress: bool = False,
-    device: torch.device | str | None = None,
-) -> Calibration:
-    """Sweep the step ε (and γ) at otherwise fixed ``settings`` and recommend one from trace health.
-
-    A row is healthy when its chains finish, λ̂ > 0 and no warning fires (no spikes, settled,
-    not below L_n(w*), localizer not dominating). λ̂(ε) rises from too-short mixing at small ε
-    to discretization bias at large ε; between lies a plateau. The recommendation, per γ from
-    the smallest up: the healthy pair of neighbouring steps whose λ̂ differ least (relative),
-    and of the pair the SMALLER step (less discretization bias). It is a heuristic: a plateau
-    can also come from chains too short at both steps — check with more draws.
-    """
-    settings = settings or LLCSettings()
-    gammas = tuple(gammas) if gammas is not None else (settings.gamma,)
-    rows: list[tuple[LLCSettings, LLCResult | None, tuple[str, ...]]] = []
-    best: tuple[float, LLCSettings] | None = None
-    for gamma in sorted(gammas):
-        healthy: list[tuple[LLCSettings, float]] = []
-        for step in sorted(steps):
-            trial = replace(settings, step=step, gamma=gamma)
-            if step * gamma >= 2:
-                rows.append((trial, None, ("ε·γ >= 2: not run",)))
-                continue
-            try:
-                result = estimate_llc(
-                    model, data, loss_fn, settings=trial, batches=batches, progress=progress,
-                    device=device,
-                )  # fmt: skip
-            except MdlkitError as error:
-                rows.append((trial, None, (str(error),)))
-                continue
-            rows.append((trial, result, result.warnings))
-            if result.llc > 0 and not result.warnings:
-                healthy.append((trial, result.llc))
-        for (a, la), (_, lb) in itertools.pairwise(healthy):
-            change = abs(lb - la) / max(abs(la), abs(lb))
-            if best is None or change < best[0]:
-                best = (change, a)
-        if best is not None:
-            break  # the smallest γ with a plateau: a larger γ only biases λ̂ down
-    if best is None:
-        return Calibration(
-            tuple(rows),
-            None,
-            "no two neighbouring steps gave healthy chains: "
-            "change the step range, γ, or the number of draws",
-        )
-    change, chosen = best
-    reason = (
-        f"step {chosen.step:g} at γ = {chosen.gamma:g}: healthy traces, and λ̂ changes by "
-        f"{100 * change:.1f} % to the next step (the flattest healthy pair)"
-    )
-    return Calibration(tuple(rows), chosen, reason)

@@ -232,9 +232,7 @@ def _run_subject(config: LLCConfig) -> _Subject:
     else:
         sent = sigma is not None
         if not sent:  # as the two-part code refits it: the RMS residual of the decoded model
-            with torch.no_grad():
-                residual = train.y.double() - model(train.x).double()
-            sigma = max(float(residual.square().mean().sqrt()), fit.epsilon)
+            sigma = GaussianHead(epsilon=fit.epsilon).refit_sigma(model, train)
         head = GaussianHead(float(np.float32(sigma)), fit.epsilon, learn_sigma=False)
         loss = (
             f"Gaussian NLL at σ = {head.sigma:.6g} ({'the run' if sent else 'refit'}), "

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -109,9 +108,7 @@ def two_part_bits(
     quantize_model(quantized, step)
     model_bits = encode_model(quantized, spec, step).length.total
     if isinstance(head, GaussianHead):
-        y = np.asarray(data.y, dtype=np.float64).ravel()
-        residual = y - head.predict(quantized, data.x).means
-        sigma = max(float(np.sqrt(np.mean(residual**2))), head.epsilon)
+        sigma = head.refit_sigma(quantized, data)
         return (
             model_bits + 32.0 + float(head.with_sigma(sigma).bits(quantized, data.x, data.y).sum())
         )
