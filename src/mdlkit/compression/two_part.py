@@ -605,8 +605,8 @@ class TwoPartPlan:
     (``"tolerance"``); ``grid_epochs`` > 0 fine-tunes on its grid afterwards (off by default:
     after the code-length step it lengthened the same archive by 238 bytes). ``threads`` is the
     torch thread count of training (one: reproducible, and fastest on a busy 2-core machine);
-    coding always uses one. ``train=False`` sends an all-zero model (every byte at 8 bits), for inputs
-    too small to learn from.
+    coding always uses one. ``train=False`` sends an all-zero model (every byte at 8 bits), for
+    inputs too small to learn from.
     """
 
     d_model: int
