@@ -19,7 +19,7 @@ from pathlib import Path
 
 from _publish import RESULTS, cpu_name, publish
 
-from mdlkit.recipes.bench_compress import library_versions
+from mdlkit.compression.baselines import library_versions
 from mdlkit.recipes.lm_compression import (
     METHOD_NAMES,
     LMCompressionExperiment,
