@@ -25,16 +25,24 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mdlkit.compression import baselines
-from mdlkit.compression.baselines import BASELINES, BENCH_EXTRA, unavailable
+from mdlkit.compression.baselines import BASELINES, BENCH_EXTRA, codec, ppmd_stream, unavailable
 from mdlkit.errors import MdlkitError
 
-__all__ = ["Compressor", "Measurement", "bench_files", "compressors", "parse_mode", "run_child"]
+__all__ = [
+    "Compressor",
+    "Measurement",
+    "baseline_sizes",
+    "bench_files",
+    "compressors",
+    "parse_mode",
+    "run_child",
+]
 
 
 def parse_mode(text: str) -> tuple[str, int]:
@@ -302,3 +310,53 @@ def bench_files(
                     continue
                 rows.append({"file": label, **row})
     return files, rows, skipped
+
+
+def baseline_sizes(
+    data: bytes, *, ppmd_orders: Sequence[int] = (4, 6, 8), online: bool = True
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Compressed sizes in bytes of ``data`` under xz -9e, zstd -19, PPMd (the best of
+    ``ppmd_orders``, pyppmd's variant I with 256 MiB, its stream without a header) and mdlkit's
+    online mode, each called here (``seconds``: its wall time); a compressor that does not
+    import is left out, with a note.
+
+    >>> sizes, _ = baseline_sizes(bytes(1000), ppmd_orders=(), online=False)
+    >>> sizes["xz"]["label"], sizes["xz"]["bytes"]
+    ('xz -9e', 76)
+    """
+    sizes: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+
+    def timed(name: str, label: str, compress: Callable[[bytes], bytes]) -> None:
+        started = time.perf_counter()
+        size = len(compress(data))
+        sizes[name] = {"label": label, "bytes": size, "seconds": time.perf_counter() - started}
+
+    timed("xz", "xz -9e", codec("xz")[0])
+    try:
+        timed("zstd", "zstd -19", codec("zstd")[0])
+    except ImportError:
+        notes.append(f"zstd -19 skipped: zstandard is not installed ({BENCH_EXTRA})")
+    try:
+        best: dict[str, Any] | None = None
+        for order in ppmd_orders:
+            started = time.perf_counter()
+            size = len(ppmd_stream(data, order, 256, "I"))
+            if best is None or size < best["bytes"]:
+                seconds = time.perf_counter() - started
+                best = {"label": f"PPMd (order {order})", "bytes": size, "seconds": seconds}
+        if best is not None:
+            sizes["ppmd"] = best
+    except ImportError:
+        notes.append(f"PPMd skipped: pyppmd is not installed ({BENCH_EXTRA})")
+    if online:
+        try:
+            from mdlkit.compression.compressor import compress
+        except ImportError:
+            notes.append(
+                "mdlkit online: n/a (mdlkit.compression.compress does not exist yet in this "
+                "version)"
+            )
+        else:
+            timed("online", "mdlkit online", lambda d: compress(d, mode="online"))
+    return sizes, notes
