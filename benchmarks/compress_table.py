@@ -19,8 +19,8 @@ from pathlib import Path
 
 from _publish import RESULTS, cpu_name, publish
 
+from mdlkit.compression.baselines import library_versions
 from mdlkit.recipes import BenchCompressConfig, run_bench_compress
-from mdlkit.recipes.bench_compress import library_versions
 from mdlkit.runs import git_revision
 
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"

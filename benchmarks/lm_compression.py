@@ -19,13 +19,13 @@ from pathlib import Path
 
 from _publish import RESULTS, cpu_name, publish
 
-from mdlkit.recipes.bench_compress import library_versions
+from mdlkit.compression.baselines import library_versions
 from mdlkit.recipes.lm_compression import (
-    METHOD_NAMES,
     LMCompressionExperiment,
     resolve_text_path,
     run_lm_compression,
 )
+from mdlkit.report.lm_compression import METHOD_NAMES
 from mdlkit.runs import RunFolder, git_revision
 
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "tinyshakespeare.txt"

@@ -16,7 +16,8 @@ import pytest
 from rich.table import Table
 
 from mdlkit import MdlkitError
-from mdlkit.recipes import bench_compress
+from mdlkit.compression import benchmark
+from mdlkit.compression.baselines import unavailable
 from mdlkit.recipes.bench_compress import BenchCompressConfig, run_bench_compress
 from mdlkit.report import render_text
 from mdlkit.runs import RunFolder
@@ -147,7 +148,7 @@ def test_missing_libraries_and_mdlkit_are_skipped_with_a_note(
 ) -> None:
     # as if brotli and mdlkit's compressor were not there
     monkeypatch.setitem(sys.modules, "brotli", None)
-    monkeypatch.setitem(sys.modules, "mdlkit.compression", None)
+    monkeypatch.setitem(sys.modules, "mdlkit.compression.compressor", None)
     config = BenchCompressConfig(
         files=(str(text_file),), bzip2=False, xz=False, zstd=False, ppmd=False
     )
@@ -163,7 +164,7 @@ def test_missing_libraries_and_mdlkit_are_skipped_with_a_note(
 def test_a_failed_round_trip_is_loud(
     tmp_path: Path, text_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bench_compress, "_read_restored", lambda path: b"not the original")
+    monkeypatch.setattr(benchmark, "_read_restored", lambda path: b"not the original")
     off = {k: False for k in ("bzip2", "xz", "zstd", "brotli", "ppmd")}
     config = BenchCompressConfig(files=(str(text_file),), mdlkit_modes=(), **off)
     folder = RunFolder.new(tmp_path / "run", kind="bench")
@@ -180,7 +181,7 @@ def test_a_failed_round_trip_is_loud(
 
 @pytest.mark.slow
 def test_mdlkit_rows_round_trip(text_file: Path) -> None:
-    if bench_compress._mdlkit_unavailable() is not None:
+    if unavailable("mdlkit") is not None:
         pytest.skip("mdlkit.compression does not import yet")
     small = text_file.with_name("small.txt")
     small.write_bytes(text_file.read_bytes()[:2000])

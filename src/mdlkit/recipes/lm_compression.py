@@ -26,18 +26,11 @@ its prefix's bytes, so no worker needs the text file. Seconds are in the records
 
 from __future__ import annotations
 
-import importlib
-import lzma
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
+from mdlkit.compression.benchmark import baseline_sizes
 from mdlkit.compression.two_part import (
     TwoPartPlan,
     decode_two_part,
@@ -49,18 +42,21 @@ from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.recipes.executors import Task, make_executor
 from mdlkit.recipes.sweep import JobOutput, run_jobs
+from mdlkit.report.lm_compression import (
+    lm_compression_table,
+    lm_compression_timings,
+    plot_lm_compression,
+)
 from mdlkit.runs import RunFolder
 
 __all__ = [
     "DEFAULT_DATA",
     "LMCompressionExperiment",
-    "baseline_sizes",
     "resolve_text_path",
     "run_lm_compression",
 ]
 
 DEFAULT_DATA = Path("..") / "shared" / "data" / "text" / "tinyshakespeare.txt"
-METHOD_NAMES = {"none": "unregularized", "drr": "DRR", "l1": "R-L1", "pmmp": "PMMP"}
 
 
 def resolve_text_path(path: str | None) -> Path:
@@ -167,56 +163,6 @@ class LMCompressionExperiment:
         )
 
 
-def baseline_sizes(
-    data: bytes, *, ppmd_orders: tuple[int, ...] = (4, 6, 8), online: bool = True
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Compressed sizes in bytes of ``data`` under xz -9e, zstd -19, PPMd (the best of
-    ``ppmd_orders``, pyppmd's variant I with 256 MiB, its archive without a header) and mdlkit's
-    online mode; a compressor that does not import is left out, with a note."""
-    sizes: dict[str, dict[str, Any]] = {}
-    notes: list[str] = []
-
-    def timed(name: str, label: str, compress: Any) -> None:
-        started = time.perf_counter()
-        size = len(compress(data))
-        sizes[name] = {"label": label, "bytes": size, "seconds": time.perf_counter() - started}
-
-    timed("xz", "xz -9e", lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME))
-    try:
-        zstandard: Any = importlib.import_module("zstandard")
-        timed("zstd", "zstd -19", lambda d: zstandard.ZstdCompressor(level=19).compress(d))
-    except ImportError:
-        notes.append("zstd -19 skipped: zstandard is not installed (pip install 'mdlkit[bench]')")
-    try:
-        pyppmd: Any = importlib.import_module("pyppmd")
-        best: dict[str, Any] | None = None
-        for order in ppmd_orders:
-            started = time.perf_counter()
-            size = len(pyppmd.compress(data, max_order=order, mem_size=256 << 20, variant="I"))
-            if best is None or size < best["bytes"]:
-                best = {
-                    "label": f"PPMd (order {order})",
-                    "bytes": size,
-                    "seconds": time.perf_counter() - started,
-                }
-        if best is not None:
-            sizes["ppmd"] = best
-    except ImportError:
-        notes.append("PPMd skipped: pyppmd is not installed (pip install 'mdlkit[bench]')")
-    if online:
-        try:
-            compression: Any = importlib.import_module("mdlkit.compression")
-            compress = compression.compress
-        except (ImportError, AttributeError):
-            notes.append(
-                "mdlkit online: n/a (mdlkit.compression.compress does not exist yet in this "
-                "version)"
-            )
-        else:
-            timed("online", "mdlkit online", lambda d: compress(d, mode="online"))
-    return sizes, notes
-
-
 def _run_job(
     exp: LMCompressionExperiment, data: bytes, method: str, d_model: int, device: str | None
 ) -> JobOutput:
@@ -260,131 +206,6 @@ def _tasks(exp: LMCompressionExperiment, text: bytes, device: str | None = None)
     return tasks
 
 
-def _table(exp: LMCompressionExperiment, runs: dict[str, dict], baselines: dict) -> str:
-    lines = [
-        "Sizes in bytes of the whole prefix; 'total' = weight file (mdlkit's codec, "
-        "'model') + the prefix range-coded with the decoded model ('data'), decoded back; "
-        "'4 B/nz' = the paper's convention, 4 bytes per nonzero parameter (no index cost) + "
-        "the same data. Test loss: bits per byte of the decoded model on the held-out last "
-        f"{exp.test_fraction:.0%} of the prefix (never trained on, coded like the rest). "
-        "Baselines: the whole output of the compressor; no model to add.",
-        "",
-        "| prefix | run | d_model | params | nonzero | model | data | total | bits/byte | "
-        "4 B/nz | test bits/byte |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    prefixes = sorted({r["length"] for r in runs.values()})
-    for n in prefixes:
-        for r in (r for r in runs.values() if r["length"] == n):
-            lines.append(
-                f"| {n:,} | {METHOD_NAMES.get(r['method'], r['method'])} | {r['d_model']} | "
-                f"{r['n_params']:,} | {r['nonzero']:,} | {r['model_bits'] // 8:,} | "
-                f"{r['data_bits'] // 8:,} | {r['total_bits'] // 8:,} | "
-                f"{r['bits_per_byte']:.3f} | {r['paper_bits'] // 8:,} | "
-                f"{r['test_bits_per_byte']:.3f} |"
-            )
-        for b in baselines.get(str(n), {}).get("sizes", {}).values():
-            lines.append(
-                f"| {n:,} | {b['label']} | | | | | | {b['bytes']:,} | {8 * b['bytes'] / n:.3f} "
-                "| | |"
-            )
-    notes = sorted({note for b in baselines.values() for note in b.get("notes", [])})
-    if notes:
-        lines += ["", *(f"- {note}" for note in notes)]
-    return "\n".join(lines) + "\n"
-
-
-def _timings(runs: dict[str, dict], baselines: dict) -> str:
-    """Seconds of every run and compressor, by job: kept out of the table, which must not
-    depend on the machine, its load or the executor."""
-    lines = [
-        "| job | train s | encode (compress) s | decode s |",
-        "|---|---:|---:|---:|",
-    ]
-    for key, r in runs.items():
-        lines.append(
-            f"| {key} | {r['train_seconds']:,.0f} | {r['encode_seconds']:,.1f} | "
-            f"{r['decode_seconds']:,.1f} |"
-        )
-    for n, b in baselines.items():
-        for size in b.get("sizes", {}).values():
-            lines.append(f"| {n}-baselines: {size['label']} | | {size['seconds']:,.1f} | |")
-    return "\n".join(lines) + "\n"
-
-
-def _plots(runs: dict[str, dict], baselines: dict, out: Path) -> Path:
-    prefixes = sorted({r["length"] for r in runs.values()})
-    width = max(5.0 * len(prefixes), 9.0)
-    fig, axes = plt.subplots(2, len(prefixes), squeeze=False, figsize=(width, 8.5))
-    colors = {"none": "k", "drr": "C0", "l1": "C1", "pmmp": "C2"}
-    for column, n in enumerate(prefixes):
-        ax_u, ax_dl = axes[0, column], axes[1, column]
-        mine = [r for r in runs.values() if r["length"] == n]
-        for r in mine:
-            style = {
-                "color": colors.get(r["method"], "C3"),
-                "marker": "*" if r["method"] == "none" else "o",
-                "s": 80 if r["method"] == "none" else 40,
-                "zorder": 3,
-            }
-            ax_u.scatter(r["nonzero"], r["test_bits_per_byte"], **style)
-            ax_u.annotate(f"d{r['d_model']}", (r["nonzero"], r["test_bits_per_byte"]), fontsize=7)
-            ax_dl.scatter(r["model_bits"] / 8e3, r["data_bits"] / 8e3, **style)
-        # U-curve isolines: total ≈ 32 bits · nonzero + n · test bits per byte (the paper's
-        # convention with the test loss standing for the data), in kB.
-        nz = [r["nonzero"] for r in mine]
-        losses = [r["test_bits_per_byte"] for r in mine]
-        lo, hi = max(1.0, min(nz) / 3), max(nz) * 3
-        ylo, yhi = min(losses) - 0.3, max(losses) + 0.3
-        xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
-        totals = sorted(32 * x + n * y for x, y in zip(nz, losses, strict=True))
-        for total in totals:
-            ax_u.plot(xs, [(total - 32 * x) / n for x in xs], color="0.85", lw=0.8, zorder=1)
-        ax_u.set(
-            xscale="log",
-            xlim=(lo, hi),
-            ylim=(ylo, yhi),
-            xlabel="nonzero parameters",
-            ylabel="test loss (bits / byte)",
-            title=f"{n:,} bytes",
-        )
-        # Model vs data bits: lines of equal total through each baseline's size.
-        x_hi = max(r["model_bits"] for r in mine) / 8e3 * 1.1
-        data_kb = [r["data_bits"] / 8e3 for r in mine]
-        sizes = [b["bytes"] / 1e3 for b in baselines.get(str(n), {}).get("sizes", {}).values()]
-        y_lo = max(0.0, min(data_kb + [t - x_hi for t in sizes]) * 0.97)
-        y_hi = max(data_kb + sizes) * 1.03
-        for b in baselines.get(str(n), {}).get("sizes", {}).values():
-            total = b["bytes"] / 1e3
-            ax_dl.plot([0, total], [total, 0], lw=0.9, ls="--", label=b["label"])
-        ax_dl.set(
-            xlim=(0, x_hi),
-            ylim=(y_lo, y_hi),
-            xlabel="model kB (weight file)",
-            ylabel="data kB (range-coded)",
-            title=f"{n:,} bytes: model vs data",
-        )
-        ax_dl.legend(fontsize=7)
-    handles = [
-        plt.Line2D([], [], color=c, marker="*" if m == "none" else "o", ls="", label=name)
-        for m, c in colors.items()
-        for name in [METHOD_NAMES[m]]
-        if any(r["method"] == m for r in runs.values())
-    ]
-    fig.legend(handles=handles, loc="upper right", fontsize=8)
-    fig.suptitle(
-        "Transformers as two-part codes. Top: test loss vs nonzero parameters (grey: equal\n"
-        "32 bits · nonzero + n · test loss). Bottom: weight file vs coded data (dashed: equal "
-        "total to a compressor)",
-        fontsize=9,
-    )
-    fig.tight_layout(rect=(0, 0, 0.88, 0.94))
-    path = out / "lm_compression.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
-
-
 def run_lm_compression(
     exp: LMCompressionExperiment,
     folder: RunFolder,
@@ -407,10 +228,10 @@ def run_lm_compression(
         records = run_jobs(folder, _tasks(exp, text, device), executor, progress=progress)
     runs = {key: r for key, r in records.items() if not key.endswith("-baselines")}
     baselines = {str(r["length"]): r for key, r in records.items() if key.endswith("-baselines")}
-    table = _table(exp, runs, baselines)
-    timings = _timings(runs, baselines)
+    table = lm_compression_table(runs, baselines, exp.test_fraction)
+    timings = lm_compression_timings(runs, baselines)
     folder.write_text("table.md", table)
     folder.write_text("timings.md", timings)
-    _plots(runs, baselines, folder.path)
+    plot_lm_compression(runs, baselines, folder.path)
     folder.write_results({"runs": runs, "baselines": baselines, "data": str(path)})
     return f"{table}\nSeconds (they depend on the machine and its load):\n\n{timings}"
