@@ -138,7 +138,6 @@ def test_stepping_one_token_at_a_time_equals_the_whole_sequence(name: str) -> No
     assert torch.allclose(one, rest[1:2], rtol=0, atol=1e-5)
 
 
-
 @pytest.mark.parametrize("name", ["transformer", "sinusoidal"])
 @pytest.mark.parametrize("prefill", [1, 6])
 def test_cached_forward_equals_the_whole_window(name: str, prefill: int) -> None:
@@ -156,6 +155,7 @@ def test_cached_forward_equals_the_whole_window(name: str, prefill: int) -> None
     sizes = SPECS[name].kwargs
     heads, per_head = sizes["n_heads"], sizes["d_model"] // sizes["n_heads"]
     assert [kv.shape for kv in cache] == [(2, 3, heads, CONTEXT, per_head)] * sizes["n_layers"]
+
 
 @pytest.mark.parametrize("name", SPECS)
 def test_weight_codec_round_trip_equals_the_quantized_model(name: str) -> None:

@@ -62,7 +62,6 @@ ProbabilityHook = Callable[[int, int, np.ndarray], None]
 every chunk of group ``group`` (rows of chunks shorter than j + 1 are computed but unused)."""
 
 
-
 # The shared prediction loop ---------------------------------------------------------------------
 
 
