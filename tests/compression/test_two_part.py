@@ -15,16 +15,9 @@ from torch.nn import functional as F
 
 from mdlkit import MdlkitError
 from mdlkit.coding import decode_model
-from mdlkit.compression.two_part import (
-    TwoPartCode,
-    TwoPartPlan,
-    TwoPartSettings,
-    decode_two_part,
-    default_chunk,
-    encode_two_part,
-    fit_two_part,
-    plan_two_part,
-)
+from mdlkit.compression.chunk_codec import decode_two_part, default_chunk, encode_two_part
+from mdlkit.compression.two_part import TwoPartPlan, fit_two_part, plan_two_part
+from mdlkit.compression.two_part_code import TwoPartCode, TwoPartSettings
 from mdlkit.data import sequence_windows
 from mdlkit.heads import CategoricalHead, evaluate
 from mdlkit.models import ModelSpec

@@ -138,6 +138,25 @@ def test_stepping_one_token_at_a_time_equals_the_whole_sequence(name: str) -> No
     assert torch.allclose(one, rest[1:2], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["transformer", "sinusoidal"])
+@pytest.mark.parametrize("prefill", [1, 6])
+def test_cached_forward_equals_the_whole_window(name: str, prefill: int) -> None:
+    model = _build(SPECS[name]).eval()
+    assert isinstance(model, ByteTransformer)
+    x = torch.randint(256, (3, CONTEXT), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        full = model(x)
+        cache = model.new_cache(3)
+        steps = [model.forward_cached(x[:, :prefill], 0, cache)]
+        steps += [model.forward_cached(x[:, t : t + 1], t, cache) for t in range(prefill, CONTEXT)]
+    # Attention over a cache of another shape sums in another order: float32 rounding only.
+    assert torch.allclose(torch.stack(steps, dim=1), full[:, prefill - 1 :], rtol=0, atol=1e-5)
+    # The cache holds the window's keys and values, one (2, B, heads, T, d_head) per block.
+    sizes = SPECS[name].kwargs
+    heads, per_head = sizes["n_heads"], sizes["d_model"] // sizes["n_heads"]
+    assert [kv.shape for kv in cache] == [(2, 3, heads, CONTEXT, per_head)] * sizes["n_layers"]
+
+
 @pytest.mark.parametrize("name", SPECS)
 def test_weight_codec_round_trip_equals_the_quantized_model(name: str) -> None:
     spec = SPECS[name]

@@ -292,7 +292,8 @@ def decompress_stream(
             if progress is not None:
                 progress(done)
     else:
-        from mdlkit.compression.two_part import TwoPartSettings, decode_two_part
+        from mdlkit.compression.chunk_codec import decode_two_part
+        from mdlkit.compression.two_part_code import TwoPartSettings
 
         declared = header.settings.get("length")
         if not isinstance(declared, int) or not 0 <= declared <= TWO_PART_MAX_BYTES:

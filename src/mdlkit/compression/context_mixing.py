@@ -51,6 +51,10 @@ __all__ = [
     "update_many",
 ]
 
+# Every kernel, and every constant and table a kernel reads, stays in this one file: numba
+# compiles globals in as constants, and its on-disk cache (cache=True) is invalidated only when
+# the kernel's own source file changes, so a value kept in another module could change (and with
+# it the archives' bytes) without the cached kernels noticing.
 TABLE_BITS = 22
 # Each model's table size (log2 slots): orders 0-1 need few, the word models most.
 CONTEXT_BITS = np.array([16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22], dtype=np.int64)
@@ -499,30 +503,34 @@ def _active(n, seg_len, n_seg, step):  # type: ignore[no-untyped-def]
     return min(n_seg, max(0, (n - step + seg_len - 1) // seg_len))
 
 
-@numba.njit(cache=True)
-def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no-untyped-def]
-    seg = lanes[:, :N_SEG_FIELDS]
-    scratch = lanes[:, N_SEG_FIELDS:]
-    _predict(
-        seg,
-        n_active,
-        data,
+@numba.njit(cache=True, inline="always")
+def _learned(state):  # type: ignore[no-untyped-def]
+    """Views of the learned parts of ``state`` that predicting reads: the context tables, the
+    mixers' and the final mixer's weights, the APMs, the match and bit-history state maps."""
+    return (
         state[O_TABLES:E_TABLES],
         state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS + 1)),
         state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
         state[O_APM:E_APM],
         state[O_MSM:E_MSM],
         state[O_SSM:E_SSM],
-        outside,
-        scratch,
-        out,
+    )
+
+
+@numba.njit(cache=True)
+def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no-untyped-def]
+    tables, mix_w, final_w, apm, match_sm, state_sm = _learned(state)
+    seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
+    _predict(
+        seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
     )
 
 
 @numba.njit(cache=True)
 def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ignore[no-untyped-def]
-    seg = lanes[:, :N_SEG_FIELDS]
-    scratch = lanes[:, N_SEG_FIELDS:]
+    tables, mix_w, final_w, apm, match_sm, state_sm = _learned(state)
+    seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
+    match_table = state[O_MT:E_MT]  # learning also records where each context was last seen
     _update(
         seg,
         n_active,
@@ -530,13 +538,13 @@ def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ign
         bits,
         data,
         seg_len,
-        state[O_TABLES:E_TABLES],
-        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS + 1)),
-        state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
-        state[O_APM:E_APM],
-        state[O_MSM:E_MSM],
-        state[O_SSM:E_SSM],
-        state[O_MT:E_MT],
+        tables,
+        mix_w,
+        final_w,
+        apm,
+        match_sm,
+        state_sm,
+        match_table,
         scratch,
     )
 

@@ -7,8 +7,12 @@ an ordinary parameter (no buffers to code), so the weight codec, the masks and t
 treat them like any other model. The transformer's causal mask is built on the fly and its
 sinusoidal positions are a non-persistent buffer, recomputed by the constructor.
 
-The recurrent model also runs one step at a time with a carried state (:meth:`ByteRNN.step`), as
-an online coder needs it: a batch of B parallel segments, one token each.
+Both also run incrementally, as a coder that predicts one token at a time needs it. The
+transformer keeps the keys and values of the positions it has seen in a :data:`KVCache`
+(:meth:`ByteTransformer.new_cache`, :meth:`ByteTransformer.forward_cached`): a window's first
+positions in one pass, then one new position per call, each attending to the cached ones. The
+recurrent model carries its state (:meth:`ByteRNN.step`): a batch of B parallel segments, one
+token each.
 
 >>> torch.manual_seed(0) and None
 >>> model = ByteTransformer(context=8, d_model=16, n_layers=1, n_heads=2)
@@ -18,6 +22,9 @@ torch.Size([3, 8, 256])
 >>> logits, state = rnn.step(torch.tensor([104, 105]), rnn.initial_state(2))
 >>> logits.shape, state[0].shape
 (torch.Size([2, 256]), torch.Size([1, 2, 16]))
+>>> cache = model.new_cache(batch=3)
+>>> model.forward_cached(torch.zeros(3, 5, dtype=torch.int64), 0, cache).shape
+torch.Size([3, 256])
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = [
     "POSITIONS",
     "ByteRNN",
     "ByteTransformer",
+    "KVCache",
     "RNNState",
     "norm_parameter_names",
 ]
@@ -45,6 +53,10 @@ CELLS = ("lstm", "gru")
 RNNState = tuple[torch.Tensor, ...]
 """A recurrent model's state: ``(h, c)`` for an LSTM, ``(h,)`` for a GRU; each tensor is
 (n_layers, B, d_hidden), so segment b's state is ``tuple(s[:, b] for s in state)``."""
+
+KVCache = list[torch.Tensor]
+"""A transformer's keys and values by window position: one (2, B, n_heads, context, d_head)
+tensor per block (index 0 keys, 1 values), written by :meth:`ByteTransformer.forward_cached`."""
 
 _NORMS = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -101,15 +113,41 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Queries, keys and values of ``x`` (B, t, d), each (B, n_heads, t, d / n_heads)."""
         batch, time, d_model = x.shape
-        q, k, v = (
+        return tuple(
             t.view(batch, time, self.n_heads, d_model // self.n_heads).transpose(1, 2)
             for t in self.qkv(x).split(d_model, dim=2)
         )
+
+    def _mix(self, y: torch.Tensor) -> torch.Tensor:
+        """The heads' outputs (B, n_heads, t, d_head) back to the residual stream (B, t, d)."""
+        batch, _, time, _ = y.shape
+        return self.out(y.transpose(1, 2).reshape(batch, time, self.out.in_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self._heads(x)
         # is_causal builds the triangular mask on the fly: nothing to store or code.
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out(y.transpose(1, 2).reshape(batch, time, d_model))
+        return self._mix(F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
+    def new_cache(self, batch: int, context: int) -> torch.Tensor:
+        """Zero keys and values for ``context`` positions: (2, batch, n_heads, context, d_head)."""
+        d_model = self.out.in_features
+        return torch.zeros(2, batch, self.n_heads, context, d_model // self.n_heads)
+
+    def forward_cached(self, x: torch.Tensor, position: int, kv: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for ``x`` (B, t, d) at positions ``position`` … ``position + t − 1``,
+        writing their keys and values into ``kv`` (see :meth:`ByteTransformer.forward_cached`)."""
+        q, k, v = self._heads(x)
+        end = position + x.shape[1]
+        kv[0, :, :, position:end] = k
+        kv[1, :, :, position:end] = v
+        if position == 0:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            y = F.scaled_dot_product_attention(q, kv[0, :, :, :end], kv[1, :, :, :end])
+        return self._mix(y)
 
 
 class Block(nn.Module):
@@ -124,6 +162,11 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+    def forward_cached(self, x: torch.Tensor, position: int, kv: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with the attention read from and written to ``kv``."""
+        x = x + self.attn.forward_cached(self.ln1(x), position, kv)
         return x + self.mlp(self.ln2(x))
 
 
@@ -183,25 +226,54 @@ class ByteTransformer(nn.Module):
                 nn.init.normal_(module.weight, std=0.02)
             if isinstance(module, nn.Linear) and module.bias is not None:
                 nn.init.zeros_(module.bias)
-        for block in self.blocks:
-            assert isinstance(block, Block)
+        for block in self._blocks():
             for residual in (block.attn.out, block.mlp[2]):
                 assert isinstance(residual, nn.Linear)
                 nn.init.normal_(residual.weight, std=0.02 / math.sqrt(2 * n_layers))
 
+    def _blocks(self) -> list[Block]:
+        blocks = list(self.blocks)
+        assert all(isinstance(b, Block) for b in blocks)
+        return blocks  # type: ignore[return-value]
+
+    def _embed(self, x: torch.Tensor, position: int) -> torch.Tensor:
+        """Token embeddings plus the positions ``position`` … ``position + T − 1`` of ``x``."""
+        end = position + x.shape[1]
+        if self.positions is not None:
+            where = self.positions.weight[position:end]
+        else:
+            assert self.sinusoids is not None
+            where = self.sinusoids[position:end]
+        return self.embed(x) + where
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, vocab_size) for token ids ``x`` (B, T), T ≤ context."""
         _check_tokens(x, self.context)
-        time = x.shape[1]
-        if self.positions is not None:
-            where = self.positions.weight[:time]
-        else:
-            assert self.sinusoids is not None
-            where = self.sinusoids[:time]
-        h = self.embed(x) + where
+        h = self._embed(x, 0)
         for block in self.blocks:
             h = block(h)
         return self.head(self.norm(h))
+
+    def new_cache(self, batch: int, context: int | None = None) -> KVCache:
+        """An empty :data:`KVCache` for ``batch`` sequences of up to ``context`` positions (the
+        model's by default)."""
+        context = self.context if context is None else context
+        return [block.attn.new_cache(batch, context) for block in self._blocks()]
+
+    def forward_cached(self, x: torch.Tensor, position: int, cache: KVCache) -> torch.Tensor:
+        """Logits (B, vocab_size) of the LAST of the tokens ``x`` (B, t), which sit at window
+        positions ``position`` … ``position + t − 1``; keys and values of earlier positions are
+        read from ``cache`` and those of ``x`` written into it.
+
+        Either a prefill from the window's start (``position == 0``, causal attention among the
+        t tokens) or one new token (t == 1, attending to every cached position ≤ its own). Same
+        modules and the same attention kernel as :meth:`forward`; it agrees with it up to float
+        rounding (the shapes differ).
+        """
+        h = self._embed(x, position)
+        for block, kv in zip(self._blocks(), cache, strict=True):
+            h = block.forward_cached(h, position, kv)
+        return self.head(self.norm(h[:, -1]))
 
 
 class ByteRNN(nn.Module):

@@ -31,13 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mdlkit.compression.benchmark import baseline_sizes
-from mdlkit.compression.two_part import (
-    TwoPartPlan,
-    decode_two_part,
-    default_alpha,
-    default_chunk,
-    fit_two_part,
-)
+from mdlkit.compression.chunk_codec import decode_two_part, default_chunk
+from mdlkit.compression.two_part import TwoPartPlan, default_alpha, fit_two_part
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.recipes.executors import Task, make_executor
