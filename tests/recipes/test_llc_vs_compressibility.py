@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from mdlkit.complexity import LLCSettings, critical_quantization_bits, critical_rank_fraction
+from mdlkit.complexity.checkpoint_measures import measure_checkpoint
 from mdlkit.data import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.models import ModelSpec
@@ -23,10 +24,9 @@ from mdlkit.recipes import llc_vs_compressibility as lvc
 from mdlkit.recipes.experiment import ExperimentConfig, run_experiment
 from mdlkit.recipes.llc_vs_compressibility import (
     LLCVsCompressibilityExperiment,
-    linear_fit,
-    measure_checkpoint,
     run_llc_vs_compressibility,
 )
+from mdlkit.report.least_squares import linear_fit
 from mdlkit.runs import RunFolder
 
 SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
