@@ -55,7 +55,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def save_weights(model: nn.Module, path: str | Path) -> None:
-    """Atomically write ``model``'s parameters and buffers (its state dict) as safetensors."""
+    """Atomically write ``model``'s parameters and buffers (its state dict) as safetensors.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "w.safetensors"
+    >>> save_weights(nn.Linear(3, 2), path)
+    >>> other = nn.Linear(3, 2)
+    >>> load_weights(other, path)
+    >>> sorted(load_file(str(path))) == sorted(other.state_dict())
+    True
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
