@@ -27,6 +27,7 @@ from mdlkit.recipes.llc_vs_compressibility import (
     run_llc_vs_compressibility,
 )
 from mdlkit.report.least_squares import linear_fit
+from mdlkit.report.llc_vs_compressibility import MEASURES
 from mdlkit.runs import RunFolder
 
 SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
@@ -123,7 +124,7 @@ def test_fits_equal_numpy_on_the_recorded_numbers(mnist_file: Path, tmp_path: Pa
     (study,) = _records(folder.path)["studies"]
     rows = study["checkpoints"]
     good = [r for r in rows if r["llc"]["llc"] > 0 and not r["llc"]["warnings"]]
-    assert len(study["fits"]) == len(exp.tolerances) * len(lvc.MEASURES)
+    assert len(study["fits"]) == len(exp.tolerances) * len(MEASURES)
     for fit in study["fits"]:
         key = f"{fit['tolerance']:g}"
         for name, subset in (("all", rows), ("healthy", good)):

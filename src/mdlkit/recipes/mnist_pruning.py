@@ -4,9 +4,10 @@ For each network (LeNet-300-100; LeNet-5-Caffe is slow), train the unregularized
 each method with its α (regularize → prune → fine-tune). Report the compression rate
 CR = parameters / nonzero and the error increase EI = accuracy(baseline) − accuracy(final), in
 points, beside the paper's figures. As the baseline a user would pick instead, the trained dense
-network is pruned by global magnitude pruning (``torch.nn.utils.prune.global_unstructured``,
-L1 norm, all weight matrices and kernels) to several compression rates and fine-tuned with the
-same budget as the methods; the table gives the largest CR it reaches within each method's EI.
+network is pruned by global magnitude pruning (all weight matrices and kernels at once,
+:func:`~mdlkit.pruning.prune_to_compression_rate`) to several compression rates and fine-tuned
+with the same budget as the methods; the table gives the largest CR it reaches within each
+method's EI (:mod:`mdlkit.report.mnist_pruning`).
 """
 
 from __future__ import annotations
