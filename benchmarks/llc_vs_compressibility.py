@@ -22,10 +22,10 @@ from _publish import RESULTS, cpu_name, publish
 
 from mdlkit.recipes.llc_vs_compressibility import (
     LLCVsCompressibilityExperiment,
-    linear_fit,
     run_llc_vs_compressibility,
 )
 from mdlkit.report.compressibility import plot_llc_vs_compressibility
+from mdlkit.report.least_squares import linear_fit
 from mdlkit.runs import RunFolder, git_revision
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

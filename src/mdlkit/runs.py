@@ -112,6 +112,18 @@ def write_json(path: str | Path, data: Any) -> Path:
     return path
 
 
+def _read_object(path: Path) -> dict[str, Any]:
+    """A JSON object written by mdlkit; anything else (unreadable, not JSON, not an object) is
+    one line of error."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise MdlkitError(f"{path} is damaged or not written by mdlkit") from None
+    if not isinstance(data, dict):
+        raise MdlkitError(f"{path} is damaged or not written by mdlkit")
+    return data
+
+
 def _plain(data: Any) -> Any:
     """``data`` as it reads back from JSON (tuples become lists), for comparing configs."""
     return json.loads(json.dumps(data, default=str))
@@ -185,14 +197,11 @@ class RunFolder:
 
     def read_config(self) -> dict[str, Any]:
         """The contents of ``config.json`` (with ``"environment"``)."""
-        path = self.path / CONFIG
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            raise MdlkitError(f"{path} is damaged or not written by mdlkit") from None
-        if not isinstance(data, dict):
-            raise MdlkitError(f"{path} is damaged or not written by mdlkit")
-        return data
+        return _read_object(self.path / CONFIG)
+
+    def read_results(self) -> dict[str, Any]:
+        """The contents of ``results.json`` of a finished run."""
+        return _read_object(self.path / RESULTS)
 
     def restore_threads(self) -> None:
         """Use the thread count the run was started with: float sums depend on it."""

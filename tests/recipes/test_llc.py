@@ -16,6 +16,7 @@ from mdlkit.coding import read_model
 from mdlkit.complexity import LLCSettings, estimate_llc
 from mdlkit.data import load_dataset
 from mdlkit.heads import CategoricalHead, GaussianHead
+from mdlkit.recipes.fit_run import read_fit_run
 
 TINY = ["--chains", "2", "--burn-in", "20", "--draws", "50", "--no-progress"]
 SETTINGS = LLCSettings(chains=2, burn_in=20, draws=50)
@@ -65,6 +66,16 @@ def test_a_fit_run_gives_estimate_llc_on_its_decoded_model_and_training_split(
     assert saved["measured"]["n"] == n and saved["n_beta"] == pytest.approx(n / math.log(n))
     assert saved["d"] == sum(p.numel() for p in model.parameters())
     assert (out / "llc_trace.png").is_file()
+
+
+def test_read_fit_run_gives_the_decoded_model_and_the_runs_training_split(fit_run: Path) -> None:
+    run = read_fit_run(fit_run)
+    assert (run.name, run.model_file, run.config.dataset) == ("none", "none.mdlw", "sklearn:iris")
+    train = load_dataset("sklearn:iris", seed=0).train  # as fit loads it (seed 0)
+    assert torch.equal(run.splits.train.x, train.x) and torch.equal(run.splits.train.y, train.y)
+    assert not run.model.training
+    with torch.no_grad():
+        assert torch.equal(run.model(train.x), read_model(fit_run / "none.mdlw")(train.x))
 
 
 def test_training_data_other_than_the_runs_are_reported(

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from mdlkit.complexity import LLCSettings, critical_quantization_bits, critical_rank_fraction
+from mdlkit.complexity.checkpoint_measures import measure_checkpoint
 from mdlkit.data import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.models import ModelSpec
@@ -23,10 +24,10 @@ from mdlkit.recipes import llc_vs_compressibility as lvc
 from mdlkit.recipes.experiment import ExperimentConfig, run_experiment
 from mdlkit.recipes.llc_vs_compressibility import (
     LLCVsCompressibilityExperiment,
-    linear_fit,
-    measure_checkpoint,
     run_llc_vs_compressibility,
 )
+from mdlkit.report.least_squares import linear_fit
+from mdlkit.report.llc_vs_compressibility import MEASURES
 from mdlkit.runs import RunFolder
 
 SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
@@ -123,7 +124,7 @@ def test_fits_equal_numpy_on_the_recorded_numbers(mnist_file: Path, tmp_path: Pa
     (study,) = _records(folder.path)["studies"]
     rows = study["checkpoints"]
     good = [r for r in rows if r["llc"]["llc"] > 0 and not r["llc"]["warnings"]]
-    assert len(study["fits"]) == len(exp.tolerances) * len(lvc.MEASURES)
+    assert len(study["fits"]) == len(exp.tolerances) * len(MEASURES)
     for fit in study["fits"]:
         key = f"{fit['tolerance']:g}"
         for name, subset in (("all", rows), ("healthy", good)):

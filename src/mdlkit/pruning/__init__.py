@@ -6,6 +6,7 @@ chosen to minimise a cost in bits (:func:`codelength_threshold`, :func:`cheapest
 two-part length, which needs no tolerance.
 """
 
+from mdlkit.pruning.global_magnitude import prune_to_compression_rate
 from mdlkit.pruning.layerwise import LayerReport, layerwise_prune
 from mdlkit.pruning.masks import Mask, count_nonzero, count_parameters
 from mdlkit.pruning.quantize import (
@@ -40,6 +41,7 @@ __all__ = [
     "largest_accepted",
     "layerwise_prune",
     "magnitude_prune",
+    "prune_to_compression_rate",
     "quantize_model",
     "random_gradient_prune",
     "step_exponent",

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TypedDict
 
 from mdlkit.data import resolve_mnist_path
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
-from mdlkit.recipes.executors import check_executor_options
 from mdlkit.recipes.llc_vs_compressibility import (
     LLCVsCompressibilityExperiment,
     run_llc_vs_compressibility,
@@ -23,6 +21,7 @@ from mdlkit.recipes.mnist_pruning import MnistPruningExperiment, run_mnist_pruni
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
+from mdlkit.sweeps import Where, check_executor_options
 
 __all__ = ["EXPERIMENTS", "ExperimentConfig", "ExperimentResult", "run_experiment"]
 
@@ -37,7 +36,7 @@ class ExperimentConfig:
 
     llc-vs-compressibility measures its byte model only with a text file (``data``, or the
     default when it exists); without one it runs the MNIST MLP alone. The other three are
-    sweeps: ``workers`` and ``ray`` say where their jobs run (:mod:`~mdlkit.recipes.executors`);
+    sweeps: ``workers`` and ``ray`` say where their jobs run (:mod:`~mdlkit.sweeps`);
     they are not part of the experiment's settings, so a killed sweep may continue elsewhere."""
 
     name: str
@@ -77,14 +76,6 @@ class ExperimentConfig:
             resolve_text_path(self.data)
 
 
-class _Where(TypedDict):
-    """Where a sweep's jobs run (the keyword arguments of every sweep recipe)."""
-
-    workers: int | None
-    ray: str | None
-    device: str | None
-
-
 @dataclass(frozen=True)
 class ExperimentResult:
     """The experiment's table (Markdown, beside the paper's figures)."""
@@ -102,7 +93,7 @@ def run_experiment(
     table and plots into ``folder``."""
     config.validate()
     # where the sweep's jobs run (a device name that a remote node resolves for itself)
-    where = _Where(workers=config.workers, ray=config.ray, device=config.device)
+    where = Where(workers=config.workers, ray=config.ray, device=config.device)
     if config.name == "teacher-student":
         ts = TeacherStudentExperiment.quick() if config.quick else TeacherStudentExperiment()
         return ExperimentResult(run_teacher_student(ts, folder, progress=progress, **where))

@@ -17,18 +17,13 @@ true λ of a toy), ``llc_trace.png`` (the chains' traces) and ``table.txt``; wit
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
-from rich.table import Table
 from torch import nn
 
-from mdlkit.coding import read_model
 from mdlkit.complexity import (
     CALIBRATION_STEPS,
     TOYS,
@@ -43,15 +38,15 @@ from mdlkit.data import Split
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head
-from mdlkit.recipes.fit import FitConfig, fit_data
+from mdlkit.recipes.fit_run import read_fit_run
 from mdlkit.report import Report, plot_llc_calibration, plot_llc_traces
+from mdlkit.report.llc_tables import llc_calibration_report, llc_report
 from mdlkit.runs import RunFolder, write_json
 
 __all__ = ["LLCCalibrationResult", "LLCConfig", "LLCRunResult", "run_llc"]
 
 _DEFAULT = LLCSettings()
 _SETTINGS = tuple(f.name for f in fields(LLCSettings))
-_FIT_FIELDS = frozenset(f.name for f in fields(FitConfig))
 
 # The rebuilt training split must give the run's own ideal data bits. It is the coder's own
 # computation (float64, the same decoded model), so classification agrees exactly; the tolerance
@@ -151,83 +146,14 @@ class _Subject:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise MdlkitError(f"{path} is damaged or not written by mdlkit") from None
-    if not isinstance(data, dict):
-        raise MdlkitError(f"{path} is damaged or not written by mdlkit")
-    return data
-
-
-def _stored_run(
-    folder: RunFolder, run_name: str | None
-) -> tuple[str, FitConfig, str, dict[str, Any]]:
-    """``(name, the fit settings, the weight file's name, the run's figures)`` of a finished
-    fit, demo or select folder; ``select`` gives its selected model."""
-    path = folder.path
-    runs = folder.read_config().get("runs")
-    if not isinstance(runs, dict) or not runs:
-        raise MdlkitError(
-            f"{path} is not a run folder of mdlkit fit, demo or select (no fit settings in "
-            "its config.json)"
-        )
-    if not folder.finished:
-        raise MdlkitError(
-            f"the run in {path} has not finished (no results.json), so it has no weight file "
-            f"yet; finish it with mdlkit fit --resume {path}"
-        )
-    results = _read_json(path / "results.json")
-    names = list(runs)
-    if run_name is None:
-        if len(names) > 1:
-            raise MdlkitError(
-                f"{path} holds the runs {', '.join(names)}; choose one with --run-name"
-            )
-        run_name = names[0]
-    elif run_name not in runs:
-        raise MdlkitError(f"{path} has no run {run_name!r}; it holds {', '.join(names)}")
-    try:
-        if names == ["select"]:
-            # A select run's fit options (all but its grid) load the data every candidate used.
-            fit_options = {k: v for k, v in runs["select"].items() if k in _FIT_FIELDS}
-            chosen = str(results["chosen"])
-            record = folder.record(chosen) or {}  # the all-pruned candidate has no record
-            return f"select: {chosen}", FitConfig.from_dict(fit_options), "selected.mdlw", record
-        config = FitConfig.from_dict(runs[run_name])
-        figures = results["runs"][run_name]
-        return run_name, config, str(figures.get("model_file", f"{run_name}.mdlw")), figures
-    except (KeyError, TypeError, AttributeError):
-        raise MdlkitError(f"{path} is damaged or not written by mdlkit fit") from None
-
-
 def _run_subject(config: LLCConfig) -> _Subject:
     """The decoded model of a run folder, the run's training split and the run's loss."""
     assert config.run_dir is not None
-    path = Path(config.run_dir)
-    if not path.is_dir():
-        raise MdlkitError(f"run folder not found: {path}")
-    if not (path / "config.json").is_file():
-        raise MdlkitError(f"{path} is not an mdlkit run folder (no config.json)")
-    folder = RunFolder(path)
-    name, fit, model_file, figures = _stored_run(folder, config.run_name)
-    fit.validate()  # e.g. the dataset file of the run has gone
-    model = read_model(path / model_file)
-    model.eval()
-    splits = fit_data(fit)
-    train = splits.train
-    try:
-        with torch.no_grad():
-            model(train.x[:2])
-    except RuntimeError as error:  # e.g. the dataset file has other columns now
-        first = str(error).splitlines()[0]
-        raise MdlkitError(
-            f"the model in {path / model_file} does not take the rebuilt training data: {first}"
-        ) from None
+    run = read_fit_run(config.run_dir, config.run_name)
+    path, fit, model, train = run.path, run.config, run.model, run.splits.train
     head: Head
-    sigma = figures.get("sigma")
-    if splits.n_classes is not None:
+    sigma = run.figures.get("sigma")
+    if run.splits.n_classes is not None:
         head, loss = CategoricalHead(), "cross-entropy (nats/sample)"
     else:
         sent = sigma is not None
@@ -239,7 +165,7 @@ def _run_subject(config: LLCConfig) -> _Subject:
             "without its constant (nats/sample)"
         )
     checks = []
-    stored_bits = figures.get("data_ideal_bits")
+    stored_bits = run.figures.get("data_ideal_bits")
     if isinstance(stored_bits, int | float):
         bits = float(head.bits(model, train.x, train.y).sum())
         if abs(bits - stored_bits) > _DATA_CHECK_TOLERANCE * max(abs(stored_bits), 1.0):
@@ -250,8 +176,8 @@ def _run_subject(config: LLCConfig) -> _Subject:
             )
     measured = {
         "run_dir": str(path),
-        "run": name,
-        "model_file": model_file,
+        "run": run.name,
+        "model_file": run.model_file,
         "dataset": fit.dataset,
         "target": fit.target,
         "model": fit.model,
@@ -265,7 +191,7 @@ def _run_subject(config: LLCConfig) -> _Subject:
         model,
         train,
         head,
-        f"{path} ({name}: {fit.dataset}, {fit.model})",
+        f"{path} ({run.name}: {fit.dataset}, {fit.model})",
         measured,
         None,
         tuple(checks),
@@ -283,22 +209,6 @@ def _toy_subject(config: LLCConfig) -> _Subject:
         "loss": "½‖y − f(x)‖², the Gaussian NLL at σ = 1 without its constant (nats/sample)",
     }
     return _Subject(toy.model, toy.data, toy.loss_fn, f"toy {toy.name}", measured, toy.true_llc)
-
-
-def _setting_rows(result: LLCResult, n: int) -> list[tuple[str, str]]:
-    s = result.settings
-    n_beta = "given" if s.n_beta is not None else f"n / ln n, n = {n:,}"
-    return [
-        ("nβ", f"{result.n_beta:.6g} ({n_beta})"),
-        ("L_n(w*) (nats/sample, all training samples)", f"{result.initial_loss:.6g}"),
-        ("step ε", f"{s.step:g}"),
-        ("localization γ (ε·γ)", f"{s.gamma:g} ({s.step * s.gamma:.2g})"),
-        ("chains × (burn-in + draws)", f"{s.chains} × ({s.burn_in:,} + {s.draws:,})"),
-        ("batch size", "full batch" if s.batch_size is None else f"{s.batch_size:,}"),
-        ("sampler, seed", f"{s.sampler}, {s.seed}"),
-        ("E‖w − w*‖² over the draws", f"{result.distance:.4g}"),
-        ("time", f"{result.seconds:.1f} s"),
-    ]
 
 
 @dataclass(frozen=True)
@@ -336,25 +246,27 @@ class LLCRunResult:
         }
 
     def report(self) -> Report:
-        r = self.estimate
-        table = Table(title=f"mdlkit llc: {self.title}")
-        table.add_column("")
-        table.add_column("value", justify="right")
-        table.add_row("λ̂ (mean ± std over chains)", f"{r.llc:.4g} ± {r.std:.2g}")
-        table.add_row("per chain", ", ".join(f"{v:.4g}" for v in r.per_chain))
-        if self.true_llc is not None:
-            table.add_row("true λ", f"{self.true_llc:g}")
-        if self.relative_error is not None:
-            table.add_row("relative error (λ̂ − λ) / λ", f"{100 * self.relative_error:+.1f} %")
-        table.add_row("d/2 (λ ≤ d/2 always)", f"{self.d / 2:g} (d = {self.d:,} parameters)")
-        for label, value in _setting_rows(r, int(self.measured["n"])):
-            table.add_row(label, value)
-        notes = [f"loss: {self.measured['loss']}"]
-        notes += [f"warning: {w}" for w in self.warnings]
-        if not self.warnings:
-            notes.append("no warnings: the traces rose above L_n(w*) and settled")
-        notes.append("λ̂ is comparable only at identical settings (nβ, ε, γ, batch, steps)")
-        return Report(table, tuple(notes))
+        return llc_report(
+            self.title,
+            self.estimate,
+            d=self.d,
+            n=int(self.measured["n"]),
+            loss=self.measured["loss"],
+            true_llc=self.true_llc,
+            relative_error=self.relative_error,
+            warnings=self.warnings,
+        )
+
+    def write(self, folder: RunFolder) -> None:
+        """``llc.json``, ``llc_trace.png`` and ``table.txt`` into ``folder`` (started)."""
+        write_json(folder.file("llc.json"), self.to_dict())
+        plot_llc_traces(
+            self.estimate,
+            folder.file("llc_trace.png"),
+            true_llc=self.true_llc,
+            title=f"LLC loss traces: {self.title}",
+        )
+        folder.write_text("table.txt", self.report().text())
 
 
 @dataclass(frozen=True)
@@ -390,38 +302,28 @@ class LLCCalibrationResult:
         }
 
     def report(self) -> Report:
-        c = self.calibration
-        table = Table(title=f"mdlkit llc --calibrate: {self.title}")
-        for column in ("step ε", "γ", "λ̂", "std"):
-            table.add_column(column, justify="right")
-        table.add_column("warnings")
-        for settings, result, warnings in c.rows:
-            mark = "→ " if settings == c.recommended else ""
-            table.add_row(
-                f"{mark}{settings.step:.3g}",
-                f"{settings.gamma:g}",
-                "—" if result is None else f"{result.llc:.4g}",
-                "—" if result is None else f"{result.std:.2g}",
-                "; ".join(warnings) or "none",
-            )
-        base = self.config.settings()
-        notes = [f"loss: {self.measured['loss']}"]
-        notes += [f"warning: {w}" for w in self.checks]
-        notes.append(
-            f"every row: {base.chains} chains × ({base.burn_in:,} + {base.draws:,}) steps, "
-            f"batch {'full' if base.batch_size is None else base.batch_size}, "
-            f"nβ {'n / ln n' if base.n_beta is None else f'{base.n_beta:g}'}, {base.sampler}; "
-            f"d/2 = {self.d / 2:g}"
-            + ("" if self.true_llc is None else f"; true λ = {self.true_llc:g}")
+        return llc_calibration_report(
+            self.title,
+            self.calibration,
+            base=self.config.settings(),
+            d=self.d,
+            loss=self.measured["loss"],
+            true_llc=self.true_llc,
+            warnings=self.checks,
         )
-        if c.recommended is None:
-            notes.append(f"no setting recommended: {c.reason}")
-        else:
-            notes.append(
-                f"recommended: --step {c.recommended.step:g} --gamma "
-                f"{c.recommended.gamma:g} ({c.reason})"
-            )
-        return Report(table, tuple(notes))
+
+    def write(self, folder: RunFolder) -> None:
+        """``llc_calibration.json``, ``llc_calibration.png`` and ``table.txt`` into ``folder``
+        (started)."""
+        write_json(folder.file("llc_calibration.json"), self.to_dict())
+        plot_llc_calibration(
+            self.calibration,
+            folder.file("llc_calibration.png"),
+            true_llc=self.true_llc,
+            half_d=self.d / 2,
+            title=f"LLC calibration: {self.title}",
+        )
+        folder.write_text("table.txt", self.report().text())
 
 
 def run_llc(
@@ -434,60 +336,23 @@ def run_llc(
     a bar on stderr."""
     config.validate()
     subject = _run_subject(config) if config.run_dir is not None else _toy_subject(config)
-    settings = config.settings()
+    settings, device = config.settings(), resolve_device(config.device)
+    found = (subject.title, subject.measured, subject.d, subject.true_llc)
+    result: LLCRunResult | LLCCalibrationResult
     if config.calibrate:
+        steps, gammas = config.steps or CALIBRATION_STEPS, config.gammas or None
         calibration = calibrate_llc(
-            subject.model,
-            subject.data,
-            subject.loss_fn,
-            settings=settings,
-            steps=config.steps or CALIBRATION_STEPS,
-            gammas=config.gammas or None,
-            progress=progress,
-            device=resolve_device(config.device),
-        )
-        swept = LLCCalibrationResult(
-            config,
-            subject.title,
-            subject.measured,
-            subject.d,
-            subject.true_llc,
-            calibration,
-            subject.checks,
-        )
-        if folder is not None:
-            folder.start({"config": asdict(config)})
-            write_json(folder.file("llc_calibration.json"), swept.to_dict())
-            plot_llc_calibration(
-                calibration,
-                folder.file("llc_calibration.png"),
-                true_llc=subject.true_llc,
-                half_d=subject.d / 2,
-                title=f"LLC calibration: {subject.title}",
-            )
-            folder.write_text("table.txt", swept.report().text())
-        return swept
-    estimate = estimate_llc(
-        subject.model, subject.data, subject.loss_fn, settings=settings, progress=progress,
-        device=resolve_device(config.device),
-    )  # fmt: skip
-    result = LLCRunResult(
-        config,
-        subject.title,
-        subject.measured,
-        subject.d,
-        subject.true_llc,
-        estimate,
-        subject.checks,
-    )
+            subject.model, subject.data, subject.loss_fn, settings=settings, steps=steps,
+            gammas=gammas, progress=progress, device=device,
+        )  # fmt: skip
+        result = LLCCalibrationResult(config, *found, calibration, subject.checks)
+    else:
+        estimate = estimate_llc(
+            subject.model, subject.data, subject.loss_fn, settings=settings, progress=progress,
+            device=device,
+        )  # fmt: skip
+        result = LLCRunResult(config, *found, estimate, subject.checks)
     if folder is not None:
         folder.start({"config": asdict(config)})
-        write_json(folder.file("llc.json"), result.to_dict())
-        plot_llc_traces(
-            estimate,
-            folder.file("llc_trace.png"),
-            true_llc=subject.true_llc,
-            title=f"LLC loss traces: {subject.title}",
-        )
-        folder.write_text("table.txt", result.report().text())
+        result.write(folder)
     return result

@@ -7,10 +7,10 @@ Train a model once, keep its weights at log-spaced epochs, and at each checkpoin
 - L_n(w*), the mean training loss (nats per sample; per token for the byte model);
 - at each tolerance ε (nats, absolute: L ≤ L_n(w*) + ε on the training data) the critical
   quantization bits n_q, the critical rank fraction removed, the critical pruned fraction and
-  the weight codec's size within ε (:mod:`mdlkit.complexity.compressibility`).
+  the weight codec's size within ε (:mod:`mdlkit.complexity.checkpoint_measures`).
 
 Then fit each measure against λ̂ by least squares (slope, intercept, R²) and set the heuristic
-of llc.md beside the bit measures:
+of llc.md beside the bit measures (:mod:`mdlkit.report.llc_vs_compressibility`):
 
     critical bits per weight ≈ log2(2m) + (λ/d)·log2(1/ε),   slope log2(1/ε)/d
 
@@ -18,12 +18,6 @@ of llc.md beside the bit measures:
 one-block byte-level transformer on a prefix of a text file (when one is given), trained like
 lm-compression's models (windows of :func:`~mdlkit.data.sequence_splits`, the categorical
 head, Adam) with no penalty.
-
-Exactness note: the quantization search and the rank search do not depend on ε until their last
-comparison (the range search minimizes the loss at each n_q; the rank search tries every
-breakpoint), so both run once at the smallest ε and the measure at a larger ε is read off their
-curves with the same comparison ``loss <= L(w*) + ε`` — the same numbers separate calls give.
-Pruning (a bisection that depends on ε) and the codec size run once per ε.
 
 Every checkpoint's weights are a safetensors file under ``checkpoints/<study>/`` and its
 measurements a record under ``runs/``; a resumed run skips finished checkpoints (and training,
@@ -33,7 +27,6 @@ once every weight file exists).
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,35 +36,26 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
 
-from mdlkit.complexity import (
-    LLCSettings,
-    coded_bits_within,
-    critical_pruning_fraction,
-    critical_quantization_bits,
-    critical_rank_fraction,
-    estimate_llc,
-)
+from mdlkit.complexity import LLCSettings
+from mdlkit.complexity.checkpoint_measures import measure_checkpoint
 from mdlkit.data import load_mnist, sequence_splits
-from mdlkit.data.splits import Split, Splits
+from mdlkit.data.splits import Splits
 from mdlkit.devices import torch_threads
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead
 from mdlkit.models import ModelSpec
 from mdlkit.report.compressibility import plot_llc_vs_compressibility
+from mdlkit.report.llc_vs_compressibility import fit_study, llc_vs_compressibility_table
 from mdlkit.runs import RunFolder
 from mdlkit.training import TrainConfig, train
+from mdlkit.training.checkpoint import load_weights, save_weights
 from mdlkit.training.state import EpochLog
 
 __all__ = [
     "LM_LLC",
-    "MEASURES",
     "MNIST_LLC",
     "LLCVsCompressibilityExperiment",
-    "LinearFit",
-    "linear_fit",
     "measure_checkpoint",
     "run_llc_vs_compressibility",
 ]
@@ -97,16 +81,6 @@ MNIST_LLC = LLCSettings(step=3e-4, gamma=0.3, chains=4, burn_in=1000, draws=2000
 # steps 1e-5 … 3e-4 — the minibatch noise, scaled by nβ, heats the chain.
 LM_LLC = LLCSettings(step=3e-4, gamma=0.3, chains=4, burn_in=1000, draws=2000, batch_size=32)
 """λ̂ settings of the byte-model study (nβ = n / ln n over training windows)."""
-
-MEASURES: tuple[tuple[str, str], ...] = (
-    ("bits", "critical quantization bits n_q (per weight)"),
-    ("codec_bits_per_weight", "weight codec bits within ε, per weight"),
-    ("rank_fraction", "critical rank fraction removed"),
-    ("pruned_fraction", "critical pruned fraction"),
-)
-"""The measures fitted against λ̂: key in a checkpoint's per-ε record, and what it is."""
-
-_BIT_MEASURES = ("bits", "codec_bits_per_weight")  # the heuristic slope applies to these
 
 
 @dataclass(frozen=True)
@@ -185,144 +159,6 @@ class LLCVsCompressibilityExperiment:
         self.lm_llc.validate()
         if self.threads < 1:
             raise MdlkitError(f"threads must be >= 1, got {self.threads}")
-
-
-# --- fitting ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LinearFit:
-    """Least squares y ≈ slope·x + intercept over ``n`` points, and R² = 1 − SS_res / SS_tot
-    (NaN when y is constant: there is nothing to explain; slope NaN when x is constant)."""
-
-    slope: float
-    intercept: float
-    r2: float
-    n: int
-
-    def to_dict(self) -> dict[str, float | int]:
-        return asdict(self)
-
-
-def linear_fit(x: Sequence[float], y: Sequence[float]) -> LinearFit:
-    """Ordinary least squares of ``y`` on ``x`` with an intercept.
-
-    slope = Σ(x − x̄)(y − ȳ) / Σ(x − x̄)², intercept = ȳ − slope·x̄,
-    R² = 1 − Σ(y − ŷ)² / Σ(y − ȳ)².
-
-    >>> fit = linear_fit([0, 1, 2, 3], [1, 3, 5, 7.5])
-    >>> round(fit.slope, 3), round(fit.intercept, 3), round(fit.r2, 4)
-    (2.15, 0.9, 0.9968)
-    """
-    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if xs.shape != ys.shape or xs.ndim != 1:
-        raise MdlkitError(f"x and y must be equally long lists, got {xs.shape} and {ys.shape}")
-    n = len(xs)
-    if n < 2:
-        return LinearFit(math.nan, math.nan, math.nan, n)
-    dx, dy = xs - xs.mean(), ys - ys.mean()
-    sxx, syy = float(dx @ dx), float(dy @ dy)
-    if sxx == 0:
-        return LinearFit(math.nan, math.nan, math.nan, n)
-    slope = float(dx @ dy) / sxx
-    intercept = float(ys.mean()) - slope * float(xs.mean())
-    residual = ys - (slope * xs + intercept)
-    r2 = 1 - float(residual @ residual) / syy if syy > 0 else math.nan
-    return LinearFit(slope, intercept, r2, n)
-
-
-def heuristic_slope(tolerance: float, d: int) -> float:
-    """llc.md's slope of critical bits per weight against λ: log2(1/ε) / d."""
-    return math.log2(1 / tolerance) / d
-
-
-def healthy(record: dict[str, Any]) -> bool:
-    """A checkpoint whose λ̂ is usable: positive, and its chains raised no warning."""
-    return record["llc"]["llc"] > 0 and not record["llc"]["warnings"]
-
-
-def fit_study(
-    checkpoints: Sequence[dict[str, Any]], tolerances: Sequence[float], d: int
-) -> list[dict[str, Any]]:
-    """Each measure at each ε against λ̂: the fit over the healthy checkpoints
-    (:func:`healthy`), the fit over all, and the heuristic slope for the bit measures."""
-    fits = []
-    good = [r for r in checkpoints if healthy(r)]
-    for tolerance in tolerances:
-        key = f"{tolerance:g}"
-        for measure, label in MEASURES:
-
-            def fit(
-                rows: Sequence[dict[str, Any]], measure: str = measure, key: str = key
-            ) -> LinearFit:
-                return linear_fit(
-                    [r["llc"]["llc"] for r in rows], [r["tolerances"][key][measure] for r in rows]
-                )
-
-            fits.append(
-                {
-                    "tolerance": tolerance,
-                    "measure": measure,
-                    "label": label,
-                    "healthy": fit(good).to_dict(),
-                    "all": fit(checkpoints).to_dict(),
-                    "heuristic_slope": (
-                        heuristic_slope(tolerance, d) if measure in _BIT_MEASURES else None
-                    ),
-                }
-            )
-    return fits
-
-
-# --- one checkpoint --------------------------------------------------------------------------
-
-
-def measure_checkpoint(
-    model: nn.Module,
-    data: Split,
-    tolerances: Sequence[float],
-    spec: ModelSpec,
-    settings: LLCSettings,
-    *,
-    progress: bool = False,
-) -> dict[str, Any]:
-    """λ̂ and every compressibility measure of ``model`` (at its current weights) on ``data``,
-    the training samples; plain JSON values. Bits are per weight where the key says so."""
-    d = sum(p.numel() for p in model.parameters())
-    started = time.perf_counter()
-    llc = estimate_llc(model, data, settings=settings, progress=progress)
-    llc_seconds = time.perf_counter() - started
-    smallest = min(tolerances)
-    quantization = critical_quantization_bits(model, data, smallest, max_bits=24)
-    rank = critical_rank_fraction(model, data, smallest)
-    reference = quantization.reference_loss
-    per_tolerance: dict[str, dict[str, Any]] = {}
-    for tolerance in tolerances:
-        limit = reference + float(tolerance)  # the budget's own comparison, L ≤ L(w*) + ε
-        bits = next(b for b, loss in quantization.curve if loss <= limit)
-        fraction = max(f for f, loss in rank.curve if loss <= limit)
-        pruning = critical_pruning_fraction(model, data, tolerance)
-        coded = coded_bits_within(model, data, tolerance, spec=spec)
-        per_tolerance[f"{tolerance:g}"] = {
-            "bits": bits,
-            "quantized_loss": dict(quantization.curve)[bits],
-            "rank_fraction": fraction,
-            "pruned_fraction": pruning.fraction,
-            "pruning_threshold": pruning.threshold,
-            "codec_bits": None if coded is None else coded.bits,
-            "codec_bits_per_weight": math.nan if coded is None else coded.bits / d,
-            "codec_step": None if coded is None else coded.step,
-        }
-    return {
-        "d": d,
-        "reference_loss": reference,
-        "llc": llc.to_dict(),
-        "llc_seconds": llc_seconds,
-        "quantization_curve": [list(point) for point in quantization.curve],
-        "rank_curve": [list(point) for point in rank.curve],
-        "tolerances": per_tolerance,
-        "seconds": time.perf_counter() - started,
-    }
 
 
 # --- the studies -----------------------------------------------------------------------------
@@ -406,14 +242,6 @@ def _weights_path(folder: RunFolder, study: _Study, epoch: int) -> Path:
     return folder.checkpoints / study.name / f"epoch-{epoch:04d}.safetensors"
 
 
-def _save_weights(model: nn.Module, path: Path) -> None:
-    """Atomically write ``model``'s parameters and buffers as safetensors (no pickle)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
-
-
 def _train(study: _Study, folder: RunFolder, seed: int, progress: bool) -> dict[str, Any]:
     """The training log; trains (again) unless every checkpoint's weights are already saved.
 
@@ -431,7 +259,7 @@ def _train(study: _Study, folder: RunFolder, seed: int, progress: bool) -> dict[
 
     def keep(log: EpochLog) -> None:
         if log.epoch + 1 in wanted:
-            _save_weights(model, _weights_path(folder, study, log.epoch + 1))
+            save_weights(model, _weights_path(folder, study, log.epoch + 1))
 
     started = time.perf_counter()
     result = train(
@@ -469,7 +297,7 @@ def _run_study(
         key = f"{study.name}-epoch{epoch:04d}"
         record = folder.record(key)
         if record is None:
-            model.load_state_dict(load_file(str(_weights_path(folder, study, epoch))))
+            load_weights(model, _weights_path(folder, study, epoch))
             record = {
                 "epoch": epoch,
                 "step": epoch * training["steps_per_epoch"],
@@ -511,76 +339,6 @@ def _run_study(
     }
 
 
-# --- tables ----------------------------------------------------------------------------------
-
-
-def _number(value: float | None, fmt: str) -> str:
-    return "—" if value is None or not math.isfinite(value) else format(value, fmt)
-
-
-def _checkpoint_table(study: dict[str, Any], tolerances: Sequence[float]) -> str:
-    eps = " / ".join(f"{t:g}" for t in tolerances)
-    lines = [
-        f"| epoch | step | L_n(w*) | val loss | λ̂ ± std | n_q at ε = {eps} | "
-        f"codec bits/weight | rank fraction removed | pruned fraction | λ̂ warnings |",
-        "|---:|---:|---:|---:|---:|---|---|---|---|---|",
-    ]
-    for r in study["checkpoints"]:
-        per = [r["tolerances"][f"{t:g}"] for t in tolerances]
-        warnings = "; ".join(r["llc"]["warnings"]) or "—"
-        lines.append(
-            f"| {r['epoch']} | {r['step']:,} | {r['reference_loss']:.4f} | {r['val_loss']:.4f} | "
-            f"{r['llc']['llc']:.1f} ± {r['llc']['std']:.1f} | "
-            + " / ".join(str(p["bits"]) for p in per)
-            + " | "
-            + " / ".join(_number(p["codec_bits_per_weight"], ".3f") for p in per)
-            + " | "
-            + " / ".join(f"{p['rank_fraction']:.3f}" for p in per)
-            + " | "
-            + " / ".join(f"{p['pruned_fraction']:.3f}" for p in per)
-            + f" | {warnings} |"
-        )
-    return "\n".join(lines)
-
-
-def _fit_table(study: dict[str, Any]) -> str:
-    lines = [
-        "| ε | measure | slope per unit λ̂ | intercept | R² (healthy λ̂) | R² (all) | "
-        "heuristic slope log2(1/ε)/d | slope / heuristic |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for f in study["fits"]:
-        h, a, heuristic = f["healthy"], f["all"], f["heuristic_slope"]
-        ratio = h["slope"] / heuristic if heuristic else None
-        lines.append(
-            f"| {f['tolerance']:g} | {f['label']} | {_number(h['slope'], '.3g')} | "
-            f"{_number(h['intercept'], '.3g')} | {_number(h['r2'], '.3f')} (n = {h['n']}) | "
-            f"{_number(a['r2'], '.3f')} (n = {a['n']}) | {_number(heuristic, '.3g')} | "
-            f"{_number(ratio, '.3g')} |"
-        )
-    return "\n".join(lines)
-
-
-def _table(studies: Sequence[dict[str, Any]], tolerances: Sequence[float]) -> str:
-    parts = []
-    for s in studies:
-        settings = s["llc_settings"]
-        parts.append(
-            f"### {s['title']} (d = {s['d']:,})\n\n"
-            f"λ̂ settings: step {settings['step']:g}, γ {settings['gamma']:g}, "
-            f"nβ {s['n_beta']:.1f} (n / ln n, n = {s['n_train']:,} training samples), "
-            f"{settings['chains']} chains × ({settings['burn_in']} burn-in + "
-            f"{settings['draws']} draws), minibatch {settings['batch_size'] or 'full'}, "
-            f"seed {settings['seed']}. Tolerances ε in nats (per token for the byte model); "
-            "measures on the training samples.\n\n"
-            f"{_checkpoint_table(s, tolerances)}\n\n"
-            "Least-squares fits against λ̂ (over the checkpoints whose λ̂ is positive and "
-            "warning-free; R² over all checkpoints beside it):\n\n"
-            f"{_fit_table(s)}\n"
-        )
-    return "\n".join(parts)
-
-
 # --- the recipe ------------------------------------------------------------------------------
 
 
@@ -602,7 +360,7 @@ def run_llc_vs_compressibility(
         if exp.text_path is not None:
             studies.append(_text_study(exp, exp.text_path))
         results = [_run_study(s, exp, folder, progress, say) for s in studies]
-    table = _table(results, exp.tolerances)
+    table = llc_vs_compressibility_table(results, exp.tolerances)
     folder.write_text("table.md", table)
     plot_llc_vs_compressibility(results, exp.tolerances, folder.file("llc_vs_compressibility.png"))
     folder.write_results({"tolerances": list(exp.tolerances), "studies": results})

@@ -19,7 +19,7 @@ absolute figures are not the paper's.
 
 Each run's record (and each prefix's baselines) is written when it has finished
 (``runs/<key>.json``); calling the recipe again on the resumed folder skips finished runs. The
-jobs run in local processes or on a Ray cluster (:mod:`mdlkit.recipes.executors`), each with
+jobs run in local processes or on a Ray cluster (:mod:`mdlkit.sweeps`), each with
 its prefix's bytes, so no worker needs the text file. Seconds are in the records and in
 ``timings.md``, never in ``table.md``, which depends only on the settings and the data.
 """
@@ -29,20 +29,20 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Unpack
 
 from mdlkit.compression.benchmark import baseline_sizes
 from mdlkit.compression.chunk_codec import decode_two_part, default_chunk
 from mdlkit.compression.two_part import TwoPartPlan, default_alpha, fit_two_part
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
-from mdlkit.recipes.executors import Task, make_executor
-from mdlkit.recipes.sweep import JobOutput, run_jobs
 from mdlkit.report.lm_compression import (
     lm_compression_table,
     lm_compression_timings,
     plot_lm_compression,
 )
 from mdlkit.runs import RunFolder
+from mdlkit.sweeps import JobOutput, Task, Where, open_sweep, run_jobs
 
 __all__ = [
     "DEFAULT_DATA",
@@ -206,9 +206,7 @@ def run_lm_compression(
     folder: RunFolder,
     *,
     progress: bool = False,
-    workers: int | None = None,
-    ray: str | None = None,
-    device: str | None = None,
+    **where: Unpack[Where],
 ) -> str:
     """Run every job not finished yet into ``folder`` (new or resumed), write ``results.json``,
     ``table.md``, ``timings.md`` and ``lm_compression.png``; return the table and the timings.
@@ -218,9 +216,9 @@ def run_lm_compression(
     either way."""
     path = resolve_text_path(exp.data)
     text = path.read_bytes()
-    with make_executor(workers, ray) as executor:
-        folder.start({"experiment": asdict(exp)})
-        records = run_jobs(folder, _tasks(exp, text, device), executor, progress=progress)
+    with open_sweep(folder, {"experiment": asdict(exp)}, where) as executor:
+        tasks = _tasks(exp, text, where.get("device"))
+        records = run_jobs(folder, tasks, executor, progress=progress)
     runs = {key: r for key, r in records.items() if not key.endswith("-baselines")}
     baselines = {str(r["length"]): r for key, r in records.items() if key.endswith("-baselines")}
     table = lm_compression_table(runs, baselines, exp.test_fraction)

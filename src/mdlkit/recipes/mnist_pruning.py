@@ -4,9 +4,10 @@ For each network (LeNet-300-100; LeNet-5-Caffe is slow), train the unregularized
 each method with its α (regularize → prune → fine-tune). Report the compression rate
 CR = parameters / nonzero and the error increase EI = accuracy(baseline) − accuracy(final), in
 points, beside the paper's figures. As the baseline a user would pick instead, the trained dense
-network is pruned by global magnitude pruning (``torch.nn.utils.prune.global_unstructured``,
-L1 norm, all weight matrices and kernels) to several compression rates and fine-tuned with the
-same budget as the methods; the table gives the largest CR it reaches within each method's EI.
+network is pruned by global magnitude pruning (all weight matrices and kernels at once,
+:func:`~mdlkit.pruning.prune_to_compression_rate`) to several compression rates and fine-tuned
+with the same budget as the methods; the table gives the largest CR it reaches within each
+method's EI (:mod:`mdlkit.report.mnist_pruning`).
 """
 
 from __future__ import annotations
@@ -15,31 +16,17 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from torch import nn
-from torch.nn.utils import prune as torch_prune
+from typing import Any, Unpack
 
 from mdlkit.data import Splits
 from mdlkit.heads import evaluate
-from mdlkit.pruning.masks import Mask, count_nonzero, count_parameters
-from mdlkit.recipes.executors import Executor, Task, make_executor
+from mdlkit.pruning import count_nonzero, count_parameters, prune_to_compression_rate
 from mdlkit.recipes.fit import FitConfig, fit_spec
-from mdlkit.recipes.sweep import (
-    JobOutput,
-    job_checkpoints,
-    job_data,
-    run_jobs,
-    run_sweep,
-    share_data,
-    shared_for,
-)
+from mdlkit.recipes.sweep import job_data, run_sweep, share_data, shared_for
+from mdlkit.report.mnist_pruning import mnist_pruning_table, plot_ei_vs_cr
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
+from mdlkit.sweeps import Executor, JobOutput, Task, Where, job_checkpoints, open_sweep, run_jobs
 from mdlkit.training.checkpoint import load_checkpoint
 from mdlkit.training.loop import TrainConfig, train
 
@@ -142,17 +129,8 @@ def _magnitude_job(
         saved_path = Path(tmp) / "plain.pt"
         saved_path.write_bytes(baseline)
         model.load_state_dict(load_checkpoint(saved_path)["model"])
-    weights = [(m, "weight") for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    mask = prune_to_compression_rate(model, cr)
     total = count_parameters(model)
-    n_weights = sum(m.weight.numel() for m, _ in weights)
-    n_biases = total - n_weights
-    keep = max(total / cr - n_biases, 1.0)  # biases stay: CR counts them as nonzero
-    torch_prune.global_unstructured(
-        weights, pruning_method=torch_prune.L1Unstructured, amount=round(n_weights - keep)
-    )
-    for module, name in weights:
-        torch_prune.remove(module, name)
-    mask = Mask.from_nonzero(model)
     finetune = TrainConfig(
         max_epochs=exp.finetune_epochs,
         batch_size=exp.batch_size,
@@ -210,84 +188,31 @@ def run_mnist_pruning(
     folder: RunFolder,
     *,
     progress: bool = False,
-    workers: int | None = None,
-    ray: str | None = None,
-    device: str | None = None,
+    **where: Unpack[Where],
 ) -> str:
     """Run the experiment into ``folder`` (new, or resumed after a kill); write
     ``results.json``, ``table.md`` and the plot ``ei_vs_cr.png``; return the table.
 
-    Two waves of jobs, each through ``workers`` local processes (None: one per core; 1:
-    serially here) or the Ray cluster at ``ray``: the methods' runs and the baselines, then
-    magnitude pruning of each trained baseline."""
-    with make_executor(workers, ray) as executor:
-        folder.start({"experiment": asdict(exp)})
+    Two waves of jobs, each where ``where`` says (:class:`~mdlkit.sweeps.Where`: ``workers``
+    local processes, None: one per core, 1: serially here; or the Ray cluster at ``ray``): the
+    methods' runs and the baselines, then magnitude pruning of each trained baseline."""
+    with open_sweep(folder, {"experiment": asdict(exp)}, where) as executor:
+        device = where.get("device")
         runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress, device=device)
-        magnitude_records = run_jobs(
-            folder, _magnitude_tasks(exp, folder, runs, executor), executor, progress=progress
-        )
-    lines = [
-        "| network | method | α | test acc % | EI (points) | nonzero | CR | two-part kbit "
-        "| paper EI / CR | magnitude pruning: best CR at EI ≤ this EI |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    magnitude: dict[str, list[dict[str, Any]]] = {}
-    for model_name in exp.models:
-        base = runs[f"{model_name}-none"]
-        acc0 = base["test_accuracy"]
-        magnitude[model_name] = [
-            magnitude_records[_magnitude_key(model_name, cr)] for cr in exp.magnitude_crs
-        ]
-        lines.append(
-            f"| {model_name} | none | — | {100 * acc0:.2f} | 0 | {base['nonzero']:,} | "
-            f"{base['compression_rate']:.1f} | {base['two_part_bits'] / 1000:,.1f} | "
-            "— | — |"
-        )
-        for method, _ in exp.alphas:
+        tasks = _magnitude_tasks(exp, folder, runs, executor)
+        magnitude_records = run_jobs(folder, tasks, executor, progress=progress)
+    magnitude = {
+        model_name: [magnitude_records[_magnitude_key(model_name, cr)] for cr in exp.magnitude_crs]
+        for model_name in exp.models
+    }
+    methods = [method for method, _ in exp.alphas]
+    for model_name in exp.models:  # EI: test accuracy lost against the unregularized baseline
+        acc0 = runs[f"{model_name}-none"]["test_accuracy"]
+        for method in methods:
             s = runs[f"{model_name}-{method}"]
-            ei = 100 * (acc0 - s["test_accuracy"])
-            s["ei_points"] = ei
-            within = [
-                m["compression_rate"] for m in magnitude[model_name] if m["ei_points"] <= ei + 1e-9
-            ]
-            paper = PAPER.get(model_name, {}).get(method)
-            paper_text = f"{paper[0]:.2f} / {paper[1]}" if paper else "—"
-            within_text = f"{max(within):.1f}" if within else "none within this EI"
-            lines.append(
-                f"| {model_name} | {method} | {s['config']['alpha']:g} | "
-                f"{100 * s['test_accuracy']:.2f} | {ei:.2f} | {s['nonzero']:,} | "
-                f"{s['compression_rate']:.1f} | {s['two_part_bits'] / 1000:,.1f} | "
-                f"{paper_text} | {within_text} |"
-            )
-        for m in magnitude[model_name]:
-            lines.append(
-                f"| {model_name} | magnitude → CR {m['target_cr']:g} | — | "
-                f"{100 * m['test_accuracy']:.2f} | {m['ei_points']:.2f} | "
-                f"{m['nonzero']:,} | {m['compression_rate']:.1f} | — | — | — |"
-            )
-    table = "\n".join(lines) + "\n"
+            s["ei_points"] = 100 * (acc0 - s["test_accuracy"])
+    table = mnist_pruning_table(runs, magnitude, methods, PAPER)
     folder.write_text("table.md", table)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for model_name in exp.models:
-        mags = magnitude[model_name]
-        ax.plot(
-            [m["compression_rate"] for m in mags],
-            [m["ei_points"] for m in mags],
-            "k.-",
-            label=f"{model_name}: magnitude pruning",
-        )
-        for method, _ in exp.alphas:
-            s = runs[f"{model_name}-{method}"]
-            ax.scatter(s["compression_rate"], s["ei_points"], label=f"{model_name}: {method}")
-    ax.set(
-        xscale="log",
-        xlabel="compression rate CR",
-        ylabel="error increase EI (points)",
-        title="MNIST: EI vs CR",
-    )
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder.file("ei_vs_cr.png"), dpi=100)
-    plt.close(fig)
+    plot_ei_vs_cr(runs, magnitude, methods, folder.file("ei_vs_cr.png"))
     folder.write_results({"runs": runs, "magnitude": magnitude})
     return table

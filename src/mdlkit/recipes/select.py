@@ -39,13 +39,13 @@ from mdlkit.data import Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate, head_for
 from mdlkit.models import ModelSpec
-from mdlkit.recipes.executors import check_executor_options, make_executor
 from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.regularizers import METHODS
 from mdlkit.report import Report, plot_selection
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
+from mdlkit.sweeps import check_executor_options, make_executor
 from mdlkit.training import TrainConfig
 
 __all__ = ["SelectConfig", "SelectResult", "run_select"]

@@ -73,10 +73,10 @@ def plot_fit_runs(
     return save_figure(fig, path)
 
 
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Lay out ``fig``, write it as a PNG at 110 dpi and close it (no figure stays open)."""
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
+    """Lay out ``fig``, write it as a PNG at ``dpi`` and close it (no figure stays open)."""
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

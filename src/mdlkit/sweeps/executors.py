@@ -2,7 +2,7 @@
 
 An executor takes tasks — a key, a picklable module-level function and its arguments — and
 yields ``(key, result)`` as each task finishes, in whatever order they finish. It knows nothing
-about run folders: the sweep (:mod:`mdlkit.recipes.sweep`) writes every result from the parent
+about run folders: the sweep (:mod:`mdlkit.sweeps.jobs`) writes every result from the parent
 process, so where a task ran never changes what ends up in the folder.
 
 Every task runs with ``threads`` torch threads (default 1) whichever executor runs it. Float
@@ -195,7 +195,7 @@ class RayExecutor(Executor):
     ``workers`` CPUs (default: all). With ``workers`` set, at most that many tasks are in
     flight at once. If Ray is already initialized in this process, that connection is used
     and left open. Every node needs mdlkit installed (the same version) but not the run
-    folder: results come back with the tasks (:mod:`mdlkit.recipes.sweep`). Datasets are
+    folder: results come back with the tasks (:mod:`mdlkit.sweeps.jobs`). Datasets are
     shipped with the tasks too (a fit given its data does not look for the data file), so no
     node needs the data files either.
     """

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from mdlkit.cli import main
-from mdlkit.recipes.executors import SerialExecutor
 from mdlkit.recipes.fit import FitConfig, fit_data, run_fit
 from mdlkit.recipes.sweep import run_fit_job, run_sweep
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
 from mdlkit.runs import RunFolder
+from mdlkit.sweeps import SerialExecutor
 
 # The teacher-student sweep at its smallest: four runs (unregularized, DRR, R-L1, PMMP), each
 # through regularize → prune → fine-tune → the two-part code, in about a second.
