@@ -17,7 +17,6 @@ threads.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing
 import os
@@ -152,11 +151,12 @@ class LocalPoolExecutor(Executor):
 
 def _import_ray() -> ModuleType:
     try:
-        return importlib.import_module("ray")
+        import ray  # an optional extra: imported only when --ray is given
     except ImportError:
         raise MdlkitError(
             "--ray needs Ray, which is not installed: pip install 'mdlkit[ray]'"
         ) from None
+    return ray
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
