@@ -132,8 +132,8 @@ def cheapest_step(
     two-part length weighs both in the same unit, where a loss tolerance (:func:`choose_step`)
     means little once the loss is near zero. The steps tried are :func:`grid_step` (e): first
     every 4th e (whole octaves) from the one just above max|θ| downwards, until ``patience``
-    octaves past the best so far (at most 24 octaves), then the three quarter octaves on either
-    side of the best. The model is left as it was.
+    octaves past the best so far and below the median nonzero |θ| (at most 24 octaves), then
+    the three quarter octaves on either side of the best. The model is left as it was.
     """
     snapshot = Snapshot(model)
     top = snapshot.max_abs
@@ -145,9 +145,15 @@ def cheapest_step(
         step = grid_step(e)
         return snapshot.score_change(lambda m: quantize_model(m, step), lambda m: cost(m, step))
 
+    # Never stop above the typical weight: the largest |θ| (a LayerNorm gain near 1, say) can
+    # sit octaves above the rest, and every step in between rounds the bulk of the weights to
+    # zero — a model worse than any, which patience alone would take for the far side.
+    bulk = snapshot.median_nonzero_abs
     best, best_cost = first, cost_at(first)
     e = first - STEPS_PER_OCTAVE
-    while e >= first - _OCTAVES * STEPS_PER_OCTAVE and e >= best - patience * STEPS_PER_OCTAVE:
+    while e >= first - _OCTAVES * STEPS_PER_OCTAVE and (
+        e >= best - patience * STEPS_PER_OCTAVE or grid_step(e) > bulk
+    ):
         c = cost_at(e)
         if c < best_cost:
             best, best_cost = e, c

@@ -111,6 +111,15 @@ class Snapshot:
         """max |θ| over all saved entries (0 for a model without any)."""
         return max((float(p.abs().max()) for p in self.saved if p.numel()), default=0.0)
 
+    @property
+    def median_nonzero_abs(self) -> float:
+        """The median |θ| over the saved nonzero entries (0 for a model without any)."""
+        values = torch.cat(
+            [p.detach().abs().flatten() for p in self.saved if p.numel()] or [torch.zeros(0)]
+        )
+        values = values[values > 0]
+        return float(values.double().median()) if values.numel() else 0.0
+
     @torch.no_grad()
     def restore(self) -> None:
         """Copy the saved values back into the model's parameters."""
