@@ -1,8 +1,9 @@
 """The table of ``mdlkit`` commands: each command's name, help and recipe.
 
-A command names its recipe by a small loader function that imports the recipe's config and run
-function only when that command runs (or shows its help): most recipes need torch or
-scikit-learn, and ``mdlkit --version`` or ``mdlkit compress`` must not wait for them.
+A command reaches its recipe's config and run function through :mod:`mdlkit.recipes`, whose
+names are imported on first use: only the command that runs (or shows its help) imports its
+recipe. Most recipes need torch or scikit-learn, and ``mdlkit --version`` or ``mdlkit compress``
+must not wait for them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mdlkit import recipes
 from mdlkit.errors import MdlkitError
 
 if TYPE_CHECKING:
@@ -28,9 +30,9 @@ DATA_PARALLEL = frozenset({"fit", "compress"})
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: ``recipe`` imports its config dataclass (whose fields become the options)
-    and its recipe function ``run(config, *, folder, [progress])``; ``help`` and ``description``
-    are how its help reads.
+    """One subcommand: ``recipe()`` gives its config dataclass (whose fields become the options)
+    and its recipe function ``run(config, *, folder, [progress])``, importing them when called;
+    ``help`` and ``description`` are how its help reads.
 
     ``resume`` (if the command continues killed runs) gives the config to continue a folder
     with, from the folder and the config of the options. ``kind`` names the default run folder
@@ -58,69 +60,13 @@ class Command:
         return self.recipe()[1]
 
 
-def _demo() -> Recipe:
-    from mdlkit.recipes.demo import DemoConfig, run_demo
-
-    return DemoConfig, run_demo
-
-
-def _fit() -> Recipe:
-    from mdlkit.recipes.fit import FitConfig, run_fit
-
-    return FitConfig, run_fit
-
-
-def _select() -> Recipe:
-    from mdlkit.recipes.select import SelectConfig, run_select
-
-    return SelectConfig, run_select
-
-
-def _codelength() -> Recipe:
-    from mdlkit.recipes.codelength import CodelengthConfig, run_codelength
-
-    return CodelengthConfig, run_codelength
-
-
-def _experiment() -> Recipe:
-    from mdlkit.recipes.experiment import ExperimentConfig, run_experiment
-
-    return ExperimentConfig, run_experiment
-
-
-def _llc() -> Recipe:
-    from mdlkit.recipes.llc import LLCConfig, run_llc
-
-    return LLCConfig, run_llc
-
-
-def _compress() -> Recipe:
-    from mdlkit.recipes.compress_file import CompressConfig, run_compress
-
-    return CompressConfig, run_compress
-
-
-def _decompress() -> Recipe:
-    from mdlkit.recipes.compress_file import DecompressConfig, run_decompress
-
-    return DecompressConfig, run_decompress
-
-
-def _bench_compress() -> Recipe:
-    from mdlkit.recipes.bench_compress import BenchCompressConfig, run_bench_compress
-
-    return BenchCompressConfig, run_bench_compress
-
-
-def _stored_fit(folder: RunFolder, given: Any) -> Any:
+def _stored_fit(folder: RunFolder, given: Any) -> recipes.FitConfig:
     """The folder's own settings; an option given with --resume that would change them is
     refused rather than silently ignored."""
-    from mdlkit.recipes.fit import FitConfig
-
-    stored, default = FitConfig.from_folder(folder), FitConfig()
+    stored, default = recipes.FitConfig.from_folder(folder), recipes.FitConfig()
     changed = [
         f.name
-        for f in dataclasses.fields(FitConfig)
+        for f in dataclasses.fields(recipes.FitConfig)
         if f.name != "device"  # a run may continue on another device
         and getattr(given, f.name) != getattr(default, f.name)
         and getattr(given, f.name) != getattr(stored, f.name)
@@ -140,7 +86,7 @@ def _given(folder: RunFolder, given: Any) -> Any:
 
 COMMANDS: dict[str, Command] = {
     "demo": Command(
-        _demo,
+        lambda: (recipes.DemoConfig, recipes.run_demo),
         help="the main job: plain vs DRR-trained MLP on digits, as a table of bits",
         description="Train an MLP on scikit-learn's digits plainly and with DRR (then prune and "
         "fine-tune it), encode both models and the training labels for real, decode them back, "
@@ -148,7 +94,7 @@ COMMANDS: dict[str, Command] = {
         "a minute on 2 cores.",
     ),
     "fit": Command(
-        _fit,
+        lambda: (recipes.FitConfig, recipes.run_fit),
         help="train (none | drr | l1 | pmmp) → prune → fine-tune → encode, with options",
         description="The demo's pipeline on one configuration. Lengths are in bits; alpha is "
         "per sample (it scales a penalty added to the mean batch loss). Checkpoints after every "
@@ -157,7 +103,7 @@ COMMANDS: dict[str, Command] = {
         aliases={"dataset": ("--data",)},
     ),
     "select": Command(
-        _select,
+        lambda: (recipes.SelectConfig, recipes.run_select),
         help="choose α (and width, method) by the shortest two-part code, the choice charged",
         description="Run fit over a grid of strengths (default α·2^k, k = -2…2, α = auto: "
         "c·ln2/n), optionally widths and methods; the model with every weight pruned is "
@@ -168,7 +114,7 @@ COMMANDS: dict[str, Command] = {
         aliases={"dataset": ("--data",)},
     ),
     "codelength": Command(
-        _codelength,
+        lambda: (recipes.CodelengthConfig, recipes.run_codelength),
         help="the description length of a dataset's labels under every code",
         description="Code the training labels with the uniform, two-part, prequential, "
         "switching and variational codes; print lengths in kbit, ratios to uniform and test "
@@ -177,7 +123,7 @@ COMMANDS: dict[str, Command] = {
         aliases={"dataset": ("--data",)},
     ),
     "experiment": Command(
-        _experiment,
+        lambda: (recipes.ExperimentConfig, recipes.run_experiment),
         help="reproduce the paper's experiments: teacher-student | mnist-pruning | lm-compression"
         " | llc-vs-compressibility",
         description="Sweeps that write a run folder with results.json, a table beside the "
@@ -186,7 +132,7 @@ COMMANDS: dict[str, Command] = {
         kind=lambda config: str(config.name),
     ),
     "llc": Command(
-        _llc,
+        lambda: (recipes.LLCConfig, recipes.run_llc),
         help="the local learning coefficient λ̂ of a fit run's model (or a toy with known λ)",
         description="Estimate λ̂ by SGLD on a localized tempered posterior around the trained "
         "weights: the weight file of a finished fit (or demo, select) run, decoded, on the "
@@ -197,7 +143,7 @@ COMMANDS: dict[str, Command] = {
         positional=("run_dir",),
     ),
     "compress": Command(
-        _compress,
+        lambda: (recipes.CompressConfig, recipes.run_compress),
         help="compress a file losslessly into a .mdlz archive (online or two-part mode)",
         description="Online mode (default): a context-mixing predictor that learns as it codes; "
         "nothing is stored but the bits. Two-part mode: a byte transformer trained with DRR, "
@@ -208,7 +154,7 @@ COMMANDS: dict[str, Command] = {
         folder=False,
     ),
     "decompress": Command(
-        _decompress,
+        lambda: (recipes.DecompressConfig, recipes.run_decompress),
         help="decode a .mdlz archive back to the original bytes",
         description="Every record's checksum and the original's checksum are checked; a "
         "damaged, truncated or foreign archive is refused and nothing is written.",
@@ -216,7 +162,7 @@ COMMANDS: dict[str, Command] = {
         folder=False,
     ),
     "bench-compress": Command(
-        _bench_compress,
+        lambda: (recipes.BenchCompressConfig, recipes.run_bench_compress),
         help="bits per byte, speed and memory of mdlkit's modes and classical compressors",
         description="One table, everything measured in the same run: gzip -9, bzip2 -9, "
         "xz -9e, zstd -19, brotli -11 and PPMd (best of several orders) beside mdlkit's modes, "
