@@ -22,7 +22,6 @@ mdlkit.errors.MdlkitError: the run in ... has finished already (results.json exi
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import os
 import platform
@@ -31,8 +30,6 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from mdlkit.errors import MdlkitError
 
@@ -84,6 +81,8 @@ def git_revision() -> dict[str, Any] | None:
 
 def _version() -> str:
     # From the installed metadata: importing the mdlkit package here would reach upper layers.
+    import importlib.metadata  # here: it takes longer to import than a --help takes to print
+
     try:
         return importlib.metadata.version("mdlkit")
     except importlib.metadata.PackageNotFoundError:
@@ -93,6 +92,8 @@ def _version() -> str:
 def environment() -> dict[str, Any]:
     """What produced a run: versions, thread count (float sums depend on it), platform and the
     git revision of the code (None outside a git checkout)."""
+    import torch  # here, not at import: a command that writes no run folder never needs it
+
     return {
         "mdlkit": _version(),
         "torch": torch.__version__,
@@ -207,6 +208,8 @@ class RunFolder:
         """Use the thread count the run was started with: float sums depend on it."""
         threads = self.read_config().get("environment", {}).get("threads")
         if isinstance(threads, int) and threads >= 1:
+            import torch
+
             torch.set_num_threads(threads)
 
     def write_results(self, results: Any) -> Path:

@@ -40,10 +40,9 @@ from mdlkit.compression.archive import (
     write_header,
     write_record,
 )
-from mdlkit.compression.online import BLOCK_BYTES, CodedBlock, OnlineCoder
 from mdlkit.errors import MdlkitError
 
-if TYPE_CHECKING:  # torch is imported only when the two-part mode runs
+if TYPE_CHECKING:  # each mode's coder is imported when that mode runs (numba, torch)
     from mdlkit.training.distributed import DataParallel
 
 __all__ = [
@@ -136,8 +135,6 @@ def _check_environment(header: Header) -> None:
                 "decompress it with the mdlkit that made it"
             )
         return
-    import torch
-
     made, here = header.environment, _environment("two-part")
     for key in ("torch", "cpu"):
         if made.get(key) != here[key]:
@@ -146,7 +143,6 @@ def _check_environment(header: Header) -> None:
                 f"has {here[key]!r}; its probabilities may differ by an ulp, so it can only be "
                 f"decoded where torch {made.get('torch')} runs on {made.get('cpu')}"
             )
-    del torch
 
 
 def _read_blocks(src: BinaryIO, size: int) -> Any:
@@ -187,6 +183,8 @@ def compress_stream(
     level = check_mode(mode, level)
     summary, original = Summary(mode, level), _Original()
     if mode == "online":
+        from mdlkit.compression.online import BLOCK_BYTES, OnlineCoder
+
         segments = _SEGMENTS[level]
         settings = {"predictor": PREDICTOR, "segments": segments, "block_bytes": BLOCK_BYTES}
         written = write_header(dst, Header(mode, level, settings, _environment(mode)))
@@ -258,6 +256,8 @@ def decompress_stream(
     summary, original = Summary(header.mode, header.level), _Original()
     end: tuple[int, int] | None = None
     if header.mode == "online":
+        from mdlkit.compression.online import CodedBlock, OnlineCoder
+
         segments, block_bytes = header.settings.get("segments"), header.settings.get("block_bytes")
         if (
             not isinstance(segments, int)

@@ -17,16 +17,15 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
-
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from mdlkit.compression import Summary, compress_stream, decompress_stream
 from mdlkit.compression.compressor import check_mode
-from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
-from mdlkit.training.distributed import DataParallel, init_from_environment, launched_by_torchrun
+from mdlkit.launch import launched_by_torchrun
+
+if TYPE_CHECKING:  # torch: only the two-part mode trains (and only it checks the device)
+    from mdlkit.training.distributed import DataParallel
 
 __all__ = ["CompressConfig", "DecompressConfig", "run_compress", "run_decompress"]
 
@@ -60,7 +59,7 @@ class CompressConfig:
     def validate(self) -> None:
         check_mode(self.mode, self.level)
         if self.mode == "two-part":
-            resolve_device(self.device)
+            _device(self)
 
 
 @dataclass(frozen=True)
@@ -149,6 +148,9 @@ def _progress_bar(
     if not enabled:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(what, total=total)
@@ -230,12 +232,19 @@ def _join_torchrun(config: CompressConfig) -> DataParallel | None:
             "under torchrun, compress a FILE (not standard input) with --mode two-part: "
             "the online mode runs in one process"
         )
+    from mdlkit.devices import resolve_device
+    from mdlkit.training.distributed import init_from_environment
+
     return init_from_environment(resolve_device(config.device))
 
 
 def _device(config: CompressConfig) -> str:
     """Where the two-part mode trains (the online mode runs on the CPU: integer arithmetic)."""
-    return str(resolve_device(config.device)) if config.mode == "two-part" else "cpu"
+    if config.mode != "two-part":
+        return "cpu"
+    from mdlkit.devices import resolve_device
+
+    return str(resolve_device(config.device))
 
 
 def _summary_line(src: str, dst: str, s: Summary, seconds: float) -> str:

@@ -34,6 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
+from mdlkit.launch import is_main_process, launched_by_torchrun
 from mdlkit.training.batches import Batch, Batches
 
 __all__ = [
@@ -45,15 +46,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-def is_main_process() -> bool:
-    """True unless torch.distributed is initialized and this process's rank is not 0.
-
-    >>> is_main_process()
-    True
-    """
-    return not (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
 
 
 class ShardedBatches:
@@ -184,11 +176,6 @@ class DataParallel:
 
     def __repr__(self) -> str:
         return f"DataParallel(rank={self.rank}, world_size={self.world_size}, {self.device})"
-
-
-def launched_by_torchrun() -> bool:
-    """True in a process that torchrun started with more than one rank."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
 
 
 def init_from_environment(device: torch.device) -> DataParallel | None:
