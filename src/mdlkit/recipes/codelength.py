@@ -13,16 +13,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from rich.table import Table
 
 from mdlkit.codes.learners import TorchLearner
 from mdlkit.codes.online import OnlineCode, decode_online, encode_online, switching_code
@@ -36,6 +30,7 @@ from mdlkit.heads import evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
 from mdlkit.recipes.fit import FitConfig, run_fit
 from mdlkit.report import Report
+from mdlkit.report.codelength import codelength_table, plot_codelengths
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
 from mdlkit.training.loop import TrainConfig
@@ -147,23 +142,11 @@ class CodelengthResult:
 
     def report(self) -> Report:
         """A table like Blier & Ollivier's Table 1."""
-        table = Table(
-            title=f"description length of {self.n:,} {self.config.dataset} labels "
+        title = (
+            f"description length of {self.n:,} {self.config.dataset} labels "
             f"({self.classes} classes)"
         )
-        for column in ("code", "kbit", "ratio to uniform", "test accuracy %", "decoded back", "s"):
-            table.add_column(column, justify="left" if column == "code" else "right")
-        for name, row in self.codes.items():
-            acc, verified = row["test_accuracy"], row.get("verified")
-            table.add_row(
-                name,
-                f"{row['kbit']:.3f}",
-                f"{row['ratio_to_uniform']:.4f}",
-                "—" if acc != acc else f"{100 * acc:.2f}",
-                "—" if verified is None else "yes" if verified else "no",
-                f"{row['seconds']:.1f}",
-            )
-        return Report(table)
+        return Report(codelength_table(title, self.codes))
 
 
 def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
@@ -331,7 +314,8 @@ def run_codelength(
         )
     result = CodelengthResult(config, n, k, boundaries, rows)
     if folder is not None:
-        _plots(online, uniform / n, boundaries, folder.file("codelength.png"))
+        curves = {name: (r.bits, r.block_bits) for name, r in online.items()}
+        plot_codelengths(curves, uniform / n, boundaries, folder.file("codelength.png"))
         folder.write_text("table.txt", result.report().text())
         folder.write_results(result.to_dict())
     return result
@@ -352,33 +336,3 @@ def _verify(
     if not np.array_equal(decoded, result.labels):
         raise RuntimeError(f"{result.name}: decoded labels differ from the originals (a bug)")
     return True
-
-
-def _plots(
-    online: dict[str, OnlineCode], uniform_per_sample: float, boundaries: list[int], path: Path
-) -> None:
-    fig, (ax_cum, ax_block) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, result in online.items():
-        bits = result.bits
-        ax_cum.plot(np.arange(1, len(bits) + 1), np.cumsum(bits) / 1000, label=name)
-        sizes = np.diff(boundaries)
-        ax_block.step(boundaries[1:], np.array(result.block_bits) / sizes, where="pre", label=name)
-    n = boundaries[-1]
-    ax_cum.plot([0, n], [0, n * uniform_per_sample / 1000], "k--", label="uniform")
-    ax_cum.set(
-        xlabel="samples transmitted",
-        ylabel="cumulative code length (kbit)",
-        title="cumulative code length",
-    )
-    ax_block.axhline(uniform_per_sample, color="k", ls="--", label="uniform")
-    ax_block.set(
-        xscale="log",
-        xlabel="end of block (samples)",
-        ylabel="bits per sample",
-        title="bits per sample in each block",
-    )
-    ax_cum.legend()
-    ax_block.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
-from rich.table import Table
 
 from mdlkit.bits import LN2
 from mdlkit.codes import (
@@ -43,6 +42,7 @@ from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.regularizers import METHODS
 from mdlkit.report import Report, plot_selection
+from mdlkit.report.selection import selection_table
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
 from mdlkit.sweeps import check_executor_options, make_executor
@@ -152,24 +152,8 @@ class SelectResult:
         }
 
     def report(self) -> Report:
-        regression = self.uniform_bits is None
-        table = Table(title=f"mdlkit select: {self.config.dataset}, {len(self.rows)} candidates")
-        table.add_column("candidate", no_wrap=True)
-        for column in ("α", "nonzero", "arch", "weights", "data", "two-part",
-                       "test MSE" if regression else "test acc %"):  # fmt: skip
-            table.add_column(column, justify="right")
-        for i, row in enumerate(self.rows):
-            quality = row["test_mse"] if regression else 100 * row["test_accuracy"]
-            table.add_row(
-                ("→ " if i == self.chosen else "  ") + row["key"],
-                "—" if row["alpha"] is None else f"{row['alpha']:.4g}",
-                f"{row['nonzero']:,}",
-                f"{row['architecture_bits']:,.0f}",
-                f"{row['weights_bits']:,.0f}",
-                f"{row['data_bits']:,.0f}",
-                f"{row['two_part_bits']:,.0f}",
-                f"{quality:.3g}" if regression else f"{quality:.2f}",
-            )
+        title = f"mdlkit select: {self.config.dataset}, {len(self.rows)} candidates"
+        table = selection_table(title, self.rows, self.chosen, self.uniform_bits is None)
         notes = [
             f"selected: {self.chosen_row['key']}, {self.selected_bits:,.1f} bits = "
             f"{self.chosen_row['two_part_bits']:,.0f} (its two-part code) + "

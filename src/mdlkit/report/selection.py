@@ -1,4 +1,5 @@
-"""The plot of a selection: two-part length against the strength α, the choice marked."""
+"""A selection's table (every candidate's parts, the choice marked) and its plot: two-part length
+against the strength α."""
 
 from __future__ import annotations
 
@@ -10,10 +11,36 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
+from rich.table import Table
 
 from mdlkit.report.plots import save_figure
 
-__all__ = ["plot_selection"]
+__all__ = ["plot_selection", "selection_table"]
+
+
+def selection_table(
+    title: str, rows: Sequence[Mapping[str, Any]], chosen: int, regression: bool
+) -> Table:
+    """One row per candidate: α, nonzero weights, the parts of its two-part code in bits and
+    its test quality (MSE for regression, accuracy otherwise); ``chosen`` marked with →."""
+    table = Table(title=title)
+    table.add_column("candidate", no_wrap=True)
+    for column in ("α", "nonzero", "arch", "weights", "data", "two-part",
+                   "test MSE" if regression else "test acc %"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for i, row in enumerate(rows):
+        quality = row["test_mse"] if regression else 100 * row["test_accuracy"]
+        table.add_row(
+            ("→ " if i == chosen else "  ") + row["key"],
+            "—" if row["alpha"] is None else f"{row['alpha']:.4g}",
+            f"{row['nonzero']:,}",
+            f"{row['architecture_bits']:,.0f}",
+            f"{row['weights_bits']:,.0f}",
+            f"{row['data_bits']:,.0f}",
+            f"{row['two_part_bits']:,.0f}",
+            f"{quality:.3g}" if regression else f"{quality:.2f}",
+        )
+    return table
 
 
 def plot_selection(
