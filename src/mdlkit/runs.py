@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mdlkit.errors import MdlkitError
+from mdlkit.files import write_atomically
 
 __all__ = ["RunFolder", "default_run_dir", "environment", "git_revision", "write_json"]
 
@@ -238,9 +239,7 @@ class RunFolder:
 
     def write_record(self, key: str, data: Mapping[str, Any]) -> Path:
         """Record a finished sweep job; a kill while writing leaves no half record behind."""
-        path = self.path / "runs" / f"{key}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, default=str))
-        tmp.replace(path)
-        return path
+        text = json.dumps(data, indent=1, default=str)
+        return write_atomically(
+            self.path / "runs" / f"{key}.json", lambda tmp: tmp.write_text(text)
+        )

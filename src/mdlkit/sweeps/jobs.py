@@ -31,6 +31,7 @@ from typing import Any, TypedDict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mdlkit.files import write_atomically
 from mdlkit.runs import RunFolder
 from mdlkit.sweeps.executors import Executor, Task, make_executor
 
@@ -91,10 +92,7 @@ def job_checkpoints(folder: str, key: str, files: dict[str, bytes]) -> Iterator[
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)  # a rerun after a kill between these two lines rewrites the same bytes
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _finish(folder: RunFolder, key: str, output: JobOutput) -> None:

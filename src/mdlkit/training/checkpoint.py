@@ -11,7 +11,6 @@ safetensors by :func:`save_weights`: a plain tensor file any tool reads, with no
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from mdlkit.errors import MdlkitError
+from mdlkit.files import write_atomically
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -35,11 +35,7 @@ CHECKPOINT_VERSION = 2
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """Atomically write ``state`` (plus a format version) to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"version": CHECKPOINT_VERSION, **state}, tmp)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: torch.save({"version": CHECKPOINT_VERSION, **state}, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -65,11 +61,8 @@ def save_weights(model: nn.Module, path: str | Path) -> None:
     >>> sorted(load_file(str(path))) == sorted(other.state_dict())
     True
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    write_atomically(path, lambda tmp: save_file(tensors, str(tmp)))
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:
