@@ -28,7 +28,7 @@ def mnist_path() -> Path:
 
 
 def _tree(folder: Path) -> list[tuple[str, int]]:
-    return sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*"))
+    return sorted((str(p.relative_to(folder)), p.lstat().st_size) for p in folder.rglob("*"))
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
-"""Writing mdlkit's own files whole or not at all.
+"""Writing files without harm: mdlkit's own whole or not at all, and a user's output without
+ever replacing what is not a regular file.
 
 A checkpoint, a sweep job's record or a weight file that a kill interrupts halfway must not be
 read back as if it were complete: :func:`write_atomically` fills a temporary file beside the
 target and renames it over the target in one step, so a reader finds the old file, the new one
-or none. It is for the files mdlkit creates in its run folders; a user's output path (which
-may be a device, a FIFO or a symlink) is the compressor's business (``compress_file``).
+or none. It is for the files mdlkit creates in its run folders. A user's output path may be a
+device, a FIFO or a link: :func:`check_output` says how it may be written (before any work),
+:func:`deliver` writes it once the data is complete.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -16,10 +18,17 @@ may be a device, a FIFO or a symlink) is the compressor's business (``compress_f
 from __future__ import annotations
 
 import os
+import shutil
+import stat
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Literal
 
-__all__ = ["write_atomically"]
+from mdlkit.errors import MdlkitError
+
+__all__ = ["Output", "check_output", "deliver", "write_atomically"]
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -32,3 +41,106 @@ def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:
     write(tmp)
     os.replace(tmp, path)
     return path
+
+
+# A user's output ------------------------------------------------------------------------------
+
+OutputKind = Literal["stdout", "new", "replace", "direct"]
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a command's output goes, checked before any work is done, and how it is written.
+
+    ``kind``: ``stdout``; ``new`` (no file there: a temporary file beside it, renamed into place
+    when complete); ``replace`` (a regular file, only with ``force``: the same rename over it);
+    ``direct`` (a character device such as /dev/null, a FIFO, or — with ``force`` — a block
+    device or the target of a symbolic link: opened and written in place, never renamed over,
+    so the device, FIFO or link stays what it is).
+    """
+
+    name: str
+    path: Path | None
+    kind: OutputKind
+    binary: bool
+
+    @property
+    def staging_folder(self) -> Path | None:
+        """Where the temporary file goes: beside a file that is renamed into place (the same
+        filesystem), the temporary folder otherwise."""
+        return self.path.parent if self.kind in ("new", "replace") and self.path else None
+
+
+def check_output(
+    name: str, *, source: Path | None = None, force: bool = False, binary: bool = True
+) -> Output:
+    """The output ``name`` (``-``: standard output) as :class:`Output`, or an
+    :class:`MdlkitError` naming the problem: a folder, the input itself, an existing regular
+    file or link without ``force``, a socket, a missing folder, or ``binary`` data for a
+    terminal."""
+    if name == "-":
+        if binary and sys.stdout.isatty():
+            raise MdlkitError(
+                "compressed data is not written to a terminal; redirect it (> FILE) or give -o"
+            )
+        return Output(name, None, "stdout", binary)
+    path = Path(name)
+    if path.is_symlink():
+        if not path.exists():
+            raise MdlkitError(f"{name} is a link to nothing; remove it or give another -o")
+        if not force:
+            raise MdlkitError(
+                f"{name} exists (a link); give another -o, or --force to write its target"
+            )
+    if path.is_dir():
+        raise MdlkitError(f"the output {name} is a directory; give a file name with -o")
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise MdlkitError(f"cannot write {name}: the folder {path.parent} does not exist")
+        return Output(name, path, "new", binary)
+    if source is not None and source.exists() and os.path.samefile(path, source):
+        raise MdlkitError(f"the output {name} is the input itself; give another -o")
+    mode = path.stat().st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return Output(name, path, "direct", binary)
+    if path.is_symlink() or stat.S_ISBLK(mode):
+        if not force:
+            raise MdlkitError(f"{name} is a block device; give --force to write to it")
+        return Output(name, path, "direct", binary)
+    if not stat.S_ISREG(mode):
+        raise MdlkitError(f"{name} is neither a file nor a device; give another -o")
+    if not force:
+        raise MdlkitError(f"{name} exists; give another -o, or --force to overwrite it")
+    return Output(name, path, "replace", binary)
+
+
+def deliver(output: Output, finished: Path, *, like: Path | None = None) -> None:
+    """Put the complete file ``finished`` where ``output`` says: renamed into place (taking
+    ``like``'s permission bits and modification time, as gzip and xz do; a file made from
+    standard input gets the umask's default), or copied into standard output, a device, a
+    FIFO or a link's target."""
+    if output.kind in ("new", "replace"):
+        assert output.path is not None
+        if like is not None:
+            shutil.copystat(like, finished)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(finished, 0o666 & ~umask)
+        os.replace(finished, output.path)
+        return
+    if output.kind == "stdout":
+        _copy(finished, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    assert output.path is not None
+    with open(output.path, "wb") as target:  # follows a link; truncates only what it writes
+        if output.binary and target.isatty():
+            raise MdlkitError(f"compressed data is not written to a terminal ({output.name})")
+        _copy(finished, target)
+
+
+def _copy(source: Path, target: BinaryIO) -> None:
+    with source.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            target.write(chunk)

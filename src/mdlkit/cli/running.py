@@ -94,6 +94,16 @@ def _join_torchrun(name: str, config: Any, out: str | None) -> DataParallel | No
     return init_from_environment(resolve_device(config.device))
 
 
+def _after_interrupt(name: str) -> str:
+    """What an interrupt left behind, in the command's own terms."""
+    command = COMMANDS[name]
+    if not command.folder:
+        return "nothing was written"
+    if command.resume is not None:
+        return "continue the run with --resume DIR"
+    return "its run folder is incomplete"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mdlkit`` console command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -113,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"mdlkit: error: {exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("mdlkit: interrupted (a killed run continues with --resume DIR)\n")
+        sys.stderr.write(f"mdlkit: interrupted ({_after_interrupt(name)})\n")
         return 130
     finally:
         if (group := process_group()) is not None:

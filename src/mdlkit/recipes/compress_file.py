@@ -1,9 +1,12 @@
 """``mdlkit compress`` and ``mdlkit decompress``: files in, files out, nothing lost on failure.
 
-The output is written to a temporary file beside it and renamed into place only when it is
-complete (and, for compression, verified by decoding it back): a failure, a damaged archive or
-an interrupt leaves no partial output. An existing output is never overwritten without
-``--force``. ``-`` stands for standard input or output.
+The output is written to a temporary file and put in place only when it is complete (and, for
+compression, verified by decoding it back): a failure, a damaged archive or an interrupt leaves
+no partial output. A new or regular file is renamed into place and takes the input's permission
+bits and modification time; a device (``-o /dev/null``), a FIFO or — with ``--force`` — a link's
+target is written in place, never renamed over (:mod:`mdlkit.files`). An existing file is never
+overwritten without ``--force``, and compressed data is never written to a terminal. ``-``
+stands for standard input or output.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 from mdlkit.compression import Summary, compress_stream, decompress_stream
 from mdlkit.compression.compressor import check_mode
 from mdlkit.errors import MdlkitError
+from mdlkit.files import Output, check_output, deliver
 from mdlkit.launch import launched_by_torchrun
 
 if TYPE_CHECKING:  # torch: only the two-part mode trains (and only it checks the device)
@@ -46,7 +50,7 @@ class CompressConfig:
     level: int | None = None
     """online: 1 (fastest decoding) or 2 (smallest, default); two-part: 1 (default) to 3"""
     verify: bool = True
-    """decode the archive back and compare before keeping it"""
+    """decoding the archive back and comparing it before keeping it is on; --no-verify skips it"""
     force: bool = False
     """overwrite an existing output"""
     seed: int = 0
@@ -91,29 +95,13 @@ def _input(path: str) -> Path | None:
     return p
 
 
-def _output(path: str, source: Path | None, force: bool) -> Path | None:
-    """The output file (None for standard output), checked before any work is done."""
-    if path == "-":
-        return None
-    p = Path(path)
-    if p.is_dir():
-        raise MdlkitError(f"the output {path} is a directory; give a file name with -o")
-    if source is not None and p.exists() and p.resolve() == source.resolve():
-        raise MdlkitError(f"the output {path} is the input itself; give another -o")
-    if p.exists() and not force:
-        raise MdlkitError(f"{path} exists; give another -o, or --force to overwrite it")
-    if not p.parent.exists():
-        raise MdlkitError(f"cannot write {path}: the folder {p.parent} does not exist")
-    return p
-
-
 @contextlib.contextmanager
-def _partial(final: Path | None) -> Iterator[tuple[BinaryIO, Path]]:
-    """A temporary file beside ``final`` (or in the temp folder for standard output), removed
-    unless the caller has moved it into place."""
-    folder = final.parent if final is not None else None
-    prefix = f".{final.name}." if final is not None else ".mdlkit-stdout."
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".partial", dir=folder)
+def _partial(output: Output) -> Iterator[tuple[BinaryIO, Path]]:
+    """A temporary file where ``output`` stages it (beside a file that will be renamed into
+    place, else in the temporary folder), removed unless it has been moved into place — also
+    on an error or an interrupt."""
+    prefix = f".{output.path.name}." if output.path is not None else ".mdlkit-stdout."
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".partial", dir=output.staging_folder)
     path = Path(name)
     try:
         with os.fdopen(fd, "w+b") as handle:
@@ -129,16 +117,6 @@ def _reading(source: Path | None) -> Iterator[BinaryIO]:
         return
     with source.open("rb") as handle:
         yield handle
-
-
-def _deliver(partial: Path, final: Path | None) -> None:
-    if final is not None:
-        os.replace(partial, final)
-        return
-    with partial.open("rb") as src:
-        while chunk := src.read(_COPY):
-            sys.stdout.buffer.write(chunk)
-    sys.stdout.buffer.flush()
 
 
 @contextlib.contextmanager
@@ -182,7 +160,7 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
         else ("-" if source is None else config.file + SUFFIX)
     )
     if parallel is not None:
-        final = parallel.on_main(lambda: _output(out_name, source, config.force))
+        final = parallel.on_main(lambda: check_output(out_name, source=source, force=config.force))
         if parallel.rank != 0:
             with _reading(source) as src:  # train beside rank 0; its archive is discarded
                 compress_stream(src, io.BytesIO(), mode=config.mode, level=config.level,
@@ -190,7 +168,7 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
                                 precision=config.precision, parallel=parallel)  # fmt: skip
             return ""
     else:
-        final = _output(out_name, source, config.force)
+        final = check_output(out_name, source=source, force=config.force)
     total = source.stat().st_size if source is not None else None
     try:
         with _partial(final) as (handle, partial), _reading(source) as src:
@@ -216,7 +194,7 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
                     )
                 verified = f", verified by decoding in {time.perf_counter() - start:.1f} s"
             handle.close()
-            _deliver(partial, final)
+            deliver(final, partial, like=source)
     except OSError as exc:
         raise MdlkitError(f"cannot compress {config.file}: {exc.strerror or exc}") from None
     return _summary_line(config.file, out_name, summary, seconds) + verified
@@ -269,7 +247,7 @@ def run_decompress(config: DecompressConfig, *, progress: bool = False) -> str:
         raise MdlkitError(
             f"cannot name the output of {config.archive} (it does not end in {SUFFIX}); give -o"
         )
-    final = _output(out_name, source, config.force)
+    final = check_output(out_name, source=source, force=config.force, binary=False)
     try:
         with _partial(final) as (handle, partial), _reading(source) as src:
             start = time.perf_counter()
@@ -277,7 +255,7 @@ def run_decompress(config: DecompressConfig, *, progress: bool = False) -> str:
                 summary = decompress_stream(src, handle, progress=report)
             seconds = time.perf_counter() - start
             handle.close()
-            _deliver(partial, final)
+            deliver(final, partial, like=source)
     except OSError as exc:
         raise MdlkitError(f"cannot decompress {config.archive}: {exc.strerror or exc}") from None
     return (
