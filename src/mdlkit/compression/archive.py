@@ -27,7 +27,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from mdlkit.coding.container import FileFormat, Writer
 from mdlkit.errors import MdlkitError
@@ -35,9 +35,11 @@ from mdlkit.errors import MdlkitError
 __all__ = [
     "FORMAT",
     "Header",
+    "Listing",
     "Record",
     "coded_body",
     "end_body",
+    "list_archive",
     "parse_coded",
     "parse_end",
     "read_header",
@@ -236,3 +238,48 @@ def read_records(
             if src.read(1):
                 raise _damaged("bytes follow its end record")
             return
+
+
+@dataclass(frozen=True)
+class Listing:
+    """An archive's sizes and settings, read without decoding (``mdlz -l``): every record's
+    CRC is checked, no byte of the original is computed."""
+
+    header: Header
+    archive_bytes: int
+    original_bytes: int
+    crc: int
+    bytes_by_record: dict[str, int]
+
+    @property
+    def ratio(self) -> float:
+        """Original bytes per archive byte (0 for an empty original)."""
+        return self.original_bytes / self.archive_bytes if self.original_bytes else 0.0
+
+
+def list_archive(src: BinaryIO) -> Listing:
+    """Walk ``src``'s records (checksums checked) and return their sizes, the original's length
+    and CRC-32 from the end record; a damaged archive is a one-line :class:`MdlkitError`."""
+    counting = _Counting(src)
+    counted = cast(BinaryIO, counting)  # reads like the stream it wraps
+    header = read_header(counted)
+    sizes: dict[str, int] = {}
+    length, crc = 0, 0
+    for record in read_records(counted):
+        sizes[_TAGS[record.tag]] = sizes.get(_TAGS[record.tag], 0) + len(record.body)
+        if record.tag == END:
+            length, crc = parse_end(record.body)
+    return Listing(header, counting.count, length, crc, sizes)
+
+
+class _Counting:
+    """A reader that counts the bytes read through it."""
+
+    def __init__(self, src: BinaryIO) -> None:
+        self.src, self.count = src, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        self.count += len(data)
+        return data
+

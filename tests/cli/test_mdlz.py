@@ -1,0 +1,128 @@
+"""``mdlz``: several files per call, FILE ↔ FILE.mdlz with the suffix checked, -c, --rm, -t,
+-l without decoding, levels, one-line errors per file and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mdlkit.cli.mdlz import main
+from mdlkit.compression import decompress
+
+TEXTS = {"a.txt": b"the quick brown fox " * 300, "b.txt": bytes(range(256)) * 20, "e.txt": b""}
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name, data in TEXTS.items():
+        (tmp_path / name).write_bytes(data)
+    return tmp_path
+
+
+def test_several_files_round_trip_and_inputs_are_kept(folder: Path) -> None:
+    assert main(["a.txt", "b.txt", "e.txt"]) == 0
+    for name, data in TEXTS.items():
+        assert decompress((folder / f"{name}.mdlz").read_bytes()) == data
+        (folder / name).unlink()
+    assert main(["-d", "a.txt.mdlz", "b.txt.mdlz", "e.txt.mdlz"]) == 0
+    assert all((folder / name).read_bytes() == data for name, data in TEXTS.items())
+
+
+def test_list_reads_sizes_without_decoding_and_test_decodes(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-q", "-1", "a.txt"]) == 0
+    capsys.readouterr()
+    assert main(["-l", "a.txt.mdlz"]) == 0
+    _, row = capsys.readouterr().out.splitlines()
+    archive, original, ratio, mode, level, crc, name = row.split()
+    size = (folder / "a.txt.mdlz").stat().st_size
+    assert (archive, original) == (f"{size:,}", f"{len(TEXTS['a.txt']):,}")
+    assert (mode, level, name) == ("online", "1", "a.txt.mdlz")
+    assert float(ratio) == pytest.approx(len(TEXTS["a.txt"]) / size, abs=1e-3)
+    import zlib
+
+    assert crc == f"crc32={zlib.crc32(TEXTS['a.txt']):08x}"
+    assert main(["-t", "a.txt.mdlz"]) == 0
+    assert "every checksum matched" in capsys.readouterr().err
+
+
+def test_rm_removes_inputs_only_when_done_and_stdout_keeps_them(folder: Path) -> None:
+    assert main(["--rm", "a.txt"]) == 0
+    assert not (folder / "a.txt").exists() and (folder / "a.txt.mdlz").exists()
+    assert main(["-d", "--rm", "a.txt.mdlz"]) == 0
+    assert (folder / "a.txt").read_bytes() == TEXTS["a.txt"]
+    assert not (folder / "a.txt.mdlz").exists()
+    proc = subprocess.run(
+        [sys.executable, "-m", "mdlkit.cli.mdlz", "-c", "b.txt"],
+        cwd=folder, capture_output=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0 and decompress(proc.stdout) == TEXTS["b.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["a.txt", "b.txt", "e.txt"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-d", "a.txt"], "does not end in .mdlz"),
+        (["missing.txt"], "no such file"),
+        (["-t", "a.txt"], "not an mdlkit archive"),
+        (["-l", "missing.mdlz"], "no such file"),
+        (["-c", "a.txt", "b.txt"], "one at a time"),
+        (["-z", "-d", "a.txt"], "not allowed with argument"),
+        (["-9", "a.txt"], "unrecognized arguments: -9"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    folder: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    before = sorted(p.name for p in folder.iterdir())
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_one_bad_file_does_not_stop_the_others(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "a.txt.mdlz").write_bytes(b"mine")
+    assert main(["a.txt", "b.txt"]) == 2
+    assert (folder / "a.txt.mdlz").read_bytes() == b"mine"  # not overwritten without -f
+    assert decompress((folder / "b.txt.mdlz").read_bytes()) == TEXTS["b.txt"]
+    assert capsys.readouterr().err.count("mdlz: a.txt:") == 1
+
+
+def test_a_damaged_archive_is_refused_by_list_and_test(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["-q", "a.txt"]) == 0
+    data = bytearray((folder / "a.txt.mdlz").read_bytes())
+    data[3 * len(data) // 4] ^= 0x40  # inside a coded block
+    (folder / "bad.mdlz").write_bytes(bytes(data))
+    (folder / "short.mdlz").write_bytes(bytes(data[: len(data) // 3]))
+    for operation in ("-l", "-t"):
+        assert main([operation, "bad.mdlz", "short.mdlz"]) == 2
+        err = capsys.readouterr().err
+        lines = err.splitlines()
+        assert [line.split(":")[1] for line in lines] == [" bad.mdlz", " short.mdlz"], err
+        assert all("is damaged" in line for line in lines), err
+
+
+def test_mdlz_online_imports_neither_torch_nor_sklearn(folder: Path) -> None:
+    code = (
+        "import json, sys; from mdlkit.cli.mdlz import main; "
+        "codes = [main(['-q', 'a.txt']), main(['-q', '-d', '-f', 'a.txt.mdlz']), "
+        "main(['-q', '-l', 'a.txt.mdlz'])]; "
+        "print(json.dumps([codes, 'torch' in sys.modules, 'sklearn' in sys.modules]))"
+    )
+    env = {**os.environ}
+    out = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
+                         text=True, check=True, env=env).stdout  # fmt: skip
+    assert json.loads(out.splitlines()[-1]) == [[0, 0, 0], False, False]
