@@ -17,6 +17,7 @@ from rich.table import Table
 
 from mdlkit import MdlkitError
 from mdlkit.compression import benchmark
+from mdlkit.compression import compress as mdlkit_compress
 from mdlkit.compression.baselines import unavailable
 from mdlkit.recipes.bench_compress import BenchCompressConfig, run_bench_compress
 from mdlkit.report import render_text
@@ -97,6 +98,13 @@ def test_every_baseline_round_trips_and_reports_the_libraries_sizes(
         ppmd = rows["PPMd H"]["ppmd"]
         assert ppmd["order"] in ORDERS and set(ppmd["orders"]) == {str(o) for o in ORDERS}
     assert not result.failed
+    # start-up: the whole mdlz process on the first 5,000 bytes writes the archive that
+    # compress() makes in this process (the same deterministic coder)
+    startup = {r["name"]: r for r in result.startup}
+    mdlz = startup["mdlz (online:2, verified)"]
+    assert mdlz["output_bytes"] == len(mdlkit_compress(data[:5000], mode="online", level=2))
+    assert mdlz["seconds"] > 0 and (mdlz["peak_mb"] is None or mdlz["peak_mb"] > 3)
+    assert "Start-up: each command as a fresh process" in result.markdown()
     # the table has one row per compressor; the folder holds every output
     table = result.report().table
     assert isinstance(table, Table) and table.row_count == len(expected)
@@ -150,7 +158,7 @@ def test_missing_libraries_and_mdlkit_are_skipped_with_a_note(
     monkeypatch.setitem(sys.modules, "brotli", None)
     monkeypatch.setitem(sys.modules, "mdlkit.compression.compressor", None)
     config = BenchCompressConfig(
-        files=(str(text_file),), bzip2=False, xz=False, zstd=False, ppmd=False
+        files=(str(text_file),), bzip2=False, xz=False, zstd=False, ppmd=False, startup=False
     )
     result = run_bench_compress(config)
     assert [r["compressor"] for r in result.rows] == ["gzip -9"]
@@ -166,7 +174,7 @@ def test_a_failed_round_trip_is_loud(
 ) -> None:
     monkeypatch.setattr(benchmark, "_read_restored", lambda path: b"not the original")
     off = {k: False for k in ("bzip2", "xz", "zstd", "brotli", "ppmd")}
-    config = BenchCompressConfig(files=(str(text_file),), mdlkit_modes=(), **off)
+    config = BenchCompressConfig(files=(str(text_file),), mdlkit_modes=(), startup=False, **off)
     folder = RunFolder.new(tmp_path / "run", kind="bench")
     with pytest.raises(MdlkitError, match=r"round trip FAILED for gzip -9 on text\.txt"):
         run_bench_compress(config, folder=folder)

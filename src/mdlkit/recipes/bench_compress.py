@@ -22,7 +22,7 @@ mdlkit.errors.MdlkitError: no files to compress; name one or more, e.g. bench-co
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +31,7 @@ from rich.table import Table
 
 from mdlkit.compression.baselines import BASELINES, PPMD_VARIANTS, library_versions
 from mdlkit.compression.benchmark import bench_files, compressors, parse_mode
+from mdlkit.compression.startup import SAMPLE_BYTES, measure_startup
 from mdlkit.errors import MdlkitError
 from mdlkit.report import Report
 from mdlkit.report.compressors import (
@@ -39,6 +40,7 @@ from mdlkit.report.compressors import (
     compressor_notes,
     compressor_table,
     plot_bits_vs_speed,
+    startup_markdown,
 )
 from mdlkit.runs import RunFolder
 
@@ -73,6 +75,9 @@ class BenchCompressConfig:
     """include brotli -11 (needs brotli)"""
     ppmd: bool = True
     """include PPMd (needs pyppmd)"""
+    startup: bool = True
+    """also time each command-line tool on the PATH and mdlz as a whole process on the first
+    5,000 bytes of the first file (start-up included)"""
 
     def __post_init__(self) -> None:
         # A command line may hand over a list, a script Paths: store a tuple of strings.
@@ -130,6 +135,7 @@ class BenchCompressResult:
     rows: list[dict[str, Any]]
     skipped: list[str]
     libraries: dict[str, str]
+    startup: list[dict[str, Any]] = field(default_factory=list)
 
     COLUMNS: ClassVar[tuple[str, ...]] = COMPRESSOR_COLUMNS
 
@@ -151,6 +157,7 @@ class BenchCompressResult:
             "failed": self.failed,
             "libraries": self.libraries,
             "notes": self.notes(),
+            "startup": self.startup,
         }
 
     def notes(self) -> list[str]:
@@ -171,7 +178,8 @@ class BenchCompressResult:
 
     def markdown(self) -> str:
         """The table and its footnotes as Markdown."""
-        return compressor_markdown(self.rows, self.notes())
+        table = compressor_markdown(self.rows, self.notes())
+        return table + ("\n" + startup_markdown(self.startup) if self.startup else "")
 
     def report(self) -> Report:
         """The rich table; the notes are rich markup (the command line prints them so)."""
@@ -212,7 +220,11 @@ def run_bench_compress(
     paths = [Path(p).resolve() for p in config.files]
     files, rows, missing = bench_files(paths, chosen, config.repeats)
     skipped = list(dict.fromkeys(skipped + missing))
-    result = BenchCompressResult(config, files, rows, skipped, library_versions())
+    startup = []
+    if config.startup:
+        with open(paths[0], "rb") as first:
+            startup = measure_startup(first.read(SAMPLE_BYTES), repeats=config.repeats)
+    result = BenchCompressResult(config, files, rows, skipped, library_versions(), startup)
     if folder is not None:
         result.plot(folder.file("bits_vs_speed.png"))
         folder.write_text("table.md", result.markdown())

@@ -37,6 +37,7 @@ __all__ = [
     "compressor_notes",
     "compressor_table",
     "plot_bits_vs_speed",
+    "startup_markdown",
 ]
 
 COMPRESSOR_COLUMNS: tuple[str, ...] = (
@@ -177,3 +178,24 @@ def plot_bits_vs_speed(rows: Sequence[Row], files: Sequence[Row], path: str | Pa
     )
     ax.grid(True, which="both", alpha=0.3)
     return save_figure(fig, path)
+
+
+def startup_markdown(rows: Sequence[Row]) -> str:
+    """The start-up table: each command as a whole process on the small sample (seconds are the
+    fastest of the runs; peak memory is that run's resident high-water mark)."""
+    if not rows:
+        return ""
+    n = rows[0]["input_bytes"]
+    lines = [
+        f"Start-up: each command as a fresh process on the first {n:,} bytes of the first file",
+        "",
+        "| command | wall s | peak MB | output bytes |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['name']} | **ERROR** {row['error']} | | |")
+            continue
+        peak = "—" if row["peak_mb"] is None else f"{row['peak_mb']:.1f}"
+        lines.append(f"| {row['name']} | {row['seconds']:.3f} | {peak} | {row['output_bytes']:,} |")
+    return "\n".join(lines) + "\n"
