@@ -60,7 +60,8 @@ def test_quick_experiment_totals_and_baselines(text_file: Path, tmp_path: Path) 
         # the coded data is within the range coder's overhead of Σ −log2 p
         assert r["data_ideal_bits"] <= r["data_bits"] * 1.001
         assert r["data_bits"] <= r["data_ideal_bits"] * 1.001 + 64 * r["chunks"]
-    rows = _table_rows(table)
+    ours, paper = table.split("In the paper's convention")
+    rows = _table_rows(ours)
     model_rows = [row for row in rows if row[2]]  # runs have a d_model, baselines do not
     assert len(model_rows) == 3
     for row in model_rows:
@@ -71,6 +72,16 @@ def test_quick_experiment_totals_and_baselines(text_file: Path, tmp_path: Path) 
     xz_row = next(row for row in rows if row[1] == "xz -9e")
     assert int(xz_row[7].replace(",", "")) == xz
     assert (folder.path / "lm_compression.png").stat().st_size > 0
+    # Tab. 3's own convention: every 512-byte chunk its own xz file; 4 B/nz + ideal data bytes
+    chunked = results["baselines"]["20000"]["chunked"]
+    per_chunk = [lzma.compress(prefix[i : i + 512]) for i in range(0, len(prefix), 512)]
+    assert chunked["lzma2_512"]["bytes"] == sum(len(c) for c in per_chunk)
+    paper_rows = {(row[1], row[2]): row for row in _table_rows(paper)}
+    for r in runs.values():
+        name = "unregularized" if r["method"] == "none" else "DRR"
+        size = int(paper_rows[(name, str(r["d_model"]))][3].replace(",", ""))
+        assert size == round((32 * r["nonzero"] + r["data_ideal_bits"]) / 8)
+    assert "- 20,000 bytes: DRR and R-L1 < LZMA2, ZSTD and every unregularized model" in paper
 
 
 def test_a_resumed_folder_skips_finished_runs(text_file: Path, tmp_path: Path) -> None:

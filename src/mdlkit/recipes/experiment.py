@@ -55,6 +55,8 @@ class ExperimentConfig:
     """run the sweep's jobs on Ray: auto | ray://HOST:10001 | HOST:6379 | local (mdlkit[ray])"""
     device: str = "auto"
     """where the sweep's jobs train: auto | cpu | cuda | cuda:N | mps"""
+    chunk: int = 0
+    """lm-compression: bytes per independently coded chunk (0: mdlkit's default; 512: paper's)"""
 
     def validate(self) -> None:
         """Raise :class:`MdlkitError` on an unknown name or a missing MNIST or text file."""
@@ -72,6 +74,10 @@ class ExperimentConfig:
             resolve_mnist_path(self.mnist_path)
         if self.name == "lm-compression":
             resolve_text_path(self.data)
+        if self.chunk < 0 or (self.chunk and self.name != "lm-compression"):
+            raise MdlkitError(
+                f"--chunk {self.chunk}: give bytes >= 1 (0: default) for lm-compression"
+            )
         if self.name == "llc-vs-compressibility" and self.data is not None:
             resolve_text_path(self.data)
 
@@ -100,6 +106,7 @@ def run_experiment(
     if config.name == "lm-compression":
         data = str(resolve_text_path(config.data))
         lm = LMCompressionExperiment.quick(data) if config.quick else LMCompressionExperiment(data)
+        lm = replace(lm, chunk=config.chunk)
         return ExperimentResult(run_lm_compression(lm, folder, progress=progress, **where))
     path = str(resolve_mnist_path(config.mnist_path))
     if config.name == "llc-vs-compressibility":
