@@ -18,6 +18,7 @@ from mdlkit.complexity.compressibility import (
 )
 from mdlkit.complexity.llc import LLCResult, LLCSettings, estimate_llc
 from mdlkit.complexity.sgld import SGLD
+from mdlkit.complexity.step_check import STEP_CHECK_THRESHOLD, StepCheck, check_step
 from mdlkit.complexity.toys import TOYS, Toy, make_toy
 from mdlkit.complexity.truth import deep_linear_lambda, normal_crossing_lambda, regular_lambda
 
@@ -25,6 +26,7 @@ __all__ = [
     "CALIBRATION_STEPS",
     "RANGE_FRACTIONS",
     "SGLD",
+    "STEP_CHECK_THRESHOLD",
     "TOYS",
     "Calibration",
     "CodedSize",
@@ -34,8 +36,10 @@ __all__ = [
     "PruningPoint",
     "QuantizationPoint",
     "RankPoint",
+    "StepCheck",
     "Toy",
     "calibrate_llc",
+    "check_step",
     "coded_bits_within",
     "critical_pruning_fraction",
     "critical_quantization_bits",
