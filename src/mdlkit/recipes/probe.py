@@ -61,8 +61,7 @@ class ProbeConfig:
     """Which features to probe, with which probe."""
 
     features: str | None = None
-    """the representations: a .npz with arrays x (n, d) and y (n,) class labels, or x_train,
-    y_train, x_test, y_test (also .csv, .parquet or sklearn:NAME)"""
+    """the representations: FILE.npz with x (n, d) and y (n,), or x_train, y_train, x_test…"""
     probe: Literal["linear", "mlp"] = "linear"
     """the probe: linear (softmax regression) | mlp (one hidden layer of --hidden units)"""
     hidden: int = 64
