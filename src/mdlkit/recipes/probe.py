@@ -101,7 +101,7 @@ class ProbeConfig:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """The probe's codelengths; ``result["tasks"]`` and the like read ``results.json``."""
+    """The probe's codelengths; :meth:`to_dict` is ``results.json`` (module docstring)."""
 
     config: ProbeConfig
     n: int
@@ -110,9 +110,6 @@ class ProbeResult:
     boundaries: list[int]
     uniform_bits: float
     tasks: dict[str, dict[str, Any]]
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
 
     def to_dict(self) -> dict[str, Any]:
         return {
