@@ -160,6 +160,8 @@ def test_codelength_cli_small_run(tmp_path: Path) -> None:
     assert codes["prequential"]["verified"] and codes["switching"]["verified"]
     assert codes["prequential"]["bits"] < codes["uniform"]["bits"]
     assert (out / "codelength.png").exists()
+    table = (out / "table.txt").read_text()  # lengths in bits; kbit only as a labelled extra
+    assert f"{codes['uniform']['bits']:,.1f}" in table and "kbit" in table
 
 
 def test_temperature_calibration_recovers_a_known_temperature() -> None:

@@ -117,10 +117,20 @@ COMMANDS: dict[str, Command] = {
         lambda: (recipes.CodelengthConfig, recipes.run_codelength),
         help="the description length of a dataset's labels under every code",
         description="Code the training labels with the uniform, two-part, prequential, "
-        "switching and variational codes; print lengths in kbit, ratios to uniform and test "
+        "switching and variational codes; print lengths in bits, ratios to uniform and test "
         "accuracy; decode the online codes back; plot cumulative lengths and bits per block.",
         progress=False,
         aliases={"dataset": ("--data",)},
+    ),
+    "probe": Command(
+        lambda: (recipes.ProbeConfig, recipes.run_probe),
+        help="MDL probing: the online codelength of labels given a model's features, vs a control",
+        description="Voita & Titov's MDL probe: code the labels of FEATURES (an .npz with x and "
+        "y) online in portions of 0.1 … 50, 100 % with a linear or MLP probe, and the same "
+        "labels shuffled (the control); print bits, compression = uniform / online and test "
+        "accuracy; decode both streams back; plot cumulative bits per portion.",
+        progress=False,
+        positional=("features",),
     ),
     "experiment": Command(
         lambda: (recipes.ExperimentConfig, recipes.run_experiment),

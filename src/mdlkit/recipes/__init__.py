@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     )
     from mdlkit.recipes.fit import FitConfig, FitResult, fit_data, fit_spec, run_fit
     from mdlkit.recipes.llc import LLCCalibrationResult, LLCConfig, LLCRunResult, run_llc
+    from mdlkit.recipes.probe import PROBES, ProbeConfig, ProbeResult, run_probe
     from mdlkit.recipes.select import SelectConfig, SelectResult, run_select
     from mdlkit.recipes.sweep import run_sweep
 
@@ -39,6 +40,7 @@ __all__ = [
     "CODES",
     "DEMO_FIT",
     "EXPERIMENTS",
+    "PROBES",
     "BenchCompressConfig",
     "BenchCompressResult",
     "CodelengthConfig",
@@ -54,6 +56,8 @@ __all__ = [
     "LLCCalibrationResult",
     "LLCConfig",
     "LLCRunResult",
+    "ProbeConfig",
+    "ProbeResult",
     "SelectConfig",
     "SelectResult",
     "fit_data",
@@ -66,6 +70,7 @@ __all__ = [
     "run_experiment",
     "run_fit",
     "run_llc",
+    "run_probe",
     "run_select",
     "run_sweep",
 ]
@@ -87,6 +92,8 @@ def __getattr__(name: str) -> Any:
         from mdlkit.recipes import fit as module
     elif name in ("LLCCalibrationResult", "LLCConfig", "LLCRunResult", "run_llc"):
         from mdlkit.recipes import llc as module
+    elif name in ("PROBES", "ProbeConfig", "ProbeResult", "run_probe"):
+        from mdlkit.recipes import probe as module
     elif name in ("SelectConfig", "SelectResult", "run_select"):
         from mdlkit.recipes import select as module
     elif name == "run_sweep":

@@ -2,10 +2,10 @@
 
 Codes the labels of the training split (the receiver has the inputs) with the uniform, two-part,
 prequential, switching and variational codes, and prints a table like Blier & Ollivier's Table 1:
-length in kbit, ratio to uniform, and test accuracy of the model each code ends with. Online
-codes are decoded back (re-running their training) before they are reported, unless
-``verify=False``. Plots: cumulative length against samples transmitted, and bits per sample per
-block.
+length in bits (kbit beside it for reading), ratio to uniform, and test accuracy of the model
+each code ends with. Online codes are decoded back (re-running their training) before they are
+reported, unless ``verify=False``. Plots: cumulative length against samples transmitted, and
+bits per sample per block.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ class CodelengthConfig:
 
 @dataclass(frozen=True)
 class CodelengthResult:
-    """Every requested code's length (bits, kbit, ratio to uniform), test accuracy and time.
+    """Every requested code's length (bits; kbit = bits / 1000 for display; ratio to uniform),
+    test accuracy and time.
 
     ``result["codes"]`` and the like read the fields as ``results.json`` holds them.
     """

@@ -18,15 +18,24 @@ __all__ = ["codelength_table", "plot_codelengths"]
 
 
 def codelength_table(title: str, codes: Mapping[str, Mapping[str, Any]]) -> Table:
-    """A table like Blier & Ollivier's Table 1: one row per code (kbit, ratio to uniform, test
-    accuracy, whether it was decoded back, seconds)."""
+    """A table like Blier & Ollivier's Table 1: one row per code (bits, and kbit beside them
+    for reading; ratio to uniform, test accuracy, whether it was decoded back, seconds)."""
     table = Table(title=title)
-    for column in ("code", "kbit", "ratio to uniform", "test accuracy %", "decoded back", "s"):
+    for column in (
+        "code",
+        "bits",
+        "kbit",
+        "ratio to uniform",
+        "test accuracy %",
+        "decoded back",
+        "s",
+    ):
         table.add_column(column, justify="left" if column == "code" else "right")
     for name, row in codes.items():
         acc, verified = row["test_accuracy"], row.get("verified")
         table.add_row(
             name,
+            f"{row['bits']:,.1f}",
             f"{row['kbit']:.3f}",
             f"{row['ratio_to_uniform']:.4f}",
             "—" if acc != acc else f"{100 * acc:.2f}",
@@ -47,13 +56,13 @@ def plot_codelengths(
     fig, (ax_cum, ax_block) = plt.subplots(1, 2, figsize=(11, 4))
     sizes = np.diff(boundaries)
     for name, (bits, block_bits) in curves.items():
-        ax_cum.plot(np.arange(1, len(bits) + 1), np.cumsum(bits) / 1000, label=name)
+        ax_cum.plot(np.arange(1, len(bits) + 1), np.cumsum(bits), label=name)
         ax_block.step(boundaries[1:], np.array(block_bits) / sizes, where="pre", label=name)
     n = boundaries[-1]
-    ax_cum.plot([0, n], [0, n * uniform_per_sample / 1000], "k--", label="uniform")
+    ax_cum.plot([0, n], [0, n * uniform_per_sample], "k--", label="uniform")
     ax_cum.set(
         xlabel="samples transmitted",
-        ylabel="cumulative code length (kbit)",
+        ylabel="cumulative code length (bits)",
         title="cumulative code length",
     )
     ax_block.axhline(uniform_per_sample, color="k", ls="--", label="uniform")
