@@ -1,0 +1,34 @@
+"""The step self-check (complexity.check_step) needs no true λ: it compares λ̂ at ε and ε/2."""
+
+from __future__ import annotations
+
+import math
+
+from mdlkit.complexity import LLCSettings, check_step, make_toy
+from mdlkit.complexity.step_check import StepCheck
+
+
+def _short(step: float) -> LLCSettings:
+    return LLCSettings(step=step, chains=2, burn_in=200, draws=400)
+
+
+def test_a_step_too_large_for_the_curvature_is_caught_and_the_half_step_reported() -> None:
+    toy = make_toy("linear", n=2000)  # regular: λ = d/2 = 12.5
+    check = check_step(toy.model, toy.data, toy.loss_fn, settings=_short(3e-3))
+    assert check.at_half.settings.step == 1.5e-3 and check.at_half.settings.draws == 400
+    assert check.gap == abs(check.at_step.llc - check.at_half.llc) / check.at_half.llc
+    assert not check.reliable and check.chosen is check.at_half
+    # halving moved the estimate toward the truth, which the check never saw
+    assert abs(check.at_half.llc - 12.5) < abs(check.at_step.llc - 12.5)
+    warning = check.warning()
+    assert warning is not None and f"{100 * check.gap:.0f} %" in warning
+    assert check.to_dict()["reliable"] is False
+
+
+def test_a_small_enough_step_passes_and_keeps_its_estimate() -> None:
+    toy = make_toy("linear", n=2000)
+    check = check_step(toy.model, toy.data, toy.loss_fn, settings=_short(1e-4))
+    assert check.reliable and check.chosen is check.at_step and check.warning() is None
+    assert math.isclose(check.chosen.llc, 12.5, rel_tol=0.1)
+    loose = StepCheck(check.at_step, check.at_half, threshold=0.0)  # the threshold decides
+    assert (loose.reliable, loose.chosen) == (check.gap == 0.0, check.at_half)
