@@ -222,7 +222,7 @@ def test_cheapest_step_minimises_the_cost_over_quarter_octaves() -> None:
 def test_select_always_has_the_all_pruned_candidate_and_charges_the_choice(
     tmp_path: Path,
 ) -> None:
-    config = SelectConfig(dataset="sklearn:iris", alphas=(0.001, 0.01), **FAST)
+    config = SelectConfig(dataset="sklearn:iris", alphas=(0.001, 0.01), widths=(32,), **FAST)
     result = run_select(config, folder=RunFolder.new(tmp_path / "sel", kind="select"))
     keys = [row["key"] for row in result.rows]
     assert keys[0] == "all-pruned" and len(keys) == 3
@@ -239,8 +239,35 @@ def test_select_always_has_the_all_pruned_candidate_and_charges_the_choice(
     assert (tmp_path / "sel" / "selected.mdlw").stat().st_size > 0
 
 
+def test_default_grid_has_a_linear_model_beside_the_mlp_and_seven_strengths() -> None:
+    jobs = SelectConfig(dataset="sklearn:iris").candidates(0.08)
+    assert len(jobs) == 2 * 7
+    linear = [job for key, job in jobs if key.startswith("drr-h0-")]
+    mlp = [job for key, job in jobs if key.startswith("drr-h32-")]
+    assert len(linear) == len(mlp) == 7
+    assert {job.hidden for job in linear} == {()} and {job.lr for job in linear} == {0.01}
+    assert {job.lr for job in mlp} == {FitConfig().lr}  # the MLP keeps fit's settings
+    # α·2^k for k = −4…2, exactly
+    assert sorted(job.alpha for job in linear) == [0.08 * 2.0**k for k in range(-4, 3)]
+    # an explicit --widths is taken as given
+    assert len(SelectConfig(dataset="sklearn:iris", widths=(16,)).candidates(0.08)) == 7
+
+
+def test_empty_model_note_and_compression_rate_say_all_pruned() -> None:
+    from mdlkit.report.selection import compression_rate_text, empty_model_note
+
+    assert compression_rate_text(259, 0) == "all pruned"
+    assert compression_rate_text(259, 1) == "259.0"
+    note = empty_model_note(0, 199.0, 142.6, 50.2)
+    assert note is not None and "\n" not in note
+    assert "1.40× the uniform" in note and "50 bits (0.35×)" in note
+    assert empty_model_note(9, 150.0, 142.6) is not None  # kept weights, still above uniform
+    assert empty_model_note(9, 104.0, 142.6) is None
+    assert empty_model_note(0, 3408.0, None) is None  # regression: no uniform code
+
+
 def test_select_resumes_without_rerunning_finished_candidates(tmp_path: Path) -> None:
-    config = SelectConfig(dataset="sklearn:wine", alphas=(0.003, 0.03), **FAST)
+    config = SelectConfig(dataset="sklearn:wine", alphas=(0.003, 0.03), widths=(0,), **FAST)
     folder = RunFolder.new(tmp_path / "sel", kind="select")
     first = run_select(config, folder=folder)
     (tmp_path / "sel" / "results.json").unlink()  # as if killed before the end
@@ -260,6 +287,7 @@ def test_select_resumes_without_rerunning_finished_candidates(tmp_path: Path) ->
         (["select", "--workers", "0"], "workers must be >= 1"),
         (["select", "--data", "missing.csv", "--target", "y"], "missing.csv"),
         (["select", "--alpha", "lots"], "--alpha"),
+        (["select", "--linear-lr", "0"], "linear learning rate must be > 0"),
     ],
 )
 def test_select_bad_input_is_one_line_and_exit_2(
