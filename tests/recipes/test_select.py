@@ -253,19 +253,6 @@ def test_default_grid_has_a_linear_model_beside_the_mlp_and_seven_strengths() ->
     assert len(SelectConfig(dataset="sklearn:iris", widths=(16,)).candidates(0.08)) == 7
 
 
-def test_empty_model_note_and_compression_rate_say_all_pruned() -> None:
-    from mdlkit.report.selection import compression_rate_text, empty_model_note
-
-    assert compression_rate_text(259, 0) == "all pruned"
-    assert compression_rate_text(259, 1) == "259.0"
-    note = empty_model_note(0, 199.0, 142.6, 50.2)
-    assert note is not None and "\n" not in note
-    assert "1.40× the uniform" in note and "50 bits (0.35×)" in note
-    assert empty_model_note(9, 150.0, 142.6) is not None  # kept weights, still above uniform
-    assert empty_model_note(9, 104.0, 142.6) is None
-    assert empty_model_note(0, 3408.0, None) is None  # regression: no uniform code
-
-
 def test_select_resumes_without_rerunning_finished_candidates(tmp_path: Path) -> None:
     config = SelectConfig(dataset="sklearn:wine", alphas=(0.003, 0.03), widths=(0,), **FAST)
     folder = RunFolder.new(tmp_path / "sel", kind="select")

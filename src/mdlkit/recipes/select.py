@@ -1,8 +1,9 @@
 """Recipe: choose the strength (and width, method) by the code itself, and pay for the choice.
 
 Reads top to bottom: load the data, list the candidates — every strength α of the grid (by
-default α* · 2^k for k = −2…2, α* = c·ln2/n from the weight codec's cost per nonzero), for every
-width and method asked for — plus the model with EVERY weight pruned, which is always a
+default α* · 2^k for k = −4…2, α* = c·ln2/n from the weight codec's cost per nonzero), for every
+width (by default a linear model, trained at ``linear_lr``, and the MLP of --hidden) and method
+asked for — plus the model with EVERY weight pruned, which is always a
 candidate; run each through the fit pipeline (resumable; in local processes, one per core by
 default, or on a Ray cluster), take the shortest two-part code and charge log2 G bits for
 having chosen among G candidates. Beside it: the uniform code and, as the reference for small
@@ -42,7 +43,8 @@ from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.regularizers import METHODS
 from mdlkit.report import Report, plot_selection
-from mdlkit.report.selection import empty_model_note, selection_table
+from mdlkit.report.notes import empty_model_note
+from mdlkit.report.selection import selection_table
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
 from mdlkit.sweeps import check_executor_options, make_executor
