@@ -233,6 +233,10 @@ def test_select_always_has_the_all_pruned_candidate_and_charges_the_choice(
     assert result.uniform_bits == pytest.approx(uniform)
     all_pruned = result.rows[0]
     assert all_pruned["data_bits"] == math.ceil(uniform)  # the exact uniform stream
+    # four epochs teach the MLP nothing a weight pays for: the select says so in one line
+    notes = [n for n in result.report().notes if "pays for itself" in n]
+    chosen = result.chosen_row
+    assert len(notes) == (chosen["nonzero"] == 0 or chosen["two_part_bits"] >= uniform)
     saved = json.loads((tmp_path / "sel" / "results.json").read_text())
     assert saved["chosen"] == result.chosen_row["key"]
     assert (tmp_path / "sel" / "selection.png").stat().st_size > 0
