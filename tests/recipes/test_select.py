@@ -222,7 +222,7 @@ def test_cheapest_step_minimises_the_cost_over_quarter_octaves() -> None:
 def test_select_always_has_the_all_pruned_candidate_and_charges_the_choice(
     tmp_path: Path,
 ) -> None:
-    config = SelectConfig(dataset="sklearn:iris", alphas=(0.001, 0.01), **FAST)
+    config = SelectConfig(dataset="sklearn:iris", alphas=(0.001, 0.01), widths=(32,), **FAST)
     result = run_select(config, folder=RunFolder.new(tmp_path / "sel", kind="select"))
     keys = [row["key"] for row in result.rows]
     assert keys[0] == "all-pruned" and len(keys) == 3
@@ -233,14 +233,32 @@ def test_select_always_has_the_all_pruned_candidate_and_charges_the_choice(
     assert result.uniform_bits == pytest.approx(uniform)
     all_pruned = result.rows[0]
     assert all_pruned["data_bits"] == math.ceil(uniform)  # the exact uniform stream
+    # four epochs teach the MLP nothing a weight pays for: the select says so in one line
+    notes = [n for n in result.report().notes if "pays for itself" in n]
+    chosen = result.chosen_row
+    assert len(notes) == (chosen["nonzero"] == 0 or chosen["two_part_bits"] >= uniform)
     saved = json.loads((tmp_path / "sel" / "results.json").read_text())
     assert saved["chosen"] == result.chosen_row["key"]
     assert (tmp_path / "sel" / "selection.png").stat().st_size > 0
     assert (tmp_path / "sel" / "selected.mdlw").stat().st_size > 0
 
 
+def test_default_grid_has_a_linear_model_beside_the_mlp_and_seven_strengths() -> None:
+    jobs = SelectConfig(dataset="sklearn:iris").candidates(0.08)
+    assert len(jobs) == 2 * 7
+    linear = [job for key, job in jobs if key.startswith("drr-h0-")]
+    mlp = [job for key, job in jobs if key.startswith("drr-h32-")]
+    assert len(linear) == len(mlp) == 7
+    assert {job.hidden for job in linear} == {()} and {job.lr for job in linear} == {0.01}
+    assert {job.lr for job in mlp} == {FitConfig().lr}  # the MLP keeps fit's settings
+    # α·2^k for k = −4…2, exactly
+    assert sorted(job.alpha for job in linear) == [0.08 * 2.0**k for k in range(-4, 3)]
+    # an explicit --widths is taken as given
+    assert len(SelectConfig(dataset="sklearn:iris", widths=(16,)).candidates(0.08)) == 7
+
+
 def test_select_resumes_without_rerunning_finished_candidates(tmp_path: Path) -> None:
-    config = SelectConfig(dataset="sklearn:wine", alphas=(0.003, 0.03), **FAST)
+    config = SelectConfig(dataset="sklearn:wine", alphas=(0.003, 0.03), widths=(0,), **FAST)
     folder = RunFolder.new(tmp_path / "sel", kind="select")
     first = run_select(config, folder=folder)
     (tmp_path / "sel" / "results.json").unlink()  # as if killed before the end
@@ -260,6 +278,7 @@ def test_select_resumes_without_rerunning_finished_candidates(tmp_path: Path) ->
         (["select", "--workers", "0"], "workers must be >= 1"),
         (["select", "--data", "missing.csv", "--target", "y"], "missing.csv"),
         (["select", "--alpha", "lots"], "--alpha"),
+        (["select", "--linear-lr", "0"], "linear learning rate must be > 0"),
     ],
 )
 def test_select_bad_input_is_one_line_and_exit_2(

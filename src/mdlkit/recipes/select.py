@@ -1,8 +1,9 @@
 """Recipe: choose the strength (and width, method) by the code itself, and pay for the choice.
 
 Reads top to bottom: load the data, list the candidates — every strength α of the grid (by
-default α* · 2^k for k = −2…2, α* = c·ln2/n from the weight codec's cost per nonzero), for every
-width and method asked for — plus the model with EVERY weight pruned, which is always a
+default α* · 2^k for k = −4…2, α* = c·ln2/n from the weight codec's cost per nonzero), for every
+width (by default a linear model, trained at ``linear_lr``, and the MLP of --hidden) and method
+asked for — plus the model with EVERY weight pruned, which is always a
 candidate; run each through the fit pipeline (resumable; in local processes, one per core by
 default, or on a Ray cluster), take the shortest two-part code and charge log2 G bits for
 having chosen among G candidates. Beside it: the uniform code and, as the reference for small
@@ -42,6 +43,7 @@ from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.regularizers import METHODS
 from mdlkit.report import Report, plot_selection
+from mdlkit.report.notes import empty_model_note
 from mdlkit.report.selection import selection_table
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
@@ -59,9 +61,12 @@ class SelectConfig(FitConfig):
     """A fit, tried over a grid; the options of ``fit`` set everything the grid does not."""
 
     alphas: tuple[float, ...] = ()
-    """strengths to try, comma-separated (default: α·2^k, k = −2…2, α from --alpha)"""
+    """strengths to try, comma-separated (default: α·2^k, k = −4…2, α from --alpha)"""
     widths: tuple[int, ...] = ()
-    """MLP hidden widths to try, comma-separated, one layer each, 0 = linear (default: --hidden)"""
+    """MLP hidden widths to try, comma-separated, one layer each, 0 = linear (default: a linear
+    model and --hidden)"""
+    linear_lr: float = 0.01
+    """Adam learning rate of the linear candidates (width 0)"""
     methods: tuple[str, ...] = ()
     """methods to try, comma-separated: drr, l1, pmmp (default: --method)"""
     prequential: bool = True
@@ -84,6 +89,8 @@ class SelectConfig(FitConfig):
             raise MdlkitError("every width in --widths must be >= 0 (0: no hidden layer)")
         if self.widths and self.model != "mlp":
             raise MdlkitError("--widths sets the hidden layer of an MLP; use --model mlp")
+        if not self.linear_lr > 0:
+            raise MdlkitError(f"linear learning rate must be > 0, got {self.linear_lr}")
         check_executor_options(self.workers, self.ray)
 
     def fit_config(self) -> FitConfig:
@@ -94,16 +101,23 @@ class SelectConfig(FitConfig):
     def candidates(self, center: float) -> list[tuple[str, FitConfig]]:
         """``(key, config)`` of every trained candidate; ``center`` is α when --alpha is auto."""
         base = self.fit_config()
-        alphas = self.alphas or tuple(center * 2.0**k for k in range(-2, 3))
-        widths = self.widths or (None,)
+        alphas = self.alphas or tuple(center * 2.0**k for k in range(-4, 3))
+        # On small tables the linear model is often the only one whose weights pay for
+        # themselves; an MLP with hidden layers gets it beside its own width by default.
+        widths: tuple[int | None, ...] = self.widths or (
+            (0, None) if self.model == "mlp" and base.hidden else (None,)
+        )
         methods = self.methods or (self.method,)
         jobs = []
         for method in methods:
             for width in widths:
                 hidden = base.hidden if width is None else (width,) if width else ()
+                # a linear model with Adam at 1e-3 stops far from its optimum within the epochs
+                lr = self.linear_lr if not hidden and self.model == "mlp" else base.lr
                 for alpha in alphas:
                     key = f"{method}-h{'x'.join(map(str, hidden)) or 0}-a{alpha:.4g}"
-                    jobs.append((key, replace(base, method=method, hidden=hidden, alpha=alpha)))
+                    job = replace(base, method=method, hidden=hidden, alpha=alpha, lr=lr)
+                    jobs.append((key, job))
         return jobs
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,6 +180,14 @@ class SelectResult:
             )
         if self.prequential_bits is not None:
             notes.append(f"prequential code of the same family: {self.prequential_bits:,.1f} bits")
+        warning = empty_model_note(
+            self.chosen_row["nonzero"],
+            self.chosen_row["two_part_bits"],
+            self.uniform_bits,
+            self.prequential_bits,
+        )
+        if warning is not None:
+            notes.append(warning)
         auto = "" if self.alpha_auto is None else f"α auto = {self.alpha_auto:.4g}, "
         notes.append(
             f"bound (all-pruned model + choice): {self.bound_bits:,.1f} bits; "
