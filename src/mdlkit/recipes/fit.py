@@ -28,6 +28,7 @@ from mdlkit.models import ModelSpec
 from mdlkit.pruning import count_nonzero, count_parameters
 from mdlkit.recipes.fit_config import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.report import Report, fit_table, plot_fit_runs
+from mdlkit.report.notes import empty_model_note
 from mdlkit.runs import RunFolder
 from mdlkit.training import PipelineResult, PruneResult, TrainResult, shortest_model
 from mdlkit.training.distributed import init_from_environment
@@ -208,8 +209,12 @@ def _code_and_write(
 def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
     """One column per run, one row per figure (bits throughout), and each run's time."""
     table = fit_table([(name, r.summary()) for name, r in runs], title)
-    notes = tuple(f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs)
-    return Report(table, notes)
+    notes = [f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs]
+    for name, r in runs:  # a code no shorter than sending the labels as they are says so
+        uniform = None if r.uniform is None else r.uniform.total
+        note = empty_model_note(r.nonzero, r.two_part.length.total, uniform)
+        notes += [f"{name}: {note}"] if note is not None else []
+    return Report(table, tuple(notes))
 
 
 def write_fit_outputs(

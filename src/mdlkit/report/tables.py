@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mdlkit.coding.weights import OVERHEAD_BYTES
+from mdlkit.report.notes import compression_rate_text
 
 __all__ = ["Report", "fit_table", "render_text"]
 
@@ -44,7 +45,7 @@ def _cells(s: Mapping[str, Any]) -> dict[str, str]:
         "mse": _maybe(s.get("test_mse"), ".3g"),
         "sigma": _maybe(s.get("sigma"), ".4g"),
         "nz": f"{s['nonzero']:,} / {s['params']:,}",
-        "cr": f"{s['compression_rate']:.1f}",
+        "cr": compression_rate_text(s["params"], s["nonzero"]),
         "f32": f"{mb['float32_dense']:,.0f}",
         "4b": f"{mb['4_bytes_per_nonzero']:,.0f}",
         "codec": f"{mb['codec']:,.0f}",
