@@ -76,8 +76,7 @@ class BenchCompressConfig:
     ppmd: bool = True
     """include PPMd (needs pyppmd)"""
     startup: bool = True
-    """also time each command-line tool on the PATH and mdlz as a whole process on the first
-    5,000 bytes of the first file (start-up included)"""
+    """also time each compressor's command and mdlz as a whole process on 5,000 bytes"""
 
     def __post_init__(self) -> None:
         # A command line may hand over a list, a script Paths: store a tuple of strings.

@@ -63,8 +63,7 @@ class SelectConfig(FitConfig):
     alphas: tuple[float, ...] = ()
     """strengths to try, comma-separated (default: α·2^k, k = −4…2, α from --alpha)"""
     widths: tuple[int, ...] = ()
-    """MLP hidden widths to try, comma-separated, one layer each, 0 = linear (default: a linear
-    model and --hidden)"""
+    """hidden widths to try, comma-separated, 0 = linear (default: linear and --hidden)"""
     linear_lr: float = 0.01
     """Adam learning rate of the linear candidates (width 0)"""
     methods: tuple[str, ...] = ()
