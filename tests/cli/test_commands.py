@@ -140,3 +140,22 @@ def test_resume_refuses_options_that_would_change_the_stored_settings(
     (out / "config.json").write_text(json.dumps({"runs": one, "environment": {}}))
     refused(["fit", "--resume", str(out), "--epochs", "10", "--lr", "0.5"], "drop --epochs, --lr")
     assert [p.name for p in out.iterdir()] == ["config.json"]
+
+
+def test_a_piped_table_is_printed_whole(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rich.table import Table
+
+    from mdlkit.cli.running import _show
+    from mdlkit.report import Report
+    from mdlkit.runs import RunFolder
+
+    label = "two-part total (codec + σ and side info + coded data), a row far wider than 80"
+    table = Table(title="t")
+    table.add_column("figure")
+    table.add_column("value")
+    table.add_row(label, "1,416")
+    note = "a note " * 20  # 140 characters
+    _show(Report(table, (note.strip(),)), RunFolder(tmp_path))
+    lines = capsys.readouterr().out.splitlines()  # captured: not a terminal
+    assert any(label in line and "1,416" in line for line in lines)
+    assert note.strip() in lines

@@ -28,10 +28,16 @@ __all__ = ["EXIT_USAGE", "main"]
 EXIT_USAGE = 2
 
 
+PIPED_WIDTH = 400
+"""Columns a table may take when the output is not a terminal."""
+
+
 def _show(report: Report, folder: RunFolder) -> None:
     from rich.console import Console
 
-    console = Console()
+    # A terminal wraps at its own width; a pipe or a file gets every table row and note whole
+    # (rich would otherwise assume 80 columns and fold them).
+    console = Console() if sys.stdout.isatty() else Console(width=PIPED_WIDTH, soft_wrap=False)
     if isinstance(report.table, str):
         print(report.table)
     else:
