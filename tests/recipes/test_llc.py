@@ -6,17 +6,21 @@ import json
 import math
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from rich.table import Table
 
 from mdlkit.cli import main
-from mdlkit.coding import read_model
-from mdlkit.complexity import LLCSettings, estimate_llc
+from mdlkit.coding import decode_spec, encode_model, read_model
+from mdlkit.complexity import LLCSettings, estimate_llc, make_toy
 from mdlkit.data import load_dataset
 from mdlkit.heads import CategoricalHead, GaussianHead
 from mdlkit.recipes.fit_run import read_fit_run
+from mdlkit.report import render_text
+from mdlkit.report.llc_tables import llc_report
 
 TINY = ["--chains", "2", "--burn-in", "20", "--draws", "50", "--no-progress"]
 SETTINGS = LLCSettings(chains=2, burn_in=20, draws=50)
@@ -136,6 +140,15 @@ def _bad_inputs(tmp: Path, fit_run: Path) -> dict[str, tuple[list[str], str]]:
     config = json.loads((two_runs / "config.json").read_text())
     config["runs"]["drr"] = config["runs"]["none"]
     (two_runs / "config.json").write_text(json.dumps(config))
+    pruned = tmp / "pruned"  # the same run, every weight pruned
+    shutil.copytree(fit_run, pruned)
+    weights = pruned / "none.mdlw"
+    model = read_model(weights)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    weights.unlink()
+    encode_model(model, decode_spec((fit_run / "none.mdlw").read_bytes()), 1.0).write(weights)
     toy = ["--toy", "linear"]
     return {
         "not a run folder": ([str(tmp / "empty")], "not an mdlkit run folder"),
@@ -144,6 +157,7 @@ def _bad_inputs(tmp: Path, fit_run: Path) -> dict[str, tuple[list[str], str]]:
         "unfinished run": ([str(unfinished)], "has not finished"),
         "several runs": ([str(two_runs)], "choose one with --run-name"),
         "no such run": ([str(fit_run), "--run-name", "drr"], "has no run 'drr'"),
+        "every weight pruned": ([str(pruned)], "has every weight pruned"),
         "negative step": ([*toy, "--step", "-1"], "the SGLD step must be > 0"),
         "ε·γ >= 2": ([*toy, "--step", "0.5", "--gamma", "4"], "makes SGLD unstable"),
         "unknown toy": (["--toy", "lineer"], "unknown toy 'lineer'"),
@@ -162,3 +176,14 @@ def test_every_bad_input_is_one_line_and_exit_2_and_no_folder(
     for argv, message in _bad_inputs(tmp_path, fit_run).values():
         refused(["llc", *argv, "--out", str(out)], message)
     refused(["llc", "--toy", "linear", "--step", "-1"])  # the default folder too
+
+
+def test_a_negative_estimate_says_so_in_the_tables_first_line() -> None:
+    toy = make_toy("linear", n=200)
+    result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=SETTINGS)
+    for llc, flagged in ((result.llc, False), (-abs(result.llc) - 1.0, True)):
+        report = llc_report("toy", replace(result, llc=llc), d=25, n=200, loss="nll",
+                            true_llc=None, relative_error=None, warnings=())  # fmt: skip
+        assert isinstance(report.table, Table)
+        first = render_text(report.table).strip().splitlines()[0]
+        assert ("w* is not a minimum: train longer" in first) is flagged, first

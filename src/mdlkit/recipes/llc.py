@@ -38,6 +38,7 @@ from mdlkit.data import Split
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head
+from mdlkit.pruning import count_nonzero
 from mdlkit.recipes.fit_run import read_fit_run
 from mdlkit.report import Report, plot_llc_calibration, plot_llc_traces
 from mdlkit.report.llc_tables import llc_calibration_report, llc_report
@@ -151,6 +152,11 @@ def _run_subject(config: LLCConfig) -> _Subject:
     assert config.run_dir is not None
     run = read_fit_run(config.run_dir, config.run_name)
     path, fit, model, train = run.path, run.config, run.model, run.splits.train
+    if count_nonzero(model) == 0:  # a constant model: no minimum, nothing to sample around
+        raise MdlkitError(
+            f"the model of {path} ({run.name}) has every weight pruned, so λ̂ means nothing; "
+            "fit it with a smaller --alpha (or --method none) and measure that run"
+        )
     head: Head
     sigma = run.figures.get("sigma")
     if run.splits.n_classes is not None:

@@ -42,7 +42,9 @@ def llc_report(
 ) -> Report:
     """λ̂ ± std and per chain, the true λ and the relative error (when known), d/2 (λ ≤ d/2
     always; ``d`` parameters), the settings (``n`` samples), then the loss and any warnings."""
-    table = Table(title=f"mdlkit llc: {title}")
+    # λ̂ < 0 means the sampled loss lies below L_n(w*): the first thing a reader must see.
+    verdict = " — w* is not a minimum: train longer" if r.llc < 0 else ""
+    table = Table(title=f"mdlkit llc: {title}{verdict}")
     table.add_column("")
     table.add_column("value", justify="right")
     table.add_row("λ̂ (mean ± std over chains)", f"{r.llc:.4g} ± {r.std:.2g}")
