@@ -45,7 +45,8 @@ class Splits:
     ``vocab_size`` is set when the inputs are token ids in ``[0, vocab_size)`` (a sequence
     model's, fed to an embedding) and ``None`` when they are real numbers. ``scaling`` is the
     standardization applied to a user's table (:mod:`mdlkit.data.tabular`), fitted on the
-    training split; ``None`` for the built-in datasets.
+    training split; ``None`` for the built-in datasets. ``task_reason`` says, for a user's table,
+    which task was chosen and why (one line a command prints).
     """
 
     name: str
@@ -55,6 +56,7 @@ class Splits:
     n_classes: int | None
     vocab_size: int | None = None
     scaling: Scaling | None = None
+    task_reason: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

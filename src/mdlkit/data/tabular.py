@@ -98,6 +98,23 @@ def _task_of(table: Table, task: str, name: str) -> Literal["classification", "r
     return _resolve_task(table.kind, table.outputs, task, name, ", ".join(table.target_names))
 
 
+def _task_reason(table: Table, task: str, decided: str) -> str:
+    """One line: the task and why (``--task`` given, or what the target column holds)."""
+    target = ", ".join(table.target_names)
+    if task != "auto":
+        return f"task: {decided} (--task {task})"
+    if decided == "classification":
+        other = "" if table.kind == "text" else "; --task regression treats them as numbers"
+        return f"task: classification (target {target!r} holds {table.kind} labels{other})"
+    values = np.unique(table.y[np.isfinite(table.y)]) if table.outputs == 1 else np.zeros(0)
+    if 1 < len(values) <= 20:
+        return (
+            f"task: regression (target {target!r} holds real numbers, {len(values)} distinct: "
+            f"{values.min():g} … {values.max():g}; --task classification treats them as classes)"
+        )
+    return f"task: regression (target {target!r} holds real numbers)"
+
+
 def _subset(
     train: np.ndarray, labels: np.ndarray | None, n_train: int | None, seed: int, name: str
 ) -> np.ndarray:
@@ -232,7 +249,8 @@ def _splits(
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise MdlkitError("val_fraction and test_fraction must be in (0, 1) and sum to less than 1")
     targets: np.ndarray
-    if _task_of(table, task, name) == "classification":
+    decided = _task_of(table, task, name)
+    if decided == "classification":
         labels, class_names = _classes(table, name)
         train, val, test = _classification_indices(
             table, labels, class_names, fractions=fractions, seed=seed, name=name
@@ -266,7 +284,10 @@ def _splits(
         y_rows = targets[rows] if n_classes is not None else scaling.scale_y(targets[rows])
         return Split(torch.from_numpy(scaling.scale_x(table.x[rows])), torch.from_numpy(y_rows))
 
-    return Splits(name, part(train), part(val), part(test), n_classes, scaling=scaling)
+    reason = _task_reason(table, task, decided)
+    return Splits(
+        name, part(train), part(val), part(test), n_classes, scaling=scaling, task_reason=reason
+    )
 
 
 def check_tabular(name: str, *, target: str | None = None, task: str = "auto") -> None:

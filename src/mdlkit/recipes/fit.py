@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -61,6 +62,8 @@ class FitResult:
     seconds: float
     alpha: float = 0.0
     bits_per_nonzero: float | None = None
+    task_reason: str | None = None
+    target_errors: dict[str, float] | None = None
 
     @property
     def compression_rate(self) -> float:
@@ -79,6 +82,7 @@ class FitResult:
             "task": "regression" if regression else "classification",
             "test_accuracy": None if regression else self.test.accuracy,
             "test_mse": 2 * self.test.loss if regression else None,
+            **(self.target_errors or {}),
             "test_loss_bits": None if regression else self.test.loss / LN2,
             "sigma": tp.sigma,
             "sigma_trained": tp.sigma_trained,
@@ -187,6 +191,7 @@ def _code_and_write(
         else None
     )
     decoded = code.decoded_model
+    errors = None if splits.n_classes is not None else _target_errors(decoded, splits)
     result = FitResult(
         config=config,
         spec=spec,
@@ -200,16 +205,33 @@ def _code_and_write(
         seconds=time.perf_counter() - start,
         alpha=alpha,
         bits_per_nonzero=bits_per_nonzero,
+        task_reason=splits.task_reason,
+        target_errors=errors,
     )
     if folder is not None:
         write_fit_outputs(folder, [(config.method, result)], result.report())
     return result
 
 
+@torch.no_grad()
+def _target_errors(model: nn.Module, splits: Splits) -> dict[str, float]:
+    """Test RMSE and MAE in the target's own units: the standardized residuals times the
+    training targets' standard deviation (1 where the data came unscaled)."""
+    model.eval()
+    residual = (model(splits.test.x) - splits.test.y).double().numpy()
+    if splits.scaling is not None and splits.scaling.target_std is not None:
+        residual = residual * np.asarray(splits.scaling.target_std)
+    return {
+        "test_rmse_target_units": float(np.sqrt(np.mean(residual**2))),
+        "test_mae_target_units": float(np.mean(np.abs(residual))),
+    }
+
+
 def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
     """One column per run, one row per figure (bits throughout), and each run's time."""
     table = fit_table([(name, r.summary()) for name, r in runs], title)
-    notes = [f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs]
+    notes = [f"{name}: {r.task_reason}" for name, r in runs[:1] if r.task_reason]
+    notes += [f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs]
     for name, r in runs:  # a code no shorter than sending the labels as they are says so
         uniform = None if r.uniform is None else r.uniform.total
         note = empty_model_note(r.nonzero, r.two_part.length.total, uniform)

@@ -18,7 +18,9 @@ __all__ = ["Report", "fit_table", "render_text"]
 
 _ROWS: tuple[tuple[str, str], ...] = (
     ("test accuracy (%)", "acc"),
-    ("test MSE", "mse"),
+    ("test MSE (standardized target)", "mse"),
+    ("test RMSE (target units)", "rmse"),
+    ("test MAE (target units)", "mae"),
     ("σ of the data code (RMS residual)", "sigma"),
     ("nonzero / parameters", "nz"),
     ("compression rate CR", "cr"),
@@ -43,6 +45,8 @@ def _cells(s: Mapping[str, Any]) -> dict[str, str]:
     return {
         "acc": _maybe(None if acc is None else 100 * acc, ".2f"),
         "mse": _maybe(s.get("test_mse"), ".3g"),
+        "rmse": _maybe(s.get("test_rmse_target_units"), ".4g"),
+        "mae": _maybe(s.get("test_mae_target_units"), ".4g"),
         "sigma": _maybe(s.get("sigma"), ".4g"),
         "nz": f"{s['nonzero']:,} / {s['params']:,}",
         "cr": compression_rate_text(s["params"], s["nonzero"]),
@@ -66,7 +70,8 @@ def fit_table(rows: Sequence[tuple[str, Mapping[str, Any]]], title: str = "") ->
     cells = [_cells(s) for _, s in rows]
     for label, key in _ROWS:
         values = [c[key] for c in cells]
-        if key in ("acc", "mse", "sigma", "arch", "uniform") and all(v == "—" for v in values):
+        hideable = ("acc", "mse", "rmse", "mae", "sigma", "arch", "uniform")
+        if key in hideable and all(v == "—" for v in values):
             continue  # a row that means nothing for these runs
         table.add_row(label, *values)
     return table

@@ -1,0 +1,24 @@
+"""fit's report in the user's terms: the task it chose and why, errors in the target's units."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mdlkit.recipes.fit import FitConfig, fit_data, run_fit
+
+
+def test_fit_reports_regression_errors_in_the_targets_own_units() -> None:
+    config = FitConfig(dataset="sklearn:diabetes", epochs=3, finetune_epochs=2, grid_epochs=1,
+                       warmup_epochs=1, window=4, hidden=(4,))  # fmt: skip
+    result = run_fit(config)
+    splits = fit_data(config)
+    model = result.two_part.decoded_model
+    with torch.no_grad():
+        residual = (model(splits.test.x) - splits.test.y).double().numpy()
+    assert splits.scaling is not None and splits.scaling.target_std is not None
+    residual = residual * np.asarray(splits.scaling.target_std)  # back to the target's units
+    summary = result.summary()
+    assert summary["test_rmse_target_units"] == float(np.sqrt(np.mean(residual**2)))
+    assert summary["test_mae_target_units"] == float(np.mean(np.abs(residual)))
+    assert "task: regression" in "\n".join(result.report().notes)
