@@ -232,6 +232,12 @@ def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
     table = fit_table([(name, r.summary()) for name, r in runs], title)
     notes = [f"{name}: {r.task_reason}" for name, r in runs[:1] if r.task_reason]
     notes += [f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs]
+    if any(not r.two_part.head.is_classification for _, r in runs):
+        notes.append(
+            "regression: the coder sends the range of target bins first (the 'side' bits of "
+            "the total) and renormalizes each Gaussian over that range, so the coded data can "
+            "be below the ideal bits, which count every bin"
+        )
     for name, r in runs:  # a code no shorter than sending the labels as they are says so
         uniform = None if r.uniform is None else r.uniform.total
         note = empty_model_note(r.nonzero, r.two_part.length.total, uniform)

@@ -28,8 +28,8 @@ _ROWS: tuple[tuple[str, str], ...] = (
     ("model bits: 4 bytes per nonzero (paper's convention, no index cost)", "4b"),
     (f"model bits: mdlkit codec (the .mdlw adds {OVERHEAD_BYTES} B magic/CRC)", "codec"),
     ("model bits: of which architecture (model spec)", "arch"),
-    ("data bits: ideal Σ −log2 p", "ideal"),
-    ("data bits: range-coded", "coded"),
+    ("data bits: ideal Σ −log2 p (regression: over every bin of N(f, σ²))", "ideal"),
+    ("data bits: range-coded (regression: within the sent bin range)", "coded"),
     ("two-part total (codec + σ and side info + coded data)", "two"),
     ("uniform code n·log2 K", "uniform"),
 )
