@@ -18,10 +18,12 @@ true λ of a toy), ``llc_trace.png`` (the chains' traces) and ``table.txt``; wit
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+import sys
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from torch import nn
 
 from mdlkit.complexity import (
@@ -332,6 +334,25 @@ class LLCCalibrationResult:
         folder.write_text("table.txt", self.report().text())
 
 
+PILOT_STEPS = (50, 200)
+"""Burn-in and draws of the one short chain run before the estimate (a few seconds)."""
+
+
+def _pilot(subject: _Subject, settings: LLCSettings, device: torch.device) -> None:
+    """One short chain first: if its λ̂ is already below 0, say so on stderr at once rather
+    than after the minutes the full estimate takes (the report's first line says it again)."""
+    burn_in, draws = PILOT_STEPS
+    pilot = replace(settings, chains=1, burn_in=min(burn_in, settings.burn_in),
+                    draws=min(draws, settings.draws))  # fmt: skip
+    early = estimate_llc(subject.model, subject.data, subject.loss_fn, settings=pilot,
+                         device=device)  # fmt: skip
+    if early.llc < 0:
+        sys.stderr.write(
+            f"mdlkit llc: w* is not a minimum: train longer (a {sum(PILOT_STEPS)}-step pilot "
+            f"chain gives λ̂ = {early.llc:.3g}; the full estimate follows)\n"
+        )
+
+
 def run_llc(
     config: LLCConfig, *, folder: RunFolder | None = None, progress: bool = False
 ) -> LLCRunResult | LLCCalibrationResult:
@@ -353,6 +374,7 @@ def run_llc(
         )  # fmt: skip
         result = LLCCalibrationResult(config, *found, calibration, subject.checks)
     else:
+        _pilot(subject, settings, device)
         estimate = estimate_llc(
             subject.model, subject.data, subject.loss_fn, settings=settings, progress=progress,
             device=device,
