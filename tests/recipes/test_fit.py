@@ -36,3 +36,13 @@ def test_regression_coded_data_below_ideal_is_the_sent_range_and_is_explained() 
     assert code.length.parts["side"] > 0
     assert code.data_coded_bits <= code.data_ideal_bits + 64
     assert any("renormalizes each Gaussian over that range" in n for n in result.report().notes)
+
+
+def test_fit_on_a_users_table_says_which_task_it_chose_first() -> None:
+    config = FitConfig(dataset="sklearn:iris", epochs=2, finetune_epochs=1, grid_epochs=0,
+                       warmup_epochs=0, window=4, hidden=(4,), method="none")  # fmt: skip
+    notes = run_fit(config).report().notes
+    assert notes[0] == (
+        "none: task: classification (target 'target' holds integer labels; "
+        "--task regression treats them as numbers)"
+    )

@@ -144,6 +144,7 @@ class SelectResult:
     alpha_auto: float | None
     bits_per_nonzero: float
     seconds: float
+    task_reason: str | None = None
 
     @property
     def chosen_row(self) -> dict[str, Any]:
@@ -167,7 +168,8 @@ class SelectResult:
     def report(self) -> Report:
         title = f"mdlkit select: {self.config.dataset}, {len(self.rows)} candidates"
         table = selection_table(title, self.rows, self.chosen, self.uniform_bits is None)
-        notes = [
+        notes = [self.task_reason] if self.task_reason else []
+        notes += [
             f"selected: {self.chosen_row['key']}, {self.selected_bits:,.1f} bits = "
             f"{self.chosen_row['two_part_bits']:,.0f} (its two-part code) + "
             f"{self.choice_bits:.2f} (log2 {len(self.rows)}: which candidate)",
@@ -336,6 +338,7 @@ def run_select(
         alpha_auto=center if config.alpha == "auto" else None,
         bits_per_nonzero=bits_per_nonzero,
         seconds=time.perf_counter() - start,
+        task_reason=splits.task_reason,
     )
     chosen = result.chosen_row["key"]
     # Written whole or not at all: a killed run that is resumed writes it again.
