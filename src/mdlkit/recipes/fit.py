@@ -227,6 +227,9 @@ def _target_errors(model: nn.Module, splits: Splits) -> dict[str, float]:
     }
 
 
+PLAIN_ADVICE = "train with a penalty (--method drr) to prune what does not pay"
+
+
 def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
     """One column per run, one row per figure (bits throughout), and each run's time."""
     table = fit_table([(name, r.summary()) for name, r in runs], title)
@@ -240,7 +243,11 @@ def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
         )
     for name, r in runs:  # a code no shorter than sending the labels as they are says so
         uniform = None if r.uniform is None else r.uniform.total
-        note = empty_model_note(r.nonzero, r.two_part.length.total, uniform)
+        note = (
+            empty_model_note(r.nonzero, r.two_part.length.total, uniform, advice=PLAIN_ADVICE)
+            if r.config.method == "none"
+            else empty_model_note(r.nonzero, r.two_part.length.total, uniform)
+        )
         notes += [f"{name}: {note}"] if note is not None else []
     return Report(table, tuple(notes))
 

@@ -22,11 +22,14 @@ def empty_model_note(
     two_part_bits: float,
     uniform_bits: float | None,
     prequential_bits: float | None = None,
+    *,
+    advice: str = "try smaller --alphas, a linear model (select --widths 0), or the prequential "
+    "code (mdlkit codelength)",
 ) -> str | None:
     """One line when the shortest two-part code keeps no weight (or is no shorter than the
     uniform code): the model learnt nothing the code can use. With the prequential length of the
     same family (the code that sends no model) and what to try. None when there is nothing to
-    say. Lengths in bits.
+    say. Lengths in bits; ``advice`` is what to try.
 
     >>> note = empty_model_note(0, 199.0, 142.6, 50.2)
     >>> for part in note.split("; ")[0].split(", "): print(part)
@@ -47,7 +50,4 @@ def empty_model_note(
             f", the prequential code of the same family {prequential_bits:,.0f} bits "
             f"({prequential_bits / uniform_bits:.2f}×)"
         )
-    return line + (
-        "; try smaller --alphas, a linear model (select --widths 0), or the prequential code "
-        "(mdlkit codelength)"
-    )
+    return f"{line}; {advice}"
