@@ -93,4 +93,6 @@ if __name__ == "__main__":
     parallel = init_from_environment(torch.device("cpu"))
     assert parallel is not None, "run me with torchrun --nproc_per_node 2"
     torch.save(run(parallel), Path(sys.argv[1]) / f"rank{parallel.rank}.pt")
+    # No rank may tear the group down while another still waits on it (gloo aborts then).
+    parallel.barrier()
     torch.distributed.destroy_process_group()
