@@ -113,6 +113,7 @@ def _worker(out: Path) -> None:
     if parallel is None or parallel.rank == 0:
         out.write_text(json.dumps(times))
     if parallel is not None:
+        parallel.barrier()  # no rank tears the group down while another still uses it
         torch.distributed.destroy_process_group()
 
 
