@@ -282,4 +282,3 @@ class _Counting:
         data = self.src.read(n)
         self.count += len(data)
         return data
-
