@@ -158,6 +158,7 @@ def _bad_inputs(tmp: Path, fit_run: Path) -> dict[str, tuple[list[str], str]]:
         "several runs": ([str(two_runs)], "choose one with --run-name"),
         "no such run": ([str(fit_run), "--run-name", "drr"], "has no run 'drr'"),
         "every weight pruned": ([str(pruned)], "has every weight pruned"),
+        "check with calibrate": ([*toy, "--calibrate", "--check-step"], "drop it with"),
         "negative step": ([*toy, "--step", "-1"], "the SGLD step must be > 0"),
         "ε·γ >= 2": ([*toy, "--step", "0.5", "--gamma", "4"], "makes SGLD unstable"),
         "unknown toy": (["--toy", "lineer"], "unknown toy 'lineer'"),
@@ -187,3 +188,15 @@ def test_a_negative_estimate_says_so_in_the_tables_first_line() -> None:
         assert isinstance(report.table, Table)
         first = render_text(report.table).strip().splitlines()[0]
         assert ("w* is not a minimum: train longer" in first) is flagged, first
+
+
+def test_check_step_reports_the_half_step_estimate_and_warns_when_they_differ(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "llc"
+    argv = ["llc", "--toy", "linear", "--toy-n", "2000", "--step", "3e-3", "--check-step"]
+    assert main([*argv, "--out", str(out), *TINY]) == 0
+    saved = json.loads((out / "llc.json").read_text())
+    assert saved["settings"]["step"] == 1.5e-3  # the half step's estimate is the one reported
+    assert any("when the step is halved" in w for w in saved["warnings"])
+    assert "when the step is halved" in capsys.readouterr().out

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import torch
 from torch import nn
 
 from mdlkit.complexity.llc import LLCResult, LLCSettings, estimate_llc
@@ -99,11 +100,14 @@ def check_step(
     batches: Callable[[int], Batches] | None = None,
     threshold: float = STEP_CHECK_THRESHOLD,
     progress: bool = False,
+    device: torch.device | str | None = None,
 ) -> StepCheck:
     """λ̂ at ``settings.step`` and at half of it (everything else the same; see the module
     docstring). The model is not changed."""
     settings = settings or LLCSettings()
-    kwargs: dict[str, Any] = {"settings": settings, "batches": batches, "progress": progress}
+    kwargs: dict[str, Any] = {
+        "settings": settings, "batches": batches, "progress": progress, "device": device,
+    }  # fmt: skip
     at_step = estimate_llc(model, data, loss_fn, **kwargs)
     kwargs["settings"] = replace(settings, step=settings.step / 2)
     at_half = estimate_llc(model, data, loss_fn, **kwargs)

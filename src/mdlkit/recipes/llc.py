@@ -33,6 +33,7 @@ from mdlkit.complexity import (
     LLCResult,
     LLCSettings,
     calibrate_llc,
+    check_step,
     estimate_llc,
     make_toy,
 )
@@ -91,6 +92,8 @@ class LLCConfig:
     """sgld, or rmsprop (preconditioned; overestimates λ on the toys)"""
     calibrate: bool = False
     """sweep the step (and γ) instead, print λ̂ at each and recommend a setting"""
+    check_step: bool = False
+    """also estimate at half the step; warn and report that one if λ̂ moves by over 8 %"""
     steps: tuple[float, ...] = ()
     """steps the calibration tries, comma-separated (default 1e-7 … 3.2e-2, √10 apart)"""
     gammas: tuple[float, ...] = ()
@@ -124,6 +127,8 @@ class LLCConfig:
                 raise MdlkitError(f"a toy needs at least 10 samples, got --toy-n {self.toy_n}")
             make_toy(self.toy, n=10)  # an unknown name or an impossible rank, cheaply
         self.settings().validate()
+        if self.check_step and self.calibrate:
+            raise MdlkitError("--check-step checks an estimate; drop it with --calibrate")
         if (self.steps or self.gammas) and not self.calibrate:
             raise MdlkitError("--steps and --gammas set the calibration's sweep; add --calibrate")
         if any(not (s > 0 and math.isfinite(s)) for s in self.steps):
@@ -375,11 +380,18 @@ def run_llc(
         result = LLCCalibrationResult(config, *found, calibration, subject.checks)
     else:
         _pilot(subject, settings, device)
-        estimate = estimate_llc(
-            subject.model, subject.data, subject.loss_fn, settings=settings, progress=progress,
-            device=device,
-        )  # fmt: skip
-        result = LLCRunResult(config, *found, estimate, subject.checks)
+        checks = subject.checks
+        if config.check_step:  # λ̂ at ε and ε/2: the estimate with less step bias is reported
+            check = check_step(subject.model, subject.data, subject.loss_fn, settings=settings,
+                               progress=progress, device=device)  # fmt: skip
+            estimate, warning = check.chosen, check.warning()
+            checks += (warning,) if warning is not None else ()
+        else:
+            estimate = estimate_llc(
+                subject.model, subject.data, subject.loss_fn, settings=settings,
+                progress=progress, device=device,
+            )  # fmt: skip
+        result = LLCRunResult(config, *found, estimate, checks)
     if folder is not None:
         folder.start({"config": asdict(config)})
         result.write(folder)
