@@ -22,6 +22,7 @@ from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head, outputs
 from mdlkit.models.spec import ModelSpec
+from mdlkit.training.augment import ShiftedBatches
 from mdlkit.training.loop import TrainConfig, train
 
 __all__ = ["Fitted", "Learner", "TorchLearner", "fit_temperature"]
@@ -92,6 +93,8 @@ class TorchLearner:
             (replay), which usually gives shorter codes.
         calibrate: fit a softmax temperature on the held-out seen samples (classification).
         seed: model initialisation and shuffling seed (block k uses seed + k).
+        shift: train on images moved by random shifts of up to this many pixels
+            (:class:`~mdlkit.training.augment.ShiftedBatches`; 0: no augmentation).
         epsilon: for real-valued targets, the precision they are coded at; the learner trains a
             :class:`~mdlkit.heads.GaussianHead` whose learned σ is the σ the block is coded with.
         device: where each block's model trains (its predictions for coding are made on the
@@ -107,6 +110,7 @@ class TorchLearner:
     calibrate: bool = False
     holdout: float = 0.1
     seed: int = 0
+    shift: int = 0
     epsilon: float = 1e-3
     device: str = "cpu"
 
@@ -115,6 +119,8 @@ class TorchLearner:
             raise MdlkitError(f"learner mode must be scratch or continue, got {self.mode!r}")
         if not 0 < self.holdout < 1:
             raise MdlkitError("the held-out fraction must lie in (0, 1)")
+        if self.shift < 0:
+            raise MdlkitError(f"the augmentation shift must be >= 0 pixels, got {self.shift}")
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int) -> Fitted:
         n_hold = max(1, int(self.holdout * len(x))) if len(x) >= 2 else 0
@@ -131,8 +137,19 @@ class TorchLearner:
             CategoricalHead() if y.dtype == torch.int64 else GaussianHead(epsilon=self.epsilon)
         )
         config = replace(self.config, seed=self.seed + block)
+        batches = (
+            ShiftedBatches(config.batch_size, config.seed, self.shift) if self.shift else None
+        )
         with _deterministic(torch.device(self.device)):
-            train(model, train_split, hold_split, config, loss_fn=head, device=self.device)
+            train(
+                model,
+                train_split,
+                hold_split,
+                config,
+                loss_fn=head,
+                device=self.device,
+                batches=batches,
+            )
         if isinstance(head, GaussianHead):
             return Fitted(model, hold_split.x, hold_split.y, head=head.with_sigma(head.sigma))
         fitted = Fitted(model, hold_split.x, hold_split.y)

@@ -62,6 +62,7 @@ MODEL_KINDS: tuple[str, ...] = (
     "teacher",
     "byte_transformer",
     "byte_rnn",
+    "vgg-cnn",
 )
 """The model kinds a format-3 file names, by index. APPEND ONLY: an index, once written, means
 its kind forever (a new kind of :data:`~mdlkit.models.spec.MODEL_BUILDERS` goes at the end)."""

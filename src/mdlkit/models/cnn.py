@@ -6,7 +6,7 @@ from torch import nn
 
 from mdlkit.errors import MdlkitError
 
-__all__ = ["lenet5_caffe", "small_cnn"]
+__all__ = ["lenet5_caffe", "small_cnn", "vgg_cnn"]
 
 
 def lenet5_caffe(n_classes: int = 10) -> nn.Sequential:
@@ -49,4 +49,38 @@ def small_cnn(image_size: int = 28, n_classes: int = 10, channels: int = 8) -> n
         nn.MaxPool2d(2),
         nn.Flatten(),
         nn.Linear(2 * channels * side * side, n_classes),
+    )
+
+
+def vgg_cnn(
+    image_size: int = 28, n_classes: int = 10, channels: int = 32, hidden: int = 128
+) -> nn.Sequential:
+    """A VGG-like network (the kind Blier & Ollivier code MNIST with): two stages of two 3×3
+    convolutions (c, then 2c channels, padding 1, ReLU) each followed by maxpool2, then
+    fc → ``hidden`` → ReLU → fc. No batch normalisation, so the weights are all there is.
+
+    >>> sum(p.numel() for p in vgg_cnn(8, channels=4, hidden=16).parameters())
+    1766
+    """
+    if image_size < 4 or channels < 1 or hidden < 1:
+        raise MdlkitError(
+            f"vgg_cnn needs image_size >= 4, channels >= 1, hidden >= 1, got {image_size}"
+        )
+    side = image_size // 2 // 2
+    c = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(c, c, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c, 2 * c, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(2 * c, 2 * c, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(2 * c * side * side, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, n_classes),
     )

@@ -19,7 +19,7 @@ from typing import Any
 from torch import nn
 
 from mdlkit.errors import MdlkitError
-from mdlkit.models.cnn import lenet5_caffe, small_cnn
+from mdlkit.models.cnn import lenet5_caffe, small_cnn, vgg_cnn
 from mdlkit.models.mlp import lenet_300_100, mlp
 from mdlkit.models.sequence import ByteRNN, ByteTransformer
 from mdlkit.models.teacher_student import student_mlp, teacher_mlp
@@ -35,6 +35,7 @@ MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "teacher": teacher_mlp,
     "byte_transformer": ByteTransformer,
     "byte_rnn": ByteRNN,
+    "vgg-cnn": vgg_cnn,
 }
 
 
