@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "Evaluation",
     "GaussianHead",
     "Head",
+    "TemperatureMixtureHead",
     "evaluate",
     "head_for",
     "outputs",
@@ -143,6 +145,50 @@ class CategoricalHead(Head):
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}"
+
+
+class TemperatureMixtureHead(CategoricalHead):
+    """A mixture of tempered softmaxes: p(y | x) = Σ_j w_j softmax(logits / T_j)_y.
+
+    The coding head of a calibrated online learner: the weights w_j are a posterior over the
+    temperatures T_j given held-out samples, so a handful of samples cannot push the code to a
+    single over-sharp T (a mixture pays at most −log2 w_j over its component j). Computed in
+    float64; the loss is −ln p(y | x), mean nats per sample.
+
+    >>> logits = torch.tensor([[0.0, math.log(3.0)]])
+    >>> TemperatureMixtureHead([1.0, 2.0], [1.0, 0.0]).distribution(logits).probs.round(6)
+    array([[0.25, 0.75]])
+    >>> TemperatureMixtureHead([1.0, 1e9], [0.5, 0.5]).distribution(logits).probs.round(6)
+    array([[0.375, 0.625]])
+    """
+
+    def __init__(self, temperatures: Sequence[float], weights: Sequence[float]) -> None:
+        super().__init__()
+        t, w = np.asarray(temperatures, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+        if t.ndim != 1 or t.shape != w.shape or not len(t) or (t <= 0).any() or (w < 0).any():
+            raise MdlkitError("a temperature mixture needs positive temperatures and weights ≥ 0")
+        if not w.sum() > 0:
+            raise MdlkitError("a temperature mixture needs some weight > 0")
+        keep = w > 0
+        self.temperatures, self.weights = t[keep], w[keep] / w[keep].sum()
+        self.temperature = float(self.temperatures[np.argmax(self.weights)])
+
+    def _probs(self, output: torch.Tensor) -> torch.Tensor:
+        logits = output.to(torch.float64).reshape(-1, output.shape[-1])
+        mixed = torch.zeros_like(logits)
+        for t, w in zip(self.temperatures.tolist(), self.weights.tolist(), strict=True):
+            mixed += w * torch.softmax(logits / t, dim=1)
+        return mixed
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logits, labels = _positions(output, target)
+        return -torch.log(self._probs(logits)[torch.arange(len(labels)), labels]).mean()
+
+    def distribution(self, output: torch.Tensor) -> Categorical:
+        return Categorical(self._probs(output).numpy())
+
+    def extra_repr(self) -> str:
+        return f"temperatures={self.temperatures.tolist()}, weights={self.weights.tolist()}"
 
 
 def _positions(output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

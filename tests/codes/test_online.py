@@ -177,6 +177,22 @@ def test_temperature_calibration_recovers_a_known_temperature() -> None:
         probs = torch.softmax(model(x) / 2.5, dim=1)
     y = torch.multinomial(probs, 1, generator=gen).squeeze(1)
     assert fit_temperature(model, x, y) == pytest.approx(2.5, rel=0.05)
+    # The posterior over the grid 2^(k/4) puts nearly all weight on its point nearest 2.5.
+    from mdlkit.codes.learners import temperature_posterior
+
+    head = temperature_posterior(model, x, y)
+    assert head.temperature == pytest.approx(2 ** (5 / 4))  # 2.378, the grid's nearest
+    assert head.weights.max() > 0.9
+    # Its weights are the likelihoods of the held-out labels, normalised (independently here).
+    few_x, few_y = x[:5], model(x[:5]).argmax(1)  # five samples, all predicted right
+    few = temperature_posterior(model, few_x, few_y)
+    grid = np.array([2 ** (k / 4) for k in range(-8, 17)])
+    with torch.no_grad():
+        lik = np.array(
+            [float(torch.softmax(model(few_x) / t, 1)[torch.arange(5), few_y].prod()) for t in grid]
+        )
+    assert np.allclose(few.weights, lik / lik.sum(), rtol=1e-6)
+    assert few.weights.max() < 0.5  # five samples leave it spread, not at T = 0.25
 
 
 def test_calibrated_prequential_code_still_decodes() -> None:
@@ -185,7 +201,7 @@ def test_calibrated_prequential_code_still_decodes() -> None:
     config = TrainConfig(max_epochs=10, batch_size=32, stopping=None)
     learner = TorchLearner(ModelSpec("mlp", {"sizes": [64, 10]}), config, calibrate=True)
     result = prequential_code(x, y, 10, learner, bounds)
-    assert all(f is not None and f.temperature != 1.0 for f in result.fitted)
+    assert all(f is not None and f.head is not None for f in result.fitted)
     assert np.array_equal(decode_online(encode_online(result), x, 10, [learner], bounds), y.numpy())
 
 

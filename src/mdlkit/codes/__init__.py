@@ -5,7 +5,14 @@ it was decoded back); :func:`uniform_codelength` is the closed-form baseline. Ch
 code (α from the description length, the charged choice among candidates): :mod:`.selection`.
 """
 
-from mdlkit.codes.learners import Fitted, Learner, TorchLearner, fit_temperature
+from mdlkit.codes.learners import (
+    TEMPERATURE_GRID,
+    Fitted,
+    Learner,
+    TorchLearner,
+    fit_temperature,
+    temperature_posterior,
+)
 from mdlkit.codes.online import (
     OnlineCode,
     decode_online,
@@ -33,6 +40,7 @@ from mdlkit.codes.uniform import (
 from mdlkit.codes.variational import VariationalCode, variational_code
 
 __all__ = [
+    "TEMPERATURE_GRID",
     "CodeResult",
     "Fitted",
     "Learner",
@@ -54,6 +62,7 @@ __all__ = [
     "prequential_code",
     "select_shortest",
     "switching_code",
+    "temperature_posterior",
     "two_part_bits",
     "two_part_code",
     "uniform_bits",
