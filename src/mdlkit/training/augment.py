@@ -81,4 +81,7 @@ class ShiftedBatches:
         self.generator.set_state(state["generator"])
 
     def __repr__(self) -> str:
-        return f"ShiftedBatches(batch_size={self.batch_size}, seed={self.seed}, max_shift={self.max_shift})"
+        return (
+            f"ShiftedBatches(batch_size={self.batch_size}, seed={self.seed}, "
+            f"max_shift={self.max_shift})"
+        )
