@@ -201,6 +201,7 @@ def _run(
     rate: Callable[[int], float],
     transmit: Callable[[Distribution], np.ndarray],
     learner_encoders: list[Encoder] | None = None,
+    on_block: Callable[[int, int, int, float], None] | None = None,
 ) -> _Pass:
     """The pass shared by encoder and decoder: ``transmit(dist)`` sends (encoder) or receives
     (decoder) the next ``len(dist)`` symbols; each learner's own stream is written if asked."""
@@ -247,6 +248,8 @@ def _run(
         else:
             assert probs is not None
             sample_bits[start:end] = -np.log2(probs[np.arange(start, end), block])
+        if on_block is not None:
+            on_block(k, start, end, float(sample_bits[start:end].sum()))
     return _Pass(labels, sample_bits, probs, learner_bits, history, fitted)
 
 
@@ -259,11 +262,23 @@ def prequential_code(
     *,
     epsilon: float | None = None,
     verify: bool = False,
+    on_block: Callable[[int, int, int, float], None] | None = None,
+    receiver: Learner | None = None,
 ) -> OnlineCode:
     """The prequential code of targets ``y`` given inputs ``x``: class labels (``n_classes``),
     or real values at precision ``epsilon`` (``n_classes=None``). It is the switching code over
     one learner; ``verify`` decodes the stream back (re-running the training)."""
-    return switching_code(x, y, n_classes, [learner], boundaries, epsilon=epsilon, verify=verify)
+    return switching_code(
+        x,
+        y,
+        n_classes,
+        [learner],
+        boundaries,
+        epsilon=epsilon,
+        verify=verify,
+        on_block=on_block,
+        receiver=None if receiver is None else [receiver],
+    )
 
 
 def switching_code(
@@ -276,9 +291,14 @@ def switching_code(
     *,
     epsilon: float | None = None,
     verify: bool = False,
+    on_block: Callable[[int, int, int, float], None] | None = None,
+    receiver: Sequence[Learner] | None = None,
 ) -> OnlineCode:
     """The switching (fixed-share) code over ``learners``; with one learner, its prequential
-    code exactly. The stream is always written; ``verify`` also decodes it back."""
+    code exactly. The stream is always written; ``verify`` also decodes it back, retraining
+    with ``receiver`` (default: ``learners``; pass the plain learners when ``learners`` load
+    stored fits, see :class:`~mdlkit.codes.block_cache.CachedLearner`). ``on_block(k, start,
+    end, bits)`` is called after each block is coded (progress)."""
     if not learners:
         raise MdlkitError("switching needs at least one learner")
     values = np.asarray(y)
@@ -312,12 +332,13 @@ def switching_code(
         position += len(dist)
         return block
 
-    result = _run(x, task, bounds, list(learners), rate, send, learner_encoders)
+    result = _run(x, task, bounds, list(learners), rate, send, learner_encoders, on_block)
     stream = encoder.finish()
     name = "switching" if len(learners) > 1 else "prequential"
     if verify:
+        decoders = list(receiver) if receiver is not None else list(learners)
         decoded = decode_online(
-            stream, x, n_classes, learners, bounds, rate, support=task.support, epsilon=epsilon
+            stream, x, n_classes, decoders, bounds, rate, support=task.support, epsilon=epsilon
         )
         if not np.array_equal(decoded, symbols):
             raise RuntimeError(f"{name}: decoded targets differ from the originals (a bug)")
