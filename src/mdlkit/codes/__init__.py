@@ -5,6 +5,7 @@ it was decoded back); :func:`uniform_codelength` is the closed-form baseline. Ch
 code (α from the description length, the charged choice among candidates): :mod:`.selection`.
 """
 
+from mdlkit.codes.block_cache import CachedLearner
 from mdlkit.codes.learners import (
     TEMPERATURE_GRID,
     Fitted,
@@ -20,6 +21,7 @@ from mdlkit.codes.online import (
     prequential_code,
     switching_code,
 )
+from mdlkit.codes.online_run import float32_two_part, run_online_codes
 from mdlkit.codes.result import CodeResult
 from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
 from mdlkit.codes.selection import (
@@ -41,6 +43,7 @@ from mdlkit.codes.variational import VariationalCode, variational_code
 
 __all__ = [
     "TEMPERATURE_GRID",
+    "CachedLearner",
     "CodeResult",
     "Fitted",
     "Learner",
@@ -58,8 +61,10 @@ __all__ = [
     "encode_online",
     "encode_uniform",
     "fit_temperature",
+    "float32_two_part",
     "fraction_schedule",
     "prequential_code",
+    "run_online_codes",
     "select_shortest",
     "switching_code",
     "temperature_posterior",

@@ -6,7 +6,7 @@ by name through :func:`load_dataset`. Windows of a byte stream for next-token mo
 from __future__ import annotations
 
 from mdlkit.data.digits import load_digits
-from mdlkit.data.mnist import MNIST_ENV, load_mnist, resolve_mnist_path
+from mdlkit.data.mnist import MNIST_ENV, load_mnist, read_mnist, resolve_mnist_path
 from mdlkit.data.registry import (
     DATASETS,
     check_dataset,
@@ -41,6 +41,7 @@ __all__ = [
     "load_mnist",
     "load_tabular",
     "make_teacher",
+    "read_mnist",
     "resolve_mnist_path",
     "sequence_splits",
     "sequence_windows",

@@ -17,7 +17,7 @@ from sklearn.model_selection import train_test_split
 from mdlkit.data.splits import Splits, _split
 from mdlkit.errors import MdlkitError
 
-__all__ = ["MNIST_ENV", "load_mnist", "resolve_mnist_path"]
+__all__ = ["MNIST_ENV", "load_mnist", "read_mnist", "resolve_mnist_path"]
 
 MNIST_ENV = "MDLKIT_MNIST"
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -34,6 +34,38 @@ def resolve_mnist_path(path: str | os.PathLike[str] | None) -> Path:
     return resolved
 
 
+def read_mnist(path: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
+    """The four arrays of the file, checked: images (N, H, W) with values in [0, 255], labels
+    (N,) integers ≥ 0, as many labels as images. One-line :class:`MdlkitError` otherwise."""
+    resolved = resolve_mnist_path(path)
+    try:
+        with np.load(resolved, allow_pickle=False) as f:
+            missing = [k for k in _KEYS if k not in f.files]
+            if missing:
+                raise MdlkitError(f"{resolved} lacks arrays {missing}; expected keys {list(_KEYS)}")
+            arrays = {k: f[k] for k in _KEYS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, MdlkitError):
+            raise
+        raise MdlkitError(f"cannot read {resolved} as an .npz file ({exc})") from None
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        bad = (
+            x.ndim != 3
+            or y.ndim != 1
+            or len(x) != len(y)
+            or not len(y)
+            or not np.issubdtype(y.dtype, np.integer)
+            or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating))
+        )
+        if bad or int(y.min()) < 0 or not (float(x.min()) >= 0 and float(x.max()) <= 255):
+            raise MdlkitError(
+                f"{resolved}: x_{part}/y_{part} are not images (N, H, W) in [0, 255] with N "
+                "integer labels >= 0; give an mnist.npz in the Keras layout"
+            )
+    return arrays
+
+
 def load_mnist(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -48,17 +80,7 @@ def load_mnist(
     validation split; the training split is the rest, or a stratified subset of ``n_train`` of it
     (the paper's 45k/5k/10k setting is ``n_train=45000``).
     """
-    resolved = resolve_mnist_path(path)
-    try:
-        with np.load(resolved, allow_pickle=False) as f:
-            missing = [k for k in _KEYS if k not in f.files]
-            if missing:
-                raise MdlkitError(f"{resolved} lacks arrays {missing}; expected keys {list(_KEYS)}")
-            arrays = {k: f[k] for k in _KEYS}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, MdlkitError):
-            raise
-        raise MdlkitError(f"cannot read {resolved} as an .npz file ({exc})") from None
+    arrays = read_mnist(path)
 
     def prep(images: np.ndarray) -> np.ndarray:
         x = images.astype(np.float32) / 255.0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from mdlkit.data import resolve_mnist_path
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
+from mdlkit.recipes.blier_ollivier import BlierOllivierExperiment, run_blier_ollivier
 from mdlkit.recipes.llc_vs_compressibility import (
     LLCVsCompressibilityExperiment,
     run_llc_vs_compressibility,
@@ -25,7 +26,13 @@ from mdlkit.sweeps import Where, check_executor_options
 
 __all__ = ["EXPERIMENTS", "ExperimentConfig", "ExperimentResult", "run_experiment"]
 
-EXPERIMENTS = ("teacher-student", "mnist-pruning", "lm-compression", "llc-vs-compressibility")
+EXPERIMENTS = (
+    "teacher-student",
+    "mnist-pruning",
+    "lm-compression",
+    "llc-vs-compressibility",
+    "blier-ollivier",
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,8 @@ class ExperimentConfig:
     they are not part of the experiment's settings, so a killed sweep may continue elsewhere."""
 
     name: str
-    """experiment: teacher-student | mnist-pruning | lm-compression | llc-vs-compressibility"""
+    """experiment: teacher-student | mnist-pruning | lm-compression | llc-vs-compressibility |
+    blier-ollivier"""
     mnist_path: str | None = None
     """MNIST .npz file (default: $MDLKIT_MNIST)"""
     data: str | None = None
@@ -70,7 +78,7 @@ class ExperimentConfig:
             raise MdlkitError("llc-vs-compressibility runs on the CPU; drop --device")
         check_executor_options(self.workers, self.ray)
         resolve_device(self.device)
-        if self.name in ("mnist-pruning", "llc-vs-compressibility"):
+        if self.name in ("mnist-pruning", "llc-vs-compressibility", "blier-ollivier"):
             resolve_mnist_path(self.mnist_path)
         if self.name == "lm-compression":
             resolve_text_path(self.data)
@@ -109,6 +117,9 @@ def run_experiment(
         lm = replace(lm, chunk=config.chunk)
         return ExperimentResult(run_lm_compression(lm, folder, progress=progress, **where))
     path = str(resolve_mnist_path(config.mnist_path))
+    if config.name == "blier-ollivier":
+        bo = BlierOllivierExperiment.quick(path) if config.quick else BlierOllivierExperiment(path)
+        return ExperimentResult(run_blier_ollivier(bo, folder, progress=progress, **where))
     if config.name == "llc-vs-compressibility":
         # The byte model is the optional half: without a text file only the MNIST MLP runs.
         given = config.data is not None or DEFAULT_DATA.is_file()
