@@ -57,8 +57,11 @@ class BlierOllivierExperiment:
     small_channels: int = 4
     shift: int = 2
     epochs: int = 30
+    min_steps: int = 0
     window: int = 6
     batch_size: int = 128
+    two_part_model: str = "lenet-300-100"
+    two_part_hidden: tuple[int, ...] = (32,)
     two_part_epochs: int = 40
     variational_epochs: int = 20
     decode: bool = True
@@ -74,6 +77,8 @@ class BlierOllivierExperiment:
             hidden=16,
             small_channels=2,
             epochs=3,
+            two_part_model="mlp",
+            two_part_hidden=(16,),
             two_part_epochs=3,
             variational_epochs=2,
         )
@@ -111,8 +116,16 @@ class BlierOllivierExperiment:
         else:
             main = ModelSpec("small-cnn", {**base, "channels": self.channels})
         return [
-            TorchLearner(spec, config, mode="continue", calibrate=True, seed=self.seed, shift=s)
-            for spec, s in ((small, self.shift), (main, self.shift))
+            TorchLearner(
+                spec,
+                config,
+                mode="continue",
+                calibrate=True,
+                seed=self.seed,
+                min_steps=self.min_steps,
+                shift=self.shift,
+            )
+            for spec in (small, main)
         ]
 
 
@@ -143,7 +156,7 @@ def online_job(exp: BlierOllivierExperiment, folder: str) -> JobOutput:
             decode=exp.decode,
             on_block=progress,
         )
-    return JobOutput({"rows": rows, "boundaries": bounds}, files)
+    return JobOutput({"rows": rows, "boundaries": bounds}, files, time.perf_counter() - start)
 
 
 def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
@@ -159,7 +172,7 @@ def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
         "seconds": time.perf_counter() - start,
         "note": "ideal length",
     }
-    return JobOutput({"rows": {"variational": row}})
+    return JobOutput({"rows": {"variational": row}}, seconds=row["seconds"])
 
 
 def _two_part_config(exp: BlierOllivierExperiment) -> tuple[FitConfig, Splits]:
@@ -176,7 +189,8 @@ def _two_part_config(exp: BlierOllivierExperiment) -> tuple[FitConfig, Splits]:
     config = FitConfig(
         dataset="mnist",
         mnist_path=exp.mnist_path,
-        model="lenet-300-100",
+        model=exp.two_part_model,
+        hidden=exp.two_part_hidden,
         method="drr",
         epochs=exp.two_part_epochs,
         finetune_epochs=max(1, exp.two_part_epochs // 4),
