@@ -1,0 +1,58 @@
+"""Blier & Ollivier's MNIST table at mdlkit's best settings: runs (or resumes) ``mdlkit
+experiment blier-ollivier`` and publishes its table, bits per block and the plot.
+
+Needs the MNIST file (``MDLKIT_MNIST`` or ../shared/data/mnist.npz).
+Run: ``.venv/bin/python benchmarks/blier_ollivier.py [--out DIR] [--n N] [--model vgg-cnn]``;
+writes ``results/blier_ollivier.md`` and ``results/blier_ollivier.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from _publish import RESULTS, cpu_name, publish
+
+from mdlkit.recipes.blier_ollivier import BlierOllivierExperiment, run_blier_ollivier
+from mdlkit.runs import RunFolder
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="runs/blier-ollivier", help="run folder (resumed)")
+    parser.add_argument("--n", type=int, default=None, help="the first N labels (default all)")
+    parser.add_argument("--model", default="small-cnn", choices=["small-cnn", "vgg-cnn"])
+    parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--min-steps", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    path = os.environ.get("MDLKIT_MNIST", str(SHARED))
+    exp = BlierOllivierExperiment(
+        path, n=args.n, model=args.model, channels=args.channels, min_steps=args.min_steps
+    )
+    start = time.perf_counter()
+    table = run_blier_ollivier(exp, RunFolder(args.out), progress=True, workers=args.workers)
+    wall = time.perf_counter() - start
+    settings = {k: v for k, v in asdict(exp).items() if k != "mnist_path"}
+    text = (
+        "# Blier & Ollivier's MNIST table, mdlkit's codes\n\n"
+        f"Settings: {settings}. Machine: {cpu_name()} ({platform.machine()}), "
+        f"{os.cpu_count()} cores, torch {torch.__version__}. Wall time of this call: "
+        f"{wall / 60:.1f} min (a resumed run counts only what was left). Command: "
+        f"`.venv/bin/python benchmarks/blier_ollivier.py --model {args.model} "
+        f"--channels {args.channels} --min-steps {args.min_steps}`\n\n" + table
+    )
+    publish("blier_ollivier.md", text)
+    shutil.copy(Path(args.out) / "bits_per_block.png", RESULTS / "blier_ollivier.png")
+
+
+if __name__ == "__main__":
+    main()
