@@ -218,3 +218,20 @@ def test_codelength_runs_on_images_with_a_cnn() -> None:
     report = run_codelength(config)
     assert report["codes"]["switching"]["verified"]
     assert [c["kind"] for c in report["codes"]["switching"]["candidates"]] == ["small-cnn"] * 2
+
+
+def test_a_learners_own_stream_decodes_in_the_mixtures_pass_and_damage_is_caught() -> None:
+    x, y = _digits(80)
+    bounds = doubling_schedule(80, first=10)
+    learners = [_learner(hidden=0), _learner(hidden=8)]
+    mixed = switching_code(x, y, 10, learners, bounds)
+    own = {1: mixed.learner_streams[1]}
+    decoded = decode_online(encode_online(mixed), x, 10, learners, bounds, learner_streams=own)
+    assert np.array_equal(decoded, y.numpy())
+    # learner 1's stream decoded alone gives the same labels (what the joint pass vouches for)
+    alone = decode_online(mixed.learner_streams[1], x, 10, [learners[1]], bounds)
+    assert np.array_equal(alone, y.numpy())
+    # learner 0's stream is not learner 1's: the pass notices
+    with pytest.raises(MdlkitError, match="own stream decodes to other targets"):
+        wrong = {1: mixed.learner_streams[0]}
+        decode_online(encode_online(mixed), x, 10, learners, bounds, learner_streams=wrong)

@@ -28,16 +28,14 @@ train on k·ε on both sides, so the decoder sees the same values as the encoder
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from mdlkit.bits import CodeLength
 from mdlkit.codes.learners import Fitted, Learner
-from mdlkit.codes.result import CodeResult
+from mdlkit.codes.online_result import OnlineCode, online_length
 from mdlkit.codes.schedules import check_schedule
 from mdlkit.coding.distributions import (
     BinRange,
@@ -57,79 +55,6 @@ __all__ = [
     "prequential_code",
     "switching_code",
 ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class OnlineCode(CodeResult):
-    """An online code's outcome.
-
-    ``labels`` are the coded symbols (class indices, or bins k for regression); ``sample_bits``
-    their −log2 p; ``probs`` the categorical coding distributions (None for regression);
-    ``weights`` the mixture weights before each block; ``learner_bits`` (n, J) each learner's
-    own −log2 p; ``encoded`` the mixture's stream and ``learner_streams`` each learner's own.
-    """
-
-    boundaries: list[int]
-    labels: np.ndarray
-    sample_bits: np.ndarray
-    probs: np.ndarray | None
-    weights: list[np.ndarray] = field(default_factory=list)
-    fitted: list[Fitted | None] = field(default_factory=list)
-    learner_bits: np.ndarray | None = None
-    encoded: EncodedStream | None = None
-    learner_streams: list[EncodedStream] = field(default_factory=list)
-    support: BinRange | None = None
-
-    @property
-    def bits(self) -> np.ndarray:
-        """−log2 p(y_i) of each sample under its coding distribution."""
-        return self.sample_bits
-
-    @property
-    def block_bits(self) -> list[float]:
-        b = self.sample_bits
-        return [float(b[s:e].sum()) for s, e in itertools.pairwise(self.boundaries)]
-
-    def learner_result(self, j: int, name: str = "prequential") -> OnlineCode:
-        """Learner j's own prequential code, from the predictions this run made anyway."""
-        if self.learner_bits is None or not self.learner_streams:
-            raise MdlkitError("this result kept no per-learner predictions")
-        bits = self.learner_bits[:, j]
-        stream = self.learner_streams[j]
-        side = self.support.side_bits if self.support is not None else 0
-        return OnlineCode(
-            name=name,
-            length=_length(name, self.boundaries, bits, self.support, stream),
-            ideal_bits=float(bits.sum()) + side,
-            coded_bits=float(stream.coded_bits + side),
-            boundaries=self.boundaries,
-            labels=self.labels,
-            sample_bits=bits,
-            probs=None,
-            fitted=[self.fitted[j]],
-            encoded=stream,
-            support=self.support,
-        )
-
-    def details(self) -> dict[str, Any]:
-        return {"boundaries": self.boundaries, "block_bits": self.block_bits}
-
-
-def _length(
-    name: str,
-    boundaries: list[int],
-    bits: np.ndarray,
-    support: BinRange | None,
-    stream: EncodedStream | None,
-) -> CodeLength:
-    """Ideal bits per block (block 0 is the uniform code), the bin range's side information."""
-    parts = {
-        f"block {k} [{s}, {e})": float(bits[s:e].sum())
-        for k, (s, e) in enumerate(itertools.pairwise(boundaries))
-    }
-    if support is not None:
-        parts["side"] = float(support.side_bits)
-    return CodeLength(parts, name=name)
 
 
 @dataclass(frozen=True)
@@ -346,7 +271,7 @@ def switching_code(
     side = task.support.side_bits if task.support is not None else 0
     return OnlineCode(
         name=name,
-        length=_length(name, bounds, result.sample_bits, task.support, stream),
+        length=online_length(name, bounds, result.sample_bits, task.support, stream),
         ideal_bits=float(result.sample_bits.sum()) + side,
         coded_bits=float(stream.coded_bits + side),
         decoded=verify,
@@ -380,10 +305,16 @@ def decode_online(
     *,
     support: BinRange | None = None,
     epsilon: float | None = None,
+    learner_streams: Mapping[int, EncodedStream] | None = None,
 ) -> np.ndarray:
     """Recover the targets (class labels, or bins k): decode block 0 uniformly, retrain on what
     was decoded, decode the next block with those predictions, and so on (the receiver's side
-    of both online codes). Regression needs the sent bin range ``support`` and ``epsilon``."""
+    of both online codes). Regression needs the sent bin range ``support`` and ``epsilon``.
+
+    ``learner_streams`` {j: learner j's own prequential stream} are decoded in the same pass,
+    with the same models, and must give the same targets block by block. That proves each
+    decodes on its own: learner j's receiver, having the same targets before block k, would
+    train the same models (by induction) — one retraining checks both codes."""
     task = _task(None, n_classes, epsilon)
     if n_classes is None:
         if support is None:
@@ -391,4 +322,23 @@ def decode_online(
         task = _Task(None, support, task.epsilon)
     bounds = check_schedule(boundaries, len(x))
     decoder = Decoder(encoded.words)
-    return _run(x, task, bounds, list(learners), rate, decoder.decode).labels
+    own = learner_streams or {}
+    checks = [_Check(own[j].words if j in own else None, j) for j in range(len(learners))]
+    return _run(x, task, bounds, list(learners), rate, decoder.decode, checks).labels  # type: ignore[arg-type]
+
+
+class _Check:
+    """Decodes learner j's own stream beside the mixture's; its ``encode`` has an encoder's
+    signature, so the shared pass calls it where the sender writes that stream."""
+
+    def __init__(self, words: np.ndarray | None, j: int) -> None:
+        self.decoder = Decoder(words) if words is not None else None
+        self.j = j
+
+    def encode(self, block: np.ndarray, dist: Distribution) -> np.ndarray:
+        if self.decoder is not None and not np.array_equal(self.decoder.decode(dist), block):
+            raise MdlkitError(
+                f"learner {self.j}'s own stream decodes to other targets than the mixture's; "
+                "one of the streams is damaged or was coded with other learners"
+            )
+        return dist.ideal_bits(block)

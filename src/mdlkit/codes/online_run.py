@@ -5,8 +5,9 @@ The switching pass trains every learner once per block (resumably, through
 :class:`~mdlkit.codes.block_cache.CachedLearner` when a cache folder is given) and writes the
 mixture's stream and each learner's own stream at the same time. The receiver's work is then
 repeated for real: the switching stream is decoded by retraining every learner from scratch on
-the decoded labels, and the chosen learner's prequential stream by retraining that learner
-alone. A row says ``decoded: true`` only when that decoding gave back every label.
+the decoded labels, and the chosen learner's own prequential stream is decoded in the same pass
+with the same models (:func:`~mdlkit.codes.online.decode_online`'s ``learner_streams``). A row
+says ``decoded: true`` only when that decoding gave back every label.
 
 The float32 two-part row sends the last block's model as 32 bits per parameter and then every
 label under it (a range-coded stream, decoded back with the same model):
@@ -108,20 +109,20 @@ def run_online_codes(
     for name in rows:
         rows[name]["seconds"] = encode_seconds
         rows[name]["decoded"] = False
-    if decode:
-        for name, result, receivers in (
-            ("switching", mixed, list(learners)),
-            ("prequential", own[main], [learners[main]]),
-        ):
-            if name not in rows:
-                continue
-            t = time.perf_counter()
-            assert result.encoded is not None
-            back = decode_online(result.encoded, x, n_classes, receivers, boundaries)
-            if not np.array_equal(back, symbols):
-                raise RuntimeError(f"{name}: decoded labels differ from the originals (a bug)")
-            rows[name]["decoded"] = True
-            rows[name]["decode_seconds"] = time.perf_counter() - t
+    if decode:  # the receiver's work: every learner retrained on the decoded labels
+        t = time.perf_counter()
+        alone = own[main].encoded
+        assert mixed.encoded is not None and alone is not None
+        streams = {main: alone} if len(learners) > 1 else {}
+        back = decode_online(
+            mixed.encoded, x, n_classes, list(learners), boundaries, learner_streams=streams
+        )
+        if not np.array_equal(back, symbols):
+            raise RuntimeError("decoded labels differ from the originals (a bug)")
+        for name in ("switching", "prequential"):
+            if name in rows:
+                rows[name]["decoded"] = True
+                rows[name]["decode_seconds"] = time.perf_counter() - t
     final = mixed.fitted[main]
     if final is not None:
         t = time.perf_counter()
