@@ -63,6 +63,8 @@ class ExportResult:
     files: dict[str, int]
     max_abs_difference: float
     test_accuracy: dict[str, float | None]
+    near_ties: int
+    """test rows whose two largest dense outputs are within 2·max |Δ|: their class may differ"""
     costs: tuple[InferenceCost, ...]
 
     def report(self) -> Report:
@@ -123,6 +125,10 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
             from_program = program.module()(test.x)
         difference = max(difference, float((from_program - reference).abs().max()))
     classification = run.splits.n_classes is not None
+    near_ties = 0
+    if classification and reference.shape[1] > 1:
+        top2 = reference.topk(2, dim=1).values
+        near_ties = int(((top2[:, 0] - top2[:, 1]) <= 2 * difference).sum())
     accuracy = {
         name: evaluate(m, test).accuracy if classification else None
         for name, m in (("dense", dense), ("exported", exported))
@@ -143,7 +149,7 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
     )
     result = ExportResult(
         config, shrunk.layout(), shrunk.folded, count_nonzero(dense), files, difference,
-        accuracy, costs,
+        accuracy, near_ties, costs,
     )  # fmt: skip
     if folder is not None:
         folder.write_text("table.txt", result.report().text() + "\n")
