@@ -56,5 +56,5 @@ def test_regression_values_are_put_back_in_the_targets_units() -> None:
 
 def test_a_model_that_does_not_match_its_scaling_is_refused() -> None:
     scaling = Scaling(("u",), (0.0,), (1.0,), ("kind",), class_names=("a", "b", "c"))
-    with pytest.raises(MdlkitError, match="2 outputs but its scaling.json names 3 classes"):
+    with pytest.raises(MdlkitError, match=r"2 outputs but its scaling\.json names 3 classes"):
         predict_rows(_linear([[1.0], [2.0]], [0.0, 0.0]), NewRows(torch.zeros(1, 1), None), scaling)
