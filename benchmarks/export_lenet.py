@@ -1,0 +1,124 @@
+"""`mdlkit export` on a LeNet-300-100 trained with DRR on MNIST: the exported network beside the
+decoded dense model, measured side by side in one run.
+
+Targets (issue 24): outputs equal to the decoded model's (max |Δ| ≤ 1e-5), test accuracy
+identical, ≥ 10× fewer parameters and ≥ 5× faster at batch 256 than the dense network.
+
+The model comes from a finished fit run (``--run DIR``), or is trained first with the settings
+of ``results/mnist_pruning.md``'s DRR scan at α = 6e-5 (``mdlkit fit --dataset mnist --model
+lenet-300-100 --n-train 45000 --batch-size 500 --method drr --alpha 6e-5 --epochs E
+--finetune-epochs F``). Needs the MNIST file (``MDLKIT_MNIST`` or ../shared/data/mnist.npz).
+
+Run: ``.venv/bin/python benchmarks/export_lenet.py [--run DIR] [--calls 300]``; writes
+``results/export_lenet.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from _publish import cpu_name, publish
+
+from mdlkit.recipes import FitConfig, run_fit
+from mdlkit.recipes.export import ExportConfig, ExportResult, run_export
+from mdlkit.report import render_text
+from mdlkit.report.inference import inference_table
+from mdlkit.runs import RunFolder
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
+
+def train(out: Path, epochs: int, finetune_epochs: int) -> tuple[Path, str, float]:
+    mnist = os.environ.get("MDLKIT_MNIST", str(SHARED))
+    config = FitConfig(
+        dataset="mnist", mnist_path=mnist, model="lenet-300-100", n_train=45000,
+        batch_size=500, method="drr", alpha=6e-5, epochs=epochs,
+        finetune_epochs=finetune_epochs,
+    )  # fmt: skip
+    start = time.perf_counter()
+    run_fit(config, folder=RunFolder(out))
+    command = (
+        f"mdlkit fit --dataset mnist --model lenet-300-100 --n-train 45000 --batch-size 500 "
+        f"--method drr --alpha 6e-5 --epochs {epochs} --finetune-epochs {finetune_epochs}"
+    )
+    return out, command, time.perf_counter() - start
+
+
+def export(run: Path, calls: int, int8: bool) -> ExportResult:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = RunFolder(Path(tmp) / "export")
+        return run_export(ExportConfig(str(run), calls=calls, int8=int8), folder=folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, help="a finished fit run of LeNet-300-100 with DRR")
+    parser.add_argument("--calls", type=int, default=300, help="timed calls per batch size")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--finetune-epochs", type=int, default=100)
+    args = parser.parse_args()
+    if args.run is None:
+        args.run, command, seconds = train(
+            Path(tempfile.mkdtemp()) / "fit", args.epochs, args.finetune_epochs
+        )
+        trained = f"Trained here: `{command}` ({seconds:.0f} s)."
+    else:
+        trained = f"The model of a finished run: `{args.run}` (its config.json has the settings)."
+    load = os.getloadavg()
+    result = export(args.run, args.calls, int8=False)
+    int8 = export(args.run, args.calls // 10 + 5, int8=True)
+    dense, exported = result.costs
+    acc = result.test_accuracy
+    checks = [
+        ("outputs: max \\|Δ\\| ≤ 1e-5", f"{result.max_abs_difference:.3g}",
+         result.max_abs_difference <= 1e-5),
+        ("test accuracy identical", f"{acc['dense']:.4%} vs {acc['exported']:.4%}",
+         acc["dense"] == acc["exported"]),
+        ("≥ 10× fewer parameters", f"{dense.parameters / exported.parameters:.1f}×",
+         dense.parameters >= 10 * exported.parameters),
+        ("≥ 5× faster at batch 256", f"{dense.latency[256] / exported.latency[256]:.1f}×",
+         dense.latency[256] >= 5 * exported.latency[256]),
+    ]  # fmt: skip
+    lines = [
+        "# Export of a DRR-trained LeNet-300-100 (MNIST): the smaller network vs the dense one",
+        "",
+        trained,
+        f"Export: `mdlkit export RUN_DIR --calls {args.calls}` (and `--int8`), run by "
+        f"`benchmarks/export_lenet.py`. {platform.platform()}, {cpu_name()}, torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads; load average at the start "
+        f"{load[0]:.1f} (the machine is shared: latencies are medians, both networks taking "
+        "turns).",
+        "",
+        f"Layers: {result.layout}; {result.nonzero:,} nonzero weights in the dense model, "
+        f"{result.folded} units without inputs folded into the next biases.",
+        "",
+        "```",
+        render_text(inference_table(result.costs, "float32")).rstrip(),
+        "```",
+        "",
+        f"int8 weights (the codec's grid indices, exact): model.safetensors "
+        f"{int8.files['model.safetensors']:,} B vs {result.files['model.safetensors']:,} B "
+        f"float32; outputs max |Δ| {int8.max_abs_difference:.3g}.",
+        "",
+        f"Files of the export: {', '.join(f'{k} {v:,} B' for k, v in result.files.items())}.",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        *(f"| {name} | {value} | {'yes' if ok else 'NO'} |" for name, value, ok in checks),
+        "",
+        "Peak memory: parameters and buffers plus the most bytes torch's CPU allocator held "
+        "during one forward pass at batch 256 (torch's profiler).",
+    ]
+    if result.near_ties:
+        lines.append(f"{result.near_ties} test rows have a near tie between two classes.")
+    publish("export_lenet.md", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
