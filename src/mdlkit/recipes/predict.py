@@ -30,8 +30,7 @@ class PredictConfig:
     run_dir: str
     """a finished run folder of mdlkit fit or select on a table (it holds scaling.json)"""
     data: str
-    """the new rows: a .csv or .parquet file with the training file's feature columns, or a
-    .npz file with x; the target column (or y), if present, is used to score the predictions"""
+    """new rows: .csv, .parquet (feature columns by name; a target column scores) or .npz (x, y)"""
     output: str = "-"
     """the CSV to write (- is standard output)"""
     run_name: str | None = None
