@@ -62,7 +62,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="timed calls per batch size")
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--finetune-epochs", type=int, default=100)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.run is None:
         args.run, command, seconds = train(
             Path(tempfile.mkdtemp()) / "fit", args.epochs, args.finetune_epochs

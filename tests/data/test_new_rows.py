@@ -78,3 +78,14 @@ def test_bad_files_are_refused_in_one_line(tmp_path: Path) -> None:
     np.savez(path, x=np.zeros((2, 2)), y=np.array(["a", "b"]))
     with pytest.raises(MdlkitError, match="holds text; the model predicts numbers"):
         read_new_rows(str(path), VALUES)
+
+
+def test_parquet_rows_are_read_like_csv_rows(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"b": [-2.0, -1.5], "a": [1.0, 5.0], "kind": ["dog", "cat"]})
+    frame.to_parquet(tmp_path / "new.parquet")
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    parquet = read_new_rows(str(tmp_path / "new.parquet"), CLASSES)
+    csv = read_new_rows(str(tmp_path / "new.csv"), CLASSES)
+    assert parquet.x.tolist() == csv.x.tolist() == [[0.0, 0.0], [2.0, 1.0]]
+    assert parquet.targets is not None and parquet.targets.tolist() == [1, 0]
