@@ -55,10 +55,11 @@ def train(out: Path, epochs: int, finetune_epochs: int) -> tuple[Path, str, floa
     return out, command, time.perf_counter() - start
 
 
-def export(run: Path, calls: int, int8: bool) -> ExportResult:
+def export(run: Path, calls: int, int8: bool, threads: int | None) -> ExportResult:
     with tempfile.TemporaryDirectory() as tmp:
         folder = RunFolder(Path(tmp) / "export")
-        return run_export(ExportConfig(str(run), calls=calls, int8=int8), folder=folder)
+        config = ExportConfig(str(run), calls=calls, int8=int8, threads=threads)
+        return run_export(config, folder=folder)
 
 
 def main() -> None:
@@ -67,10 +68,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="timed calls per batch size")
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--finetune-epochs", type=int, default=100)
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, help="torch threads while timing")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.run is None:
         args.run, command, seconds = train(
             Path(tempfile.mkdtemp()) / "fit", args.epochs, args.finetune_epochs
@@ -79,8 +78,8 @@ def main() -> None:
     else:
         trained = f"The model of a finished run: `{args.run}` (its config.json has the settings)."
     load = os.getloadavg()
-    result = export(args.run, args.calls, int8=False)
-    int8 = export(args.run, args.calls // 10 + 5, int8=True)
+    result = export(args.run, args.calls, False, args.threads)
+    int8 = export(args.run, args.calls // 10 + 5, True, args.threads)
     dense, exported = result.costs
     acc = result.test_accuracy
     checks = [
@@ -97,11 +96,11 @@ def main() -> None:
         "# Export of a DRR-trained LeNet-300-100 (MNIST): the smaller network vs the dense one",
         "",
         trained,
-        f"Export: `mdlkit export RUN_DIR --calls {args.calls}` (and `--int8`), run by "
-        f"`benchmarks/export_lenet.py`. {platform.platform()}, {cpu_name()}, torch "
-        f"{torch.__version__}, {torch.get_num_threads()} threads; load average at the start "
-        f"{load[0]:.1f} (the machine is shared: latencies are medians, both networks taking "
-        "turns).",
+        f"Export: `mdlkit export RUN_DIR --calls {args.calls} --threads {result.threads}` (and "
+        f"`--int8`), run by `benchmarks/export_lenet.py`. {platform.platform()}, {cpu_name()}, "
+        f"torch {torch.__version__}, {result.threads} torch threads while timing; load average "
+        f"at the start {load[0]:.1f} (the machine is shared: latencies are medians, both "
+        "networks taking turns).",
         "",
         f"Layers: {result.layout}; {result.nonzero:,} nonzero weights in the dense model, "
         f"{result.folded} units without inputs folded into the next biases.",

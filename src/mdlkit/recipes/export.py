@@ -46,10 +46,14 @@ class ExportConfig:
     """store the weights as int8 grid indices and the step (exact when they fit in int8)"""
     calls: int = 200
     """timed forward calls per network and batch size"""
+    threads: int | None = None
+    """torch threads while timing (default: torch's; 1 is steadier on a busy machine)"""
 
     def validate(self) -> None:
         if self.calls < 5:
             raise MdlkitError(f"calls must be >= 5, got {self.calls}")
+        if self.threads is not None and self.threads < 1:
+            raise MdlkitError(f"threads must be >= 1, got {self.threads}")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,8 @@ class ExportResult:
     files: dict[str, int]
     max_abs_difference: float
     test_accuracy: dict[str, float | None]
+    threads: int
+    """torch threads while timing"""
     near_ties: int
     """test rows whose two largest dense outputs are within 2·max |Δ|: their class may differ"""
     costs: tuple[InferenceCost, ...]
@@ -75,7 +81,8 @@ class ExportResult:
             f"(tolerance {TOLERANCE:g}); test accuracy dense {self._acc('dense')}, "
             f"exported {self._acc('exported')}",
             f"{self.nonzero:,} nonzero weights; {self.folded} units without inputs folded into "
-            "the next layer's biases; latency: median per call, both networks taking turns",
+            f"the next layer's biases; latency: median per call, both networks taking turns, "
+            f"{self.threads} torch threads",
         ]
         return Report(inference_table(self.costs, title), tuple(notes))
 
@@ -134,7 +141,12 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
         for name, m in (("dense", dense), ("exported", exported))
     }
     x = {b: _batch(test.x, b) for b in BATCHES}
-    times = {b: latencies([dense, exported], x[b], calls=config.calls) for b in BATCHES}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads or threads)
+    try:
+        times = {b: latencies([dense, exported], x[b], calls=config.calls) for b in BATCHES}
+    finally:
+        torch.set_num_threads(threads)
     costs = tuple(
         InferenceCost(
             name,
@@ -149,7 +161,7 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
     )
     result = ExportResult(
         config, shrunk.layout(), shrunk.folded, count_nonzero(dense), files, difference,
-        accuracy, near_ties, costs,
+        accuracy, config.threads or threads, near_ties, costs,
     )  # fmt: skip
     if folder is not None:
         folder.write_text("table.txt", result.report().text() + "\n")
