@@ -180,4 +180,27 @@ COMMANDS: dict[str, Command] = {
         "need pip install 'mdlkit[bench]'.",
         progress=False,
     ),
+    "predict": Command(
+        lambda: (recipes.PredictConfig, recipes.run_predict),
+        help="a fitted model's predictions on new rows (CSV, parquet, npz), written as CSV",
+        description="Decode the model of a finished fit or select run on a table, standardize "
+        "the new rows with the run's scaling.json (the feature columns by name, checked as fit "
+        "checks them) and write one CSV line per row: the predicted class and every class's "
+        "probability, or the predicted values in the target's units. If the file holds the "
+        "target column (or y), the accuracy (RMSE, MAE) on it is printed. An existing output "
+        "is never overwritten without --force.",
+        aliases={"output": ("-o",)},
+        folder=False,
+    ),
+    "export": Command(
+        lambda: (recipes.ExportConfig, recipes.run_export),
+        help="a fit run's model without its dead neurons and channels, for PyTorch users",
+        description="Remove the neurons and channels whose incoming or outgoing weights are "
+        "all zero from the decoded model of a finished fit run (MLPs and CNNs), optionally "
+        "store its weights as int8, and write it as safetensors plus architecture.json (and a "
+        "torch.export program), checked to give the decoded model's outputs on the run's test "
+        "split; prints parameters, file bytes, latency at batch 1 and 256 and peak memory "
+        "against the dense model.",
+        progress=False,
+    ),
 }

@@ -21,7 +21,7 @@ from mdlkit.errors import MdlkitError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["check_frame", "frame_table", "frame_target"]
+__all__ = ["check_frame", "frame_rows", "frame_table", "frame_target"]
 
 
 def _pandas() -> Any:
@@ -177,3 +177,27 @@ def frame_target(path: Path, suffix: str, name: str, target: str | None) -> Targ
     frame = _read_frame(path, suffix, name, columns=[target])
     _columns(frame, name, target)
     return _target(frame, target, name)[1]
+
+
+def frame_rows(
+    path: Path, suffix: str, name: str, features: Sequence[str], target: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """New rows for a fitted model: the columns ``features`` (by name, in that order, with
+    fit's checks) as float64 (n, d), and the ``target`` column's raw values if the file has
+    it (else None). Other columns are ignored; a missing feature column is an error."""
+    frame = _read_frame(path, suffix, name)
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise MdlkitError(f"{name} has duplicate column names {names(duplicates)}; rename them")
+    missing = [c for c in features if c not in columns]
+    if missing:
+        raise MdlkitError(
+            f"{name} lacks the feature columns {names(missing)} the model was fitted on; "
+            f"its columns are {names(columns) or '(none)'}"
+        )
+    if len(frame) == 0:
+        raise MdlkitError(f"{name} has no rows")
+    y = _target(frame, target, name)[0] if target is not None and target in columns else None
+    return _features(frame, features, name), y

@@ -18,7 +18,7 @@ from mdlkit.data.messages import n_rows, names, one_line
 from mdlkit.data.table import Table, TargetKind, target_kind
 from mdlkit.errors import MdlkitError
 
-__all__ = ["check_npz", "npz_table", "npz_target"]
+__all__ = ["check_npz", "npz_rows", "npz_table", "npz_target"]
 
 _NPZ_SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -60,19 +60,26 @@ def _npz_arrays(path: Path, name: str, keys: Sequence[str] | None = None) -> dic
     """The layout's arrays (or only ``keys`` of it) read from the file."""
     with _open_npz(path, name) as loaded:
         layout = _npz_layout(loaded.files, name)
-        arrays: dict[str, np.ndarray] = {}
-        for key in layout if keys is None else [k for k in layout if k in keys]:
-            try:
-                arrays[key] = np.asarray(loaded[key])
-            except ValueError as exc:
-                if "allow_pickle" in str(exc):
-                    raise MdlkitError(
-                        f"{name}: array {key!r} holds Python objects, which mdlkit never "
-                        "unpickles; save it as a numeric or string array"
-                    ) from None
-                raise MdlkitError(f"{name} is not a valid npz file ({one_line(exc)})") from None
-            except Exception as exc:
-                raise MdlkitError(f"{name} is not a valid npz file ({one_line(exc)})") from None
+        return _read_arrays(
+            loaded, layout if keys is None else [k for k in layout if k in keys], name
+        )
+
+
+def _read_arrays(loaded: Any, keys: Sequence[str], name: str) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of an open ``NpzFile``, never unpickled."""
+    arrays: dict[str, np.ndarray] = {}
+    for key in keys:
+        try:
+            arrays[key] = np.asarray(loaded[key])
+        except ValueError as exc:
+            if "allow_pickle" in str(exc):
+                raise MdlkitError(
+                    f"{name}: array {key!r} holds Python objects, which mdlkit never "
+                    "unpickles; save it as a numeric or string array"
+                ) from None
+            raise MdlkitError(f"{name} is not a valid npz file ({one_line(exc)})") from None
+        except Exception as exc:
+            raise MdlkitError(f"{name} is not a valid npz file ({one_line(exc)})") from None
     return arrays
 
 
@@ -164,3 +171,26 @@ def npz_target(path: Path, name: str) -> tuple[TargetKind, int]:
     ys = [_targets(arrays[k], k, name) for k in arrays]
     kinds = [target_kind(y, k, name) for y, k in zip(ys, arrays, strict=True)]
     return ("float" if "float" in kinds else kinds[0]), 1 if ys[0].ndim == 1 else ys[0].shape[1]
+
+
+def npz_rows(path: Path, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """New rows for a fitted model: ``x`` flattened to float64 (n, d) with fit's checks, and
+    ``y`` if the file has it (else None); a file of the split layout gives ``x_test`` and
+    ``y_test``."""
+    with _open_npz(path, name) as loaded:
+        files = list(loaded.files)
+        xk, yk = ("x", "y") if "x" in files else ("x_test", "y_test")
+        if xk not in files:
+            raise MdlkitError(
+                f"{name} has arrays {names(files) or '(none)'}; expected x (and optionally y)"
+            )
+        arrays = _read_arrays(loaded, [k for k in (xk, yk) if k in files], name)
+    x = _features(arrays[xk], xk, name)
+    if yk not in arrays:
+        return x, None
+    y = _targets(arrays[yk], yk, name)
+    if len(y) != len(x):
+        raise MdlkitError(
+            f"{name}: {xk} has {n_rows(len(x))} but {yk} has {len(y)}; they must match"
+        )
+    return x, y

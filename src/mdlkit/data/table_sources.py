@@ -29,6 +29,7 @@ __all__ = [
     "is_tabular",
     "read_table",
     "read_target",
+    "source_file",
 ]
 
 SKLEARN_PREFIX = "sklearn:"
@@ -57,7 +58,7 @@ def _sklearn_key(name: str) -> str:
     return key
 
 
-def _source_file(name: str) -> tuple[Path, str]:
+def source_file(name: str) -> tuple[Path, str]:
     """The path and lower-case suffix of a file source; it must exist and be non-empty."""
     path = Path(name).expanduser()
     suffix = path.suffix.lower()
@@ -102,7 +103,7 @@ def read_table(name: str, target: str | None) -> Table:
     if name.startswith(SKLEARN_PREFIX):
         _no_target(name, target)
         return _sklearn_table(_sklearn_key(name))
-    path, suffix = _source_file(name)
+    path, suffix = source_file(name)
     if suffix == ".npz":
         _no_target(name, target)
         return npz_table(path, name)
@@ -117,7 +118,7 @@ def check_source(name: str, *, target: str | None = None) -> None:
         _sklearn_key(name)
         _no_target(name, target)
         return
-    path, suffix = _source_file(name)
+    path, suffix = source_file(name)
     if suffix == ".npz":
         _no_target(name, target)
         check_npz(path, name)
@@ -131,7 +132,7 @@ def read_target(name: str, *, target: str | None = None) -> tuple[TargetKind, in
     if name.startswith(SKLEARN_PREFIX):
         table = read_table(name, target)  # the bundled tables are small
         return table.kind, table.outputs
-    path, suffix = _source_file(name)
+    path, suffix = source_file(name)
     if suffix == ".npz":
         _no_target(name, target)
         return npz_target(path, name)

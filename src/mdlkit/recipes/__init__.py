@@ -30,8 +30,10 @@ if TYPE_CHECKING:
         ExperimentResult,
         run_experiment,
     )
+    from mdlkit.recipes.export import ExportConfig, ExportResult, run_export
     from mdlkit.recipes.fit import FitConfig, FitResult, fit_data, fit_spec, run_fit
     from mdlkit.recipes.llc import LLCCalibrationResult, LLCConfig, LLCRunResult, run_llc
+    from mdlkit.recipes.predict import PredictConfig, run_predict
     from mdlkit.recipes.probe import PROBES, ProbeConfig, ProbeResult, run_probe
     from mdlkit.recipes.select import SelectConfig, SelectResult, run_select
     from mdlkit.recipes.sweep import run_sweep
@@ -51,11 +53,14 @@ __all__ = [
     "DemoResult",
     "ExperimentConfig",
     "ExperimentResult",
+    "ExportConfig",
+    "ExportResult",
     "FitConfig",
     "FitResult",
     "LLCCalibrationResult",
     "LLCConfig",
     "LLCRunResult",
+    "PredictConfig",
     "ProbeConfig",
     "ProbeResult",
     "SelectConfig",
@@ -68,8 +73,10 @@ __all__ = [
     "run_decompress",
     "run_demo",
     "run_experiment",
+    "run_export",
     "run_fit",
     "run_llc",
+    "run_predict",
     "run_probe",
     "run_select",
     "run_sweep",
@@ -88,6 +95,10 @@ def __getattr__(name: str) -> Any:
         from mdlkit.recipes import demo as module
     elif name in ("EXPERIMENTS", "ExperimentConfig", "ExperimentResult", "run_experiment"):
         from mdlkit.recipes import experiment as module
+    elif name in ("ExportConfig", "ExportResult", "run_export"):
+        from mdlkit.recipes import export as module
+    elif name in ("PredictConfig", "run_predict"):
+        from mdlkit.recipes import predict as module
     elif name in ("FitConfig", "FitResult", "fit_data", "fit_spec", "run_fit"):
         from mdlkit.recipes import fit as module
     elif name in ("LLCCalibrationResult", "LLCConfig", "LLCRunResult", "run_llc"):

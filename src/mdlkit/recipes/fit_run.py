@@ -9,6 +9,7 @@ dataset (file) is unchanged.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,12 @@ import torch
 from torch import nn
 
 from mdlkit.coding import read_model
-from mdlkit.data import Splits
+from mdlkit.data import Scaling, Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.recipes.fit import FitConfig, fit_data
 from mdlkit.runs import RunFolder
 
-__all__ = ["FitRun", "read_fit_run"]
+__all__ = ["FitRun", "FittedModel", "read_fit_model", "read_fit_run"]
 
 _FIT_FIELDS = frozenset(f.name for f in fields(FitConfig))
 
@@ -88,6 +89,41 @@ def _stored_run(
         raise MdlkitError(f"{path} is damaged or not written by mdlkit fit") from None
 
 
+@dataclass(frozen=True)
+class FittedModel:
+    """One model of a finished fit run, decoded, with the feature scaling of its table."""
+
+    path: Path
+    name: str
+    config: FitConfig
+    model_file: str
+    figures: dict[str, Any]
+    model: nn.Module
+    """the decoded model, in eval mode"""
+    scaling: Scaling | None
+    """the run's ``scaling.json`` (a run on a table), None for a built-in dataset"""
+
+
+def read_fit_model(path: str | Path, run_name: str | None = None) -> FittedModel:
+    """The model ``run_name`` of the finished fit (demo, select) run in ``path``, decoded, and
+    its feature scaling; the data is not read (its file may be gone)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise MdlkitError(f"run folder not found: {path}")
+    if not (path / "config.json").is_file():
+        raise MdlkitError(f"{path} is not an mdlkit run folder (no config.json)")
+    name, config, model_file, figures = _stored_run(RunFolder(path), run_name)
+    model = read_model(path / model_file)
+    model.eval()
+    scaling = None
+    if (path / "scaling.json").is_file():
+        try:
+            scaling = Scaling.from_dict(json.loads((path / "scaling.json").read_text()))
+        except (ValueError, AttributeError):  # JSON errors are ValueErrors
+            raise MdlkitError(f"{path / 'scaling.json'} is damaged; refit the model") from None
+    return FittedModel(path, name, config, model_file, figures, model, scaling)
+
+
 def read_fit_run(path: str | Path, run_name: str | None = None) -> FitRun:
     """The model ``run_name`` of the finished fit (demo, select) run in ``path`` (None: its
     only model; a select folder: the selected one), decoded, with its data rebuilt.
@@ -95,15 +131,9 @@ def read_fit_run(path: str | Path, run_name: str | None = None) -> FitRun:
     Raises :class:`MdlkitError` in one line when the folder is missing, unfinished or damaged,
     when the run's dataset (file) cannot be loaded, or when the model does not take the rebuilt
     data."""
-    path = Path(path)
-    if not path.is_dir():
-        raise MdlkitError(f"run folder not found: {path}")
-    if not (path / "config.json").is_file():
-        raise MdlkitError(f"{path} is not an mdlkit run folder (no config.json)")
-    name, config, model_file, figures = _stored_run(RunFolder(path), run_name)
+    fitted = read_fit_model(path, run_name)
+    path, config, model, model_file = fitted.path, fitted.config, fitted.model, fitted.model_file
     config.validate()  # e.g. the dataset file of the run has gone
-    model = read_model(path / model_file)
-    model.eval()
     splits = fit_data(config)
     try:
         with torch.no_grad():
@@ -113,4 +143,4 @@ def read_fit_run(path: str | Path, run_name: str | None = None) -> FitRun:
         raise MdlkitError(
             f"the model in {path / model_file} does not take the rebuilt training data: {first}"
         ) from None
-    return FitRun(path, name, config, model_file, figures, model, splits)
+    return FitRun(path, fitted.name, config, model_file, fitted.figures, model, splits)

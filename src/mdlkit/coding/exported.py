@@ -1,0 +1,149 @@
+"""A sequential network as the files a PyTorch user deploys: safetensors, its architecture as
+JSON, and a ``torch.export`` program.
+
+- ``model.safetensors``: the state dict (``"0.weight"``, ``"0.bias"``, …, a
+  :class:`~mdlkit.models.layers.Select` layer's ``"k.indices"``). With ``int8``, a weight whose
+  values all lie on the grid q·Δ of the weight codec with |q| ≤ 127 is stored as the int8
+  tensor q and ``"<name>_scale"`` = Δ (float32, shape (1,)); w = q · Δ in float32 gives the
+  same values bit for bit. A weight off that grid stays float32. Biases stay float32.
+- ``architecture.json``: ``{"format": "mdlkit-export", "version": 1, "layers": [...],
+  "input_shape": [...], "int8": [names], ...}`` (:func:`~mdlkit.models.layers.describe_layers`),
+  plus whatever the caller adds (class names, the feature scaling).
+- ``model.pt2``: :func:`torch.export.export` of the float32 network with a dynamic batch size
+  (``torch.export.load(path).module()(x)``), when torch can export it.
+
+:func:`read_export` rebuilds the network from the first two (safetensors never unpickles).
+
+>>> import tempfile
+>>> from torch import nn
+>>> folder = Path(tempfile.mkdtemp())
+>>> net = nn.Sequential(nn.Linear(2, 2), nn.ReLU()).eval()
+>>> sorted(write_export(folder, net, input_shape=(2,)))
+['architecture.json', 'model.safetensors']
+>>> bool(torch.equal(read_export(folder)[0].weight, net[0].weight))
+True
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from mdlkit.errors import MdlkitError
+from mdlkit.files import write_atomically
+from mdlkit.models.layers import build_layers, describe_layers
+
+__all__ = [
+    "ARCHITECTURE",
+    "PROGRAM",
+    "WEIGHTS",
+    "export_program",
+    "int8_weights",
+    "read_export",
+    "write_export",
+]
+
+ARCHITECTURE, WEIGHTS, PROGRAM = "architecture.json", "model.safetensors", "model.pt2"
+FORMAT, VERSION = "mdlkit-export", 1
+
+
+def int8_weights(
+    state: Mapping[str, torch.Tensor], step: float
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """``state`` with every weight (2 or more dimensions) that lies exactly on the grid q·Δ
+    (Δ = ``step``, |q| ≤ 127) as int8 q and ``"<name>_scale"``; and the names so stored."""
+    out: dict[str, torch.Tensor] = {}
+    stored: list[str] = []
+    delta = torch.tensor([step], dtype=torch.float32)
+    for name, tensor in state.items():
+        out[name] = tensor
+        if tensor.dim() < 2 or tensor.dtype != torch.float32 or tensor.numel() == 0:
+            continue
+        q = torch.round(tensor / delta)
+        if bool((q.abs() <= 127).all()) and torch.equal(q * delta, tensor):
+            out[name], out[f"{name}_scale"] = q.to(torch.int8), delta.clone()
+            stored.append(name)
+    return out, stored
+
+
+def export_program(model: nn.Module, input_shape: Sequence[int]) -> Any:
+    """The network as a ``torch.export`` program with a dynamic batch, or None if torch cannot
+    export it here."""
+    try:
+        from torch.export import Dim, export
+
+        example = torch.zeros(2, *input_shape)
+        batch = Dim("batch", min=1)
+        return export(model, (example,), dynamic_shapes=({0: batch},))
+    except Exception:  # an older torch, or a layer torch.export does not take
+        return None
+
+
+def write_export(
+    folder: Path,
+    model: nn.Module,
+    *,
+    input_shape: Sequence[int],
+    int8_step: float | None = None,
+    info: Mapping[str, Any] | None = None,
+    program: Any = None,
+) -> dict[str, int]:
+    """Write ``model`` (an ``nn.Sequential`` of plain layers taking inputs of ``input_shape``,
+    batch excluded) into ``folder``; ``int8_step`` stores the weights on that grid as int8,
+    ``info`` goes into ``architecture.json``, ``program`` (:func:`export_program` of the model)
+    is saved as ``model.pt2``. Returns each written file's bytes."""
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    stored: list[str] = []
+    if int8_step is not None:
+        state, stored = int8_weights(state, int8_step)
+    architecture = {
+        "format": FORMAT,
+        "version": VERSION,
+        "layers": describe_layers(model),
+        "input_shape": [int(n) for n in input_shape],
+        "int8": stored,
+        **(info or {}),
+    }
+    write_atomically(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
+    write_atomically(
+        folder / ARCHITECTURE, lambda tmp: tmp.write_text(json.dumps(architecture, indent=1))
+    )
+    names = [WEIGHTS, ARCHITECTURE]
+    if program is not None:
+        buffer = io.BytesIO()  # torch.export.save wants a buffer or a name ending in .pt2
+        torch.export.save(program, buffer)
+        write_atomically(folder / PROGRAM, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+        names.append(PROGRAM)
+    return {name: (folder / name).stat().st_size for name in names}
+
+
+def read_export(folder: Path) -> nn.Sequential:
+    """The network :func:`write_export` wrote into ``folder``, in eval mode (int8 weights
+    multiplied back by their scale)."""
+    try:
+        architecture = json.loads((folder / ARCHITECTURE).read_text())
+        if architecture.get("format") != FORMAT or architecture.get("version") != VERSION:
+            raise MdlkitError(f"{folder / ARCHITECTURE} is not an mdlkit export of version 1")
+        state = load_file(str(folder / WEIGHTS))
+    except Exception as exc:  # JSON, OS and safetensors errors alike
+        if isinstance(exc, MdlkitError):
+            raise
+        raise MdlkitError(f"cannot read the export in {folder} ({exc})") from None
+    for name in architecture.get("int8", []):
+        state[name] = state[name].to(torch.float32) * state.pop(f"{name}_scale")
+    model = build_layers(architecture["layers"])
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise MdlkitError(
+            f"the weights in {folder} do not fit its architecture ({first})"
+        ) from None
+    return model.eval()

@@ -1,0 +1,169 @@
+"""``mdlkit export RUN_DIR``: a fit run's model as a smaller network a PyTorch user deploys.
+
+Reads top to bottom: decode the run's model and rebuild its data, remove the neurons and
+channels that cannot change the outputs (:func:`~mdlkit.models.shrink.shrink_sequential`),
+write safetensors + ``architecture.json`` (+ a ``torch.export`` program) into a NEW run folder
+(:func:`~mdlkit.coding.exported.write_export`), read that back and check it against the decoded
+model on the run's test split (largest output difference, test accuracy), then time both
+networks side by side at batch 1 and 256 and measure their peak memory
+(:mod:`mdlkit.report.inference`). ``results.json`` and ``table.txt`` hold the figures.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mdlkit.coding.exported import WEIGHTS, export_program, read_export, write_export
+from mdlkit.errors import MdlkitError
+from mdlkit.heads import evaluate, outputs
+from mdlkit.models.shrink import shrink_sequential
+from mdlkit.pruning import count_nonzero, count_parameters
+from mdlkit.recipes.fit_run import read_fit_run
+from mdlkit.report import Report
+from mdlkit.report.inference import InferenceCost, inference_table, latencies, peak_memory
+from mdlkit.runs import RunFolder
+
+__all__ = ["ExportConfig", "ExportResult", "run_export"]
+
+BATCHES = (1, 256)
+TOLERANCE = 1e-5  # largest |output difference| the exported network may have (float32 biases)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Options of ``mdlkit export``."""
+
+    run_dir: str
+    """a finished run folder of mdlkit fit (or demo, select)"""
+    run_name: str | None = None
+    """which model of a folder holding several (a demo folder: plain | drr)"""
+    int8: bool = False
+    """store the weights as int8 grid indices and the step (exact when they fit in int8)"""
+    calls: int = 200
+    """timed forward calls per network and batch size"""
+    threads: int | None = None
+    """torch threads while timing (default: torch's; 1 is steadier on a busy machine)"""
+
+    def validate(self) -> None:
+        if self.calls < 5:
+            raise MdlkitError(f"calls must be >= 5, got {self.calls}")
+        if self.threads is not None and self.threads < 1:
+            raise MdlkitError(f"threads must be >= 1, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The exported network's figures beside the decoded dense model's."""
+
+    config: ExportConfig
+    layout: str
+    folded: int
+    nonzero: int
+    files: dict[str, int]
+    max_abs_difference: float
+    test_accuracy: dict[str, float | None]
+    threads: int
+    """torch threads while timing"""
+    near_ties: int
+    """test rows whose two largest dense outputs are within 2·max |Δ|: their class may differ"""
+    costs: tuple[InferenceCost, ...]
+
+    def report(self) -> Report:
+        title = f"mdlkit export {self.config.run_dir}: {self.layout}"
+        notes = [
+            f"exported network = {', '.join(f'{k} ({v:,} B)' for k, v in self.files.items())}",
+            f"max |output difference| on the test split: {self.max_abs_difference:.3g} "
+            f"(tolerance {TOLERANCE:g}); test accuracy dense {self._acc('dense')}, "
+            f"exported {self._acc('exported')}",
+            f"{self.nonzero:,} nonzero weights; {self.folded} units without inputs folded into "
+            f"the next layer's biases; latency: median per call, both networks taking turns, "
+            f"{self.threads} torch threads",
+        ]
+        return Report(inference_table(self.costs, title), tuple(notes))
+
+    def _acc(self, name: str) -> str:
+        acc = self.test_accuracy[name]
+        return "—" if acc is None else f"{100 * acc:.2f} %"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["config"] = asdict(self.config)
+        return data
+
+
+def _batch(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` rows of ``x`` (repeated when it has fewer)."""
+    return x[torch.arange(n) % len(x)].contiguous()
+
+
+def _dense_bytes(model: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_export(Path(tmp), model, input_shape=input_shape)[WEIGHTS]
+
+
+def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> ExportResult:
+    """Export the model of ``config.run_dir`` (into ``folder``, or a temporary folder)."""
+    config.validate()
+    run = read_fit_run(config.run_dir, config.run_name)
+    dense, test, shape = run.model, run.splits.test, run.splits.input_shape
+    shrunk = shrink_sequential(dense)
+    step = run.figures.get("quantization_step")
+    program = export_program(shrunk.model, shape)
+    info: dict[str, Any] = {"source": str(run.path), "run": run.name}
+    if run.splits.scaling is not None:
+        info["scaling"] = run.splits.scaling.to_dict()
+    with tempfile.TemporaryDirectory() as tmp:
+        if folder is not None:
+            folder.start({"config": asdict(config)})
+        target = folder.path if folder is not None else Path(tmp)
+        int8_step = float(step) if config.int8 and step else None
+        files = write_export(target, shrunk.model, input_shape=shape, int8_step=int8_step,
+                             info=info, program=program)  # fmt: skip
+        exported = read_export(target)
+    reference = outputs(dense, test.x)
+    difference = float((outputs(exported, test.x) - reference).abs().max())
+    if program is not None:
+        with torch.no_grad():
+            from_program = program.module()(test.x)
+        difference = max(difference, float((from_program - reference).abs().max()))
+    classification = run.splits.n_classes is not None
+    near_ties = 0
+    if classification and reference.shape[1] > 1:
+        top2 = reference.topk(2, dim=1).values
+        near_ties = int(((top2[:, 0] - top2[:, 1]) <= 2 * difference).sum())
+    accuracy = {
+        name: evaluate(m, test).accuracy if classification else None
+        for name, m in (("dense", dense), ("exported", exported))
+    }
+    x = {b: _batch(test.x, b) for b in BATCHES}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads or threads)
+    try:
+        times = {b: latencies([dense, exported], x[b], calls=config.calls) for b in BATCHES}
+    finally:
+        torch.set_num_threads(threads)
+    costs = tuple(
+        InferenceCost(
+            name,
+            count_parameters(m),
+            file_bytes,
+            {b: times[b][i] for b in BATCHES},
+            peak_memory(m, x[BATCHES[-1]]),
+        )
+        for i, (name, m, file_bytes) in enumerate(
+            (("dense", dense, _dense_bytes(dense, shape)), ("exported", exported, files[WEIGHTS]))
+        )
+    )
+    result = ExportResult(
+        config, shrunk.layout(), shrunk.folded, count_nonzero(dense), files, difference,
+        accuracy, config.threads or threads, near_ties, costs,
+    )  # fmt: skip
+    if folder is not None:
+        folder.write_text("table.txt", result.report().text() + "\n")
+        folder.write_results(result.to_dict())
+    return result

@@ -1,0 +1,90 @@
+"""The export files: safetensors + architecture.json read back to the same network, int8 weights
+exact when they lie on the codec's grid, the torch.export program, damaged files refused."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mdlkit.coding.exported import (
+    ARCHITECTURE,
+    PROGRAM,
+    WEIGHTS,
+    export_program,
+    int8_weights,
+    read_export,
+    write_export,
+)
+from mdlkit.errors import MdlkitError
+from mdlkit.models import mlp, small_cnn
+
+STEP = 2.0**-5
+
+
+def _on_grid(net: torch.nn.Module, limit: int) -> torch.nn.Module:
+    """Weights q·STEP with |q| ≤ limit, biases anything."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("weight"):
+                p.copy_(torch.randint(-limit, limit + 1, p.shape, generator=generator) * STEP)
+    return net.eval()
+
+
+def test_float32_export_reads_back_bit_for_bit(tmp_path: Path) -> None:
+    net = small_cnn(8).eval()
+    files = write_export(tmp_path, net, input_shape=(1, 8, 8), info={"run": "drr"})
+    assert set(files) == {WEIGHTS, ARCHITECTURE}
+    assert json.loads((tmp_path / ARCHITECTURE).read_text())["run"] == "drr"
+    back = read_export(tmp_path)
+    for (k, v), (k2, v2) in zip(net.state_dict().items(), back.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(v, v2)
+    # float32 safetensors: 4 bytes per parameter plus a small JSON header
+    n = sum(p.numel() for p in net.parameters())
+    assert 4 * n < files[WEIGHTS] < 4 * n + 2000
+
+
+def test_int8_stores_grid_weights_as_indices_and_gives_the_same_values(tmp_path: Path) -> None:
+    net = _on_grid(mlp([30, 20, 4]), 127)
+    with torch.no_grad():
+        net[2].weight[0, 0] = 200 * STEP  # off int8's range: this tensor stays float32
+    state, stored = int8_weights(net.state_dict(), STEP)
+    assert stored == ["0.weight"] and state["0.weight"].dtype == torch.int8
+    files = write_export(tmp_path, net, input_shape=(30,), int8_step=STEP)
+    raw = load_file(str(tmp_path / WEIGHTS))
+    assert raw["0.weight"].dtype == torch.int8 and raw["2.weight"].dtype == torch.float32
+    assert torch.equal(raw["0.weight"].to(torch.float32) * STEP, net[0].weight)
+    back = read_export(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), back.parameters(), strict=True))
+    float_bytes = write_export(tmp_path / "f", net, input_shape=(30,))[WEIGHTS]
+    # 600 weights at 1 byte instead of 4; the scale and its header entry take back a little
+    assert 3 * 600 - 200 < float_bytes - files[WEIGHTS] < 3 * 600
+
+
+def test_the_exported_program_takes_any_batch_size(tmp_path: Path) -> None:
+    net = mlp([6, 4, 2]).eval()
+    program = export_program(net, (6,))
+    if program is None:
+        pytest.skip("torch.export cannot export here")
+    files = write_export(tmp_path, net, input_shape=(6,), program=program)
+    assert files[PROGRAM] > 0
+    loaded = torch.export.load(str(tmp_path / PROGRAM)).module()  # our own file: trusted
+    for batch in (1, 5):
+        x = torch.randn(batch, 6)
+        with torch.no_grad():
+            assert torch.equal(program.module()(x), net(x)) and torch.equal(loaded(x), net(x))
+
+
+def test_damaged_exports_are_refused(tmp_path: Path) -> None:
+    write_export(tmp_path, mlp([3, 2]).eval(), input_shape=(3,))
+    (tmp_path / WEIGHTS).write_bytes(b"garbage")
+    with pytest.raises(MdlkitError, match="cannot read the export"):
+        read_export(tmp_path)
+    write_export(tmp_path, mlp([3, 2]).eval(), input_shape=(3,))
+    architecture = json.loads((tmp_path / ARCHITECTURE).read_text())
+    architecture["layers"][0]["out"] = 5
+    (tmp_path / ARCHITECTURE).write_text(json.dumps(architecture))
+    with pytest.raises(MdlkitError, match="do not fit its architecture"):
+        read_export(tmp_path)

@@ -1,0 +1,86 @@
+"""`mdlkit export`: the exported network (read back from its files) gives the decoded model's
+outputs and test accuracy with fewer parameters; int8 storage changes no value; the table
+reports both networks; bad input is one line on stderr, exit code 2, nothing written."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from mdlkit.cli import main
+from mdlkit.coding import read_model
+from mdlkit.coding.exported import ARCHITECTURE, PROGRAM, WEIGHTS, read_export
+from mdlkit.data import load_dataset
+from mdlkit.heads import evaluate
+
+FIT = ["--method", "none", "--epochs", "5", "--grid-epochs", "0", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fit on digits whose quantization leaves about a fifth of the weights nonzero."""
+    out = tmp_path_factory.mktemp("digits") / "run"
+    torch.set_num_threads(1)  # as the autouse fixture does, which a module fixture precedes
+    argv = ["fit", "--data", "digits", "--hidden", "16", "--lr", "0.01", "--out", str(out)]
+    assert main([*argv, *FIT]) == 0
+    return out
+
+
+def _params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_the_export_gives_the_decoded_models_outputs_with_fewer_parameters(
+    digits_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "export"
+    assert main(["export", str(digits_run), "--out", str(out), "--calls", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert "dense / exported" in printed and "kept as" in printed
+    assert {WEIGHTS, ARCHITECTURE, "results.json", "table.txt"} <= {p.name for p in out.iterdir()}
+    dense, exported = read_model(digits_run / "none.mdlw"), read_export(out)
+    test = load_dataset("digits", seed=0).test  # as fit loads it
+    with torch.no_grad():
+        reference = dense(test.x)
+        difference = float((exported(test.x) - reference).abs().max())
+    assert difference <= 1e-5
+    # A coarse quantized model has exact ties between classes, which float rounding of a
+    # differently shaped product may break the other way: only those rows may change class.
+    top2 = reference.topk(2, dim=1).values
+    ties = int(((top2[:, 0] - top2[:, 1]) <= 2 * difference).sum())
+    changed = abs(evaluate(exported, test).accuracy - evaluate(dense, test).accuracy) * len(test)
+    assert round(changed) <= ties
+    assert _params(exported) < _params(dense)
+    results = json.loads((out / "results.json").read_text())
+    assert results["max_abs_difference"] <= 1e-5
+    assert results["near_ties"] == ties
+    reported = json.loads((digits_run / "results.json").read_text())["runs"]["none"]
+    assert results["test_accuracy"]["dense"] == reported["test_accuracy"]
+    assert [c["parameters"] for c in results["costs"]] == [_params(dense), _params(exported)]
+    assert results["costs"][1]["file_bytes"] == (out / WEIGHTS).stat().st_size
+    assert set(results["costs"][0]["latency"]) == {"1", "256"}
+    if (out / PROGRAM).exists():  # torch.export's program of the same network
+        assert results["files"][PROGRAM] == (out / PROGRAM).stat().st_size
+
+
+def test_int8_storage_changes_no_value(digits_run: Path, tmp_path: Path) -> None:
+    assert main(["export", str(digits_run), "--out", str(tmp_path / "f"), "--calls", "5"]) == 0
+    argv = ["export", str(digits_run), "--out", str(tmp_path / "i"), "--calls", "5", "--int8"]
+    assert main(argv) == 0
+    architecture = json.loads((tmp_path / "i" / ARCHITECTURE).read_text())
+    assert architecture["int8"]  # the grid indices of a fit's weights fit in int8 here
+    plain, small = read_export(tmp_path / "f"), read_export(tmp_path / "i")
+    for a, b in zip(plain.state_dict().values(), small.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert (tmp_path / "i" / WEIGHTS).stat().st_size < (tmp_path / "f" / WEIGHTS).stat().st_size
+
+
+def test_bad_input_is_refused_in_one_line(
+    digits_run: Path, tmp_path_factory: pytest.TempPathFactory, refused: Callable[..., str]
+) -> None:
+    missing = tmp_path_factory.mktemp("bad") / "gone"
+    refused(["export", str(missing)], "run folder not found")
+    refused(["export", str(digits_run), "--calls", "2"], "calls must be >= 5")
+    refused(["export"], "run_dir")
