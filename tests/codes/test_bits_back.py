@@ -168,11 +168,13 @@ def test_grids_are_powers_of_two_below_the_smallest_sigma_and_cover_q() -> None:
     for name, g in choose_grids(post, ratio=8.0).items():
         m, s = mu[name].double().numpy().ravel(), sigma[name].double().numpy().ravel()
         assert g.delta <= s.min() / 8 < 2 * g.delta  # the largest power of two ≤ σ_min / 8
-        # every weight's q spans 8–16 coarse bins per σ, and its range covers μ ± 6σ
-        b, centre, params = g.q_params(m, s)
+        # every weight's σ spans 8–16 coarse bins, and its range covers μ ± 5.9σ (96 bins
+        # from a centre within ½ bin of μ)
+        b, _, params = g.q_params(m, s)
         assert np.all((params[1] >= 8) | (b == 0)) and np.all(params[1] < 16)
-        assert np.all(Q_HALF_WIDTH >= 6 * params[1] + np.abs(params[0]))
-        assert g.k_min * g.delta <= (m - 6 * s).min() and g.k_max * g.delta >= (m + 6 * s).max()
+        assert np.all(Q_HALF_WIDTH - np.abs(params[0]) >= 5.9 * params[1])
+        assert g.k_min * g.delta <= (m - 5.9 * s).min()
+        assert g.k_max * g.delta >= (m + 5.9 * s).max()
         # q's log-masses sum to one over a weight's whole range (the 0.3 bias: b = 4)
         k = np.arange(g.k_min, g.k_max + 1)
         if name == "0.bias":

@@ -2,19 +2,19 @@
 
 A tensor's weights lie on θ = δ·k (δ = 2^e, k an integer in the sent range [k_min, k_max]).
 
-**q, per weight.** Weight i (σ_i ≥ 8δ, see :func:`choose_grids`) is coded in two stages: its
-coarse index c = k >> b_i, with b_i = max(0, ⌊log2(σ_i/δ)⌋ − 3) so that σ_i spans 8–16
-coarse bins, under constriction's QuantizedGaussian over c₀ ± ``Q_HALF_WIDTH`` (c₀ the
-coarse bin of μ_i; ± 6·16 bins cover μ_i ± 6σ_i), then the b_i low bits of k uniformly. The
-model is q' (q's mass per coarse bin, spread evenly over its 2^b_i fine bins). A range of
-2·96 + 1 bins keeps constriction's leakage (every bin of a range gets at least 2^−24) to
-≈ 1.2·10^−5 per weight, and a leaked draw still lies within μ_i ± 6σ_i. Spreading within
+**q, per weight.** Weight i (σ_i ≥ 8δ, see :func:`choose_grids`) is coded in two stages:
+its coarse index c = k >> b_i, with b_i = max(0, ⌊log2(σ_i/δ)⌋ − 3) so that σ_i spans 8–16
+coarse bins, under constriction's QuantizedGaussian over c₀ ± ``Q_HALF_WIDTH`` (c₀ the coarse
+bin of μ_i; ± 96 bins cover μ_i ± 5.9σ_i or more), then the b_i low bits of k uniformly.
+The model is q' (q's mass per coarse bin, spread evenly over its 2^b_i fine bins). A range
+of 2·96 + 1 bins keeps constriction's leakage (every bin of a range gets at least 2^−24) to
+≈ 1.2·10^−5 per weight, and a leaked draw still lies within μ_i ± 12σ_i. Spreading within
 a coarse bin of width ≤ σ_i/8 is like rounding: ≤ 1/(24·64) nats of expected loss.
 
 **The prior.** N(0, σ0²) over the tensor's range, coded the same way with one shift s for the
-whole range (at most 2^11 coarse bins, so leakage costs ≤ 2^11·2^−24/ln 2 ≈ 1.8·10^−4 bits
-per weight; a coarse bin is then ~1/70 of the range ≈ σ0/5, over which the prior's density
-is nearly flat).
+whole range: at most 2^11 coarse bins, so leakage costs ≤ 2^11·2^−24/ln 2 ≈ 1.8·10^−4 bits
+per weight, and a coarse bin is 1/2048 of the range (≈ 14σ0/2048 when the range is the
+prior's own ±7σ0), over which the prior's density is nearly flat.
 
 Both sides compute the same float64 parameters from the same numbers: the prior's from the
 sent side information, q's from μ and σ (which the decoder re-derives from the labels).
@@ -189,7 +189,7 @@ class TensorGrid:
 
 def choose_grids(post: GaussianPosterior, *, ratio: float = 8.0) -> dict[str, TensorGrid]:
     """Each tensor's δ — the largest 2^e ≤ min σ / ``ratio`` — and index range, the union of
-    the supports of q' over its weights (coarse centre ± ``Q_HALF_WIDTH``, ≥ μ ± 6σ).
+    the supports of q' over its weights (coarse centre ± ``Q_HALF_WIDTH``, ≥ μ ± 5.9σ).
 
     Raises MdlkitError if the range would exceed 2^20 bins or |k| ≥ 2^23 (weights too large
     for their σ), or if a σ0 is not on :data:`PRIOR_GRID`.
