@@ -22,12 +22,14 @@ the bits are returned, and the check catches a damaged stream or a different q.
 
 The net length, final − borrowed words, is on average
 
-    KL(q_δ ‖ p_δ) + E[Σ −log2 p_θ(y | x)] + side info  (+ a word or two of ANS state)
+    KL(q' ‖ p') + E[Σ −log2 p_θ(y | x)] + side info  (+ at most a word of ANS state)
 
-``coded_bits`` is measured; beside it stand the ideal terms: ``kl_bits`` (closed form, of
-the continuous q), ``sample_kl_bits`` (Σ log2 q(k)/p(k) at the drawn k, under the models the
-coder uses without their 2^−24 floor — the ideal cost of this draw) and ``data_bits`` (the
-labels under the drawn θ). ``ideal_bits`` = sample KL + data + side info.
+q' and p' being q and the prior on the grid (:mod:`.bits_back_grid`). ``coded_bits`` is
+measured; beside it stand the ideal terms: ``kl_bits`` (closed form, of the continuous q),
+``sample_kl_bits`` (Σ log2 q'(k)/p'(k) at the drawn k, without constriction's 2^−24 floor —
+the ideal cost of this draw) and ``data_bits`` (the labels under the drawn θ);
+``ideal_bits`` = sample KL + data + side info. One draw's data term varies by a few % of
+the total from draw to draw (the seed of the borrowed words picks the draw).
 
 **The grid δ** (:mod:`.bits_back_grid`). Each tensor's weights lie on θ = δ·k, δ = 2^e the
 largest power of two with
