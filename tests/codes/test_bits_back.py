@@ -71,7 +71,13 @@ def test_coded_length_is_the_ideal_within_one_percent(trained) -> None:  # type:
     for c in codes:
         # this draw's ideal: Σ log2 q(k)/p(k) + Σ −log2 p_θ(y) + side info
         assert abs(c.coded_bits - c.ideal_bits) <= 0.01 * c.ideal_bits + 64
-        assert c.side_bits == pytest.approx(4 * (math.log2(25 * 57) + 2 * 12 + 20))
+        # side info: σ0 index, exponent, two bit lengths L, and L − 1 bits of each number
+        lengths = [
+            (2 * g.k_min if g.k_min >= 0 else -2 * g.k_min - 1).bit_length()
+            for g in c.grids.values()
+        ] + [(g.k_max - g.k_min).bit_length() for g in c.grids.values()]
+        fixed = 4 * math.log2(25 * 57 * 25 * 22)
+        assert c.side_bits == pytest.approx(fixed + sum(max(n - 1, 0) for n in lengths))
     # on average: KL (closed form) + the expected loss + side info
     mean_coded = np.mean([c.coded_bits for c in codes])
     expected = codes[0].kl_bits + np.mean([c.data_bits for c in codes]) + codes[0].side_bits

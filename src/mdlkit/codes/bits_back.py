@@ -13,7 +13,7 @@ encoder
        pass, ``_class_probs`` on both sides, so the logits are bit-identical);
     4. ENCODE k under the prior (N(0, σ0²) per tensor, on the same grid);
     5. ENCODE the side information (per tensor: σ0's grid index, δ's exponent, the index
-       range) uniformly: the receiver needs it before anything else.
+       range, in ~40 bits): the receiver needs it before anything else.
 
 decoder (the reverse): decode the side information, k under the prior, the labels; obtain
 q (a receiver re-runs the deterministic training on the decoded labels: ``posterior`` may be
@@ -59,7 +59,7 @@ import torch
 from torch.func import functional_call
 
 from mdlkit.bits import CodeLength
-from mdlkit.codes.bits_back_grid import TensorGrid, choose_grids
+from mdlkit.codes.bits_back_grid import TensorGrid, choose_grids, decode_header, encode_header
 from mdlkit.codes.posterior import GaussianPosterior
 from mdlkit.codes.result import CodeResult
 from mdlkit.errors import MdlkitError
@@ -73,7 +73,6 @@ __all__ = [
 ]
 
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
-_UNIFORM = constriction.stream.model.Uniform()
 
 
 @dataclass(frozen=True)
@@ -206,9 +205,7 @@ def encode_bits_back(
     coder.encode_reverse(labels.astype(np.int32), _CATEGORICAL, probs)
     for n in reversed(names):
         grids[n].encode_prior(coder, k[n])
-    header = np.array([s for n in names for s in grids[n].symbols()], dtype=np.int32)
-    sizes = np.array(TensorGrid.sizes() * len(names), dtype=np.int32)
-    coder.encode_reverse(header, _UNIFORM, sizes)
+    side = encode_header(coder, [grids[n] for n in names])
     stream = BitsBackStream(
         np.asarray(coder.get_compressed(), dtype=np.uint32), initial_words, seed, len(labels)
     )
@@ -217,7 +214,6 @@ def encode_bits_back(
         for n in names
     )
     data = float(-np.log2(probs[np.arange(len(labels)), labels]).sum())
-    side = float(np.log2(sizes.astype(np.float64)).sum())
     kl = post.kl_bits()
     return BitsBackCode(
         name="bits-back",
@@ -256,12 +252,7 @@ def decode_bits_back(
         coder = constriction.stream.stack.AnsCoder(np.asarray(stream.words, dtype=np.uint32))
     except ValueError as exc:
         raise MdlkitError(f"not a bits-back stream: {exc}") from None
-    sizes = np.array(TensorGrid.sizes() * len(names), dtype=np.int32)
-    header = np.asarray(coder.decode(_UNIFORM, sizes), dtype=np.int64).reshape(len(names), -1)
-    grids = {
-        n: TensorGrid.from_symbols([int(v) for v in row])
-        for n, row in zip(names, header, strict=True)
-    }
+    grids = dict(zip(names, decode_header(coder, len(names)), strict=True))
     k = {n: grids[n].decode_prior(coder, math.prod(shapes[n])) for n in names}
     probs = _class_probs(spec, _theta(shapes, grids, k), x)
     if probs.shape[1] != n_classes:

@@ -39,6 +39,8 @@ __all__ = [
     "MAX_RANGE_BITS",
     "TensorGrid",
     "choose_grids",
+    "decode_header",
+    "encode_header",
     "log2_bin_mass",
 ]
 
@@ -47,7 +49,6 @@ INDEX_BITS = 24  # |k| < 2^23
 EXPONENTS = tuple(range(-48, 9))  # δ = 2^e
 PRIOR_COARSE_BITS = 11
 Q_HALF_WIDTH = 96  # coarse bins either side of μ: 6σ at 16 bins per σ
-_HALF = 2**12  # k_min + 2^23 is sent as two 12-bit halves (constriction's Uniform < 2^24)
 _UNIFORM = constriction.stream.model.Uniform()
 _Q_MODEL = constriction.stream.model.QuantizedGaussian(-Q_HALF_WIDTH, Q_HALF_WIDTH)
 
@@ -86,29 +87,6 @@ class TensorGrid:
     @property
     def prior_shift(self) -> int:
         return max(0, math.ceil(math.log2((self.k_max - self.k_min + 1) / 2**PRIOR_COARSE_BITS)))
-
-    def symbols(self) -> list[int]:
-        """The side information as symbols of :meth:`sizes` (uniform)."""
-        low = self.k_min + 2 ** (INDEX_BITS - 1)
-        return [
-            self.prior_index,
-            EXPONENTS.index(self.exponent),
-            low // _HALF,
-            low % _HALF,
-            self.k_max - self.k_min - 1,
-        ]
-
-    @staticmethod
-    def sizes() -> list[int]:
-        return [len(PRIOR_GRID), len(EXPONENTS), _HALF, _HALF, 2**MAX_RANGE_BITS]
-
-    @classmethod
-    def from_symbols(cls, s: list[int]) -> TensorGrid:
-        k_min = (s[2] * _HALF + s[3]) - 2 ** (INDEX_BITS - 1)
-        grid = cls(EXPONENTS[s[1]], k_min, k_min + s[4] + 1, s[0])
-        if grid.k_max >= 2 ** (INDEX_BITS - 1):
-            raise MdlkitError("the stream's weight ranges are out of bounds (a damaged stream)")
-        return grid
 
     # The prior: coarse index under a QuantizedGaussian, then the low bits uniformly.
     def _prior_model(self) -> tuple[Any, float, float]:
@@ -185,6 +163,63 @@ class TensorGrid:
     def q_entropy_bits(self, sigma: np.ndarray) -> float:
         """≈ H(q'): log2(σ/δ · √(2πe)) per weight (σ ≥ 8δ), what drawing the weights borrows."""
         return float(np.log2(sigma / self.delta * math.sqrt(2 * math.pi * math.e)).sum())
+
+
+def _zigzag(v: int) -> int:
+    return 2 * v if v >= 0 else -2 * v - 1
+
+
+def _unzigzag(z: int) -> int:
+    return z // 2 if z % 2 == 0 else -(z + 1) // 2
+
+
+def _head_fields(g: TensorGrid) -> tuple[list[int], list[int]]:
+    """A grid's fixed-size header symbols (σ0 index, exponent, bit lengths of zigzag(k_min)
+    and of the width) and their sizes."""
+    lengths = [_zigzag(g.k_min).bit_length(), (g.k_max - g.k_min).bit_length()]
+    return [g.prior_index, EXPONENTS.index(g.exponent), *lengths], _HEAD_SIZES
+
+
+_HEAD_SIZES = [len(PRIOR_GRID), len(EXPONENTS), INDEX_BITS + 1, MAX_RANGE_BITS + 2]
+
+
+def encode_header(coder: Any, grids: list[TensorGrid]) -> float:
+    """Push the grids (Elias-gamma-like: each of zigzag(k_min) and the width k_max − k_min as
+    its bit length L, then its L − 1 bits below the leading one); returns the bits, Σ log2 of
+    the symbols' alphabet sizes."""
+    fixed, fixed_sizes, tail, tail_sizes = [], [], [], []
+    for g in grids:
+        symbols, sizes = _head_fields(g)
+        fixed += symbols
+        fixed_sizes += sizes
+        for value in (_zigzag(g.k_min), g.k_max - g.k_min):
+            if value.bit_length() >= 2:
+                tail.append(value - (1 << (value.bit_length() - 1)))
+                tail_sizes.append(1 << (value.bit_length() - 1))
+    if tail:
+        coder.encode_reverse(np.array(tail, np.int32), _UNIFORM, np.array(tail_sizes, np.int32))
+    coder.encode_reverse(np.array(fixed, np.int32), _UNIFORM, np.array(fixed_sizes, np.int32))
+    return float(np.log2(np.array(fixed_sizes + tail_sizes, dtype=np.float64)).sum())
+
+
+def decode_header(coder: Any, count: int) -> list[TensorGrid]:
+    """The ``count`` grids pushed by :func:`encode_header`; MdlkitError if they are invalid."""
+    sizes = np.array(_HEAD_SIZES * count, np.int32)
+    fixed = np.asarray(coder.decode(_UNIFORM, sizes), np.int64).reshape(count, -1).tolist()
+    tail_sizes = [1 << (n - 1) for row in fixed for n in row[2:] if n >= 2]
+    tail = iter(
+        np.asarray(coder.decode(_UNIFORM, np.array(tail_sizes, np.int32)), np.int64).tolist()
+        if tail_sizes
+        else []
+    )
+    grids = []
+    for prior_index, exponent, *lengths in fixed:
+        zig, width = (n if n < 2 else (1 << (n - 1)) + next(tail) for n in lengths)
+        k_min = _unzigzag(zig)
+        if not 1 <= width <= 2**MAX_RANGE_BITS or k_min + width >= 2 ** (INDEX_BITS - 1):
+            raise MdlkitError("the stream's weight ranges are out of bounds (a damaged stream)")
+        grids.append(TensorGrid(EXPONENTS[exponent], k_min, k_min + width, prior_index))
+    return grids
 
 
 def choose_grids(post: GaussianPosterior, *, ratio: float = 8.0) -> dict[str, TensorGrid]:
