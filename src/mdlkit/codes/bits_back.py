@@ -213,7 +213,8 @@ def encode_bits_back(
         float((grids[n].q_log2(k[n], mu[n], sigma[n]) - grids[n].prior_log2(k[n])).sum())
         for n in names
     )
-    data = float(-np.log2(probs[np.arange(len(labels)), labels]).sum())
+    p_true = probs[np.arange(len(labels)), labels]
+    data = float(-np.log2(np.maximum(p_true, np.finfo(np.float64).tiny)).sum())  # finite
     kl = post.kl_bits()
     return BitsBackCode(
         name="bits-back",
