@@ -56,8 +56,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--verify", default="posterior", choices=["posterior", "retrain"])
     parser.add_argument(
-        "--draws", type=int, default=4, help="bits-back streams from this many seeds (≥ 1)"
+        "--draws", type=int, default=12, help="bits-back streams from this many seeds (≥ 1)"
     )
+    parser.add_argument("--mc-samples", type=int, default=20, help="draws for E[NLL]")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -74,7 +75,7 @@ def main() -> None:
         "seed": args.seed,
     }
     t = time.perf_counter()
-    var = variational_code(x, y, 10, spec, **train_kwargs)  # type: ignore[arg-type]
+    var = variational_code(x, y, 10, spec, mc_samples=args.mc_samples, **train_kwargs)  # type: ignore[arg-type]
     t_train = time.perf_counter() - t
     post = var.posterior
     assert post is not None
@@ -124,14 +125,15 @@ def main() -> None:
         f"--hidden {' '.join(map(str, args.hidden))} --batch-size {args.batch_size} "
         f"--lr {args.lr:g} "
         f"--init-sigma {args.init_sigma:g}{' --fixed-prior' if args.fixed_prior else ''} "
-        f"--verify {args.verify} --draws {args.draws} --n {n}`",
+        f"--verify {args.verify} --draws {args.draws} --mc-samples {args.mc_samples} --n {n} "
+        f"--threads {torch.get_num_threads()}`",
         "",
         f"Uniform: {n * math.log2(10) / 1000:.1f} kbit. Blier & Ollivier (2018), variational "
         f"code: {PAPER_KBIT} kbit.",
         "",
         "| | kbit |",
         "|---|---|",
-        f"| ideal: KL + E[NLL] + prior choice (NLL: 10 draws, "
+        f"| ideal: KL + E[NLL] + prior choice (NLL: {args.mc_samples} draws, "
         f"± {var.data_bits_stderr / 1000:.2f}) "
         f"| **{var.length.total / 1000:.2f}** |",
         f"| — KL(q ‖ prior) | {parts['kl'] / 1000:.2f} |",
@@ -146,17 +148,20 @@ def main() -> None:
         f"| borrowed bits (initial stack) | {code.borrowed_bits / 1000:.1f} |",
         f"| — of them used to draw the weights | {code.consumed_bits / 1000:.1f} |",
         "",
-        f"- {len(draws)} draws (borrowed words from seeds {args.seed}…{args.seed + len(draws) - 1})"
+        f"- {len(draws)} draw(s) (borrowed words: seeds {args.seed}…{args.seed + len(draws) - 1})"
         ": net coded kbit "
         + ", ".join(f"{d.coded_bits / 1000:.2f}" for d in draws)
         + f"; mean {mean_coded / 1000:.2f} kbit, "
         f"{100 * (mean_coded / ideal_expected - 1):+.2f} % from KL + E[NLL] + side info "
-        f"({ideal_expected / 1000:.2f} kbit); coded − each draw's ideal: "
+        f"({ideal_expected / 1000:.2f} kbit); standard deviation of one draw "
+        f"{np.std([d.coded_bits for d in draws], ddof=1) / 1000 if len(draws) > 1 else 0:.2f} kbit "
+        "(the NLL of the drawn network varies); coded − each draw's ideal: "
         + ", ".join(f"{d.coded_bits - d.ideal_bits:+.0f}" for d in draws)
         + " bits",
         f"- decoded back: {'exact, and the borrowed words returned' if ok else 'FAILED'} "
-        f"(the first draw's decoder given {decoder_q}, the others the encoder's q)",
-        f"- train accuracy: {100 * var.train_accuracy:.2f} % (mean over 10 draws), "
+        f"(the first draw's decoder given {decoder_q}"
+        + (", the others the encoder's q)" if len(draws) > 1 else ")"),
+        f"- train accuracy: {100 * var.train_accuracy:.2f} % (mean over {args.mc_samples} draws), "
         f"{100 * code.accuracy:.2f} % (the coded draw); test accuracy of the mean network: "
         f"{100 * test_acc:.2f} %",
         "- grid δ per tensor: "
