@@ -107,6 +107,12 @@ def main() -> None:
         ok = ok and bool(np.array_equal(back, y.numpy()))
         draws.append(other)
     mean_coded = float(np.mean([d.coded_bits for d in draws]))
+    spread = (
+        f"standard deviation of one draw {np.std([d.coded_bits for d in draws], ddof=1) / 1000:.2f}"
+        " kbit (the NLL of the drawn network varies); "
+        if len(draws) > 1
+        else ""
+    )
     parts = var.length.parts
     decoder_q = (
         "q by re-training on the decoded labels" if args.verify == "retrain" else "the encoder’s q"
@@ -153,9 +159,7 @@ def main() -> None:
         + ", ".join(f"{d.coded_bits / 1000:.2f}" for d in draws)
         + f"; mean {mean_coded / 1000:.2f} kbit, "
         f"{100 * (mean_coded / ideal_expected - 1):+.2f} % from KL + E[NLL] + side info "
-        f"({ideal_expected / 1000:.2f} kbit); standard deviation of one draw "
-        f"{np.std([d.coded_bits for d in draws], ddof=1) / 1000 if len(draws) > 1 else 0:.2f} kbit "
-        "(the NLL of the drawn network varies); coded − each draw's ideal: "
+        f"({ideal_expected / 1000:.2f} kbit); {spread}coded − each draw's ideal: "
         + ", ".join(f"{d.coded_bits - d.ideal_bits:+.0f}" for d in draws)
         + " bits",
         f"- decoded back: {'exact, and the borrowed words returned' if ok else 'FAILED'} "
