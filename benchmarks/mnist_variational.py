@@ -9,7 +9,7 @@ on MNIST. Needs the MNIST file (``MDLKIT_MNIST`` or ../shared/data/mnist.npz).
 ``--verify retrain`` decodes as a receiver would, re-running the training on the decoded
 labels to get q (twice the time); ``--verify posterior`` hands the decoder the encoder's q.
 
-Run: ``.venv/bin/python benchmarks/mnist_variational.py [--epochs 60] [--hidden 64]``;
+Run: ``.venv/bin/python benchmarks/mnist_variational.py [--epochs 100] [--hidden 64]``;
 writes ``results/mnist_variational.md`` (``--out`` another name).
 """
 
@@ -44,7 +44,7 @@ def load(path: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Te
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--hidden", type=int, nargs="*", default=[64])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -56,9 +56,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--verify", default="posterior", choices=["posterior", "retrain"])
     parser.add_argument(
-        "--draws", type=int, default=12, help="bits-back streams from this many seeds (≥ 1)"
+        "--draws", type=int, default=40, help="bits-back streams from this many seeds (≥ 1)"
     )
-    parser.add_argument("--mc-samples", type=int, default=20, help="draws for E[NLL]")
+    parser.add_argument("--mc-samples", type=int, default=40, help="draws for E[NLL]")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
