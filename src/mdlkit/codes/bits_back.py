@@ -28,8 +28,11 @@ q' and p' being q and the prior on the grid (:mod:`.bits_back_grid`). ``coded_bi
 measured; beside it stand the ideal terms: ``kl_bits`` (closed form, of the continuous q),
 ``sample_kl_bits`` (Σ log2 q'(k)/p'(k) at the drawn k, without constriction's 2^−24 floor —
 the ideal cost of this draw) and ``data_bits`` (the labels under the drawn θ);
-``ideal_bits`` = sample KL + data + side info. One draw's data term varies by a few % of
-the total from draw to draw (the seed of the borrowed words picks the draw).
+``ideal_bits`` = sample KL + data + side info. The floor also makes the coder cheaper than
+this ideal for a symbol the ideal model deems nearly impossible (a label of p < 2^−24 under
+the drawn net costs the coder about 24 bits), so ``coded_bits`` may fall a little below it.
+One draw's data term varies by a few % of the total from draw to draw (the seed of the
+borrowed words picks the draw).
 
 **The grid δ** (:mod:`.bits_back_grid`). Each tensor's weights lie on θ = δ·k, δ = 2^e the
 largest power of two with
