@@ -1,10 +1,18 @@
 """Codes for description lengths, each a head + a stream deciding which model predicts what.
 
 Every code returns a :class:`CodeResult` (length with parts, ideal bits, coded bits, whether
-it was decoded back); :func:`uniform_codelength` is the closed-form baseline. Choosing by the
+it was decoded back); :func:`uniform_codelength` is the closed-form baseline. The variational
+code's posterior (:class:`GaussianPosterior`) becomes a bits-back stream with
+:func:`encode_bits_back` / :func:`decode_bits_back`. Choosing by the
 code (α from the description length, the charged choice among candidates): :mod:`.selection`.
 """
 
+from mdlkit.codes.bits_back import (
+    BitsBackCode,
+    BitsBackStream,
+    decode_bits_back,
+    encode_bits_back,
+)
 from mdlkit.codes.block_cache import CachedLearner
 from mdlkit.codes.learners import (
     TEMPERATURE_GRID,
@@ -22,6 +30,7 @@ from mdlkit.codes.online import (
     switching_code,
 )
 from mdlkit.codes.online_run import float32_two_part, run_online_codes
+from mdlkit.codes.posterior import GaussianPosterior
 from mdlkit.codes.result import CodeResult
 from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
 from mdlkit.codes.selection import (
@@ -39,13 +48,16 @@ from mdlkit.codes.uniform import (
     uniform_bits,
     uniform_codelength,
 )
-from mdlkit.codes.variational import VariationalCode, variational_code
+from mdlkit.codes.variational import VariationalCode, train_posterior, variational_code
 
 __all__ = [
     "TEMPERATURE_GRID",
+    "BitsBackCode",
+    "BitsBackStream",
     "CachedLearner",
     "CodeResult",
     "Fitted",
+    "GaussianPosterior",
     "Learner",
     "OnlineCode",
     "Selection",
@@ -54,10 +66,12 @@ __all__ = [
     "UniformStream",
     "VariationalCode",
     "codec_bits_per_nonzero",
+    "decode_bits_back",
     "decode_online",
     "decode_uniform",
     "description_length_alpha",
     "doubling_schedule",
+    "encode_bits_back",
     "encode_online",
     "encode_uniform",
     "fit_temperature",
@@ -68,6 +82,7 @@ __all__ = [
     "select_shortest",
     "switching_code",
     "temperature_posterior",
+    "train_posterior",
     "two_part_bits",
     "two_part_code",
     "uniform_bits",

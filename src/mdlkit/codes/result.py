@@ -29,7 +29,8 @@ class CodeResult:
         length: the reported length in bits with its parts. The two-part code reports the
             sizes of its bitstreams (the weight file without its magic bytes and CRC32, and
             the data stream); the online codes report ideal bits per block (their stream,
-            ``coded_bits``, is within 0.01 % + 32 bits of it); the variational code is ideal.
+            ``coded_bits``, is within 0.01 % + 32 bits of it); the variational code reports its
+            ideal length (its bits-back stream's net size is ``coded_bits`` with verify=True).
         ideal_bits: Σ −log2 p over everything coded with a probability model (file parts that
             are not probabilistic, such as a weight file, count at their size).
         coded_bits: the size of the bitstream(s) in bits, or None if the code wrote none.
