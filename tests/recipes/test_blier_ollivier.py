@@ -34,6 +34,7 @@ def _tiny(path: Path) -> BlierOllivierExperiment:
         two_part_model="mlp",
         two_part_hidden=(8,),
         two_part_epochs=2,
+        variational_hidden=8,
         variational_epochs=2,
     )
 
@@ -48,7 +49,8 @@ def test_every_code_of_the_table_is_real_and_random_labels_stay_at_uniform(
     rows = json.loads((tmp_path / "run" / "results.json").read_text())["rows"]
     uniform = 300 * math.log2(10)
     assert rows["uniform"]["bits"] == pytest.approx(uniform)
-    for name in ("prequential", "switching", "two-part float32", "two-part (mdlkit codec)"):
+    codes = ("prequential", "switching", "two-part float32", "two-part (mdlkit codec)")
+    for name in (*codes, "variational"):
         assert rows[name]["decoded"], name
     # A switching code over two learners pays at most log2 2 + log2(n + 1) over either.
     best = min(rows["learner 0"]["bits"], rows["learner 1"]["bits"])

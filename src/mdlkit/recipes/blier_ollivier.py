@@ -12,7 +12,9 @@ the file's order; the receiver has the images. Rows, each a resumable job of the
   the last 10 % of the seen data. Each block's models are cached, so a killed run resumes.
 - ``two-part``: mdlkit's codec — a DRR-trained LeNet-300-100, pruned, quantized and entropy
   coded, then the labels under the decoded weights (the pipeline of ``mdlkit fit``).
-- ``variational``: the bits-back code with a diagonal Gaussian posterior.
+- ``variational``: the bits-back code with a diagonal Gaussian posterior (an MLP, a learned
+  prior scale per tensor, charged), written on an ANS stack and decoded back by retraining q
+  on the decoded labels; its length is the stream's net size (final − borrowed words).
 
 The paper's figures are printed beside ours; they did not charge their per-block choice of
 architecture and hyperparameters, which mdlkit's switching code does.
@@ -32,6 +34,7 @@ from mdlkit.codes import TorchLearner, doubling_schedule, run_online_codes, vari
 from mdlkit.data import Splits, read_mnist
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
+from mdlkit.heads import evaluate
 from mdlkit.models import ModelSpec
 from mdlkit.recipes.fit import FitConfig
 from mdlkit.recipes.sweep import run_fit_job
@@ -63,7 +66,8 @@ class BlierOllivierExperiment:
     two_part_model: str = "lenet-300-100"
     two_part_hidden: tuple[int, ...] = (32,)
     two_part_epochs: int = 40
-    variational_epochs: int = 20
+    variational_hidden: int = 64
+    variational_epochs: int = 100
     decode: bool = True
     seed: int = 0
 
@@ -80,6 +84,7 @@ class BlierOllivierExperiment:
             two_part_model="mlp",
             two_part_hidden=(16,),
             two_part_epochs=3,
+            variational_hidden=16,
             variational_epochs=2,
         )
 
@@ -160,18 +165,26 @@ def online_job(exp: BlierOllivierExperiment, folder: str) -> JobOutput:
 
 
 def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
-    x, y, _test, k = exp.data()
+    """The variational code as a bits-back stream, decoded back by retraining q."""
+    x, y, test, k = exp.data()
     start = time.perf_counter()
-    spec = ModelSpec("mlp", {"sizes": [x[0].numel(), 256, k]})
-    var = variational_code(x.flatten(1), y, k, spec, epochs=exp.variational_epochs, seed=exp.seed)
+    spec = ModelSpec("mlp", {"sizes": [x[0].numel(), exp.variational_hidden, k]})
+    var = variational_code(
+        x.flatten(1), y, k, spec, epochs=exp.variational_epochs, seed=exp.seed, verify=True
+    )
+    assert var.posterior is not None and var.bits_back is not None
+    mean = spec.build()
+    mean.load_state_dict(var.posterior.mu)
     seconds = time.perf_counter() - start
     row = {
-        "bits": var.length.total,
+        "bits": var.coded_bits,
+        "ideal_bits": var.length.total,
         "parts": dict(var.length.parts),
-        "test_accuracy": float("nan"),
-        "decoded": False,
+        "borrowed_bits": var.bits_back.borrowed_bits,
+        "test_accuracy": evaluate(mean, Split(test.x.flatten(1), test.y)).accuracy,
+        "decoded": var.decoded,
         "seconds": seconds,
-        "note": "ideal length",
+        "note": "net bits-back stream (final − borrowed words); the mean network's accuracy",
     }
     return JobOutput({"rows": {"variational": row}}, seconds=seconds)
 
