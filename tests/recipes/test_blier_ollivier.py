@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +24,8 @@ def _digits_npz(path: Path, shuffle: bool) -> Path:
 
 
 def _tiny(path: Path) -> BlierOllivierExperiment:
-    return BlierOllivierExperiment(
-        str(path),
-        channels=4,
-        hidden=8,
-        small_channels=2,
-        shift=1,
-        epochs=2,
-        min_steps=20,
-        two_part_model="mlp",
-        two_part_hidden=(8,),
-        two_part_epochs=2,
-        variational_hidden=8,
-        variational_epochs=2,
-    )
+    quick = BlierOllivierExperiment.quick(str(path))
+    return replace(quick, n=None, hidden=8, shift=1, epochs=2, min_steps=20, two_part_epochs=2)
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
