@@ -302,16 +302,19 @@ def run_codelength(
             batch_size=config.batch_size,
             lr=config.lr,
             seed=config.seed,
+            verify=config.verify,
         )
+        bits = var.coded_bits if var.coded_bits is not None else var.length.total
         add(
             "variational",
-            var.length.total,
+            bits,
             float("nan"),
             time.perf_counter() - t,
             parts=dict(var.length.parts),
+            ideal_bits=var.length.total,
             data_bits_stderr=var.data_bits_stderr,
-            verified=False,
-            note="ideal length; no bits-back bitstream",
+            verified=var.decoded,
+            note="net bits-back stream" if var.decoded else "ideal length (--no-verify)",
         )
     result = CodelengthResult(config, n, k, boundaries, rows)
     if folder is not None:
