@@ -276,8 +276,9 @@ def _read_spec(
         if is_factory_reference(spec.kind) and spec.factory is None:
             raise MdlkitError(
                 f"weight file names the model factory {spec.kind}, which the caller did not "
-                f"allow: pass read_model(..., factories={{{spec.kind!r}: <the callable>}}); "
-                "mdlkit never imports a module a file names"
+                f"allow: pass read_model(..., factories={{{spec.kind!r}: <the callable>}}) "
+                f"(mdlkit predict: --allow-factory {spec.kind}); mdlkit never imports a module "
+                "a file names"
             )
         return spec, reader.data[start : reader.position], checked_shapes(spec)
     except SpecError as error:

@@ -52,8 +52,7 @@ class FitConfig:
     epsilon: float = 1e-3
     """precision regression targets are coded at"""
     model: str = "mlp"
-    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn | student | a factory module:name
-    (any callable returning an nn.Module; its module must be importable)"""
+    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn | student | a factory module:name"""
     model_args: str | None = None
     """a --model factory's keyword arguments as a JSON object, e.g. '{"width": 64}'"""
     images: bool = False
@@ -65,8 +64,7 @@ class FitConfig:
     method: str = "drr"
     """method: none | drr | l1 | pmmp"""
     regularize: Literal["all", "layers"] = "all"
-    """what the method pulls to zero: all (every weight and bias) | layers (the weights of
-    Linear, Conv and Embedding layers)"""
+    """what the method pulls to zero: all parameters | layers (Linear/Conv/Embedding weights)"""
     alpha: float | Literal["auto"] = "auto"
     """strength α ≥ 0 per sample; auto = c·ln2/n, c the codec's bits per nonzero weight"""
     beta: float = 5.0
