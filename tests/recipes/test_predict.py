@@ -148,7 +148,7 @@ def test_a_users_network_predicts_only_with_its_factory_allowed(
     data = iris_run / ".." / "iris.csv"
     run_dir = _fit(folder, "--data", str(data), "--target", "species", "--lr", "0.03",
                    "--model", "irisnet_fx:make_net", "--model-args", '{"hidden": 6}')  # fmt: skip
-    frame, x = _held_back(iris_run, folder / "held.csv")
+    _, x = _held_back(iris_run, folder / "held.csv")
     held = str(folder / "held.csv")
     refused(["predict", str(run_dir), held], "names the model factory irisnet_fx:make_net")
     capsys.readouterr()
