@@ -11,6 +11,7 @@ import torch
 
 from mdlkit import MdlkitError
 from mdlkit.coding import decode_model, encode_model, read_model
+from mdlkit.coding.architecture import FACTORY_KIND, MODEL_KINDS
 from mdlkit.coding.weights import decode_spec
 from mdlkit.models import ModelSpec
 from mdlkit.models.factory import (
@@ -146,3 +147,32 @@ def test_the_command_line_names_a_factory(refused) -> None:  # type: ignore[no-u
     refused(["fit", "--model", "no_such_module_fx:net"], "cannot import no_such_module_fx")
     refused(["fit", "--model", "pkg:net", "--model-args", "64"], "must be a JSON object")
     refused(["fit", "--model-args", '{"width": 4}'], "are for a --model factory")
+
+
+def test_every_damaged_byte_of_a_factory_architecture_is_caught_or_harmless() -> None:
+    def net(width: int, label: str = "x") -> torch.nn.Module:
+        return torch.nn.Linear(2, width)
+
+    assert MODEL_KINDS[9] == FACTORY_KIND == "factory"  # append-only: index 9 forever
+    reference = "pkg_fx:net"
+    spec = factory_spec(net, {"width": 3, "label": "tanh"}, name=reference)
+    model = spec.build()
+    encoded = encode_model(model, spec, 0.05)
+    original = decode_model(encoded.data, {reference: net})
+    architecture_bytes = int(encoded.length.parts["architecture"]) // 8
+    allow = {reference: net, "pkg_fy:net": net}
+    for at in range(5, 5 + architecture_bytes):
+        for value in (0, 1, 0x7F, 0x80, 0xFF, encoded.data[at] ^ 1):
+            damaged = bytearray(encoded.data)
+            damaged[at] = value
+            if bytes(damaged) == encoded.data:
+                continue
+            try:
+                decoded = decode_model(bytes(damaged), allow)
+            except MdlkitError as error:
+                assert "\n" not in str(error)
+                continue
+            assert all(  # decodes only into the very same weights
+                torch.equal(a, b)
+                for a, b in zip(decoded.parameters(), original.parameters(), strict=True)
+            )

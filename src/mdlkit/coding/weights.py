@@ -56,7 +56,9 @@ allocated no more than an intact file of the same shapes would, or (damage that 
 decoded weight as it was, and so passes the CRC32) decodes into the very same model. As the
 CRC32 covers the architecture, an argument damaged into another valid one with the same shapes
 (relu → gelu) is caught too. A file of an older format (never released) is refused with a
-one-line error naming its version.
+one-line error naming its version. A file of a user's network names its factory
+``module:name`` (:mod:`mdlkit.models.factory`): it decodes only with that factory handed over
+(``factories=``), into the factory's own class, and never makes mdlkit import anything.
 
 The decoded model is what the data part of a two-part code must use;
 :func:`~mdlkit.pruning.quantize_model` makes the identical model on the encoder side.
