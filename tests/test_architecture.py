@@ -41,8 +41,13 @@ def test_no_module_imports_itself_through_a_circle() -> None:
     assert circles == []
 
 
+# The one module that imports by name: a user's model factory, named by the user
+# (--model module:name), never by a file; it is no import of mdlkit's own.
+USER_IMPORTS = {"models/factory.py"}
+
+
 @pytest.mark.parametrize("word", ["import_module(", "__import__(", "importlib.util"])
 def test_no_module_imports_by_name_at_run_time(word: str) -> None:
     # Imports the layer contract cannot see are imports it cannot check.
     users = [str(p.relative_to(SRC)) for p in _modules() if word in p.read_text()]
-    assert users == []
+    assert sorted(set(users) - USER_IMPORTS) == []

@@ -18,7 +18,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 def test_readme_python_examples_run() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert len(blocks) == 3
+    assert len(blocks) == 5
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         for code in blocks:

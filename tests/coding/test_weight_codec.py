@@ -311,11 +311,12 @@ FROZEN_PARAMETERS: dict[str, list[tuple[str, object]]] = {
         ("n_layers", int),
         ("vocab_size", int),
     ],
+    "vgg-cnn": [("image_size", int), ("n_classes", int), ("channels", int), ("hidden", int)],
 }
 
 
 def test_format_3_tables_and_builder_signatures_are_frozen() -> None:
-    assert MODEL_KINDS[:8] == (
+    assert MODEL_KINDS[:10] == (
         "mlp",
         "lenet-300-100",
         "lenet5-caffe",
@@ -324,6 +325,8 @@ def test_format_3_tables_and_builder_signatures_are_frozen() -> None:
         "teacher",
         "byte_transformer",
         "byte_rnn",
+        "vgg-cnn",
+        "factory",  # a user's factory by reference (tests/models/test_factory.py)
     )
     assert WORDS[:7] == ("relu", "tanh", "gelu", "learned", "sinusoidal", "lstm", "gru")
     assert set(MODEL_BUILDERS) <= set(MODEL_KINDS), "add the new kind at the end of MODEL_KINDS"
@@ -358,6 +361,7 @@ SMALL_SPECS: dict[str, tuple[dict[str, object], str]] = {
         {"cell": "gru", "d_embed": 3, "d_hidden": 4, "n_layers": 2, "vocab_size": 300},
         "07 07 03 04 02 ac 02",
     ),
+    "vgg-cnn": ({"image_size": 8, "n_classes": 3, "channels": 2, "hidden": 4}, "08 08 03 02 04"),
 }
 
 

@@ -187,7 +187,7 @@ def test_an_intact_format_3_zero_model_file_decodes() -> None:
 @pytest.mark.parametrize(
     ("architecture", "problem"),
     [
-        ("08", "names no known model \\(kind 8\\)"),
+        ("0a", "names no known model \\(kind 10\\)"),
         ("ff 7f", "names no known model"),
         ("80 00 03 10 0a 05 01", "not in the canonical form"),  # an overlong varint
         ("00 03 10 0a 85 00 01", "not in the canonical form"),

@@ -129,3 +129,35 @@ def test_bad_input_is_refused_in_one_line(
     with (folder / "rows.csv").open("w") as f:
         csv.writer(f).writerows([["sl", "sw", "pl", "pw"], [1, 2, 3, "x"]])
     refused(["predict", str(iris_run), str(folder / "rows.csv")], "feature column 'pw' holds text")
+
+
+def test_a_users_network_predicts_only_with_its_factory_allowed(
+    iris_run: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    refused: Callable[..., str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path_factory.mktemp("own")
+    (folder / "irisnet_fx.py").write_text(
+        "from torch import nn\n\n\n"
+        "def make_net(hidden: int):\n"
+        "    return nn.Sequential(nn.Linear(4, hidden), nn.Tanh(), nn.Linear(hidden, 3))\n"
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    data = iris_run / ".." / "iris.csv"
+    run_dir = _fit(folder, "--data", str(data), "--target", "species", "--lr", "0.03",
+                   "--model", "irisnet_fx:make_net", "--model-args", '{"hidden": 6}')  # fmt: skip
+    _, x = _held_back(iris_run, folder / "held.csv")
+    held = str(folder / "held.csv")
+    refused(["predict", str(run_dir), held], "names the model factory irisnet_fx:make_net")
+    capsys.readouterr()
+    argv = ["predict", str(run_dir), held, "--allow-factory", "irisnet_fx:make_net"]
+    assert main(argv) == 0
+    predicted = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    from irisnet_fx import make_net  # type: ignore[import-not-found]
+
+    model = read_fit_run(run_dir, factories=[make_net]).model
+    with torch.no_grad():
+        expected = torch.softmax(model(x).double(), dim=1).numpy()
+    assert np.allclose(predicted.iloc[:, 1:].to_numpy(), expected, rtol=1e-8, atol=1e-9)

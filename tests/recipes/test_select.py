@@ -255,6 +255,11 @@ def test_default_grid_has_a_linear_model_beside_the_mlp_and_seven_strengths() ->
     assert sorted(job.alpha for job in linear) == [0.08 * 2.0**k for k in range(-4, 3)]
     # an explicit --widths is taken as given
     assert len(SelectConfig(dataset="sklearn:iris", widths=(16,)).candidates(0.08)) == 7
+    # a user's factory: one network per strength and method, keyed without a width
+    own = SelectConfig(model="pkg:net", alphas=(1e-3, 0.01), methods=("drr", "l1"))
+    assert [key for key, _ in own.candidates(0.08)] == [
+        "drr-a0.001", "drr-a0.01", "l1-a0.001", "l1-a0.01"
+    ]  # fmt: skip
 
 
 def test_select_resumes_without_rerunning_finished_candidates(tmp_path: Path) -> None:

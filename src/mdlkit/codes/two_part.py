@@ -132,7 +132,7 @@ def two_part_code(
         if data.y.ndim != 1 or labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
             raise MdlkitError(f"two-part code needs class labels in [0, {k - 1}]")
     encoded_model = encode_model(model, spec, step)
-    decoded = decode_model(encoded_model.data)
+    decoded = decode_model(encoded_model.data, spec.factories)
     coding_head, trained = _coding_head(head, decoded, data, sigma)
     symbols = coding_head.symbols(data.y)
     dist = coding_head.predict(decoded, data.x)

@@ -13,6 +13,14 @@ each builder's parameters and their hints (a ``Literal``'s choices too) are part
 the tables are append-only, and changing a builder's signature needs a new format version (the
 tests pin all of them; a default may change, files hold every argument).
 
+A user's factory (:mod:`mdlkit.models.factory`) is the kind ``factory`` (index 9), then its
+reference ``module:name`` (a varint length and the ASCII text), the number of keyword arguments
+(varint), and each argument's name (a length and the text of a Python identifier) and value
+(tagged, as under ``Any``), in sorted order of the names:
+the file states the factory by name and arguments, its code is shared as a built-in's is. The
+reader hands the spec the factory the caller allows under that reference, or none (then the
+weight codec refuses to build it); it imports nothing.
+
 Reading trusts nothing: the architecture must name a known model with arguments of the types
 its builder declares, take at most 1024 bytes and be exactly the canonical bytes
 :func:`write_architecture` writes for the spec it decodes to; :func:`checked_shapes` builds the
@@ -32,7 +40,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -41,9 +49,11 @@ from torch import nn
 from mdlkit.coding.arguments import SpecError, ValueReader, fits, write_value
 from mdlkit.coding.container import Reader, Writer
 from mdlkit.errors import MdlkitError
-from mdlkit.models.spec import MODEL_BUILDERS, ModelSpec
+from mdlkit.models.factory import check_reference
+from mdlkit.models.spec import MODEL_BUILDERS, ModelSpec, is_factory_reference
 
 __all__ = [
+    "FACTORY_KIND",
     "MAX_PARAMETERS",
     "MODEL_KINDS",
     "canonical_spec",
@@ -63,9 +73,13 @@ MODEL_KINDS: tuple[str, ...] = (
     "byte_transformer",
     "byte_rnn",
     "vgg-cnn",
+    "factory",  # FACTORY_KIND: a user's factory by reference (module docstring)
 )
 """The model kinds a format-3 file names, by index. APPEND ONLY: an index, once written, means
 its kind forever (a new kind of :data:`~mdlkit.models.spec.MODEL_BUILDERS` goes at the end)."""
+
+FACTORY_KIND = "factory"
+"""The entry of :data:`MODEL_KINDS` that a user's factory is written under."""
 
 MAX_PARAMETERS = 2**25
 """The most parameters a weight file holds (33.5 M, 78 × LeNet-5-Caffe). Decoding takes 8 (all
@@ -98,7 +112,16 @@ def checked_shapes(spec: ModelSpec) -> list[tuple[int, ...]]:
     :data:`MAX_PARAMETERS` parameters."""
     try:
         spec_shapes = shapes(spec)
-    except (ArithmeticError, LookupError, RuntimeError, TypeError, ValueError):
+    except Exception as error:
+        if is_factory_reference(spec.kind):  # a user's code may raise anything
+            raise SpecError(
+                f"names factory {spec.kind}, which does not build a model from its arguments "
+                f"({type(error).__name__}: {str(error)[:80]})"
+            ) from None
+        if not isinstance(
+            error, ArithmeticError | LookupError | RuntimeError | TypeError | ValueError
+        ):
+            raise
         # The builders' own checks (MdlkitError is a ValueError) and torch's refusals of sizes.
         raise SpecError("names no buildable model") from None
     n_parameters = sum(math.prod(shape) for shape in spec_shapes)
@@ -156,6 +179,8 @@ def canonical_spec(spec: ModelSpec) -> ModelSpec:
 
 def canonical(spec: ModelSpec) -> ModelSpec:
     """:func:`canonical_spec`, with a problem a :class:`SpecError`."""
+    if is_factory_reference(spec.kind):
+        return _canonical_factory(spec)
     kind_parameters = parameters(spec.kind)
     names = {name for name, _, _ in kind_parameters}
     for name in spec.kwargs:
@@ -175,11 +200,36 @@ def canonical(spec: ModelSpec) -> ModelSpec:
     return ModelSpec(spec.kind, kwargs)
 
 
+def _canonical_factory(spec: ModelSpec) -> ModelSpec:
+    """A factory's spec with its arguments in sorted order, tuples as lists, each checked to
+    be a value a file can hold (None, bool, int, float, str, lists of them)."""
+    try:
+        check_reference(spec.kind)
+    except MdlkitError as error:
+        raise SpecError(str(error)) from None
+    kwargs = {}
+    for name in sorted(spec.kwargs, key=str):
+        if not (isinstance(name, str) and name.isascii() and name.isidentifier()):
+            raise SpecError(f"gives {spec.kind} an argument name that is no identifier")
+        kwargs[name] = _as_lists(spec.kwargs[name])
+        write_value(Writer(), kwargs[name], Any)  # refuses a value no file can describe
+    return ModelSpec(spec.kind, kwargs, factory=spec.factory)
+
+
 # --- writing and reading ---------------------------------------------------------------------
 
 
 def write_architecture(spec: ModelSpec) -> bytes:
     """The architecture bytes of the CANONICAL ``spec`` (:func:`canonical_spec` gives it)."""
+    if is_factory_reference(spec.kind):
+        w = Writer()
+        w.varint(MODEL_KINDS.index(FACTORY_KIND))
+        w.section(spec.kind.encode())
+        w.varint(len(spec.kwargs))
+        for name in sorted(spec.kwargs):
+            w.section(name.encode())
+            write_value(w, spec.kwargs[name], Any)
+        return w.getvalue()
     if spec.kind not in MODEL_KINDS:
         raise SpecError(
             f"names {spec.kind}, which is not in architecture.MODEL_KINDS (add it there)"
@@ -191,14 +241,45 @@ def write_architecture(spec: ModelSpec) -> bytes:
     return w.getvalue()
 
 
-def read_architecture(reader: Reader) -> ModelSpec:
+def _read_factory(
+    values: ValueReader, factories: Mapping[str, Callable[..., nn.Module]]
+) -> ModelSpec:
+    """A factory's reference and arguments (after its kind), with the factory allowed under
+    that reference, if any."""
+    reference = values.reader.section("architecture").decode("ascii", errors="replace")
+    try:
+        check_reference(reference)
+    except MdlkitError:
+        raise SpecError("names a factory by no reference module:name") from None
+    n = values.reader.varint("architecture")
+    values.charge(n)
+    kwargs = {}
+    for _ in range(n):
+        name = values.reader.section("architecture").decode("ascii", errors="replace")
+        if not name.isidentifier():
+            raise SpecError(f"gives {reference} an argument name that is no identifier")
+        kwargs[name] = values.value(Any)
+    return ModelSpec(reference, kwargs, factory=factories.get(reference))
+
+
+def read_architecture(
+    reader: Reader, factories: Mapping[str, Callable[..., nn.Module]] | None = None
+) -> ModelSpec:
     """The spec of an architecture at the reader's position; :class:`SpecError` unless it is
-    exactly the canonical form :func:`write_architecture` writes."""
+    exactly the canonical form :func:`write_architecture` writes. A factory's spec gets the
+    callable ``factories`` holds under its reference (else none: nothing is imported)."""
     start = reader.position
     i = reader.varint("architecture")
     if i >= len(MODEL_KINDS):
         raise SpecError(f"names no known model (kind {i})")
     kind = MODEL_KINDS[i]
+    if kind == FACTORY_KIND:
+        spec = _read_factory(ValueReader(reader), factories or {})
+        if reader.position - start > _MAX_ARCHITECTURE_BYTES:
+            raise SpecError(f"takes more than {_MAX_ARCHITECTURE_BYTES} bytes")
+        if write_architecture(spec) != reader.data[start : reader.position]:
+            raise SpecError("is not in the canonical form mdlkit writes")
+        return spec
     if kind not in MODEL_BUILDERS:
         raise SpecError(f"names {kind}, a model this mdlkit does not build")
     values = ValueReader(reader)

@@ -176,7 +176,7 @@ class ValueReader:
     def __init__(self, reader: Reader) -> None:
         self.reader, self.items_left = reader, _MAX_ITEMS
 
-    def _count(self, n: int) -> None:
+    def charge(self, n: int) -> None:
         """Charge a list of ``n`` items, before they are read: a damaged length allocates
         nothing (every other value takes a byte, or is an argument of the builder)."""
         self.items_left -= n
@@ -215,7 +215,7 @@ class ValueReader:
         if depth >= _MAX_DEPTH:
             raise SpecError(f"nests lists more than {_MAX_DEPTH} deep")
         n = self.reader.varint("architecture")
-        self._count(n)
+        self.charge(n)
         return [self.any(depth + 1) for _ in range(n)]
 
     def value(self, hint: Any) -> Any:
@@ -237,6 +237,6 @@ class ValueReader:
             if origin is tuple and args[-1] is not Ellipsis:
                 return [self.value(arg) for arg in args]
             n = self.reader.varint("architecture")
-            self._count(n)
+            self.charge(n)
             return [self.value(args[0]) for _ in range(n)]
         return self.any()

@@ -56,7 +56,9 @@ allocated no more than an intact file of the same shapes would, or (damage that 
 decoded weight as it was, and so passes the CRC32) decodes into the very same model. As the
 CRC32 covers the architecture, an argument damaged into another valid one with the same shapes
 (relu → gelu) is caught too. A file of an older format (never released) is refused with a
-one-line error naming its version.
+one-line error naming its version. A file of a user's network names its factory
+``module:name`` (:mod:`mdlkit.models.factory`): it decodes only with that factory handed over
+(``factories=``), into the factory's own class, and never makes mdlkit import anything.
 
 The decoded model is what the data part of a two-part code must use;
 :func:`~mdlkit.pruning.quantize_model` makes the identical model on the encoder side.
@@ -108,7 +110,8 @@ from mdlkit.coding.arguments import SpecError
 from mdlkit.coding.container import FileFormat, Reader, Writer, crc32
 from mdlkit.coding.tensors import CorruptPayload, decode_tensors, encode_tensors
 from mdlkit.errors import MdlkitError
-from mdlkit.models.spec import ModelSpec
+from mdlkit.models.factory import Factories, allowed_factories
+from mdlkit.models.spec import ModelSpec, is_factory_reference
 from mdlkit.pruning.quantize import dequantize, grid_indices, grid_step, step_exponent
 
 __all__ = [
@@ -211,7 +214,7 @@ def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel
     try:
         architecture = write_architecture(canonical(spec))
         reader = Reader(FORMAT, architecture, 0, FORMAT_VERSION)
-        spec_shapes = checked_shapes(read_architecture(reader))
+        spec_shapes = checked_shapes(read_architecture(reader, spec.factories))
         reader.end()
     except SpecError as error:
         raise MdlkitError(f"cannot write a weight file: the model spec {error}") from None
@@ -264,12 +267,21 @@ def encode_model(model: nn.Module, spec: ModelSpec, step: float) -> EncodedModel
 # --- decoding --------------------------------------------------------------------------------
 
 
-def _read_spec(reader: Reader) -> tuple[ModelSpec, bytes, list[tuple[int, ...]]]:
+def _read_spec(
+    reader: Reader, factories: Factories | None
+) -> tuple[ModelSpec, bytes, list[tuple[int, ...]]]:
     """The file's model spec, its architecture bytes and its parameters' shapes; a damaged
-    architecture is an error."""
+    architecture is an error, and so is a factory the caller did not allow."""
     start = reader.position
     try:
-        spec = read_architecture(reader)
+        spec = read_architecture(reader, allowed_factories(factories))
+        if is_factory_reference(spec.kind) and spec.factory is None:
+            raise MdlkitError(
+                f"weight file names the model factory {spec.kind}, which the caller did not "
+                f"allow: pass read_model(..., factories={{{spec.kind!r}: <the callable>}}) "
+                f"(mdlkit predict: --allow-factory {spec.kind}); mdlkit never imports a module "
+                "a file names"
+            )
         return spec, reader.data[start : reader.position], checked_shapes(spec)
     except SpecError as error:
         raise FORMAT.damaged(f"is corrupt: its architecture {error}") from None
@@ -335,8 +347,12 @@ def _read_weights(
     return [dequantize(torch.from_numpy(grid), step) for grid in grids], crc
 
 
-def decode_model(data: bytes) -> nn.Module:
+def decode_model(data: bytes, factories: Factories | None = None) -> nn.Module:
     """Rebuild the model from an encoded file's bytes; checks the CRC32.
+
+    A file of a user's factory decodes only with that factory in ``factories`` (``{reference:
+    callable}`` or callables under their ``module:name``; see :mod:`mdlkit.models.factory`),
+    into the factory's own class; without it, a one-line error names the factory.
 
     Any damage raises a one-line :class:`MdlkitError`; a payload that decodes into weights other
     than those encoded, or an architecture other than the one written, fails the checksum. The
@@ -344,7 +360,7 @@ def decode_model(data: bytes) -> nn.Module:
     only for a file that passes every check.
     """
     reader = FORMAT.reader(data)
-    spec, architecture, tensor_shapes = _read_spec(reader)
+    spec, architecture, tensor_shapes = _read_spec(reader, factories)
     tensors, crc = _read_weights(reader, tensor_shapes)
     if _crc(architecture, tensors) != crc:
         raise FORMAT.damaged("failed its checksum: the decoded model differs from the one written")
@@ -355,16 +371,16 @@ def decode_model(data: bytes) -> nn.Module:
     return model
 
 
-def decode_spec(data: bytes) -> ModelSpec:
+def decode_spec(data: bytes, factories: Factories | None = None) -> ModelSpec:
     """The model spec a weight file holds, checked as :func:`decode_model` checks it (its
     weights are not decoded): the :func:`~mdlkit.coding.architecture.canonical_spec` of the
     spec encoded."""
-    return _read_spec(FORMAT.reader(data))[0]
+    return _read_spec(FORMAT.reader(data), factories)[0]
 
 
-def read_model(path: str | Path) -> nn.Module:
-    """Decode a weight file from disk."""
+def read_model(path: str | Path, factories: Factories | None = None) -> nn.Module:
+    """Decode a weight file from disk (``factories``: as :func:`decode_model`)."""
     path = Path(path)
     if not path.is_file():
         raise MdlkitError(f"weight file not found: {path}")
-    return decode_model(path.read_bytes())
+    return decode_model(path.read_bytes(), factories)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from mdlkit.errors import MdlkitError
 from mdlkit.models.mlp import ACTIVATIONS
-from mdlkit.models.spec import ModelSpec
+from mdlkit.models.spec import ModelSpec, is_factory_reference
 from mdlkit.models.teacher_student import STUDENT_SIZES
 
 __all__ = [
@@ -51,6 +51,8 @@ def check_model(
 ) -> None:
     """Raise :class:`MdlkitError` unless the model exists and fits data whose images have
     ``image_shape`` (None: the inputs are points, not images; ``data`` names them)."""
+    if is_factory_reference(name):  # a user's factory: its own business (models.factory)
+        return
     if name in SEQUENCE_MODELS:
         raise MdlkitError(
             f"{name} is a byte sequence model; {data} has no byte stream "

@@ -24,7 +24,7 @@ from mdlkit.models.mlp import lenet_300_100, mlp
 from mdlkit.models.sequence import ByteRNN, ByteTransformer
 from mdlkit.models.teacher_student import student_mlp, teacher_mlp
 
-__all__ = ["MODEL_BUILDERS", "ModelSpec"]
+__all__ = ["MODEL_BUILDERS", "ModelSpec", "is_factory_reference"]
 
 MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "mlp": mlp,
@@ -39,21 +39,53 @@ MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+def is_factory_reference(kind: str) -> bool:
+    """Whether a model kind names a user's factory (``module:name``) rather than a built-in."""
+    return ":" in kind
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model kind (a key of :data:`MODEL_BUILDERS`) and its keyword arguments."""
+    """A model kind and its keyword arguments.
+
+    The kind is a key of :data:`MODEL_BUILDERS`, or a user's factory reference ``module:name``
+    (:mod:`mdlkit.models.factory`) with the callable itself as ``factory`` (not compared, not
+    in :meth:`to_dict`): a spec read from a file has it only where the reader allowed it.
+    """
 
     kind: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    factory: Callable[..., nn.Module] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in MODEL_BUILDERS:
+        if not is_factory_reference(self.kind) and self.kind not in MODEL_BUILDERS:
             raise MdlkitError(
-                f"unknown model {self.kind!r}; choose one of {sorted(MODEL_BUILDERS)}"
+                f"unknown model {self.kind!r}; choose one of {sorted(MODEL_BUILDERS)} or a "
+                "factory module:name"
             )
+        if self.factory is not None and not is_factory_reference(self.kind):
+            raise MdlkitError(f"the built-in model {self.kind} takes no factory")
+
+    @property
+    def factories(self) -> dict[str, Callable[..., nn.Module]]:
+        """``{kind: factory}`` for a factory's spec (what decoding its own file needs)."""
+        return {self.kind: self.factory} if self.factory is not None else {}
 
     def build(self) -> nn.Module:
         """A freshly initialised model (seed torch first for reproducible weights)."""
+        if is_factory_reference(self.kind):
+            if self.factory is None:
+                raise MdlkitError(
+                    f"model factory {self.kind} is not given: pass it (mdlkit imports no "
+                    "module a file names)"
+                )
+            model = self.factory(**self.kwargs)
+            if not isinstance(model, nn.Module):
+                raise MdlkitError(
+                    f"model factory {self.kind} returned a {type(model).__name__}, not a "
+                    "torch.nn.Module"
+                )
+            return model
         return MODEL_BUILDERS[self.kind](**self.kwargs)
 
     def to_dict(self) -> dict[str, Any]:

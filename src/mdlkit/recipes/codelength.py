@@ -28,6 +28,12 @@ from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
+from mdlkit.models.factory import (
+    check_factory_options,
+    factory_spec,
+    is_factory_reference,
+    parse_model_args,
+)
 from mdlkit.recipes.fit import FitConfig, run_fit
 from mdlkit.report import Report
 from mdlkit.report.codelength import codelength_table, plot_codelengths
@@ -53,7 +59,11 @@ class CodelengthConfig:
     n_train: int | None = None
     """use a stratified subset of the training set"""
     model: str = "mlp"
-    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn"""
+    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn | a factory module:name"""
+    model_args: str | None = None
+    """a --model factory's keyword arguments as a JSON object, e.g. '{"width": 64}'"""
+    images: bool = False
+    """give a --model factory images (channels, height, width) instead of flat vectors"""
     hidden: tuple[int, ...] = (64,)
     """MLP hidden layer sizes, comma-separated"""
     codes: tuple[str, ...] = CODES
@@ -108,6 +118,7 @@ class CodelengthConfig:
                 f"codelength codes class labels; {self.dataset} has a real-valued target "
                 "(mdlkit fit codes it with a Gaussian)"
             )
+        check_factory_options(self.model, self.model_args, self.images)
         check_model(self.model, hidden=self.hidden, image_shape=image_shape(self.dataset))
         if self.epochs < 1 or self.variational_epochs < 1 or self.batch_size < 1:
             raise MdlkitError("epochs and the batch size must be >= 1")
@@ -202,7 +213,7 @@ def run_codelength(
         seed=config.seed,
         mnist_path=config.mnist_path,
         n_train=config.n_train,
-        images=is_image_model(config.model),
+        images=is_image_model(config.model) or config.images,
         target=config.target,
     )
     assert splits.n_classes is not None  # validate() refused regression data
@@ -212,8 +223,12 @@ def run_codelength(
     config.validate(n)
     if folder is not None:
         folder.start({"config": asdict(config)})
-    spec = model_spec(
-        config.model, input_shape=splits.input_shape, n_outputs=k, hidden=config.hidden
+    spec = (
+        factory_spec(config.model, parse_model_args(config.model_args))
+        if is_factory_reference(config.model)
+        else model_spec(
+            config.model, input_shape=splits.input_shape, n_outputs=k, hidden=config.hidden
+        )
     )
     boundaries = (
         doubling_schedule(n, config.first_block)
@@ -244,6 +259,8 @@ def run_codelength(
             mnist_path=config.mnist_path,
             n_train=config.n_train,
             model=config.model,
+            model_args=config.model_args,
+            images=config.images,
             hidden=config.hidden,
             method="drr",
             batch_size=config.batch_size,

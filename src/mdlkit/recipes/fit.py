@@ -26,6 +26,7 @@ from mdlkit.data import Splits
 from mdlkit.devices import resolve_device
 from mdlkit.heads import Evaluation, Head, evaluate, head_for
 from mdlkit.models import ModelSpec
+from mdlkit.models.factory import Factories
 from mdlkit.pruning import count_nonzero, count_parameters
 from mdlkit.recipes.fit_config import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.report import Report, fit_table, plot_fit_runs
@@ -114,8 +115,12 @@ def run_fit(
     progress: bool = False,
     splits: Splits | None = None,
     checkpoint_dir: str | Path | None = None,
+    factories: Factories | None = None,
 ) -> FitResult:
     """Run the whole pipeline for ``config`` and return verified results.
+
+    A ``config.model`` naming a factory ``module:name`` takes the callable from ``factories``
+    (``{reference: callable}`` or callables), else imports it.
 
     Every phase checkpoints into ``checkpoint_dir`` (a second call resumes). With ``folder``,
     the run records its config there first (and ``scaling.json``: the feature scaling fitted on
@@ -135,7 +140,7 @@ def run_fit(
     # Data and model first: a model that does not fit the data is refused before anything is
     # written.
     splits = splits if splits is not None else fit_data(config)
-    spec = fit_spec(config, splits)
+    spec = fit_spec(config, splits, factories)
     if folder is not None:
         if parallel is None or parallel.rank == 0:
             folder.start({"runs": {config.method: config.to_dict()}})
@@ -155,7 +160,7 @@ def run_fit(
         spec,
         splits,
         head,
-        config.build_regularizer(alpha, len(splits.train)),
+        config.build_regularizer(alpha, len(splits.train), model),
         config.pipeline(),
         checkpoint_dir=checkpoint_dir,
         progress=progress,

@@ -12,7 +12,14 @@ from mdlkit.data import Splits, check_dataset, image_shape, load_dataset
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.models import ModelSpec, check_model, is_image_model, model_spec
-from mdlkit.regularizers import LinearWarmup, Regularizer, RegularizerSpec
+from mdlkit.models.factory import (
+    Factories,
+    check_factory_options,
+    factory_spec,
+    is_factory_reference,
+    parse_model_args,
+)
+from mdlkit.regularizers import REGULARIZE, LinearWarmup, Regularizer, RegularizerSpec, restrict
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
 from mdlkit.training import (
@@ -45,13 +52,19 @@ class FitConfig:
     epsilon: float = 1e-3
     """precision regression targets are coded at"""
     model: str = "mlp"
-    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn | student"""
+    """model: mlp | lenet-300-100 | lenet5-caffe | small-cnn | student | a factory module:name"""
+    model_args: str | None = None
+    """a --model factory's keyword arguments as a JSON object, e.g. '{"width": 64}'"""
+    images: bool = False
+    """give a --model factory images (channels, height, width) instead of flat vectors"""
     hidden: tuple[int, ...] = (32,)
     """MLP hidden layer sizes, comma-separated"""
     activation: str = "relu"
     """MLP activation: relu | tanh | gelu"""
     method: str = "drr"
     """method: none | drr | l1 | pmmp"""
+    regularize: Literal["all", "layers"] = "all"
+    """what the method pulls to zero: all parameters | layers (Linear/Conv/Embedding weights)"""
     alpha: float | Literal["auto"] = "auto"
     """strength α ≥ 0 per sample; auto = c·ln2/n, c the codec's bits per nonzero weight"""
     beta: float = 5.0
@@ -111,6 +124,7 @@ class FitConfig:
                 target=self.target,
                 task=self.task,
             )
+        check_factory_options(self.model, self.model_args, self.images)
         check_model(
             self.model,
             hidden=self.hidden,
@@ -123,6 +137,8 @@ class FitConfig:
         if self.alpha != "auto" and not (isinstance(self.alpha, int | float) and self.alpha >= 0):
             raise MdlkitError(f"alpha must be >= 0, got {self.alpha!r}")
         self.regularizer(0.0 if self.alpha == "auto" else float(self.alpha)).validate()
+        if self.regularize not in REGULARIZE:
+            raise MdlkitError(f"regularize must be all or layers, got {self.regularize!r}")
         if self.prune_mode not in ("codelength", "relative", "absolute"):
             raise MdlkitError(
                 f"prune mode must be codelength, relative or absolute, got {self.prune_mode!r}"
@@ -188,13 +204,22 @@ class FitConfig:
             else None,
         )
 
-    def build_regularizer(self, alpha: float, n_train: int) -> Regularizer | None:
+    def build_regularizer(
+        self, alpha: float, n_train: int, model: nn.Module | None = None
+    ) -> Regularizer | None:
         """The method at strength ``alpha``, reached linearly over the warm-up epochs (of
-        ``n_train`` samples in batches of ``batch_size``); ``None`` for ``method="none"``."""
+        ``n_train`` samples in batches of ``batch_size``), on the parameters of ``model`` that
+        ``regularize`` names (``model`` is needed for ``"layers"``); ``None`` for
+        ``method="none"``."""
         batch = self.batch_size or n_train
         steps_per_epoch = -(-n_train // batch)
         schedule = LinearWarmup(alpha, warmup_steps=self.warmup_epochs * steps_per_epoch)
-        return self.regularizer(alpha).build(schedule)
+        regularizer = self.regularizer(alpha).build(schedule)
+        if regularizer is None or self.regularize == "all":
+            return regularizer
+        if model is None:
+            raise MdlkitError("regularize=layers needs the model to pick its layers from")
+        return restrict(regularizer, model, self.regularize)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -237,7 +262,7 @@ def fit_data(config: FitConfig) -> Splits:
         mnist_path=config.mnist_path,
         n_train=config.n_train,
         noise=config.noise,
-        images=is_image_model(config.model),
+        images=is_image_model(config.model) or config.images,
         target=config.target,
         task=config.task,
     )
@@ -255,8 +280,12 @@ def fit_alpha(config: FitConfig, model: nn.Module, spec: ModelSpec, n: int) -> t
     return float(config.alpha), c
 
 
-def fit_spec(config: FitConfig, splits: Splits) -> ModelSpec:
-    """The model of ``config`` sized for the data."""
+def fit_spec(config: FitConfig, splits: Splits, factories: Factories | None = None) -> ModelSpec:
+    """The model of ``config`` sized for the data; a factory's (``config.model`` a reference
+    ``module:name``) with ``config.model_args`` as they are, the factory taken from
+    ``factories`` or else imported (the user named it)."""
+    if is_factory_reference(config.model):
+        return factory_spec(config.model, parse_model_args(config.model_args), factories=factories)
     return model_spec(
         config.model,
         input_shape=splits.input_shape,

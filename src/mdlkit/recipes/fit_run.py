@@ -20,6 +20,7 @@ from torch import nn
 from mdlkit.coding import read_model
 from mdlkit.data import Scaling, Splits
 from mdlkit.errors import MdlkitError
+from mdlkit.models.factory import Factories
 from mdlkit.recipes.fit import FitConfig, fit_data
 from mdlkit.runs import RunFolder
 
@@ -104,16 +105,19 @@ class FittedModel:
     """the run's ``scaling.json`` (a run on a table), None for a built-in dataset"""
 
 
-def read_fit_model(path: str | Path, run_name: str | None = None) -> FittedModel:
-    """The model ``run_name`` of the finished fit (demo, select) run in ``path``, decoded, and
-    its feature scaling; the data is not read (its file may be gone)."""
+def read_fit_model(
+    path: str | Path, run_name: str | None = None, factories: Factories | None = None
+) -> FittedModel:
+    """The model ``run_name`` of the finished fit (demo, select) run in ``path``, decoded (a
+    factory's network only with the factory in ``factories``: see :func:`read_model`), and its
+    feature scaling; the data is not read (its file may be gone)."""
     path = Path(path)
     if not path.is_dir():
         raise MdlkitError(f"run folder not found: {path}")
     if not (path / "config.json").is_file():
         raise MdlkitError(f"{path} is not an mdlkit run folder (no config.json)")
     name, config, model_file, figures = _stored_run(RunFolder(path), run_name)
-    model = read_model(path / model_file)
+    model = read_model(path / model_file, factories)
     model.eval()
     scaling = None
     if (path / "scaling.json").is_file():
@@ -124,14 +128,16 @@ def read_fit_model(path: str | Path, run_name: str | None = None) -> FittedModel
     return FittedModel(path, name, config, model_file, figures, model, scaling)
 
 
-def read_fit_run(path: str | Path, run_name: str | None = None) -> FitRun:
+def read_fit_run(
+    path: str | Path, run_name: str | None = None, factories: Factories | None = None
+) -> FitRun:
     """The model ``run_name`` of the finished fit (demo, select) run in ``path`` (None: its
     only model; a select folder: the selected one), decoded, with its data rebuilt.
 
     Raises :class:`MdlkitError` in one line when the folder is missing, unfinished or damaged,
     when the run's dataset (file) cannot be loaded, or when the model does not take the rebuilt
     data."""
-    fitted = read_fit_model(path, run_name)
+    fitted = read_fit_model(path, run_name, factories)
     path, config, model, model_file = fitted.path, fitted.config, fitted.model, fitted.model_file
     config.validate()  # e.g. the dataset file of the run has gone
     splits = fit_data(config)

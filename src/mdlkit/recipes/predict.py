@@ -17,6 +17,7 @@ from pathlib import Path
 from mdlkit.data.new_rows import read_new_rows
 from mdlkit.errors import MdlkitError
 from mdlkit.files import check_output, deliver
+from mdlkit.models.factory import import_factory
 from mdlkit.recipes.fit_run import read_fit_model
 from mdlkit.report.predictions import Predictions, predict_rows
 
@@ -37,14 +38,23 @@ class PredictConfig:
     """which model of a folder holding several"""
     force: bool = False
     """overwrite an existing output"""
+    allow_factory: tuple[str, ...] = ()
+    """model factories module:name the run's weight file may name (imported: trust the code)"""
 
     def validate(self) -> None:
         pass
 
 
-def predict_file(run_dir: str | Path, data: str, run_name: str | None = None) -> Predictions:
-    """The predictions of the model in ``run_dir`` on the rows of the file ``data``."""
-    fitted = read_fit_model(run_dir, run_name)
+def predict_file(
+    run_dir: str | Path,
+    data: str,
+    run_name: str | None = None,
+    allow_factory: tuple[str, ...] = (),
+) -> Predictions:
+    """The predictions of the model in ``run_dir`` on the rows of the file ``data``; a network
+    of a user's factory decodes only if ``allow_factory`` names it (it is imported then)."""
+    factories = {reference: import_factory(reference) for reference in allow_factory}
+    fitted = read_fit_model(run_dir, run_name, factories)
     if fitted.scaling is None:
         raise MdlkitError(
             f"{fitted.path} was fitted on {fitted.config.dataset}, not on a table: predict "
@@ -57,7 +67,7 @@ def predict_file(run_dir: str | Path, data: str, run_name: str | None = None) ->
 def run_predict(config: PredictConfig, *, progress: bool = False) -> str:
     """Predict and write the CSV; returns the line printed on stderr."""
     output = check_output(config.output, source=Path(config.data), force=config.force, binary=False)
-    predictions = predict_file(config.run_dir, config.data, config.run_name)
+    predictions = predict_file(config.run_dir, config.data, config.run_name, config.allow_factory)
     prefix = f".{output.path.name}." if output.path is not None else ".mdlkit-predict."
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=".partial", dir=output.staging_folder)
     try:

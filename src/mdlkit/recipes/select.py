@@ -39,6 +39,7 @@ from mdlkit.data import Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate, head_for
 from mdlkit.models import ModelSpec
+from mdlkit.models.factory import is_factory_reference
 from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
 from mdlkit.regularizers import METHODS
@@ -114,7 +115,10 @@ class SelectConfig(FitConfig):
                 # a linear model with Adam at 1e-3 stops far from its optimum within the epochs
                 lr = self.linear_lr if not hidden and self.model == "mlp" else base.lr
                 for alpha in alphas:
-                    key = f"{method}-h{'x'.join(map(str, hidden)) or 0}-a{alpha:.4g}"
+                    width_key = f"-h{'x'.join(map(str, hidden)) or 0}"
+                    # a user's factory has no hidden layers of --hidden: its key says none
+                    width_key = "" if is_factory_reference(self.model) else width_key
+                    key = f"{method}{width_key}-a{alpha:.4g}"
                     job = replace(base, method=method, hidden=hidden, alpha=alpha, lr=lr)
                     jobs.append((key, job))
         return jobs

@@ -31,7 +31,7 @@ def _data_key(config: FitConfig) -> tuple[Any, ...]:
         config.n_train,
         config.noise,
         config.seed,
-        is_image_model(config.model),
+        is_image_model(config.model) or config.images,
     )
 
 

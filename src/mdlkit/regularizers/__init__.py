@@ -1,5 +1,6 @@
 """Regularizers as composable objects: DRR, R-L1, L2, PMMP (+FPP), schedules, chain, masked;
-methods by name through :class:`RegularizerSpec`."""
+methods by name through :class:`RegularizerSpec`; which parameters of any module they act on
+(:mod:`~mdlkit.regularizers.layers`)."""
 
 from mdlkit.regularizers.base import (
     Chain,
@@ -12,6 +13,7 @@ from mdlkit.regularizers.base import (
 )
 from mdlkit.regularizers.drr import DRR
 from mdlkit.regularizers.l1 import L1, L2
+from mdlkit.regularizers.layers import LAYERS, REGULARIZE, layer_weights, restrict
 from mdlkit.regularizers.pmmp import PMMP
 from mdlkit.regularizers.registry import METHODS, RegularizerSpec
 from mdlkit.regularizers.schedules import (
@@ -28,8 +30,10 @@ __all__ = [
     "DRR",
     "L1",
     "L2",
+    "LAYERS",
     "METHODS",
     "PMMP",
+    "REGULARIZE",
     "Chain",
     "Constant",
     "LinearRamp",
@@ -44,5 +48,7 @@ __all__ = [
     "as_schedule",
     "chain",
     "layer_factors",
+    "layer_weights",
     "masked",
+    "restrict",
 ]
