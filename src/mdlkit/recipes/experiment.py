@@ -47,8 +47,7 @@ class ExperimentConfig:
     they are not part of the experiment's settings, so a killed sweep may continue elsewhere."""
 
     name: str
-    """experiment: teacher-student | mnist-pruning | lm-compression | llc-vs-compressibility |
-    blier-ollivier"""
+    """teacher-student | mnist-pruning | lm-compression | llc-vs-compressibility | blier-ollivier"""
     mnist_path: str | None = None
     """MNIST .npz file (default: $MDLKIT_MNIST)"""
     data: str | None = None
