@@ -1,0 +1,134 @@
+"""The online predictor's tables sized to the input (issue 22): size and ratio against the table
+size, and what ``mdlz`` costs on a small file.
+
+1. For a 5,000-byte and a 20,000-byte prefix of alice29.txt and for alice29.txt and asyoulik.txt
+   whole: the payload of online level 2 (one block, range coder words) in bits per byte and the
+   ideal Σ −log2 p, at table sizes from a few bits below the chosen one
+   (:func:`~mdlkit.compression.online.table_bits_for`) up to the largest (22, the size of every
+   archive before), with the model state's size in MB.
+2. The three shared texts compressed at the default level through ``compress_stream`` (the whole
+   archive: header, records, checksums): bits per byte and the table size chosen.
+3. ``mdlz -q -c`` on the 5,000-byte prefix and on an empty file in fresh processes (numba's
+   cache warm: one untimed call first): wall time (fastest of 5) and that run's peak resident
+   memory (GNU time's %M), and the archives' sizes.
+
+Run: ``PYTHONPATH=src .venv/bin/python benchmarks/table_sizes.py [--text DIR] [--quick]``
+(``--quick``: parts 1 and 3 only); writes ``benchmarks/results/table_sizes.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+from _publish import cpu_name, publish
+
+from mdlkit.compression import compress_stream
+from mdlkit.compression.context_mixing import TABLE_BITS, state_layout
+from mdlkit.compression.online import OnlineCoder, table_bits_for
+from mdlkit.compression.startup import commands, measure_startup
+from mdlkit.runs import git_revision
+
+TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+FILES = ("alice29.txt", "asyoulik.txt", "tinyshakespeare.txt")
+BELOW = 4  # table sizes swept below the chosen one
+
+
+def _state_mb(bits: int) -> float:
+    return 8 * (int(state_layout(bits)[-1]) + len(state_layout(bits))) / 1e6
+
+
+def sweep(samples: dict[str, bytes]) -> list[str]:
+    rows = ["| input | bytes | table bits | state MB | payload B | bits/byte | ideal bits/byte |",
+            "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name, data in samples.items():
+        chosen = table_bits_for(len(data))
+        for bits in range(max(12, chosen - BELOW), TABLE_BITS + 1):
+            coded = OnlineCoder(1, None, bits).encode(data)
+            mark = " (chosen)" if bits == chosen else ""
+            rows.append(
+                f"| {name} | {len(data):,} | {bits}{mark} | {_state_mb(bits):.1f} | "
+                f"{len(coded.payload):,} | {8 * len(coded.payload) / len(data):.4f} | "
+                f"{coded.ideal_bits / len(data):.4f} |"
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def texts(paths: list[Path]) -> list[str]:
+    rows = ["| file | bytes | table bits | archive B | bits/byte | compress s |",
+            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for path in paths:
+        data = path.read_bytes()
+        out = io.BytesIO()
+        start = time.perf_counter()
+        summary = compress_stream(io.BytesIO(data), out)
+        seconds = time.perf_counter() - start
+        rows.append(
+            f"| {path.name} | {len(data):,} | {table_bits_for(len(data))} | "
+            f"{summary.archive_bytes:,} | {summary.bits_per_byte:.4f} | {seconds:.1f} |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def startup(sample: bytes) -> list[str]:
+    mdlz = {name: argv for name, argv in commands().items() if name.startswith("mdlz")}
+    measure_startup(sample, mdlz, repeats=1)  # warm numba's cache
+    rows = ["| input | wall s (best of 5) | peak MB | archive B |", "|---|---:|---:|---:|"]
+    for label, data in (("5,000 B of alice29.txt", sample), ("empty", b"")):
+        (row,) = measure_startup(data, mdlz, repeats=5)
+        if "error" in row:
+            raise RuntimeError(row["error"])
+        rows.append(f"| {label} | {row['seconds']:.2f} | {row['peak_mb']:.0f} | "
+                    f"{row['output_bytes']} |")  # fmt: skip
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--text", type=Path, default=TEXT, help="folder of the shared texts")
+    parser.add_argument("--quick", action="store_true", help="skip the whole-text archives")
+    args = parser.parse_args()
+    paths = [args.text / name for name in FILES]
+    alice = paths[0].read_bytes()
+    samples = {"alice29.txt[:5000]": alice[:5000], "alice29.txt[:20000]": alice[:20000],
+               "alice29.txt": alice, "asyoulik.txt": paths[1].read_bytes()}  # fmt: skip
+    git = git_revision()
+    revision = (
+        f"{git['commit'][:8]}{' (uncommitted changes)' if git['dirty'] else ''}" if git else "?"
+    )
+    load = os.getloadavg()[0]
+    parts = [
+        "# Tables sized to the input (online level 2)\n",
+        f"Machine: {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores (load {load:.1f} "
+        f"at the start: shared with other jobs), numpy {np.__version__}; mdlkit {revision}. "
+        "Command: `PYTHONPATH=src .venv/bin/python benchmarks/table_sizes.py"
+        f"{' --quick' if args.quick else ''}`\n",
+        "## Payload against the table size\n",
+        *sweep(samples),
+        "\nThe chosen size is clamp(⌈log2 n⌉ + 5, 12, 22) for an input of n bytes (the largest "
+        "when the input is more than one 8 MiB block); 22 is the size of every archive made "
+        "before tables were sized.\n",
+    ]
+    if not args.quick:
+        parts += ["## The shared texts at the default level (whole archives)\n",
+                  *texts(paths), ""]  # fmt: skip
+    parts += [
+        "## `mdlz -q -c` in a fresh process (compress + verify)\n",
+        *startup(alice[:5000]),
+        "\nWall: the whole process (start-up, imports, loading the cached kernels, tables, "
+        "compression, verification by decoding); peak: its resident memory (MB = 10^6 B).\n",
+    ]
+    publish("table_sizes.md", "\n".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
