@@ -6,8 +6,9 @@ size, and what ``mdlz`` costs on a small file.
    ideal Σ −log2 p, at table sizes from a few bits below the chosen one
    (:func:`~mdlkit.compression.online.table_bits_for`) up to the largest (22, the size of every
    archive before), with the model state's size in MB.
-2. The three shared texts compressed at the default level through ``compress_stream`` (the whole
-   archive: header, records, checksums): bits per byte and the table size chosen.
+2. The three shared texts through ``mdlz -q -c`` (default level, verified by decoding) in a fresh
+   process: the whole archive's bits per byte, the table size chosen, wall time and peak
+   resident memory.
 3. ``mdlz -q -c`` on the 5,000-byte prefix and on an empty file in fresh processes (numba's
    cache warm: one untimed call first): wall time (fastest of 5) and that run's peak resident
    memory (GNU time's %M), and the archives' sizes.
@@ -19,16 +20,13 @@ Run: ``PYTHONPATH=src .venv/bin/python benchmarks/table_sizes.py [--text DIR] [-
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 from _publish import cpu_name, publish
 
-from mdlkit.compression import compress_stream
 from mdlkit.compression.context_mixing import TABLE_BITS, state_layout
 from mdlkit.compression.online import OnlineCoder, table_bits_for
 from mdlkit.compression.startup import commands, measure_startup
@@ -60,25 +58,29 @@ def sweep(samples: dict[str, bytes]) -> list[str]:
     return rows
 
 
+def _mdlz() -> dict[str, list[str]]:
+    return {name: argv for name, argv in commands().items() if name.startswith("mdlz")}
+
+
 def texts(paths: list[Path]) -> list[str]:
-    rows = ["| file | bytes | table bits | archive B | bits/byte | compress s |",
-            "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    rows = ["| file | bytes | table bits | archive B | bits/byte | wall s | peak MB |",
+            "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for path in paths:
         data = path.read_bytes()
-        out = io.BytesIO()
-        start = time.perf_counter()
-        summary = compress_stream(io.BytesIO(data), out)
-        seconds = time.perf_counter() - start
+        (row,) = measure_startup(data, _mdlz(), repeats=1)
+        if "error" in row:
+            raise RuntimeError(row["error"])
         rows.append(
             f"| {path.name} | {len(data):,} | {table_bits_for(len(data))} | "
-            f"{summary.archive_bytes:,} | {summary.bits_per_byte:.4f} | {seconds:.1f} |"
+            f"{row['output_bytes']:,} | {8 * row['output_bytes'] / len(data):.4f} | "
+            f"{row['seconds']:.1f} | {row['peak_mb']:.0f} |"
         )
         print(rows[-1], flush=True)
     return rows
 
 
 def startup(sample: bytes) -> list[str]:
-    mdlz = {name: argv for name, argv in commands().items() if name.startswith("mdlz")}
+    mdlz = _mdlz()
     measure_startup(sample, mdlz, repeats=1)  # warm numba's cache
     rows = ["| input | wall s (best of 5) | peak MB | archive B |", "|---|---:|---:|---:|"]
     for label, data in (("5,000 B of alice29.txt", sample), ("empty", b"")):
@@ -118,7 +120,7 @@ def main() -> int:
         "before tables were sized.\n",
     ]
     if not args.quick:
-        parts += ["## The shared texts at the default level (whole archives)\n",
+        parts += ["## The shared texts: `mdlz -q -c` (default level, compress + verify)\n",
                   *texts(paths), ""]  # fmt: skip
     parts += [
         "## `mdlz -q -c` in a fresh process (compress + verify)\n",
