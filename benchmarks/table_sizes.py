@@ -13,8 +13,12 @@ size, and what ``mdlz`` costs on a small file.
    cache warm: one untimed call first): wall time (fastest of 5) and that run's peak resident
    memory (GNU time's %M), and the archives' sizes.
 
-Run: ``PYTHONPATH=src .venv/bin/python benchmarks/table_sizes.py [--text DIR] [--quick]``
-(``--quick``: parts 1 and 3 only); writes ``benchmarks/results/table_sizes.md``.
+4. With ``--baseline OTHER/src``: ``mdlz`` on the 5,000-byte prefix with this checkout and with
+   another (e.g. main before this change), interleaved: wall, CPU time and peak memory.
+
+Run: ``PYTHONPATH=src .venv/bin/python benchmarks/table_sizes.py [--text DIR] [--quick]
+[--baseline OTHER/src]`` (``--quick``: no whole texts); writes
+``benchmarks/results/table_sizes.md``.
 """
 
 from __future__ import annotations
@@ -93,10 +97,44 @@ def startup(sample: bytes) -> list[str]:
     return rows
 
 
+def versus(sample: bytes, baseline: Path, repeats: int = 5) -> list[str]:
+    """``mdlz -q -c`` on ``sample`` with this checkout's src and with ``baseline`` (another
+    checkout's src), runs interleaved so that both see the same load: the fastest wall, the
+    fastest CPU (user + sys) and the largest peak, from GNU time."""
+    import subprocess
+    import tempfile
+
+    ours = Path(__file__).resolve().parents[1] / "src"
+    argv = _mdlz()["mdlz (online:2, verified)"]  # ends in -q -c
+    runs: dict[Path, list[tuple[float, float, float]]] = {ours: [], baseline: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sample"
+        path.write_bytes(sample)
+        for i in range(repeats + 1):  # the first round warms both numba caches
+            for src in (baseline, ours):
+                env = dict(os.environ, PYTHONPATH=str(src))
+                if src == baseline:  # its kernels compile to a cache of ours, not into its tree
+                    env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba-cache")
+                done = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", *argv, str(path)],
+                                      env=env, capture_output=True, check=True)  # fmt: skip
+                wall, user, system, kb = map(float, done.stderr.decode().split()[-4:])
+                if i:
+                    runs[src].append((wall, user + system, kb * 1024 / 1e6))
+    rows = [f"| mdlz from | wall s (best of {repeats}) | CPU s (best) | peak MB (largest) |",
+            "|---|---:|---:|---:|"]  # fmt: skip
+    for src, label in ((baseline, f"{baseline} (baseline)"), (ours, f"{ours} (this change)")):
+        r = runs[src]
+        rows.append(f"| {label} | {min(x[0] for x in r):.2f} | {min(x[1] for x in r):.2f} | "
+                    f"{max(x[2] for x in r):.0f} |")  # fmt: skip
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--text", type=Path, default=TEXT, help="folder of the shared texts")
     parser.add_argument("--quick", action="store_true", help="skip the whole-text archives")
+    parser.add_argument("--baseline", type=Path, help="another checkout's src to compare with")
     args = parser.parse_args()
     paths = [args.text / name for name in FILES]
     alice = paths[0].read_bytes()
@@ -128,6 +166,13 @@ def main() -> int:
         "\nWall: the whole process (start-up, imports, loading the cached kernels, tables, "
         "compression, verification by decoding); peak: its resident memory (MB = 10^6 B).\n",
     ]
+    if args.baseline is not None:
+        parts += [
+            "## Against the baseline, same load (5,000 B of alice29.txt, interleaved runs)\n",
+            *versus(alice[:5000], args.baseline),
+            "\nCPU: user + sys of the whole process (less sensitive to the machine's load than "
+            "the wall time).\n",
+        ]
     publish("table_sizes.md", "\n".join(parts))
     return 0
 
