@@ -150,7 +150,9 @@ def main() -> int:
         f"Machine: {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores (load {load:.1f} "
         f"at the start: shared with other jobs), numpy {np.__version__}; mdlkit {revision}. "
         "Command: `PYTHONPATH=src .venv/bin/python benchmarks/table_sizes.py"
-        f"{' --quick' if args.quick else ''}`\n",
+        f"{' --quick' if args.quick else ''}"
+        f"{f' --text {args.text}' if args.text != TEXT else ''}"
+        f"{f' --baseline {args.baseline}' if args.baseline else ''}`\n",
         "## Payload against the table size\n",
         *sweep(samples),
         "\nThe chosen size is clamp(⌈log2 n⌉ + 5, 12, 22) for an input of n bytes (the largest "
