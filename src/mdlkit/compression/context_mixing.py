@@ -23,9 +23,9 @@ its first byte (:func:`state_layout`: ``table_bits`` from MIN_TABLE_BITS to TABL
 in the archive so that the decoder makes the same), and do not grow with it: at the largest size
 (:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 464 MiB, at
 18 bits (an input of 5 KB) 37.5 MB. The kernels read the sizes from the state itself, so one
-compiled kernel serves every size. A table is kept in groups of 16 slots, the 15 bits of one nibble's
-context; a context may sit in either of two neighbouring groups, and a new one replaces the
-less used.
+compiled kernel serves every size. A table is kept in groups of 16 slots, the 15 bits of one
+nibble's context; a context may sit in either of two neighbouring groups, and a new one replaces
+the less used.
 
 The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
 is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does

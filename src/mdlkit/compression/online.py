@@ -8,12 +8,12 @@ integer arithmetic). Each bit is range coded (constriction's queue coder) under
 
 A file is cut into blocks of at most :data:`BLOCK_BYTES`; the model's tables carry over from one
 block to the next. Their size is chosen once per file from its length (:func:`table_bits_for`),
-so a small file makes small tables. Within a block, ``segments`` independent byte streams are coded in lockstep
-(see :mod:`~mdlkit.compression.context_mixing`): one segment codes the block sequentially (the
-smallest output); several let the decoder handle several bits per call of its Python loop (the
-fastest decoding), at a small cost in size because recent statistics get mixed across segments.
-A block whose code would be longer than itself is stored as it is, and the model still learns
-from it, so incompressible input grows by a few bytes per block only.
+so a small file makes small tables. Within a block, ``segments`` independent byte streams are
+coded in lockstep (see :mod:`~mdlkit.compression.context_mixing`): one segment codes the block
+sequentially (the smallest output); several let the decoder handle several bits per call of its
+Python loop (the fastest decoding), at a small cost in size because recent statistics get mixed
+across segments. A block whose code would be longer than itself is stored as it is, and the
+model still learns from it, so incompressible input grows by a few bytes per block only.
 """
 
 from __future__ import annotations
