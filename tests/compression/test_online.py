@@ -88,8 +88,9 @@ def test_ideal_bits_match_the_probabilities_and_the_coded_size() -> None:
     p = np.asarray(used) / 4096.0
     independent = float(-np.log2(np.where(bits == 1, p, 1 - p)).sum())
     assert summary.ideal_bits == pytest.approx(independent, rel=1e-12)
-    # The range coder's payload stays within a small overhead of the ideal length.
-    payload_bits = 8 * (summary.archive_bytes - 150)
+    # The range coder's payload stays within a small overhead of the ideal length (the rest of
+    # the archive is what an empty input's archive holds, give or take a record's framing).
+    payload_bits = 8 * (summary.archive_bytes - len(compress(b"", verify=False)))
     assert payload_bits < independent * 1.01 + 128
 
 
@@ -246,9 +247,14 @@ def test_two_part_archive_round_trips(data: bytes) -> None:
 
 
 GOLDEN = {  # archives of _GOLDEN_INPUT made by predictor "cm1": its arithmetic must not drift
+    1: (639, "d3d9fa08724ff6958c3b4d1f9b64e8d905434fb647309397ff86af5c1210d00a"),
+    2: (519, "5b9bee1319f60ef109b03b11f9306d42930c9370ec8296db70b40deb55edb339"),
+}
+GOLDEN_V1 = {  # the same made by format 1 (no table size recorded: the largest tables, 22 bits)
     1: (748, "3d10fbad7c5bc6cd1ffe0a413998d9f7bbfcecc18afcf687dc9d52623b2f265a"),
     2: (627, "e45d6315adff2e90beb344df1dd295e80800616de426fc439d20200b6ebd1dfb"),
 }
+DATA = Path(__file__).parent / "data"
 _GOLDEN_INPUT = b"".join(
     b"%d: the quick brown fox jumps over the lazy dog %d times\n" % (i, i * i % 97)
     for i in range(400)
@@ -263,3 +269,73 @@ def test_archives_of_predictor_cm1_are_byte_identical_to_those_made_before(level
 
     archive = compress(_GOLDEN_INPUT, level=level)
     assert (len(archive), hashlib.sha256(archive).hexdigest()) == GOLDEN[level]
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_archives_of_format_1_still_decode_with_the_largest_tables(level: int) -> None:
+    """data/cm1_v1_level*.mdlz were written by mdlkit before tables were sized (their hashes are
+    the golden values of that time): they decode, and their records under a version-2 header
+    decode with 22 table bits only."""
+    import hashlib
+
+    from mdlkit.compression.archive import read_header, write_header
+
+    archive = (DATA / f"cm1_v1_level{level}.mdlz").read_bytes()
+    assert (len(archive), hashlib.sha256(archive).hexdigest()) == GOLDEN_V1[level]
+    assert archive[4] == 1 and decompress(archive) == _GOLDEN_INPUT
+    src = io.BytesIO(archive)
+    header = read_header(src)
+    assert "table_bits" not in header.settings
+    records = src.read()
+    for bits in (22, 21, 12):
+        forged = io.BytesIO()
+        settings = header.settings | {"table_bits": bits}
+        write_header(forged, dataclasses.replace(header, settings=settings))
+        if bits == 22:
+            assert decompress(forged.getvalue() + records) == _GOLDEN_INPUT
+        else:
+            with pytest.raises(MdlkitError, match="does not decode"):
+                decompress(forged.getvalue() + records)
+    assert decompress((DATA / "cm1_v1_empty.mdlz").read_bytes()) == b""
+
+
+def test_an_empty_input_gives_an_archive_of_a_few_dozen_bytes() -> None:
+    from mdlkit import __version__
+
+    archive = compress(b"")
+    # magic + version, header (length, layout, level, "cm1", segments, 2^23 as a 4-byte varint,
+    # table bits, version string), its CRC, end record (tag, length, varint 0, CRC, CRC).
+    header = 1 + 1 + (1 + 3) + 1 + 4 + 1 + (1 + len(__version__))
+    assert len(archive) == 5 + (1 + header) + 4 + (1 + 1 + 1 + 4 + 4) <= 48
+    assert decompress(archive) == b""
+
+
+def _with_settings(archive: bytes, **changes: object) -> bytes:
+    """``archive`` with its header's settings changed (and a valid header checksum)."""
+    from mdlkit.compression.archive import read_header, write_header
+
+    src = io.BytesIO(archive)
+    header = read_header(src)
+    out = io.BytesIO()
+    write_header(out, dataclasses.replace(header, settings=header.settings | changes))
+    return out.getvalue() + src.read()
+
+
+def test_the_table_size_is_chosen_from_the_input_and_recorded() -> None:
+    from mdlkit.compression.archive import read_header
+
+    for n, bits in ((0, 12), (100, 12), (5000, 18), (20_000, 20), (70_000, 22)):
+        archive = compress((TEXT * 40)[:n], verify=False)
+        assert read_header(io.BytesIO(archive)).settings["table_bits"] == bits
+    archive = compress(TEXT[:5000])
+    assert decompress(_with_settings(archive, table_bits=18)) == TEXT[:5000]
+    with pytest.raises(MdlkitError, match="does not decode"):
+        decompress(_with_settings(archive, table_bits=12))
+
+
+@pytest.mark.parametrize("bits", [0, 11, 23, 255])
+def test_an_impossible_table_size_is_refused_in_one_line(bits: int) -> None:
+    archive = _with_settings(_small_archive(), table_bits=bits)
+    with pytest.raises(MdlkitError, match="table size is impossible") as info:
+        decompress(archive)
+    assert "\n" not in str(info.value)

@@ -2,18 +2,23 @@
 
 Layout, on the :mod:`~mdlkit.coding.container`'s field types::
 
-    "MDLZ"  version (u8)  header (section: compact JSON)  CRC-32 of all bytes so far (u32)
+    "MDLZ"  version (u8)  header (section)  CRC-32 of all bytes so far (u32)
     record*               each: tag (u8)  body (section)  CRC-32 of tag + body (u32)
     end record            tag 0, body = varint length of the original + its CRC-32 (u32)
 
 The header names the mode (``online`` or ``two-part``), the level, the predictor and its
-settings (segments per block, block size), the library versions and, where floating point
-enters (the two-part mode's network), the torch version, thread count, dtype and CPU capability
-the probabilities were computed with. Records are coded blocks (tag 1: varint length + range
-coder words), stored blocks (tag 2: the bytes themselves), a weight file (tag 3) and its data
-chunks (tag 4). Every record carries its own CRC, so damage is found before the damaged part is
-decoded, and the end record's CRC of the original catches anything else: a damaged, truncated
-or foreign archive is a one-line :class:`~mdlkit.errors.MdlkitError`, never wrong output.
+settings (segments per block, block size, table size), the library versions and, where floating
+point enters (the two-part mode's network), the torch version, thread count, dtype and CPU
+capability the probabilities were computed with. Version 2 (written now) starts the header with
+a layout byte: 1 = the online mode's fields in binary (level u8, predictor section, segments
+varint, block bytes varint, table bits u8, mdlkit version section: an empty input's archive is
+39 bytes), 0 = compact JSON (the two-part mode). Version 1 (still read) had the JSON alone and
+no table size: its online archives were coded with the largest tables. Records are coded blocks
+(tag 1: varint length + range coder words), stored blocks (tag 2: the bytes themselves), a
+weight file (tag 3) and its data chunks (tag 4). Every record carries its own CRC, so damage is
+found before the damaged part is decoded, and the end record's CRC of the original catches
+anything else: a damaged, truncated or foreign archive is a one-line
+:class:`~mdlkit.errors.MdlkitError`, never wrong output.
 
 Archives are written and read as streams, one record at a time: memory stays bounded by the
 model's tables plus a couple of blocks (:data:`~mdlkit.compression.online.BLOCK_BYTES`) for any
@@ -29,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
-from mdlkit.coding.container import FileFormat, Writer
+from mdlkit.coding.container import FileFormat, Reader, Writer
 from mdlkit.errors import MdlkitError
 
 __all__ = [
@@ -48,7 +53,9 @@ __all__ = [
     "write_record",
 ]
 
-FORMAT = FileFormat("mdlkit archive", b"MDLZ", 1)
+FORMAT = FileFormat("mdlkit archive", b"MDLZ", 2, readable=(1, 2))
+JSON_LAYOUT, ONLINE_LAYOUT = 0, 1  # version 2's header layouts
+_ONLINE_SETTINGS = ("predictor", "segments", "block_bytes", "table_bits")
 END, CODED, STORED, MODEL, CHUNK = 0, 1, 2, 3, 4
 _TAGS = {END: "end", CODED: "coded block", STORED: "stored block", MODEL: "model", CHUNK: "chunk"}
 # The largest body a record may declare: a damaged length must not make the reader allocate it.
@@ -74,6 +81,44 @@ class Header:
         body = {"mode": self.mode, "level": self.level, "settings": self.settings,
                 "environment": self.environment}  # fmt: skip
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    def to_bytes(self) -> bytes:
+        """The header as version 2 writes it: binary for the online mode, else JSON."""
+        w = Writer()
+        if (
+            self.mode == "online"
+            and sorted(self.settings) == sorted(_ONLINE_SETTINGS)
+            and list(self.environment) == ["mdlkit"]
+        ):
+            w.u8(ONLINE_LAYOUT)
+            w.u8(self.level)
+            w.section(str(self.settings["predictor"]).encode())
+            w.varint(self.settings["segments"])
+            w.varint(self.settings["block_bytes"])
+            w.u8(self.settings["table_bits"])
+            w.section(str(self.environment["mdlkit"]).encode())
+        else:
+            w.u8(JSON_LAYOUT)
+            w.raw(self.to_json())
+        return w.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, version: int) -> Header:
+        """The header of a version-``version`` archive from its bytes."""
+        if version == 1 or (data and data[0] == JSON_LAYOUT):
+            return cls.from_json(data if version == 1 else data[1:])
+        if not data or data[0] != ONLINE_LAYOUT:
+            raise _damaged("its header has an unknown layout")
+        r = Reader(FORMAT, data, 1, version)
+        level = r.u8("header's level")
+        predictor = r.section("header's predictor")
+        settings = {"predictor": predictor.decode("ascii", "replace"),
+                    "segments": r.varint("header's segments"),
+                    "block_bytes": r.varint("header's block size"),
+                    "table_bits": r.u8("header's table size")}  # fmt: skip
+        made_by = r.section("header's mdlkit version").decode("ascii", "replace")
+        r.end()
+        return cls("online", level, settings, {"mdlkit": made_by})
 
     @classmethod
     def from_json(cls, data: bytes) -> Header:
@@ -106,7 +151,7 @@ class Record:
 def write_header(out: BinaryIO, header: Header) -> int:
     """Write magic, version and header; the number of bytes written."""
     w = FORMAT.writer()
-    w.section(header.to_json())
+    w.section(header.to_bytes())
     data = w.getvalue()
     w2 = Writer(data)
     w2.u32(zlib.crc32(data))
@@ -200,10 +245,10 @@ def read_header(src: BinaryIO) -> Header:
             f"not an {FORMAT.kind} (it does not start with {FORMAT.magic.decode()}); "
             "give a file made by `mdlkit compress`"
         )
-    if prefix[4] != FORMAT.version:
+    if prefix[4] not in FORMAT.readable:
         raise MdlkitError(
-            f"{FORMAT.kind} version {prefix[4]} is not supported (this mdlkit reads version "
-            f"{FORMAT.version}); decompress it with the mdlkit that made it"
+            f"{FORMAT.kind} version {prefix[4]} is not supported (this mdlkit reads versions "
+            f"{', '.join(map(str, FORMAT.readable))}); decompress it with the mdlkit that made it"
         )
     n, raw_n = s.varint("header")
     if n > _MAX_HEADER:
@@ -211,7 +256,7 @@ def read_header(src: BinaryIO) -> Header:
     body = s.take(n, "header")
     if s.u32("header checksum") != zlib.crc32(prefix + raw_n + body):
         raise _damaged("its header fails its checksum")
-    return Header.from_json(body)
+    return Header.from_bytes(body, prefix[4])
 
 
 def read_records(

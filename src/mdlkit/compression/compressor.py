@@ -1,9 +1,11 @@
 """Compress and decompress files: the online mode (nothing stored) and the two-part mode.
 
 ``online`` (default): the context-mixing predictor starts from its fixed initial state and
-learns from what it has coded; the decoder repeats the same computation (integer arithmetic,
-so any machine decodes any archive). Levels: 1 codes 16 segments of each block in lockstep
-(fastest decoding, slightly larger), 2 codes each block sequentially (smallest).
+learns from what it has coded; the decoder repeats the same computation (integer arithmetic, so
+any machine decodes any archive). Its tables are sized to the input (when the input fits one
+block, else the largest) and the size is recorded in the header. Levels: 1 codes 16 segments of
+each block in lockstep (fastest decoding, slightly larger), 2 codes each block sequentially
+(smallest).
 
 ``two-part`` (the seed paper's setting): a byte transformer trained on the file with DRR,
 pruned and quantized; the weight file is stored in the archive and the data is coded with the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -183,10 +186,15 @@ def compress_stream(
     level = check_mode(mode, level)
     summary, original = Summary(mode, level), _Original()
     if mode == "online":
-        from mdlkit.compression.online import BLOCK_BYTES, OnlineCoder
+        from mdlkit.compression.online import BLOCK_BYTES, OnlineCoder, table_bits_for
 
+        # The tables are sized to the input: its length is known when it fits one block.
+        blocks = _read_blocks(src, BLOCK_BYTES)
+        first = next(blocks, b"")
+        table_bits = table_bits_for(len(first) if len(first) < BLOCK_BYTES else None)
         segments = _SEGMENTS[level]
-        settings = {"predictor": PREDICTOR, "segments": segments, "block_bytes": BLOCK_BYTES}
+        settings = {"predictor": PREDICTOR, "segments": segments, "block_bytes": BLOCK_BYTES,
+                    "table_bits": table_bits}  # fmt: skip
         written = write_header(dst, Header(mode, level, settings, _environment(mode)))
         done = 0
 
@@ -194,8 +202,8 @@ def compress_stream(
             if progress is not None:
                 progress(done + n)
 
-        coder = OnlineCoder(segments, progress=block_progress if progress else None)
-        for block in _read_blocks(src, BLOCK_BYTES):
+        coder = OnlineCoder(segments, block_progress if progress else None, table_bits)
+        for block in itertools.chain([first] if first else [], blocks):
             coded = coder.encode(block, probabilities)
             summary.ideal_bits += coded.ideal_bits
             if coded.stored:
@@ -256,9 +264,12 @@ def decompress_stream(
     summary, original = Summary(header.mode, header.level), _Original()
     end: tuple[int, int] | None = None
     if header.mode == "online":
+        from mdlkit.compression.context_mixing import MIN_TABLE_BITS, TABLE_BITS
         from mdlkit.compression.online import CodedBlock, OnlineCoder
 
         segments, block_bytes = header.settings.get("segments"), header.settings.get("block_bytes")
+        # Archives of format 1 record no table size: they were coded with the largest tables.
+        table_bits = header.settings.get("table_bits", TABLE_BITS)
         if (
             not isinstance(segments, int)
             or not isinstance(block_bytes, int)
@@ -266,13 +277,16 @@ def decompress_stream(
         ):
             raise MdlkitError("mdlkit archive is damaged: its block settings are impossible "
                               "(make it again from the original)")  # fmt: skip
+        if not isinstance(table_bits, int) or not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
+            raise MdlkitError("mdlkit archive is damaged: its table size is impossible "
+                              "(make it again from the original)")  # fmt: skip
         done = 0
 
         def block_progress(n: int) -> None:
             if progress is not None:
                 progress(done + n)
 
-        coder = OnlineCoder(segments, progress=block_progress if progress else None)
+        coder = OnlineCoder(segments, block_progress if progress else None, table_bits)
         for record in read_records(src):
             if record.tag == END:
                 end = parse_end(record.body)  # read_records then checks that nothing follows

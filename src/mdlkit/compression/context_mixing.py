@@ -18,11 +18,14 @@ maps (SSE, in the contexts order 1, order 2 and the match state) refine the resu
 
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
-on any machine compute bit-identical probabilities; the tables are sized once, so memory does
-not grow with the input (:data:`CONTEXT_BITS` sets it: 2^22 or 2^23 slots of 8 bytes per model,
-the whole state ≈ 464 MiB). A table is kept in groups of 16 slots, the 15 bits of one nibble's
-context; a context may sit in either of two neighbouring groups, and a new one replaces the
-less used.
+on any machine compute bit-identical probabilities. The tables are sized once per input, before
+its first byte (:func:`state_layout`: ``table_bits`` from MIN_TABLE_BITS to TABLE_BITS, recorded
+in the archive so that the decoder makes the same), and do not grow with it: at the largest size
+(:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 464 MiB, at
+18 bits (an input of 5 KB) 37.5 MB. The kernels read the sizes from the state itself, so one
+compiled kernel serves every size. A table is kept in groups of 16 slots, the 15 bits of one
+nibble's context; a context may sit in either of two neighbouring groups, and a new one replaces
+the less used.
 
 The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
 is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does
@@ -39,6 +42,7 @@ import numba
 import numpy as np
 
 __all__ = [
+    "MIN_TABLE_BITS",
     "N_INPUTS",
     "TABLE_BITS",
     "new_lanes",
@@ -46,8 +50,10 @@ __all__ = [
     "predict_many",
     "run_known",
     "squash",
+    "state_layout",
     "step_one",
     "stretch",
+    "table_bits_of",
     "update_many",
 ]
 
@@ -55,10 +61,10 @@ __all__ = [
 # compiles globals in as constants, and its on-disk cache (cache=True) is invalidated only when
 # the kernel's own source file changes, so a value kept in another module could change (and with
 # it the archives' bytes) without the cached kernels noticing.
-TABLE_BITS = 22
-# Each model's table size (log2 slots): orders 0-1 need few, the word models most.
+TABLE_BITS = 22  # the largest size (and the size of archives that do not record one)
+MIN_TABLE_BITS = 12
+# Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
 CONTEXT_BITS = np.array([16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22], dtype=np.int64)
-CONTEXT_OFFSETS = np.concatenate(([0], np.cumsum(1 << CONTEXT_BITS)))
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
@@ -160,9 +166,10 @@ def _known(p: int, n: int, seg_len: int, t: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _byte_boundary(seg, k, byte, data, seg_len, t, match_table):  # type: ignore[no-untyped-def]
+def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits):  # type: ignore[no-untyped-def]
     """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
-    ``seg[k, POS]``); every segment's bytes at offsets 0..t are known."""
+    ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. The match table has
+    2^match_bits entries."""
     n = data.shape[0]
     c4 = seg[k, C4]
     c8 = ((seg[k, C8] << 8) | (c4 >> 24)) & 0xFFFFFFFF
@@ -210,7 +217,7 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table):  # type: ignore
     else:
         length = 0
     if pos - start >= MATCH_MIN:
-        h = _hash(_hash(10, c4), c8 & 0xFFFF) >> (32 - MATCH_BITS)
+        h = _hash(_hash(10, c4), c8 & 0xFFFF) >> (32 - match_bits)
         if length == 0:
             candidate = match_table[h]
             if candidate > 0 and _known(candidate, n, seg_len, t):
@@ -245,17 +252,19 @@ S_STATE = S_APMP + N_APM  # N_CONTEXTS state-map indices, or -1
 N_SCRATCH = S_STATE + N_CONTEXTS
 
 APM_BUCKETS = 33
-APM2_BITS = 16
-APM_CTX = 65536 + (1 << APM2_BITS) + 65 * 256  # order 1 × c0, hashed order 2 × c0, match × c0
+APM_BITS = 16  # at TABLE_BITS: the order-1 APM is indexed by (byte, c0) itself, not a hash
+APM3_CTX = 65 * 256  # the match state × c0
 APM_W = np.array([2, 2, 1], dtype=np.int64)  # the APMs' weights in the final average (mixer's: 1)
 APM_DEN = 1 + int(APM_W.sum())
 
 
 @numba.njit(cache=True)
 def _predict(
-    seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
+    seg, n_active, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
 ):  # type: ignore[no-untyped-def]
-    """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1."""
+    """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1; ``lay`` is the state's
+    layout (:func:`state_layout`: where each model's table starts and its size)."""
+    apm_bits = lay[L_APM_BITS]
     for k in range(n_active):
         c0 = seg[k, C0]
         bitpos = seg[k, BITPOS]
@@ -267,7 +276,7 @@ def _predict(
             # by hash at the nibble's start: a quarter of the cache misses of a hash per bit.
             if bitpos == 0 or bitpos == 4:
                 h = _hash(seg[k, HASH0 + i], c0)
-                base = CONTEXT_OFFSETS[i] + ((h >> (32 - CONTEXT_BITS[i])) & ~np.int64(15))
+                base = lay[L_CTX_OFF + i] + ((h >> (32 - lay[L_CTX_BITS + i])) & ~np.int64(15))
                 check = (h & 1023) + 1
                 if tables[base] != check:
                     # Two places per context: its own group or the neighbour; a new context
@@ -337,17 +346,20 @@ def _predict(
         st = STRETCH[pr] + 2048
         lo = st >> 7
         w = st & 127
-        ctx1 = c0 | ((seg[k, C4] & 0xFF) << 8)
-        ctx2 = _hash(seg[k, C4] & 0xFFFF, c0) >> (32 - APM2_BITS)
+        if apm_bits == APM_BITS:
+            ctx1 = c0 | ((seg[k, C4] & 0xFF) << 8)
+        else:  # smaller tables: (byte, c0) hashed into 2^apm_bits contexts
+            ctx1 = _hash((seg[k, C4] & 0xFF) | 0x10000, c0) >> (32 - apm_bits)
+        ctx2 = _hash(seg[k, C4] & 0xFFFF, c0) >> (32 - apm_bits)
         ctx3 = (scratch[k, S_MATCH] + 1) * 256 + c0
         total = pr
         for a in range(N_APM):
             if a == 0:
                 ctx = ctx1
             elif a == 1:
-                ctx = 65536 + ctx2
+                ctx = (1 << apm_bits) + ctx2
             else:
-                ctx = 65536 + (1 << APM2_BITS) + ctx3
+                ctx = (2 << apm_bits) + ctx3
             base = ctx * APM_BUCKETS + lo
             p = (apm[base] * (128 - w) + apm[base + 1] * w) >> 11
             scratch[k, S_APM + a] = base * 128 + w  # both buckets learn, by their weights
@@ -403,6 +415,7 @@ def _update(
     match_sm,
     state_sm,
     match_table,
+    match_bits,
     scratch,
 ):  # type: ignore[no-untyped-def]
     """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment)."""
@@ -442,49 +455,77 @@ def _update(
         for k in range(n_active):
             data[seg[k, POS]] = seg[k, C0] & 0xFF
         for k in range(n_active):
-            _byte_boundary(seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table)
+            _byte_boundary(seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table, match_bits)
 
 
 # Everything the model learns lives in ONE flat int64 array (so a kernel call passes few
-# arguments: numba's call overhead grows with their number and dominates a per-bit loop).
-_SIZES = (
-    ("tables", int(CONTEXT_OFFSETS[-1])),
-    ("mix_w", N_MIXERS * 256 * (N_INPUTS + 1)),
-    ("final_w", 256 * N_MIXERS),
-    ("apm", APM_CTX * APM_BUCKETS),
-    ("match_sm", 64),
-    ("state_sm", N_CONTEXTS * 2048),
-    ("match_table", 1 << MATCH_BITS),
-)
-_OFFSETS = {}
-_end = 0
-for _name, _size in _SIZES:
-    _OFFSETS[_name] = (_end, _end + _size)
-    _end += _size
-STATE_SIZE = _end
-O_TABLES, E_TABLES = _OFFSETS["tables"]
-O_MIX, E_MIX = _OFFSETS["mix_w"]
-O_FINAL, E_FINAL = _OFFSETS["final_w"]
-O_APM, E_APM = _OFFSETS["apm"]
-O_MSM, E_MSM = _OFFSETS["match_sm"]
-O_SSM, E_SSM = _OFFSETS["state_sm"]
-O_MT, E_MT = _OFFSETS["match_table"]
+# arguments: numba's call overhead grows with their number and dominates a per-bit loop). Its
+# parts' sizes depend on the table size chosen for the input, so the kernels read them at run
+# time from the state's last N_LAYOUT entries (the layout), never from compiled-in constants.
+L_CTX_OFF = 0  # N_CONTEXTS entries: where each model's table starts (tables start at 0)
+L_CTX_BITS = L_CTX_OFF + N_CONTEXTS  # N_CONTEXTS entries: each model's table size, log2 slots
+L_MATCH_BITS = L_CTX_BITS + N_CONTEXTS  # the match table's size, log2 entries
+L_APM_BITS = L_MATCH_BITS + 1  # the order-1 and order-2 APMs' sizes, log2 contexts
+L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
+L_PARTS = L_TABLE_BITS + 1  # the starts of the parts below, then the end of the last one
+PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table")
+N_LAYOUT = L_PARTS + len(PARTS) + 1
 LANE = N_SEG_FIELDS + N_SCRATCH  # a segment's row: its contexts, then its scratch
 
 
-def new_state() -> np.ndarray:
-    """The model before it has seen a byte: every probability ½, mixer weights equal."""
-    state = np.zeros(STATE_SIZE, dtype=np.int64)
-    state[O_TABLES:E_TABLES] = (1 << 53) | (1 << 31)  # slow and fast counters at ½, count 0
-    state[O_MIX:E_MIX] = (1 << 16) // 16
-    state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS + 1))[:, :, N_INPUTS] = 0
-    state[O_FINAL:E_FINAL] = (1 << 16) // N_MIXERS
+def state_layout(table_bits: int = TABLE_BITS) -> np.ndarray:
+    """The layout of a state with tables of size ``table_bits`` (MIN_TABLE_BITS..TABLE_BITS):
+    the 22-bit models get 2^table_bits slots, the 23-bit ones twice that, orders 0-1 at most
+    their own size; the match table 2^(table_bits − 2) entries, the order-1 and order-2 APMs
+    2^(table_bits − 6) contexts each (at least 2^10). At TABLE_BITS every size is the one of
+    predictor cm1's first archives, which recorded no size."""
+    if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
+        raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
+    lay = np.zeros(N_LAYOUT, dtype=np.int64)
+    ctx_bits = np.minimum(CONTEXT_BITS, table_bits + np.maximum(0, CONTEXT_BITS - TABLE_BITS))
+    lay[L_CTX_OFF : L_CTX_OFF + N_CONTEXTS] = np.concatenate(([0], np.cumsum(1 << ctx_bits)[:-1]))
+    lay[L_CTX_BITS : L_CTX_BITS + N_CONTEXTS] = ctx_bits
+    lay[L_MATCH_BITS] = max(10, min(MATCH_BITS, table_bits - (TABLE_BITS - MATCH_BITS)))
+    lay[L_APM_BITS] = max(10, min(APM_BITS, table_bits - (TABLE_BITS - APM_BITS)))
+    lay[L_TABLE_BITS] = table_bits
+    sizes = (
+        int((1 << ctx_bits).sum()),
+        N_MIXERS * 256 * (N_INPUTS + 1),
+        256 * N_MIXERS,
+        ((2 << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
+        64,
+        N_CONTEXTS * 2048,
+        1 << int(lay[L_MATCH_BITS]),
+    )
+    lay[L_PARTS : L_PARTS + len(PARTS) + 1] = np.concatenate(([0], np.cumsum(sizes)))
+    return lay
+
+
+def new_state(table_bits: int = TABLE_BITS) -> np.ndarray:
+    """The model before it has seen a byte: every probability ½, mixer weights equal; tables of
+    size ``table_bits`` (see :func:`state_layout`), the layout in the last N_LAYOUT entries."""
+    lay = state_layout(table_bits)
+    bounds = {
+        name: (int(lay[L_PARTS + j]), int(lay[L_PARTS + j + 1])) for j, name in enumerate(PARTS)
+    }
+    state = np.zeros(int(lay[-1]) + N_LAYOUT, dtype=np.int64)
+    view = {name: state[a:b] for name, (a, b) in bounds.items()}
+    view["tables"][:] = FRESH  # slow and fast counters at ½, count 0
+    view["mix_w"][:] = (1 << 16) // 16
+    view["mix_w"].reshape((N_MIXERS, 256, N_INPUTS + 1))[:, :, N_INPUTS] = 0
+    view["final_w"][:] = (1 << 16) // N_MIXERS
     ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
-    state[O_APM:E_APM] = np.tile(ramp, APM_CTX)
-    state[O_MSM:E_MSM] = 1 << 31
+    view["apm"][:] = np.tile(ramp, len(view["apm"]) // APM_BUCKETS)
+    view["match_sm"][:] = 1 << 31
     # State maps start at their bucket's own probability: (count, p in 32 buckets) → p.
-    state[O_SSM:E_SSM] = 1 << 31
+    view["state_sm"][:] = 1 << 31
+    state[-N_LAYOUT:] = lay
     return state
+
+
+def table_bits_of(state: np.ndarray) -> int:
+    """The table size a state was made with."""
+    return int(state[len(state) - N_LAYOUT + L_TABLE_BITS])
 
 
 def new_lanes(n: int, seg_len: int) -> np.ndarray:
@@ -504,33 +545,42 @@ def _active(n, seg_len, n_seg, step):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, inline="always")
+def _part(state, lay, j):  # type: ignore[no-untyped-def]
+    return state[lay[L_PARTS + j] : lay[L_PARTS + j + 1]]
+
+
+@numba.njit(cache=True, inline="always")
 def _learned(state):  # type: ignore[no-untyped-def]
     """Views of the learned parts of ``state`` that predicting reads: the context tables, the
-    mixers' and the final mixer's weights, the APMs, the match and bit-history state maps."""
+    mixers' and the final mixer's weights, the APMs, the match and bit-history state maps; and
+    the layout."""
+    lay = state[state.shape[0] - N_LAYOUT :]
     return (
-        state[O_TABLES:E_TABLES],
-        state[O_MIX:E_MIX].reshape((N_MIXERS, 256, N_INPUTS + 1)),
-        state[O_FINAL:E_FINAL].reshape((256, N_MIXERS)),
-        state[O_APM:E_APM],
-        state[O_MSM:E_MSM],
-        state[O_SSM:E_SSM],
+        _part(state, lay, 0),
+        _part(state, lay, 1).reshape((N_MIXERS, 256, N_INPUTS + 1)),
+        _part(state, lay, 2).reshape((256, N_MIXERS)),
+        _part(state, lay, 3),
+        _part(state, lay, 4),
+        _part(state, lay, 5),
+        lay,
     )
 
 
 @numba.njit(cache=True)
 def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no-untyped-def]
-    tables, mix_w, final_w, apm, match_sm, state_sm = _learned(state)
+    tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
     _predict(
-        seg, n_active, data, tables, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
-    )
+        seg, n_active, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
+        scratch, out,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True)
 def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ignore[no-untyped-def]
-    tables, mix_w, final_w, apm, match_sm, state_sm = _learned(state)
+    tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
-    match_table = state[O_MT:E_MT]  # learning also records where each context was last seen
+    match_table = _part(state, lay, 6)  # learning also records where each context was last seen
     _update(
         seg,
         n_active,
@@ -545,6 +595,7 @@ def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ign
         match_sm,
         state_sm,
         match_table,
+        lay[L_MATCH_BITS],
         scratch,
     )
 

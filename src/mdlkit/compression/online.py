@@ -7,12 +7,13 @@ integer arithmetic). Each bit is range coded (constriction's queue coder) under
 ``Bernoulli(p / 4096)``; the code length of a byte is Σ over its 8 bits of −log2 P(bit).
 
 A file is cut into blocks of at most :data:`BLOCK_BYTES`; the model's tables carry over from one
-block to the next. Within a block, ``segments`` independent byte streams are coded in lockstep
-(see :mod:`~mdlkit.compression.context_mixing`): one segment codes the block sequentially (the
-smallest output); several let the decoder handle several bits per call of its Python loop (the
-fastest decoding), at a small cost in size because recent statistics get mixed across segments.
-A block whose code would be longer than itself is stored as it is, and the model still learns
-from it, so incompressible input grows by a few bytes per block only.
+block to the next. Their size is chosen once per file from its length (:func:`table_bits_for`),
+so a small file makes small tables. Within a block, ``segments`` independent byte streams are
+coded in lockstep (see :mod:`~mdlkit.compression.context_mixing`): one segment codes the block
+sequentially (the smallest output); several let the decoder handle several bits per call of its
+Python loop (the fastest decoding), at a small cost in size because recent statistics get mixed
+across segments. A block whose code would be longer than itself is stored as it is, and the
+model still learns from it, so incompressible input grows by a few bytes per block only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import constriction
 import numpy as np
 
 from mdlkit.compression.context_mixing import (
+    MIN_TABLE_BITS,
+    TABLE_BITS,
     new_lanes,
     new_state,
     predict_many,
@@ -33,13 +36,29 @@ from mdlkit.compression.context_mixing import (
 )
 from mdlkit.errors import MdlkitError
 
-__all__ = ["BLOCK_BYTES", "CodedBlock", "OnlineCoder", "segment_length"]
+__all__ = ["BLOCK_BYTES", "CodedBlock", "OnlineCoder", "segment_length", "table_bits_for"]
 
 BLOCK_BYTES = 1 << 23  # 8 MiB: the input held in memory at a time, on both sides
 # Bits whose probabilities are made and coded per kernel call when the bytes are known: a few
 # arrays of this many int64 (4 MiB each) bound the encoder's working memory.
 _BITS_PER_CALL = 1 << 19
 _BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
+# Table slots per input byte, log2: a byte opens at most two new 16-slot groups per model (one
+# per nibble), 2^5 = 32 slots, so an input of n bytes fits 2^(⌈log2 n⌉ + 5)-slot tables whatever
+# its statistics, and a smaller table only adds collisions.
+SLACK_BITS = 5
+
+
+def table_bits_for(n: int | None) -> int:
+    """The table size (log2 slots of the 22-bit models) for an input of n bytes, None if
+    unknown: clamp(⌈log2 n⌉ + SLACK_BITS, MIN_TABLE_BITS, TABLE_BITS).
+
+    >>> table_bits_for(0), table_bits_for(5000), table_bits_for(125_179), table_bits_for(None)
+    (12, 18, 22, 22)
+    """
+    if n is None:
+        return TABLE_BITS
+    return max(MIN_TABLE_BITS, min(TABLE_BITS, max(0, n - 1).bit_length() + SLACK_BITS))
 
 
 def segment_length(n: int, segments: int) -> int:
@@ -75,19 +94,29 @@ class CodedBlock:
 class OnlineCoder:
     """The model's state across the blocks of one file; one instance per file and direction.
 
-    ``progress(n)`` is called with the number of bytes of a block done so far, now and then.
+    ``table_bits`` sizes the model's tables (see :func:`table_bits_for`; encoder and decoder
+    must agree). ``progress(n)`` is called with the number of bytes of a block done so far, now
+    and then.
     """
 
-    def __init__(self, segments: int = 1, progress: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        segments: int = 1,
+        progress: Callable[[int], None] | None = None,
+        table_bits: int = TABLE_BITS,
+    ) -> None:
+        if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
+            raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
         self.segments = segments
+        self.table_bits = table_bits
         self._state: np.ndarray | None = None
         self.progress = progress
 
     @property
     def state(self) -> np.ndarray:
-        # Made on first use: a few hundred MB of tables that a refused archive never needs.
+        # Made on first use: up to a few hundred MB of tables that a refused archive never needs.
         if self._state is None:
-            self._state = new_state()
+            self._state = new_state(self.table_bits)
         return self._state
 
     def _known(self, data: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
