@@ -39,7 +39,9 @@ def main() -> None:
         path, n=args.n, model=args.model, channels=args.channels, min_steps=args.min_steps
     )
     start = time.perf_counter()
-    table = run_blier_ollivier(exp, RunFolder(args.out), progress=True, workers=args.workers)
+    out = Path(args.out)
+    folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
+    table = run_blier_ollivier(exp, folder, progress=True, workers=args.workers)
     wall = time.perf_counter() - start
     settings = {k: v for k, v in asdict(exp).items() if k != "mnist_path"}
     text = (

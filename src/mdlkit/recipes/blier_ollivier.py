@@ -178,6 +178,7 @@ def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
     seconds = time.perf_counter() - start
     row = {
         "bits": var.coded_bits,
+        "coded_bits": var.coded_bits,
         "ideal_bits": var.length.total,
         "parts": dict(var.length.parts),
         "borrowed_bits": var.bits_back.borrowed_bits,
