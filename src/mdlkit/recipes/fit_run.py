@@ -29,26 +29,6 @@ __all__ = ["FitRun", "FittedModel", "read_fit_model", "read_fit_run"]
 _FIT_FIELDS = frozenset(f.name for f in fields(FitConfig))
 
 
-@dataclass(frozen=True)
-class FitRun:
-    """One model of a finished fit run, decoded, with the data it was trained on."""
-
-    path: Path
-    """the run folder"""
-    name: str
-    """which run of the folder (``select: <candidate>`` for a select folder's chosen model)"""
-    config: FitConfig
-    """the fit settings the model was trained with"""
-    model_file: str
-    """the weight file's name in the folder"""
-    figures: dict[str, Any]
-    """the run's summary as ``results.json`` (or a select candidate's record) holds it"""
-    model: nn.Module
-    """the decoded model, in eval mode"""
-    splits: Splits
-    """the data rebuilt from ``config``"""
-
-
 def _stored_run(
     folder: RunFolder, run_name: str | None
 ) -> tuple[str, FitConfig, str, dict[str, Any]]:
@@ -95,14 +75,27 @@ class FittedModel:
     """One model of a finished fit run, decoded, with the feature scaling of its table."""
 
     path: Path
+    """the run folder"""
     name: str
+    """which run of the folder (``select: <candidate>`` for a select folder's chosen model)"""
     config: FitConfig
+    """the fit settings the model was trained with"""
     model_file: str
+    """the weight file's name in the folder"""
     figures: dict[str, Any]
+    """the run's summary as ``results.json`` (or a select candidate's record) holds it"""
     model: nn.Module
     """the decoded model, in eval mode"""
     scaling: Scaling | None
     """the run's ``scaling.json`` (a run on a table), None for a built-in dataset"""
+
+
+@dataclass(frozen=True)
+class FitRun(FittedModel):
+    """One model of a finished fit run, decoded, with the data it was trained on."""
+
+    splits: Splits
+    """the data rebuilt from ``config``"""
 
 
 def read_fit_model(
@@ -149,4 +142,6 @@ def read_fit_run(
         raise MdlkitError(
             f"the model in {path / model_file} does not take the rebuilt training data: {first}"
         ) from None
-    return FitRun(path, fitted.name, config, model_file, fitted.figures, model, splits)
+    return FitRun(
+        path, fitted.name, config, model_file, fitted.figures, model, fitted.scaling, splits
+    )
