@@ -25,7 +25,16 @@ def _digits_npz(path: Path, shuffle: bool) -> Path:
 
 def _tiny(path: Path) -> BlierOllivierExperiment:
     quick = BlierOllivierExperiment.quick(str(path))
-    return replace(quick, n=None, hidden=8, shift=1, epochs=2, min_steps=20, two_part_epochs=2)
+    return replace(
+        quick,
+        n=None,
+        channels=4,
+        hidden=8,
+        shift=1,
+        epochs=2,
+        two_part_epochs=2,
+        variational_epochs=2,
+    )
 
 
 @pytest.mark.parametrize("shuffle", [False, True])

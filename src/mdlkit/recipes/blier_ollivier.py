@@ -73,19 +73,19 @@ class BlierOllivierExperiment:
 
     @classmethod
     def quick(cls, mnist_path: str) -> BlierOllivierExperiment:
-        """Minutes: 600 labels, narrow networks, a few epochs."""
+        """About a minute: 2,000 labels, narrow networks, a few epochs."""
         return cls(
             mnist_path,
-            n=600,
-            channels=4,
+            n=2000,
+            channels=8,
             hidden=16,
             small_channels=2,
-            epochs=3,
+            epochs=8,
             two_part_model="mlp",
             two_part_hidden=(16,),
-            two_part_epochs=3,
+            two_part_epochs=8,
             variational_hidden=16,
-            variational_epochs=2,
+            variational_epochs=10,
         )
 
     def data(self) -> tuple[torch.Tensor, torch.Tensor, Split, int]:
