@@ -8,7 +8,6 @@ at a held-out part of the SEEN data, never at the block about to be coded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -124,8 +123,6 @@ class TorchLearner:
         calibrate: code with the posterior mixture over softmax temperatures given the held-out
             seen samples (:func:`temperature_posterior`; classification).
         seed: model initialisation and shuffling seed (block k uses seed + k).
-        min_steps: train at least this many optimizer steps (more epochs on small data: a
-            block of 80 samples gets one step an epoch, far too few to learn from them).
         shift: train on images moved by random shifts of up to this many pixels
             (:class:`~mdlkit.training.augment.ShiftedBatches`; 0: no augmentation).
         epsilon: for real-valued targets, the precision they are coded at; the learner trains a
@@ -143,7 +140,6 @@ class TorchLearner:
     calibrate: bool = False
     holdout: float = 0.1
     seed: int = 0
-    min_steps: int = 0
     shift: int = 0
     epsilon: float = 1e-3
     device: str = "cpu"
@@ -153,8 +149,6 @@ class TorchLearner:
             raise MdlkitError(f"learner mode must be scratch or continue, got {self.mode!r}")
         if not 0 < self.holdout < 1:
             raise MdlkitError("the held-out fraction must lie in (0, 1)")
-        if self.min_steps < 0:
-            raise MdlkitError(f"min_steps must be >= 0, got {self.min_steps}")
         if self.shift < 0:
             raise MdlkitError(f"the augmentation shift must be >= 0 pixels, got {self.shift}")
 
@@ -172,9 +166,7 @@ class TorchLearner:
         head: Head = (
             CategoricalHead() if y.dtype == torch.int64 else GaussianHead(epsilon=self.epsilon)
         )
-        per_epoch = math.ceil(len(train_split) / (self.config.batch_size or len(train_split)))
-        epochs = max(self.config.max_epochs, math.ceil(self.min_steps / per_epoch))
-        config = replace(self.config, seed=self.seed + block, max_epochs=epochs)
+        config = replace(self.config, seed=self.seed + block)
         batches = ShiftedBatches(config.batch_size, config.seed, self.shift) if self.shift else None
         with _deterministic(torch.device(self.device)):
             train(

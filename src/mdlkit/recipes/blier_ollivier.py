@@ -60,7 +60,6 @@ class BlierOllivierExperiment:
     small_channels: int = 4
     shift: int = 2
     epochs: int = 30
-    min_steps: int = 0
     window: int = 6
     batch_size: int = 128
     two_part_model: str = "lenet-300-100"
@@ -127,7 +126,6 @@ class BlierOllivierExperiment:
                 mode="continue",
                 calibrate=True,
                 seed=self.seed,
-                min_steps=self.min_steps,
                 shift=self.shift,
             )
             for spec in (small, main)
@@ -190,8 +188,9 @@ def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
     return JobOutput({"rows": {"variational": row}}, seconds=seconds)
 
 
-def _two_part_config(exp: BlierOllivierExperiment) -> tuple[FitConfig, Splits]:
-    x, y, test, k = exp.data()
+def _two_part_config(
+    exp: BlierOllivierExperiment, x: torch.Tensor, y: torch.Tensor, test: Split, k: int
+) -> tuple[FitConfig, Splits]:
     hold = max(1, len(x) // 10)  # early stopping watches the last 10 %; all n labels are coded
     flat = Split(x.flatten(1), y)
     splits = Splits(
@@ -227,8 +226,8 @@ def run_blier_ollivier(
 ) -> str:
     """Run (or resume) every row into ``folder``; write ``results.json``, ``table.md`` and
     ``bits_per_block.png``; return the table (Markdown)."""
-    _x, y, _test, k = exp.data()  # refuses a bad file or n before the folder is written
-    fit_config, splits = _two_part_config(exp)
+    x, y, test, k = exp.data()  # refuses a bad file or n before the folder is written
+    fit_config, splits = _two_part_config(exp, x, y, test, k)
     tasks: list[Task] = [
         ("online", online_job, (exp, str(folder.path))),
         ("two-part", run_fit_job, (fit_config, str(folder.path), "two-part", splits)),
