@@ -60,12 +60,12 @@ def float32_two_part(fitted: Fitted, x: torch.Tensor, y: np.ndarray) -> dict[str
     }
 
 
-def _row(result: OnlineCode, fitted: Fitted | None, test: Split | None) -> dict[str, Any]:
+def _row(result: OnlineCode, accuracy: float) -> dict[str, Any]:
     return {
         "bits": result.length.total,
         "coded_bits": result.coded_bits,
         "block_bits": result.block_bits,
-        "test_accuracy": _accuracy(fitted, test),
+        "test_accuracy": accuracy,
     }
 
 
@@ -98,13 +98,14 @@ def run_online_codes(
     mixed = switching_code(x, y, n_classes, coders, boundaries, on_block=on_block)
     encode_seconds = time.perf_counter() - start
     rows: dict[str, dict[str, Any]] = {}
+    accuracy = [_accuracy(f, test) for f in mixed.fitted]  # each last model, scored once
     own = [mixed.learner_result(j) if len(learners) > 1 else mixed for j in range(len(learners))]
     if len(learners) > 1:
-        rows["switching"] = _row(mixed, mixed.fitted[main], test)
+        rows["switching"] = _row(mixed, accuracy[main])
         rows["switching"]["final_weights"] = mixed.weights[-1].tolist()
-    rows["prequential"] = _row(own[main], mixed.fitted[main], test)
+    rows["prequential"] = _row(own[main], accuracy[main])
     for j, result in enumerate(own):
-        rows[f"learner {j}"] = _row(result, mixed.fitted[j], test)
+        rows[f"learner {j}"] = _row(result, accuracy[j])
         rows[f"learner {j}"]["model"] = learners[j].spec.to_dict()
     for name in rows:
         rows[name]["seconds"] = encode_seconds
@@ -127,6 +128,6 @@ def run_online_codes(
     if final is not None:
         t = time.perf_counter()
         rows["two-part float32"] = float32_two_part(final, x, symbols)
-        rows["two-part float32"]["test_accuracy"] = _accuracy(final, test)
+        rows["two-part float32"]["test_accuracy"] = accuracy[main]
         rows["two-part float32"]["seconds"] = encode_seconds + time.perf_counter() - t
     return rows
