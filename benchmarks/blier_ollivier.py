@@ -31,10 +31,19 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=None, help="the first N labels (default all)")
     parser.add_argument("--model", default="small-cnn", choices=["small-cnn", "vgg-cnn"])
     parser.add_argument("--channels", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=100, help="online learners' epoch cap")
+    parser.add_argument("--window", type=int, default=20, help="their early-stopping window")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     path = os.environ.get("MDLKIT_MNIST", str(SHARED))
-    exp = BlierOllivierExperiment(path, n=args.n, model=args.model, channels=args.channels)
+    exp = BlierOllivierExperiment(
+        path,
+        n=args.n,
+        model=args.model,
+        channels=args.channels,
+        epochs=args.epochs,
+        window=args.window,
+    )
     start = time.perf_counter()
     out = Path(args.out)
     folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
@@ -47,7 +56,7 @@ def main() -> None:
         f"{os.cpu_count()} cores, torch {torch.__version__}. Wall time of this call: "
         f"{wall / 60:.1f} min (a resumed run counts only what was left). Command: "
         f"`.venv/bin/python benchmarks/blier_ollivier.py --model {args.model} "
-        f"--channels {args.channels}`\n\n" + table
+        f"--channels {args.channels} --epochs {args.epochs} --window {args.window}`\n\n" + table
     )
     publish("blier_ollivier.md", text)
     shutil.copy(Path(args.out) / "bits_per_block.png", RESULTS / "blier_ollivier.png")

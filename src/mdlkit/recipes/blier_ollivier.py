@@ -59,8 +59,8 @@ class BlierOllivierExperiment:
     hidden: int = 128
     small_channels: int = 4
     shift: int = 2
-    epochs: int = 30
-    window: int = 6
+    epochs: int = 100
+    window: int = 20
     batch_size: int = 128
     two_part_model: str = "lenet-300-100"
     two_part_hidden: tuple[int, ...] = (32,)
@@ -80,6 +80,7 @@ class BlierOllivierExperiment:
             hidden=16,
             small_channels=2,
             epochs=8,
+            window=6,
             two_part_model="mlp",
             two_part_hidden=(16,),
             two_part_epochs=8,
