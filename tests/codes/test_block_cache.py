@@ -1,6 +1,8 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from mdlkit.codes.block_cache import CachedLearner
 from mdlkit.codes.learners import TorchLearner
@@ -40,3 +42,31 @@ def test_a_restarted_code_loads_finished_blocks_and_writes_the_same_stream(
     other = CachedLearner(plain, tmp_path)
     prequential_code(x, y.flip(0), 10, other, bounds)
     assert other.loaded == 0
+
+
+def test_an_ensemble_learner_decodes_back_resumes_and_keeps_member_zero(tmp_path: Path) -> None:
+    s = load_digits(seed=0)
+    x, y = s.train.x[:80], s.train.y[:80]
+    bounds = doubling_schedule(80, first=10)
+    spec = ModelSpec("mlp", {"sizes": [64, 8, 10]})
+    config = TrainConfig(max_epochs=2, stopping=None)
+    single = TorchLearner(spec, config, mode="continue", calibrate=True)
+    pair = replace(single, members=2)
+    one = prequential_code(x, y, 10, single, bounds)
+    cached = CachedLearner(pair, tmp_path)
+    two = prequential_code(x, y, 10, cached, bounds, verify=True, receiver=pair)
+    # member 0 is exactly the single network's run; member 1 differs (another seed)
+    last_one, last_two = one.fitted[-1], two.fitted[-1]
+    assert last_one is not None and last_two is not None
+    members = last_two.model.members  # type: ignore[union-attr]
+    for a, b in zip(last_one.model.parameters(), members[0].parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(members[0][0].weight, members[1][0].weight)
+    assert np.array_equal(decode_online(two.encoded, x, 10, [pair], bounds), y.numpy())  # type: ignore[arg-type]
+    # a second run loads every block (the ensemble's files) and writes the same stream
+    again = CachedLearner(pair, tmp_path)
+    words = prequential_code(x, y, 10, again, bounds).encoded.words  # type: ignore[union-attr]
+    assert (again.loaded, again.trained) == (cached.trained, 0)
+    assert np.array_equal(words, two.encoded.words)  # type: ignore[union-attr]
+    # the single learner's keys are not the ensemble's
+    assert CachedLearner(single, tmp_path)._key(x, y, None, 1) != again._key(x, y, None, 1)

@@ -1,5 +1,6 @@
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,11 @@ def test_schedules() -> None:
         (lambda: doubling_schedule(20, first=50), "larger than the data"),
         (lambda: fraction_schedule(100, [0.5, 0.2, 1.0]), "strictly increasing"),
         (lambda: prequential_code(*_digits(20), 5, _learner(), [0, 10, 20]), "labels must lie"),
+        (lambda: replace(_learner(), members=0), "members >= 1"),
+        (
+            lambda: replace(_learner(), members=2).fit(torch.zeros(4, 64), torch.zeros(4), None, 1),
+            "averages class probabilities",
+        ),
     ],
 )
 def test_bad_online_inputs_give_clear_errors(call: object, message: str) -> None:
@@ -136,6 +142,7 @@ def test_codelength_cli_bad_input(refused: Callable[..., str]) -> None:
     refused(["codelength", "--codes", "uniform,zip"], "unknown code 'zip'")
     refused(["codelength", "--first-block", "5000"], "larger than the data")
     refused(["codelength", "--schedule", "halving"])
+    refused(["codelength", "--members", "0"], "--members must be >= 1")
 
 
 def test_codelength_cli_small_run(tmp_path: Path) -> None:

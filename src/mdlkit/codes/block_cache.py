@@ -94,8 +94,10 @@ class CachedLearner:
 
     def _key(self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int) -> str:
         before = self._keys.get(id(previous), "") if previous is not None else ""
+        members = self.learner.members
+        settings = repr(self.learner) + (f" members={members}" if members != 1 else "")
         return _digest(
-            repr(self.learner).encode(),
+            settings.encode(),
             str(block).encode(),
             _tensor_bytes(x),
             _tensor_bytes(y),
@@ -122,7 +124,7 @@ class CachedLearner:
         """The stored fit, or None when its files are damaged (it is then trained anew)."""
         try:
             temperature, head = _head(json.loads(meta.read_text()))
-            model = self.learner.spec.build()
+            model = self.learner.build()
             model.load_state_dict(load_file(str(weights)))
         except (
             OSError,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -21,6 +21,7 @@ from torch import nn
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head, TemperatureMixtureHead, outputs
+from mdlkit.models.ensemble import ProbabilityAverage
 from mdlkit.models.spec import ModelSpec
 from mdlkit.training.augment import ShiftedBatches
 from mdlkit.training.loop import TrainConfig, train
@@ -109,6 +110,9 @@ def _deterministic(device: torch.device) -> Iterator[None]:
         torch.use_deterministic_algorithms(before)
 
 
+_MEMBER_SEED = 7919  # a prime far from the block offsets, so members never share a seed
+
+
 @dataclass(frozen=True)
 class TorchLearner:
     """Train a :class:`ModelSpec` network with :func:`mdlkit.training.train` on the seen data.
@@ -132,6 +136,10 @@ class TorchLearner:
             on a GPU that needs deterministic kernels, which training then requests
             (``torch.use_deterministic_algorithms``), and the decoder must train on the same
             kind of device with the same torch — the CPU is the portable choice.
+        members: train this many networks per block (member j at seed + block + 7919·j, each
+            continuing from its own previous weights) and code with the average of their class
+            probabilities (:class:`~mdlkit.models.ProbabilityAverage`); costs members × the
+            training, shortens the code (classification only).
     """
 
     spec: ModelSpec
@@ -143,14 +151,24 @@ class TorchLearner:
     shift: int = 0
     epsilon: float = 1e-3
     device: str = "cpu"
+    # out of repr: the block cache keys on repr, and single-network caches stay valid
+    members: int = field(default=1, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("scratch", "continue"):
             raise MdlkitError(f"learner mode must be scratch or continue, got {self.mode!r}")
         if not 0 < self.holdout < 1:
             raise MdlkitError("the held-out fraction must lie in (0, 1)")
+        if self.members < 1:
+            raise MdlkitError(f"an ensemble needs members >= 1, got {self.members}")
         if self.shift < 0:
             raise MdlkitError(f"the augmentation shift must be >= 0 pixels, got {self.shift}")
+
+    def build(self) -> nn.Module:
+        """A fresh (untrained) model of this learner: the network, or its ensemble."""
+        if self.members == 1:
+            return self.spec.build()
+        return ProbabilityAverage([self.spec.build() for _ in range(self.members)])
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int) -> Fitted:
         n_hold = max(1, int(self.holdout * len(x))) if len(x) >= 2 else 0
@@ -159,14 +177,48 @@ class TorchLearner:
             hold_split = Split(x[-n_hold:], y[-n_hold:])
         else:  # a single sample: train and watch the same one
             train_split = hold_split = Split(x, y)
-        torch.manual_seed(self.seed + block)
+        classes = y.dtype == torch.int64
+        if self.members > 1 and not classes:
+            raise MdlkitError("an ensemble of members averages class probabilities: use members=1")
+        before = previous.model if self.mode == "continue" and previous is not None else None
+        models: list[nn.Module] = []
+        head: Head = CategoricalHead()
+        for j in range(self.members):
+            # member 0 is the single network's exact run; member j > 0 other seeds
+            seed = self.seed + block + _MEMBER_SEED * j
+            if before is None:
+                start = None
+            elif isinstance(before, ProbabilityAverage):
+                start = before.members[j]
+            else:
+                start = before
+            member, trained_head = self._train_one(train_split, hold_split, start, seed, classes)
+            models.append(member)
+            head = trained_head if j == 0 else head
+        model: nn.Module = models[0] if self.members == 1 else ProbabilityAverage(models)
+        if isinstance(head, GaussianHead):
+            return Fitted(model, hold_split.x, hold_split.y, head=head.with_sigma(head.sigma))
+        if not self.calibrate:
+            return Fitted(model, hold_split.x, hold_split.y)
+        mixture = temperature_posterior(model, hold_split.x, hold_split.y)
+        return Fitted(model, hold_split.x, hold_split.y, mixture.temperature, mixture)
+
+    def _train_one(
+        self,
+        train_split: Split,
+        hold_split: Split,
+        start: nn.Module | None,
+        seed: int,
+        classes: bool,
+    ) -> tuple[nn.Module, Head]:
+        """One network trained from ``start``'s weights (or a fresh init at ``seed``), and the
+        head it trained with (a Gaussian head learns σ)."""
+        torch.manual_seed(seed)
         model = self.spec.build()
-        if self.mode == "continue" and previous is not None:
-            model.load_state_dict(previous.model.state_dict())
-        head: Head = (
-            CategoricalHead() if y.dtype == torch.int64 else GaussianHead(epsilon=self.epsilon)
-        )
-        config = replace(self.config, seed=self.seed + block)
+        if start is not None:
+            model.load_state_dict(start.state_dict())
+        head: Head = CategoricalHead() if classes else GaussianHead(epsilon=self.epsilon)
+        config = replace(self.config, seed=seed)
         batches = ShiftedBatches(config.batch_size, config.seed, self.shift) if self.shift else None
         with _deterministic(torch.device(self.device)):
             train(
@@ -178,9 +230,4 @@ class TorchLearner:
                 device=self.device,
                 batches=batches,
             )
-        if isinstance(head, GaussianHead):
-            return Fitted(model, hold_split.x, hold_split.y, head=head.with_sigma(head.sigma))
-        if not self.calibrate:
-            return Fitted(model, hold_split.x, hold_split.y)
-        mixture = temperature_posterior(model, hold_split.x, hold_split.y)
-        return Fitted(model, hold_split.x, hold_split.y, mixture.temperature, mixture)
+        return model, head

@@ -3,6 +3,7 @@ byte-level next-token models (a transformer, an LSTM/GRU); the JSON-able :class:
 models by name through :func:`model_spec`."""
 
 from mdlkit.models.cnn import lenet5_caffe, small_cnn
+from mdlkit.models.ensemble import ProbabilityAverage
 from mdlkit.models.mlp import ACTIVATIONS, lenet_300_100, mlp
 from mdlkit.models.registry import (
     IMAGE_MODELS,
@@ -36,6 +37,7 @@ __all__ = [
     "ByteRNN",
     "ByteTransformer",
     "ModelSpec",
+    "ProbabilityAverage",
     "RNNState",
     "check_model",
     "is_image_model",

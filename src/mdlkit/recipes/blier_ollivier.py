@@ -61,6 +61,7 @@ class BlierOllivierExperiment:
     shift: int = 2
     epochs: int = 100
     window: int = 20
+    members: int = 1
     batch_size: int = 128
     two_part_model: str = "lenet-300-100"
     two_part_hidden: tuple[int, ...] = (32,)
@@ -128,8 +129,9 @@ class BlierOllivierExperiment:
                 calibrate=True,
                 seed=self.seed,
                 shift=self.shift,
+                members=members,
             )
-            for spec in (small, main)
+            for spec, members in ((small, 1), (main, self.members))
         ]
 
 

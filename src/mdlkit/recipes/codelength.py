@@ -76,6 +76,9 @@ class CodelengthConfig:
     """per-block training: from scratch, or continuing the previous block's model"""
     calibrate: bool = False
     """temperature-calibrate each block"""
+    members: int = 1
+    """online codes: networks per block whose class probabilities are averaged (an ensemble;
+    costs members × the training)"""
     epochs: int = 100
     """per-block training epochs cap of the online codes"""
     batch_size: int = 64
@@ -120,6 +123,8 @@ class CodelengthConfig:
             )
         check_factory_options(self.model, self.model_args, self.images)
         check_model(self.model, hidden=self.hidden, image_shape=image_shape(self.dataset))
+        if self.members < 1:
+            raise MdlkitError(f"--members must be >= 1 networks per block, got {self.members}")
         if self.epochs < 1 or self.variational_epochs < 1 or self.batch_size < 1:
             raise MdlkitError("epochs and the batch size must be >= 1")
         if not self.lr > 0:
@@ -175,6 +180,7 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
         calibrate=config.calibrate,
         seed=config.seed,
         device=str(resolve_device(config.device)),
+        members=config.members,
     )
 
 
