@@ -10,9 +10,10 @@ the model depends on:
 A killed run that starts again with the same folder loads the blocks it finished and trains the
 rest, and ends with exactly the stream an uninterrupted run writes (training is deterministic,
 so a loaded model is the model the training would give). A changed setting or different data
-makes different keys and is simply trained anew. Only the sender uses the cache: a receiver
-that loaded the sender's models would not be decoding anything, so :func:`decode_online` takes
-the plain learner (:attr:`CachedLearner.learner`).
+makes different keys and is simply trained anew. A receiver must never load the sender's
+models (it would not be decoding anything): it may keep a cache of its own, in a folder the
+sender never writes, holding only models it trained itself on the labels it decoded, so that a
+killed decode resumes as well (:func:`~mdlkit.codes.run_online_codes` does both).
 """
 
 from __future__ import annotations

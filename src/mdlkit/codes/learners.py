@@ -135,7 +135,10 @@ class TorchLearner:
             CPU). The decoder retrains every model and must get the same weights bit for bit:
             on a GPU that needs deterministic kernels, which training then requests
             (``torch.use_deterministic_algorithms``), and the decoder must train on the same
-            kind of device with the same torch — the CPU is the portable choice.
+            kind of device with the same torch — the CPU is the portable choice. On the CPU
+            too, float sums depend on torch's thread count (a 32-channel CNN trained with 1, 2
+            or 3 threads ends with three different weight sets): the decoder must train with
+            the encoder's ``torch.get_num_threads()``, which run folders record and restore.
         members: train this many networks per block (member j at seed + block + 7919·j, each
             continuing from its own previous weights) and code with the average of their class
             probabilities (:class:`~mdlkit.models.ProbabilityAverage`); costs members × the

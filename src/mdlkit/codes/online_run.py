@@ -115,8 +115,15 @@ def run_online_codes(
         alone = own[main].encoded
         assert mixed.encoded is not None and alone is not None
         streams = {main: alone} if len(learners) > 1 else {}
+        # The receiver keeps its own cache (models it trained on decoded labels, in folders
+        # the sender never writes), so a killed decode resumes too.
+        receivers = (
+            [CachedLearner(lr, Path(cache) / f"receiver-{j}") for j, lr in enumerate(learners)]
+            if cache is not None
+            else list(learners)
+        )
         back = decode_online(
-            mixed.encoded, x, n_classes, list(learners), boundaries, learner_streams=streams
+            mixed.encoded, x, n_classes, receivers, boundaries, learner_streams=streams
         )
         if not np.array_equal(back, symbols):
             raise RuntimeError("decoded labels differ from the originals (a bug)")
