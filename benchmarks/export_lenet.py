@@ -72,6 +72,8 @@ def provenance(run: Path) -> str:
     c, r = config[name], results[name]
     keys = ("dataset", "model", "n_train", "batch_size", "method", "alpha", "epochs",
             "finetune_epochs", "prune_mode", "quant_mode", "grid_epochs", "seed")  # fmt: skip
+    if c.get("teacher"):  # a distilled run (fit --teacher)
+        keys += ("teacher", "temperature", "teacher_weight")
     settings = ", ".join(f"{k}={c[k]}" for k in keys)
     return (
         f"Fit settings ({run}/config.json): {settings}. Its results.json: test accuracy "
