@@ -128,7 +128,9 @@ def main() -> None:
         f"({platform.platform()}, {cpu_name()}, torch {torch.__version__}, one torch thread per "
         f"run, {args.workers} runs at once; load average at the start {load:.1f}). Whole "
         f"experiment as timed by this call: {wall / 60:.1f} min (runs reused from an earlier "
-        "call count their own recorded time below, not this one).",
+        "call count their own recorded time below, not this one); the runs' recorded times "
+        f"sum to {(teacher['seconds'] + sum(r['seconds'] for r in results.values())) / 60:.1f} "
+        f"min, the students {args.workers} at a time.",
         "",
         f"Teacher = baseline: `{command(teacher_config, teacher_path)}`.",
         f"Students: `{command(students[(alphas[0], True)][0], Path('OUT'))}` — the same "
