@@ -76,32 +76,48 @@ def fit_once(config: FitConfig, path: Path) -> dict[str, Any]:
     return dict(next(iter(results.values())))
 
 
+Variant = tuple[float, float] | None
+"""(T, W) of a distilled student; None: no teacher."""
+
+
+def variant_name(variant: Variant) -> str:
+    if variant is None:
+        return "DRR"
+    return f"DRR + teacher (T = {variant[0]:g}, W = {variant[1]:g})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "distill_mnist")
     parser.add_argument("--alphas", default="6e-5,1e-4", help="DRR strengths, comma-separated")
+    parser.add_argument(
+        "--teachers", default="4:0.9", help="T:W of the distilled students, comma-separated"
+    )
     parser.add_argument("--workers", type=int, default=2, help="students trained at once")
     args = parser.parse_args()
     if not os.environ.get("MDLKIT_MNIST"):
         raise SystemExit("set MDLKIT_MNIST to the MNIST .npz file")
     alphas = [float(a) for a in args.alphas.split(",")]
+    variants: list[Variant] = [None]
+    variants += [(float(t), float(w)) for t, w in (v.split(":") for v in args.teachers.split(","))]
     load = os.getloadavg()[0]
     started = time.perf_counter()
 
     teacher_config = replace(base_config(), method="none")
     teacher_path = args.out / "teacher"
     teacher = fit_once(teacher_config, teacher_path)
-    students = {
-        (alpha, distilled): (
-            replace(
-                base_config(), method="drr", alpha=alpha,
-                teacher=str(teacher_path) if distilled else None,
-            ),
-            args.out / f"drr-a{alpha:g}{'-teacher' if distilled else ''}",
-        )
-        for alpha in alphas
-        for distilled in (False, True)
-    }  # fmt: skip
+
+    def student(alpha: float, variant: Variant) -> tuple[FitConfig, Path]:
+        config = replace(base_config(), method="drr", alpha=alpha)
+        if variant is None:
+            return config, args.out / f"drr-a{alpha:g}"
+        t, w = variant
+        # the defaults' folder is named -teacher (runs of earlier calls are reused)
+        suffix = "" if (t, w) == (4.0, 0.9) else f"-T{t:g}-W{w:g}"
+        config = replace(config, teacher=str(teacher_path), temperature=t, teacher_weight=w)
+        return config, args.out / f"drr-a{alpha:g}-teacher{suffix}"
+
+    students = {(alpha, v): student(alpha, v) for alpha in alphas for v in variants}
     # spawn: a fresh interpreter per worker (forking after torch ran can hang its thread pool)
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=spawn) as pool:
@@ -111,77 +127,92 @@ def main() -> None:
 
     base_acc = teacher["test_accuracy"]
 
-    def row(name: str, alpha: str, r: dict[str, Any]) -> tuple[str, float, float]:
-        ei = 100 * (base_acc - r["test_accuracy"])
-        cr = r["compression_rate"]
-        text = (
+    def figures(r: dict[str, Any]) -> tuple[float, float]:
+        """(EI in points, CR)"""
+        return 100 * (base_acc - r["test_accuracy"]), r["compression_rate"]
+
+    def row(name: str, alpha: str, r: dict[str, Any]) -> str:
+        ei, cr = figures(r)
+        return (
             f"| {name} | {alpha} | {100 * r['test_accuracy']:.2f} | {ei:+.2f} | "
             f"{r['nonzero']:,} | {cr:.1f} | {r['two_part_bits'] / 1000:.1f} | "
             f"{r['seconds']:.0f} |"
         )
-        return text, ei, cr
 
+    first = students[(alphas[0], variants[1])][0] if len(variants) > 1 else None
     lines = [
         "# Distillation on MNIST: DRR LeNet-300-100 with and without a teacher",
         "",
-        f"Run by `benchmarks/distill_mnist.py --alphas {args.alphas} --workers {args.workers}` "
-        f"({platform.platform()}, {cpu_name()}, torch {torch.__version__}, one torch thread per "
-        f"run, {args.workers} runs at once; load average at the start {load:.1f}). Whole "
-        f"experiment as timed by this call: {wall / 60:.1f} min (runs reused from an earlier "
-        "call count their own recorded time below, not this one); the runs' recorded times "
-        f"sum to {(teacher['seconds'] + sum(r['seconds'] for r in results.values())) / 60:.1f} "
-        f"min, the students {args.workers} at a time.",
+        f"Run by `benchmarks/distill_mnist.py --alphas {args.alphas} --teachers {args.teachers} "
+        f"--workers {args.workers}` ({platform.platform()}, {cpu_name()}, torch "
+        f"{torch.__version__}, one torch thread per run, {args.workers} runs at once, on a "
+        f"machine shared with other work; load average at the start of this call {load:.1f}). "
+        f"This call took {wall / 60:.1f} min; runs reused from earlier calls count their own "
+        "recorded time in the table. The runs' recorded times sum to "
+        f"{(teacher['seconds'] + sum(r['seconds'] for r in results.values())) / 60:.1f} min.",
         "",
         f"Teacher = baseline: `{command(teacher_config, teacher_path)}`.",
-        f"Students: `{command(students[(alphas[0], True)][0], Path('OUT'))}` — the same "
-        "without `--teacher` for the plain students; α as in the table.",
+        *(
+            [
+                f"Students: `{command(first, Path('OUT'))}` — the same without `--teacher` for "
+                "the plain students; α, T (`--temperature`) and W (`--teacher-weight`) as in "
+                "the table."
+            ]
+            if first is not None
+            else []
+        ),
         "",
         "Distillation loss per example, in nats: (1 − W)·CE(y, s) + W·T²·KL(softmax(t/T) ‖ "
-        "softmax(s/T)), T = 4, W = 0.9. Every code length codes the TRUE labels (the teacher "
-        "is a training aid, not part of the code). EI = teacher's test accuracy − the run's, "
-        "in points; CR = parameters / nonzero (biases included).",
+        "softmax(s/T)); fit's defaults are T = 4, W = 0.9. Every code length codes the TRUE "
+        "labels (the teacher is a training aid, not part of the code). EI = teacher's test "
+        "accuracy − the run's, in points; CR = parameters / nonzero (biases included).",
         "",
         "| run | α | test acc % | EI (points) | nonzero | CR | two-part kbit | wall s |",
         "|---|---|---|---|---|---|---|---|",
-        row("teacher (no regularizer)", "—", teacher)[0],
+        row("teacher (no regularizer)", "—", teacher),
     ]
-    verdicts = []
-    best: dict[bool, tuple[float, float] | None] = {False: None, True: None}  # (CR, α)
     for alpha in alphas:
-        plain_text, plain_ei, plain_cr = row("DRR", f"{alpha:g}", results[(alpha, False)])
-        dist_text, dist_ei, dist_cr = row("DRR + teacher", f"{alpha:g}", results[(alpha, True)])
-        lines += [plain_text, dist_text]
-        for distilled, ei, cr in ((False, plain_ei, plain_cr), (True, dist_ei, dist_cr)):
-            found = best[distilled]
-            if ei <= EI_LIMIT and (found is None or cr > found[0]):
-                best[distilled] = (cr, alpha)
-        both = plain_ei <= EI_LIMIT and dist_ei <= EI_LIMIT
-        verdicts.append(
-            f"- α = {alpha:g}: CR {plain_cr:.1f} (EI {plain_ei:+.2f}) without the teacher, "
-            f"{dist_cr:.1f} (EI {dist_ei:+.2f}) with it: the teacher "
-            + (
-                ("RAISES" if dist_cr > plain_cr else "does NOT raise")
-                + f" the CR at EI ≤ {EI_LIMIT} points ({dist_cr / plain_cr:.2f}×)."
-                if both
-                else f"cannot be judged at EI ≤ {EI_LIMIT} points (a run exceeds it)."
-            )
-        )
+        lines += [row(variant_name(v), f"{alpha:g}", results[(alpha, v)]) for v in variants]
 
-    def best_text(distilled: bool) -> str:
-        found = best[distilled]
+    verdicts = []
+    for v in variants[1:]:
+        for alpha in alphas:
+            (plain_ei, plain_cr), (ei, cr) = (
+                figures(results[(alpha, None)]),
+                figures(results[(alpha, v)]),
+            )
+            if cr > plain_cr and ei <= EI_LIMIT:
+                verdict = f"RAISES the CR at EI ≤ {EI_LIMIT} points"
+            elif cr > plain_cr:
+                verdict = f"raises the CR, but only at EI > {EI_LIMIT} points"
+            else:
+                verdict = "does NOT raise the CR"
+            verdicts.append(
+                f"- α = {alpha:g}, {variant_name(v)}: CR {cr:.1f} (EI {ei:+.2f}) vs {plain_cr:.1f} "
+                f"(EI {plain_ei:+.2f}) without the teacher ({cr / plain_cr:.2f}×): the teacher "
+                f"{verdict}."
+            )
+
+    def best(v: Variant) -> tuple[float, float] | None:
+        """The highest CR within EI ≤ EI_LIMIT over the α tried, and its α."""
+        within = [(figures(results[(a, v)])[1], a) for a in alphas
+                  if figures(results[(a, v)])[0] <= EI_LIMIT]  # fmt: skip
+        return max(within) if within else None
+
+    def best_text(v: Variant) -> str:
+        found = best(v)
         return "no run" if found is None else f"CR {found[0]:.1f} (α = {found[1]:g})"
 
-    plain_best, dist_best = best[False], best[True]
-    overall = (
-        "the teacher RAISES the best CR within EI ≤ 0.2 points"
-        if dist_best is not None and (plain_best is None or dist_best[0] > plain_best[0])
-        else "the teacher does NOT raise the best CR within EI ≤ 0.2 points"
-    )
-    verdicts.append(
-        f"- Best CR at EI ≤ {EI_LIMIT} points over the α tried: without the teacher "
-        f"{best_text(False)}, with it {best_text(True)}: {overall}."
-    )
-    lines += ["", "Does the teacher raise the CR at EI ≤ 0.2 points?", "", *verdicts, ""]
+    plain_best = best(None)
+    for v in variants[1:]:
+        dist_best = best(v)
+        raises = dist_best is not None and (plain_best is None or dist_best[0] > plain_best[0])
+        verdicts.append(
+            f"- Best CR at EI ≤ {EI_LIMIT} points over the α tried: {best_text(None)} without "
+            f"the teacher, {best_text(v)} with it ({variant_name(v)}): the teacher "
+            f"{'RAISES' if raises else 'does NOT raise'} the best CR within EI ≤ {EI_LIMIT}."
+        )
+    lines += ["", f"Does the teacher raise the CR at EI ≤ {EI_LIMIT} points?", "", *verdicts, ""]
     lines.append(
         "One seed per run: differences of a few percent in CR or a tenth of a point in "
         "accuracy are within what another seed could give."
