@@ -73,6 +73,7 @@ def test_a_teacher_of_other_data_is_refused_in_one_line(
             "does not take inputs of shape [1, 8, 8]")  # fmt: skip
     refused(["fit", "--dataset", "teacher-student", "--teacher", str(teacher)],
             "--teacher needs class labels")  # fmt: skip
+    refused(["select", "--teacher", str(teacher)], "select does not distil")
 
 
 def test_a_teacher_with_other_classes_is_refused(teacher: Path, tmp_path: Path) -> None:
