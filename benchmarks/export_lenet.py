@@ -72,11 +72,40 @@ def provenance(run: Path) -> str:
     c, r = config[name], results[name]
     keys = ("dataset", "model", "n_train", "batch_size", "method", "alpha", "epochs",
             "finetune_epochs", "prune_mode", "quant_mode", "grid_epochs", "seed")  # fmt: skip
+    if c.get("teacher"):  # a distilled run (fit --teacher)
+        keys += ("teacher", "temperature", "teacher_weight")
     settings = ", ".join(f"{k}={c[k]}" for k in keys)
     return (
         f"Fit settings ({run}/config.json): {settings}. Its results.json: test accuracy "
         f"{r['test_accuracy']:.2%}, {r['nonzero']:,} of {r['params']:,} nonzero (CR "
         f"{r['compression_rate']:.1f}), {r['seconds']:.0f} s."
+    )
+
+
+def float64_check(run: Path) -> str:
+    """How far each network's float32 outputs are from the dense model computed in float64, and
+    how closely the two networks agree in float64 (the test split): what max |Δ| is made of."""
+    import copy
+
+    from mdlkit.heads import outputs
+    from mdlkit.models.shrink import shrink_sequential
+    from mdlkit.recipes.fit_run import read_fit_run
+
+    fitted = read_fit_run(run)
+    dense, x = fitted.model, fitted.splits.test.x
+    shrunk = shrink_sequential(dense).model
+    with torch.no_grad():
+        truth = copy.deepcopy(dense).double()(x.double())
+        exported64 = copy.deepcopy(shrunk).double()(x.double())
+    dense_error = float((outputs(dense, x).double() - truth).abs().max())
+    exported_error = float((outputs(shrunk, x).double() - truth).abs().max())
+    return (
+        f"What max |Δ| is made of (test split): the largest |output| is "
+        f"{float(truth.abs().max()):.1f}, where float32 steps are "
+        f"{float(torch.finfo(torch.float32).eps) * 2 ** int(torch.log2(truth.abs().max())):.2g}; "
+        f"the dense float32 outputs are within {dense_error:.3g} of the dense model computed in "
+        f"float64, the exported ones within {exported_error:.3g}; in float64 the two networks "
+        f"agree to {float((exported64 - truth).abs().max()):.2g}."
     )
 
 
@@ -160,6 +189,8 @@ def main() -> None:
         f"float32; outputs max |Δ| {int8.max_abs_difference:.3g}.",
         "",
         f"Files of the export: {', '.join(f'{k} {v:,} B' for k, v in first.files.items())}.",
+        "",
+        float64_check(args.run),
         "",
         "| target | measured | met |",
         "|---|---|---|",

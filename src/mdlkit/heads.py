@@ -93,6 +93,11 @@ class Head(nn.Module, ABC):
         """How many predictions are right (None where accuracy means nothing)."""
         return None
 
+    def checkpoint_key(self) -> str:
+        """What a training checkpoint must have been written with besides the config ("" for a
+        plain head; a distillation loss names its teacher)."""
+        return ""
+
     def predict(self, model: nn.Module, x: torch.Tensor) -> Categorical | DiscretizedGaussian:
         """The coding distribution of p(y | x): eval mode, fixed chunks, float64."""
         return self.distribution(outputs(model, x).to(torch.float64))

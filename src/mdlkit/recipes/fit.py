@@ -1,9 +1,10 @@
 """The main pipeline as one run: data → the shortest model → encode → verify → report.
 
-Reads top to bottom: load data, build the model from a seed, set α by the description length,
-run :func:`mdlkit.training.shortest_model` (train plainly or with a regularizer, prune and
-fine-tune, the step of the shortest code, fine-tune on its grid), encode the weights and the
-training targets, decode both, and measure everything in bits.
+Reads top to bottom: load data, build the model from a seed (and read a teacher's soft labels,
+``--teacher``), set α by the description length, run :func:`mdlkit.training.shortest_model`
+(train plainly or with a regularizer, prune and fine-tune, the step of the shortest code,
+fine-tune on its grid), encode the weights and the training targets (the true labels, with or
+without a teacher), decode both, and measure everything in bits.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from mdlkit.models import ModelSpec
 from mdlkit.models.factory import Factories
 from mdlkit.pruning import count_nonzero, count_parameters
 from mdlkit.recipes.fit_config import FitConfig, fit_alpha, fit_data, fit_spec
+from mdlkit.recipes.teacher import fit_teacher
 from mdlkit.report import Report, fit_table, plot_fit_runs
 from mdlkit.report.notes import empty_model_note
 from mdlkit.runs import RunFolder
@@ -141,6 +143,9 @@ def run_fit(
     # written.
     splits = splits if splits is not None else fit_data(config)
     spec = fit_spec(config, splits, factories)
+    # A teacher's soft labels on the training split (None without --teacher); a bad teacher
+    # folder is refused here, before anything is written.
+    distill = fit_teacher(config, splits, factories)
     if folder is not None:
         if parallel is None or parallel.rank == 0:
             folder.start({"runs": {config.method: config.to_dict()}})
@@ -161,7 +166,7 @@ def run_fit(
         splits,
         head,
         config.build_regularizer(alpha, len(splits.train), model),
-        config.pipeline(),
+        replace(config.pipeline(), distill=distill),
         checkpoint_dir=checkpoint_dir,
         progress=progress,
         device=device,
@@ -240,6 +245,13 @@ def fit_report(runs: Sequence[tuple[str, FitResult]], title: str) -> Report:
     table = fit_table([(name, r.summary()) for name, r in runs], title)
     notes = [f"{name}: {r.task_reason}" for name, r in runs[:1] if r.task_reason]
     notes += [f"{name}: {r.seconds:.1f} s, decoded model and data verified" for name, r in runs]
+    notes += [
+        f"{name}: trained on the soft labels of {r.config.teacher} too (T = "
+        f"{r.config.temperature:g}, W = {r.config.teacher_weight:g}); the code codes the true "
+        "labels without it"
+        for name, r in runs
+        if r.config.teacher is not None
+    ]
     if any(not r.two_part.head.is_classification for _, r in runs):
         notes.append(
             "regression: the coder sends the range of target bins first (the 'side' bits of "

@@ -3,7 +3,9 @@ pipeline's phases (:class:`FitConfig`, :func:`fit_data`, :func:`fit_spec`, :func
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, Literal
 
 from torch import nn
@@ -35,7 +37,18 @@ __all__ = ["FitConfig", "fit_alpha", "fit_data", "fit_spec"]
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Everything one fit depends on. Strengths are per sample (they scale the MEAN loss)."""
+    """Everything one fit depends on. Strengths are per sample (they scale the MEAN loss).
+
+    With ``teacher`` (a finished fit run folder) every training phase minimises, in nats per
+    example (Hinton et al. 2015; :mod:`mdlkit.training.distill`),
+
+        (1 − W) · CE(y, softmax(s)) + W · T² · KL(softmax(t / T) ‖ softmax(s / T))
+
+    with the teacher's logits t on the training split (computed once, float32, on the CPU),
+    T = ``temperature`` (default 4) and W = ``teacher_weight`` (default 0.9; 0 is plain
+    training). The code length still codes the TRUE labels: the teacher is a training aid, not
+    part of the code (a decoder never needs it).
+    """
 
     dataset: str = "digits"
     """data: digits | mnist | teacher-student | sklearn:NAME | a FILE (.npz, .csv, .parquet)"""
@@ -99,6 +112,12 @@ class FitConfig:
     """samples per step; 0 or null = full batch"""
     lr: float = 1e-3
     """Adam learning rate"""
+    teacher: str | None = None
+    """a finished fit run folder whose model's soft labels the model also trains on"""
+    temperature: float = 4.0
+    """distillation temperature T > 0 of the teacher's and the model's softmax"""
+    teacher_weight: float = 0.9
+    """W in [0, 1]: the soft labels' share of the loss, (1 − W) the true labels'"""
     window: int = 20
     """epochs the stopping rule looks back (≥ 4)"""
     seed: int = 0
@@ -157,6 +176,12 @@ class FitConfig:
             raise MdlkitError(f"the stopping window must be >= 4 epochs, got {self.window}")
         if not self.epsilon > 0:
             raise MdlkitError(f"epsilon must be > 0, got {self.epsilon}")
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            raise MdlkitError(f"temperature must be a finite number > 0, got {self.temperature}")
+        if not 0 <= self.teacher_weight <= 1:
+            raise MdlkitError(f"teacher weight must lie in [0, 1], got {self.teacher_weight}")
+        if self.teacher is not None and not Path(self.teacher).is_dir():
+            raise MdlkitError(f"teacher run folder not found: {self.teacher}")
         resolve_device(self.device)
 
     def regularizer(self, alpha: float) -> RegularizerSpec:

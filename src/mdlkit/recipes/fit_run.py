@@ -21,7 +21,7 @@ from mdlkit.coding import read_model
 from mdlkit.data import Scaling, Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.models.factory import Factories
-from mdlkit.recipes.fit import FitConfig, fit_data
+from mdlkit.recipes.fit_config import FitConfig, fit_data
 from mdlkit.runs import RunFolder
 
 __all__ = ["FitRun", "FittedModel", "read_fit_model", "read_fit_run"]

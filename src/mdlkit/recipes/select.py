@@ -78,6 +78,8 @@ class SelectConfig(FitConfig):
 
     def validate(self, *, data: bool = True) -> None:
         super().validate(data=data)
+        if self.teacher is not None:
+            raise MdlkitError("select does not distil: give --teacher to mdlkit fit")
         if self.method == "none" and not self.methods:
             raise MdlkitError("select needs a regularizer: --method drr | l1 | pmmp")
         for method in self.methods:

@@ -1,6 +1,7 @@
 """Training: the loop and its pieces (optimizer, batches, callbacks, checkpoints), the stopping
 rule, the one pipeline (train → prune → fine-tune → the step of the shortest code → fine-tune on
-its grid) and what it minimises in bits, and next-token models on a byte string."""
+its grid; optionally on a teacher's soft labels too) and what it minimises in bits, and
+next-token models on a byte string."""
 
 from mdlkit.stopping import LossSaturation, epanechnikov_smooth, is_saturated
 from mdlkit.training.batches import Batch, Batches, ShuffledBatches
@@ -9,6 +10,12 @@ from mdlkit.training.costs import (
     codec_bits_per_nonzero,
     description_length_alpha,
     two_part_bits,
+)
+from mdlkit.training.distill import (
+    Distillation,
+    DistillationLoss,
+    soft_label_loss,
+    teacher_log_probs,
 )
 from mdlkit.training.distributed import ShardedBatches, is_main_process
 from mdlkit.training.loop import train
@@ -35,6 +42,8 @@ __all__ = [
     "Batches",
     "Callback",
     "Checkpointer",
+    "Distillation",
+    "DistillationLoss",
     "EpochLog",
     "EpochLogger",
     "LossSaturation",
@@ -63,7 +72,9 @@ __all__ = [
     "prune",
     "prune_and_finetune",
     "shortest_model",
+    "soft_label_loss",
     "step_and_bits",
+    "teacher_log_probs",
     "train",
     "train_byte_model",
     "two_part_bits",

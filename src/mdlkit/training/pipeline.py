@@ -11,6 +11,10 @@
 4. If ``config.grid`` is given: fine-tuning through the rounding to that step (straight through,
    :class:`~mdlkit.training.QuantizedForward`), the mask still frozen.
 
+With ``config.distill`` (a teacher's soft labels, :mod:`mdlkit.training.distill`) every training
+phase trains on them beside the true labels; the pruning threshold, the step and every length
+in bits still use the true labels alone (the teacher is a training aid, not part of the code).
+
 Every caller — ``fit``, ``select``, the experiments and the compressor's two-part mode — passes
 its settings here; the costs it minimises are computed here, from the model's spec, its head and
 the training split, so no caller hands a closure down. With a ``checkpoint_dir`` every phase
@@ -36,6 +40,7 @@ from mdlkit.models.spec import ModelSpec
 from mdlkit.pruning.quantize import cheapest_step, choose_step
 from mdlkit.regularizers.base import Regularizer
 from mdlkit.training.costs import two_part_bits
+from mdlkit.training.distill import Distillation
 from mdlkit.training.distributed import DataParallel
 from mdlkit.training.loop import train
 from mdlkit.training.pruning import PruneConfig, PruneResult, prune_and_finetune
@@ -60,6 +65,8 @@ class PipelineConfig:
             the largest step whose validation loss is within ``quant_tolerance`` (relative).
         quant_tolerance: the relative loss tolerance of ``quant_mode="tolerance"``.
         grid: fine-tuning on the quantization grid; ``None``: none.
+        distill: a teacher's soft labels on the training split, trained on in every phase;
+            ``None``: the true labels alone.
     """
 
     train: TrainConfig
@@ -68,6 +75,7 @@ class PipelineConfig:
     quant_mode: Literal["codelength", "tolerance"] = "codelength"
     quant_tolerance: float = 0.005
     grid: TrainConfig | None = None
+    distill: Distillation | None = None
 
 
 @dataclass
@@ -145,14 +153,18 @@ def shortest_model(
     """
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     first = "regularized" if regularizer is not None else "plain"
+    # What the training phases fit: the true labels, or beside them a teacher's soft labels.
+    train_split, train_loss = splits.train, head
+    if config.distill is not None:
+        train_split, train_loss = config.distill.targets(splits.train), config.distill.loss(head)
     phases = {
         first: train(
             model,
-            splits.train,
+            train_split,
             splits.val,
             config.train,
             regularizer=regularizer,
-            loss_fn=head,
+            loss_fn=train_loss,
             checkpoint=folder / f"{first}.pt" if folder else None,
             progress=progress,
             description=first,
@@ -168,7 +180,8 @@ def shortest_model(
     pruning: PruneResult | None = None
     if config.finetune is not None:
         pruning, phases["finetuned"] = prune_and_finetune(
-            model, splits, config.finetune, config.prune, loss_fn=head, folder=folder,
+            model, splits, config.finetune, config.prune, loss_fn=train_loss, folder=folder,
+            train_split=train_split,
             progress=progress, device=device, parallel=parallel, wrap_model=wrap_model,
             # each pruned version at the step that suits IT: one step chosen on the unpruned
             # model would be far too coarse for a model with a few weights left
@@ -183,11 +196,11 @@ def shortest_model(
 
         phases["grid"] = train(
             model,
-            splits.train,
+            train_split,
             splits.val,
             config.grid,
             mask=pruning.mask if pruning is not None else None,
-            loss_fn=head,
+            loss_fn=train_loss,
             checkpoint=folder / "grid.pt" if folder else None,
             progress=progress,
             description="on the grid",

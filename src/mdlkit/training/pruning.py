@@ -18,7 +18,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from mdlkit.data.splits import Splits
+from mdlkit.data.splits import Split, Splits
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import Head, evaluate
 from mdlkit.pruning.masks import Mask, count_nonzero
@@ -162,9 +162,12 @@ def prune_and_finetune(
     device: torch.device | str | None = None,
     parallel: DataParallel | None = None,
     wrap_model: Callable[[nn.Module], nn.Module] | None = None,
+    train_split: Split | None = None,
 ) -> tuple[PruneResult, TrainResult]:
     """The pipeline's second half on a trained ``model``, in place: :func:`prune`, zero the
-    pruned entries, then fine-tune with the mask frozen (checkpoints in ``folder`` if given)."""
+    pruned entries, then fine-tune with the mask frozen (checkpoints in ``folder`` if given) on
+    ``train_split`` (default ``splits.train``; e.g. with a teacher's soft labels for
+    ``loss_fn``). Pruning itself scores on ``splits`` with the true labels."""
     pruned = _prune_with_checkpoint(
         model, splits, prune_config, folder / "pruned.pt" if folder else None, cost, parallel
     )
@@ -172,7 +175,7 @@ def prune_and_finetune(
         pruned.mask.apply(model)
     finetuned = train(
         model,
-        splits.train,
+        train_split if train_split is not None else splits.train,
         splits.val,
         finetune_config,
         mask=pruned.mask,
