@@ -56,7 +56,7 @@ def test_int8_stores_grid_weights_as_indices_and_gives_the_same_values(tmp_path:
     raw = load_file(str(tmp_path / WEIGHTS))
     assert raw["0.weight"].dtype == torch.int8 and raw["2.weight"].dtype == torch.float32
     assert torch.equal(raw["0.weight"].to(torch.float32) * STEP, net[0].weight)
-    back = read_export(tmp_path)
+    back = read_export(str(tmp_path))  # a str path works too
     assert all(torch.equal(a, b) for a, b in zip(net.parameters(), back.parameters(), strict=True))
     float_bytes = write_export(tmp_path / "f", net, input_shape=(30,))[WEIGHTS]
     # 600 weights at 1 byte instead of 4; the scale and its header entry take back a little

@@ -124,9 +124,10 @@ def write_export(
     return {name: (folder / name).stat().st_size for name in names}
 
 
-def read_export(folder: Path) -> nn.Sequential:
+def read_export(folder: str | Path) -> nn.Sequential:
     """The network :func:`write_export` wrote into ``folder``, in eval mode (int8 weights
     multiplied back by their scale)."""
+    folder = Path(folder)
     try:
         architecture = json.loads((folder / ARCHITECTURE).read_text())
         if architecture.get("format") != FORMAT or architecture.get("version") != VERSION:
