@@ -5,6 +5,7 @@ flips, truncations, inserted and appended bytes, a forged index — refused in o
 from __future__ import annotations
 
 import io
+import multiprocessing
 import random
 import zlib
 from pathlib import Path
@@ -110,6 +111,7 @@ def _refused(archive: bytes, threads_tried: tuple[int, ...] = (1, 2)) -> None:
         with pytest.raises(MdlkitError) as info:
             decompress(archive, threads=threads)
         assert "\n" not in str(info.value)
+        assert multiprocessing.active_children() == []  # workers are ended on the error
 
 
 def test_every_byte_flip_is_refused() -> None:
@@ -188,10 +190,8 @@ def test_forged_indexes_and_records_with_valid_checksums_are_refused() -> None:
         ],
         "index-twice": [*records, (INDEX, b"")],
     }
-    for name, forged in forged_records.items():
-        with pytest.raises(MdlkitError) as info:
-            decompress(_rebuilt(forged, true))
-        assert "\n" not in str(info.value), name
+    for forged in forged_records.values():  # "crc" fails in a worker process with -T 2
+        _refused(_rebuilt(forged, true))
 
 
 def test_the_listing_reads_the_index_and_refuses_its_damage() -> None:
@@ -216,3 +216,11 @@ def test_the_listing_reads_the_index_and_refuses_its_damage() -> None:
     ):
         with pytest.raises(MdlkitError):
             list_archive(io.BytesIO(changed))
+
+
+def test_archives_of_format_2_are_listed_by_walking_their_records() -> None:
+    old = (Path(__file__).parent / "data" / "cm1_v2_level2.mdlz").read_bytes()
+    info = list_archive(io.BytesIO(old))
+    assert not info.index_only and info.header.version == 2 and info.blocks == 1
+    assert (info.archive_bytes, info.original_bytes) == (len(old), len(decompress(old)))
+    assert info.crc == zlib.crc32(decompress(old))

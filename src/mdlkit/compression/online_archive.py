@@ -104,7 +104,7 @@ def encode_blocks(
 
     if probabilities is not None and threads != 1:
         raise ValueError("probabilities are recorded with one thread only")
-    original, pending, written, ideal = _Original(add), deque[tuple[int, int]](), 0, 0.0
+    original, pending, written, ideal, done = _Original(add), deque[tuple[int, int]](), 0, 0.0, 0
     entries: list[Entry] = []
 
     def in_block(n: int) -> None:
@@ -124,9 +124,9 @@ def encode_blocks(
         for tag, body, bits in workers.map(encode_block, tasks()):
             size = write_record(dst, tag, body)
             entries.append(Entry(tag, size, *pending.popleft()))
-            written, ideal = written + size, ideal + bits
+            written, ideal, done = written + size, ideal + bits, done + entries[-1].length
             if progress is not None:
-                progress(sum(e.length for e in entries))
+                progress(done)
     written += write_index(dst, Index(tuple(entries), original.length, original.crc))
     return written, ideal
 
