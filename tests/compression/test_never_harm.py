@@ -23,6 +23,8 @@ import pytest
 from mdlkit.cli import main
 
 TEXT = b"never harm a file that is not yours to replace. " * 400
+# Child processes run this checkout's mdlkit (a relative PYTHONPATH would not survive their cwd).
+ENV = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
 
 
 def _mdlkit(*args: str, cwd: Path) -> int:
@@ -129,6 +131,7 @@ def test_compressed_data_is_never_written_to_a_terminal(original: Path) -> None:
         proc = subprocess.run(
             _python_mdlkit("compress", "a.txt", "-o", "-"),
             cwd=original.parent,
+            env=ENV,
             stdout=secondary,
             stderr=subprocess.PIPE,
             text=True,
@@ -148,7 +151,9 @@ def test_an_interrupt_leaves_no_output_and_no_partial_file(tmp_path: Path) -> No
     warm = tmp_path / "warm"
     warm.mkdir()
     (warm / "w.bin").write_bytes(os.urandom(1 << 12))
-    run = subprocess.run(_python_mdlkit("compress", "w.bin", "--level", "2"), cwd=warm, timeout=600)
+    run = subprocess.run(
+        _python_mdlkit("compress", "w.bin", "--level", "2"), cwd=warm, env=ENV, timeout=600
+    )
     assert run.returncode == 0
     shutil.rmtree(warm)
     big = tmp_path / "big.bin"
@@ -158,6 +163,7 @@ def test_an_interrupt_leaves_no_output_and_no_partial_file(tmp_path: Path) -> No
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        env=ENV,
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".big.bin.mdlz.*.partial")) and time.monotonic() < deadline:
@@ -192,10 +198,11 @@ def test_ctrl_c_ends_the_worker_processes_and_leaves_nothing(tmp_path: Path) -> 
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a shell gives a command
+        env=ENV,
     )
     deadline = time.monotonic() + 120
     workers: list[int] = []
-    while len(workers) < 2 and time.monotonic() < deadline:
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
         workers = _children(proc.pid)
     assert len(workers) >= 2, "the workers did not start"

@@ -151,11 +151,11 @@ def _rebuilt(records: list[tuple[int, bytes]], index: Index | None = None) -> by
     entries = []
     for tag, body in records:
         size = write_record(out, tag, body)
-        raw = body if tag == STORED else None
-        coded = parse_coded(body, 256) if raw is None else None
-        length = len(raw) if raw is not None else coded.length  # type: ignore[union-attr]
-        crc = zlib.crc32(raw) if raw is not None else coded.crc  # type: ignore[union-attr]
-        entries.append(Entry(tag, size, length, crc or 0))
+        if tag == CODED:
+            coded = parse_coded(body, 256)
+            entries.append(Entry(tag, size, coded.length, coded.crc or 0))
+        else:
+            entries.append(Entry(tag, size, len(body), zlib.crc32(body)))
     write_index(out, index or Index(tuple(entries), len(SMALL), zlib.crc32(SMALL)))
     return out.getvalue()
 

@@ -17,7 +17,7 @@ order (their CRCs checked), still without decoding.
 >>> from mdlkit.compression.archive import STORED
 >>> index = Index((Entry(STORED, 11, 3, zlib.crc32(b"abc")),), 3, zlib.crc32(b"abc"))
 >>> Index.from_body(index.to_body()) == index, len(index.to_body())
-(True, 16)
+(True, 13)
 """
 
 from __future__ import annotations
