@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import multiprocessing
 import random
+import sys
+import threading
 import zlib
 from pathlib import Path
 
@@ -63,6 +65,23 @@ def test_the_archive_is_the_same_for_any_number_of_workers(level: int) -> None:
     archives = [compress(data, level=level, block_bytes=512, threads=n) for n in (1, 2, 3)]
     assert archives[0] == archives[1] == archives[2]
     assert decompress(archives[0], threads=2) == data == decompress(archives[0], threads=1)
+
+
+def test_workers_are_spawned_while_another_thread_runs_and_code_the_same() -> None:
+    from mdlkit.compression.blocks import start_method
+
+    data = (TEXT * 2)[:1500]
+    expected = compress(data, block_bytes=512, verify=False)
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait)  # as a progress bar's thread would
+    busy.start()
+    try:
+        assert start_method() == "spawn"
+        assert compress(data, block_bytes=512, threads=2, verify=False) == expected
+    finally:
+        stop.set()
+        busy.join()
+    assert start_method() == ("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 def test_encoder_and_decoder_probabilities_agree_across_blocks() -> None:

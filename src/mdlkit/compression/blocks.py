@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -31,7 +32,14 @@ from typing import Any, TypeVar
 from mdlkit.compression.archive import CODED, STORED, coded_body, damaged, parse_coded
 from mdlkit.errors import MdlkitError
 
-__all__ = ["MAX_THREADS", "Workers", "decode_block", "encode_block", "resolve_threads"]
+__all__ = [
+    "MAX_THREADS",
+    "Workers",
+    "decode_block",
+    "encode_block",
+    "resolve_threads",
+    "start_method",
+]
 
 MAX_THREADS = 256
 R = TypeVar("R")
@@ -98,6 +106,14 @@ def decode_block(
     return data
 
 
+def start_method() -> str:
+    """How worker processes start: ``fork`` (at once, with this process's compiled kernels) on
+    Linux while this process runs one thread; ``spawn`` (a fresh interpreter, which loads the
+    kernels from numba's cache) once other threads run — a progress bar's — since a fork copies
+    locks those threads may hold."""
+    return "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
+
+
 def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
 
@@ -144,10 +160,9 @@ class Workers:
                 yield function(*task)
             return
         if self._pool is None:
-            # fork: the children start at once, with the compiled kernels of this process.
-            method = "fork" if sys.platform.startswith("linux") else "spawn"
-            context = multiprocessing.get_context(method)
-            self._pool = context.Pool(self.threads, initializer=_ignore_interrupts)
+            self._pool = multiprocessing.get_context(start_method()).Pool(
+                self.threads, initializer=_ignore_interrupts
+            )
         pending: deque[AsyncResult[R]] = deque()
         for task in itertools.chain([first, second], stream):
             pending.append(self._pool.apply_async(function, task))
