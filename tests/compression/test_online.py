@@ -216,6 +216,11 @@ def test_two_part_archive_round_trip_and_report() -> None:
     archive = out.getvalue()
     assert summary.archive_bytes == len(archive) and 0 < summary.model_bytes < len(archive)
     assert decompress(archive) == data
+    from mdlkit.compression.archive_index import list_archive
+
+    info = list_archive(io.BytesIO(archive))  # from its index: a model record, then chunks
+    assert info.index_only and (info.original_bytes, info.crc) == (len(data), zlib.crc32(data))
+    assert info.bytes_by_record["model"] > summary.model_bytes and info.blocks >= 2
     for n in range(0, len(archive), 97):  # truncations anywhere, the model record included
         with pytest.raises(MdlkitError):
             decompress(archive[:n])
