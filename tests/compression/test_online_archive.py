@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
 import random
 import sys
 import threading
@@ -82,6 +83,15 @@ def test_workers_are_spawned_while_another_thread_runs_and_code_the_same() -> No
         stop.set()
         busy.join()
     assert start_method() == ("fork" if sys.platform.startswith("linux") else "spawn")
+
+
+def test_a_worker_that_dies_is_a_one_line_error_and_ends_the_others() -> None:
+    from mdlkit.compression.blocks import Workers
+
+    with pytest.raises(MdlkitError, match="worker process died") as info, Workers(2) as workers:
+        list(workers.map(os._exit, [(1,), (1,), (1,)]))  # as the out-of-memory killer would
+    assert "\n" not in str(info.value)
+    assert multiprocessing.active_children() == []
 
 
 def test_encoder_and_decoder_probabilities_agree_across_blocks() -> None:

@@ -10,8 +10,9 @@ a file no longer than one block is coded exactly as one block always was.
 :class:`Workers` maps a function over a stream of tasks with N processes, in order, at most 2N
 tasks in flight (memory stays bounded by about 2N blocks and N models' tables). The processes
 ignore Ctrl-C: the parent gets it, and leaving the ``with`` block on any exception terminates
-and joins them, so nothing outlives an error or an interrupt. With one task, or N = 1, nothing
-is started and the work runs in this process.
+and joins them, so nothing outlives an error or an interrupt; a worker that dies (killed, out of
+memory) is a one-line error, not a wait. With one task, or N = 1, nothing is started and the
+work runs in this process.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.pool import AsyncResult, Pool
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -123,7 +125,7 @@ class Workers:
 
     def __init__(self, threads: int) -> None:
         self.threads = resolve_threads(threads)
-        self._pool: Pool | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Workers:
         return self
@@ -138,14 +140,18 @@ class Workers:
 
     def close(self, failed: bool = False) -> None:
         """Stop the processes: let them finish (``failed`` False) or terminate them."""
-        if self._pool is None:
+        pool, self._pool = self._pool, None
+        if pool is None:
             return
         if failed:
-            self._pool.terminate()
-        else:
-            self._pool.close()
-        self._pool.join()
-        self._pool = None
+            # No public way to end an executor's busy processes before Python 3.14.
+            processes = list(pool._processes.values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join()
+        pool.shutdown(wait=True)
 
     def map(self, function: Callable[..., R], tasks: Iterable[tuple[Any, ...]]) -> Iterator[R]:
         """``function(*task)`` for each task, in order; the tasks are drawn lazily."""
@@ -160,13 +166,24 @@ class Workers:
                 yield function(*task)
             return
         if self._pool is None:
-            self._pool = multiprocessing.get_context(start_method()).Pool(
-                self.threads, initializer=_ignore_interrupts
+            context = multiprocessing.get_context(start_method())
+            self._pool = ProcessPoolExecutor(
+                self.threads, mp_context=context, initializer=_ignore_interrupts
             )
-        pending: deque[AsyncResult[R]] = deque()
+        pending: deque[Future[R]] = deque()
         for task in itertools.chain([first, second], stream):
-            pending.append(self._pool.apply_async(function, task))
+            pending.append(self._pool.submit(function, *task))
             while len(pending) >= 2 * self.threads:
-                yield pending.popleft().get()
+                yield _result(pending.popleft())
         while pending:
-            yield pending.popleft().get()
+            yield _result(pending.popleft())
+
+
+def _result(future: Future[R]) -> R:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise MdlkitError(
+            "a worker process died (out of memory? each needs about 0.5 GB); nothing was "
+            "written; try fewer --threads"
+        ) from None
