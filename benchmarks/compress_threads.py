@@ -10,10 +10,11 @@ the input (checked). Compression runs with ``--no-verify`` so the times are one 
 A second table does not depend on the machine's other jobs: the same runs in this process,
 each block's CPU seconds (``time.process_time`` inside the process that codes it) summed per
 process. The busiest process's sum is the critical path: on free cores the wall time of -T 2
-is about that plus start-up, and the estimated speed-up is (CPU of -T 1) / (critical path of
--T 2). On a machine whose cores are busy with other sessions' jobs, Linux's autogroup
-scheduler gives a session the same share of CPU however many processes it runs, so -T 2's
-measured wall time there shows little gain.
+is about that plus start-up, and the estimated speed-up is -T 2's total CPU over its critical
+path (both from the same run: CPU seconds of one block vary by up to ±20 % from run to run
+here, so -T 1's total is shown but not divided by). On a machine whose cores are busy with
+other sessions' jobs, Linux's autogroup scheduler gives a session the same share of CPU however
+many processes it runs, so -T 2's measured wall time there shows little gain.
 
 Run: ``.venv/bin/python benchmarks/compress_threads.py [--file PATH] [--level 2]``; writes
 ``benchmarks/results/compress_threads.md``. The machine's cores may be shared with other jobs:
@@ -112,7 +113,7 @@ def _critical_paths(data: bytes, level: int) -> list[str]:
         cells = []
         for what in ("compress", "decompress"):
             (one, _), (total, busiest) = cpu[what, 1], cpu[what, 2]
-            cells.append(f"{one:.1f} s | {total:.1f} s | {busiest:.1f} s | {one / busiest:.2f}×")
+            cells.append(f"{one:.1f} s | {total:.1f} s | {busiest:.1f} s | {total / busiest:.2f}×")
         rows.append(f"| {block} | {' | '.join(cells)} |")
         print(rows[-1], flush=True)
     blocks.encode_block, blocks.decode_block = _ENCODE, _DECODE
@@ -196,8 +197,8 @@ def main() -> int:
         "block and its model's tables (464 MB at 22 table bits).\n\n"
         "CPU seconds of the block coders, the same runs in one process (see the script's "
         "docstring): -T 1's total, -T 2's total and its busiest process (the critical path), "
-        "and the speed-up they imply on two free cores (8M is one block for this file: "
-        "nothing to share).\n\n"
+        "and the speed-up -T 2 would have on two free cores (its total over its critical path; "
+        "8M is one block for this file: nothing to share).\n\n"
         "| block | compress CPU -T1 | -T2 total | -T2 busiest | est. speed-up | decompress CPU "
         "-T1 | -T2 total | -T2 busiest | est. speed-up |\n|---|---|---|---|---|---|---|---|---|\n"
         + "\n".join(critical)
