@@ -1,10 +1,12 @@
 """``mdlz``: several files per call, FILE ↔ FILE.mdlz with the suffix checked, -c, --rm, -t,
--l without decoding, levels, one-line errors per file and exit code 2."""
+-l from the index without decoding, -T and --block-size, levels, one-line errors per file and
+exit code 2."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -41,10 +43,10 @@ def test_list_reads_sizes_without_decoding_and_test_decodes(
     capsys.readouterr()
     assert main(["-l", "a.txt.mdlz"]) == 0
     _, row = capsys.readouterr().out.splitlines()
-    archive, original, ratio, mode, level, crc, name = row.split()
+    archive, original, ratio, mode, level, blocks, crc, name = row.split()
     size = (folder / "a.txt.mdlz").stat().st_size
     assert (archive, original) == (f"{size:,}", f"{len(TEXTS['a.txt']):,}")
-    assert (mode, level, name) == ("online", "1", "a.txt.mdlz")
+    assert (mode, level, blocks, name) == ("online", "1", "1", "a.txt.mdlz")
     assert float(ratio) == pytest.approx(len(TEXTS["a.txt"]) / size, abs=1e-3)
     import zlib
 
@@ -60,8 +62,8 @@ def test_rm_removes_inputs_only_when_done_and_stdout_keeps_them(folder: Path) ->
     assert (folder / "a.txt").read_bytes() == TEXTS["a.txt"]
     assert not (folder / "a.txt.mdlz").exists()
     proc = subprocess.run(
-        [sys.executable, "-m", "mdlkit.cli.mdlz", "-c", "b.txt"],
-        cwd=folder, capture_output=True, check=False,
+        [sys.executable, "-m", "mdlkit.cli.mdlz", "-c", "b.txt"], cwd=folder, capture_output=True,
+        check=False, env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src")),
     )  # fmt: skip
     assert proc.returncode == 0 and decompress(proc.stdout) == TEXTS["b.txt"]
     assert sorted(p.name for p in folder.iterdir()) == ["a.txt", "b.txt", "e.txt"]
@@ -99,20 +101,62 @@ def test_one_bad_file_does_not_stop_the_others(
     assert capsys.readouterr().err.count("mdlz: a.txt:") == 1
 
 
-def test_a_damaged_archive_is_refused_by_list_and_test(
+def test_a_damaged_archive_is_refused_by_test_and_a_cut_one_by_list_too(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["-q", "a.txt"]) == 0
     data = bytearray((folder / "a.txt.mdlz").read_bytes())
-    data[3 * len(data) // 4] ^= 0x40  # inside a coded block
+    data[len(data) // 2] ^= 0x40  # inside the coded block: -l reads the index only, -t decodes
     (folder / "bad.mdlz").write_bytes(bytes(data))
     (folder / "short.mdlz").write_bytes(bytes(data[: len(data) // 3]))
-    for operation in ("-l", "-t"):
-        assert main([operation, "bad.mdlz", "short.mdlz"]) == 2
-        err = capsys.readouterr().err
-        lines = err.splitlines()
-        assert [line.split(":")[1] for line in lines] == [" bad.mdlz", " short.mdlz"], err
-        assert all("is damaged" in line for line in lines), err
+    assert main(["-t", "bad.mdlz", "short.mdlz"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[1] for line in lines] == [" bad.mdlz", " short.mdlz"], lines
+    assert all("is damaged" in line for line in lines), lines
+    assert main(["-l", "bad.mdlz", "short.mdlz"]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].endswith(" bad.mdlz") and len(out.splitlines()) == 2
+    assert err.startswith("mdlz: short.mdlz:") and "is damaged" in err and err.count("\n") == 1
+
+
+def test_list_reads_only_the_header_and_the_index_of_a_file_and_all_of_a_pipe(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 24,000 bytes, half text, half random: 6 blocks of 4 KiB, coded and stored ones.
+    noise = random.Random(0).randbytes(12_000)
+    (folder / "big.txt").write_bytes(
+        bytes(b for pair in zip(TEXTS["a.txt"] * 2, noise, strict=True) for b in pair)
+    )
+    assert main(["-q", "--block-size", "4K", "-T", "2", "big.txt"]) == 0
+    archive = (folder / "big.txt.mdlz").read_bytes()
+    assert main(["-l", "big.txt.mdlz"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:2] == [f"{len(archive):,}", "24,000"] and row[5] == "6"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
+    piped = subprocess.run([sys.executable, "-m", "mdlkit.cli.mdlz", "-l"], input=archive,
+                           capture_output=True, check=True, cwd=folder, env=env).stdout  # fmt: skip
+    assert piped.decode().splitlines()[1].split()[:-1] == row[:-1]  # the same, but named -
+
+    class Counting:  # a file that counts the bytes read from it
+        def __init__(self) -> None:
+            self.handle, self.read_bytes = (folder / "big.txt.mdlz").open("rb"), 0
+
+        def read(self, n: int = -1) -> bytes:
+            data = self.handle.read(n)
+            self.read_bytes += len(data)
+            return data
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.handle, name)
+
+    from mdlkit.compression.archive_index import list_archive
+
+    counting = Counting()
+    info = list_archive(counting)  # type: ignore[arg-type]
+    assert info.index_only and info.blocks == 6 and info.original_bytes == 24_000
+    index_bytes = info.bytes_by_record["index"] + 4
+    header_bytes = len(archive) - sum(info.bytes_by_record.values()) - 4
+    assert counting.read_bytes == header_bytes + index_bytes < len(archive) / 10
 
 
 def test_mdlz_online_imports_neither_torch_nor_sklearn(folder: Path) -> None:
@@ -122,7 +166,7 @@ def test_mdlz_online_imports_neither_torch_nor_sklearn(folder: Path) -> None:
         "main(['-q', '-l', 'a.txt.mdlz'])]; "
         "print(json.dumps([codes, 'torch' in sys.modules, 'sklearn' in sys.modules]))"
     )
-    env = {**os.environ}
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
     out = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
                          text=True, check=True, env=env).stdout  # fmt: skip
     assert json.loads(out.splitlines()[-1]) == [[0, 0, 0], False, False]

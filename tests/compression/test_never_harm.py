@@ -1,7 +1,8 @@
 """``mdlkit compress`` / ``decompress`` never harm what is at the output path: a device or a FIFO
 is written in place (never renamed over), a link is refused or its target written, a regular file
-is replaced only with --force, nothing is left behind on an error or an interrupt, compressed data
-never goes to a terminal, and the output keeps the input's permission bits and mtime."""
+is replaced only with --force, nothing is left behind on an error or an interrupt (nor a worker
+process running), compressed data never goes to a terminal, and the output keeps the input's
+permission bits and mtime."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import pytest
 from mdlkit.cli import main
 
 TEXT = b"never harm a file that is not yours to replace. " * 400
+# Child processes run this checkout's mdlkit (a relative PYTHONPATH would not survive their cwd).
+ENV = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
 
 
 def _mdlkit(*args: str, cwd: Path) -> int:
@@ -128,6 +131,7 @@ def test_compressed_data_is_never_written_to_a_terminal(original: Path) -> None:
         proc = subprocess.run(
             _python_mdlkit("compress", "a.txt", "-o", "-"),
             cwd=original.parent,
+            env=ENV,
             stdout=secondary,
             stderr=subprocess.PIPE,
             text=True,
@@ -147,7 +151,9 @@ def test_an_interrupt_leaves_no_output_and_no_partial_file(tmp_path: Path) -> No
     warm = tmp_path / "warm"
     warm.mkdir()
     (warm / "w.bin").write_bytes(os.urandom(1 << 12))
-    run = subprocess.run(_python_mdlkit("compress", "w.bin", "--level", "2"), cwd=warm, timeout=600)
+    run = subprocess.run(
+        _python_mdlkit("compress", "w.bin", "--level", "2"), cwd=warm, env=ENV, timeout=600
+    )
     assert run.returncode == 0
     shutil.rmtree(warm)
     big = tmp_path / "big.bin"
@@ -157,6 +163,7 @@ def test_an_interrupt_leaves_no_output_and_no_partial_file(tmp_path: Path) -> No
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        env=ENV,
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".big.bin.mdlz.*.partial")) and time.monotonic() < deadline:
@@ -166,3 +173,53 @@ def test_an_interrupt_leaves_no_output_and_no_partial_file(tmp_path: Path) -> No
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "mdlkit: interrupted (nothing was written)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_ends_the_worker_processes_and_leaves_nothing(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(1 << 21))  # 8 blocks of 256 KiB: seconds each
+    proc = subprocess.Popen(
+        _python_mdlkit("compress", "big.bin", "--threads", "2", "--block-size", "256K"),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a command
+        env=ENV,
+    )
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        workers = _children(proc.pid)
+    assert len(workers) >= 2, "the workers did not start"
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "mdlkit: interrupted (nothing was written)"
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]
+    time.sleep(0.5)
+    assert [pid for pid in workers if _running(pid)] == []
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -216,6 +216,11 @@ def test_two_part_archive_round_trip_and_report() -> None:
     archive = out.getvalue()
     assert summary.archive_bytes == len(archive) and 0 < summary.model_bytes < len(archive)
     assert decompress(archive) == data
+    from mdlkit.compression.archive_index import list_archive
+
+    info = list_archive(io.BytesIO(archive))  # from its index: a model record, then chunks
+    assert info.index_only and (info.original_bytes, info.crc) == (len(data), zlib.crc32(data))
+    assert info.bytes_by_record["model"] > summary.model_bytes and info.blocks >= 2
     for n in range(0, len(archive), 97):  # truncations anywhere, the model record included
         with pytest.raises(MdlkitError):
             decompress(archive[:n])
@@ -243,10 +248,14 @@ def test_two_part_archive_from_another_environment_is_refused() -> None:
 def test_two_part_archive_round_trips(data: bytes) -> None:
     archive = compress(data, mode="two-part")
     assert decompress(archive) == data
-    assert len(archive) <= len(data) + 400  # a stored record when the model does not pay
+    assert len(archive) <= len(data) + 420  # a stored record when the model does not pay, + index
 
 
-GOLDEN = {  # archives of _GOLDEN_INPUT made by predictor "cm1": its arithmetic must not drift
+GOLDEN = {  # archives of _GOLDEN_INPUT made by predictor "cm1", format 3: must not drift
+    1: (659, "175913ebd2fe25e4d814782852c0f71f5ab47681ba5907b8cffd754d0fce70f5"),
+    2: (539, "4796eedbab3bee35c48df18bbd8695680ba1a3e851364b5aca2aa681d88fd217"),
+}
+GOLDEN_V2 = {  # the same made by format 2 (one model carried across 8 MiB blocks, an end record)
     1: (639, "d3d9fa08724ff6958c3b4d1f9b64e8d905434fb647309397ff86af5c1210d00a"),
     2: (519, "5b9bee1319f60ef109b03b11f9306d42930c9370ec8296db70b40deb55edb339"),
 }
@@ -290,7 +299,7 @@ def test_archives_of_format_1_still_decode_with_the_largest_tables(level: int) -
     for bits in (22, 21, 12):
         forged = io.BytesIO()
         settings = header.settings | {"table_bits": bits}
-        write_header(forged, dataclasses.replace(header, settings=settings))
+        write_header(forged, dataclasses.replace(header, settings=settings), version=2)
         if bits == 22:
             assert decompress(forged.getvalue() + records) == _GOLDEN_INPUT
         else:
@@ -299,14 +308,37 @@ def test_archives_of_format_1_still_decode_with_the_largest_tables(level: int) -
     assert decompress((DATA / "cm1_v1_empty.mdlz").read_bytes()) == b""
 
 
+@pytest.mark.parametrize("level", [1, 2])
+def test_archives_of_format_2_still_decode_and_one_block_codes_the_same_words(level: int) -> None:
+    """data/cm1_v2_level*.mdlz were written by mdlkit before blocks were independent (their
+    hashes are the golden values of that time): they decode, and an input of one block is
+    coded into the very same range-coder words today (no loss under the block size)."""
+    import hashlib
+
+    from mdlkit.compression.archive import parse_coded, read_header, read_records
+
+    old = (DATA / f"cm1_v2_level{level}.mdlz").read_bytes()
+    assert (len(old), hashlib.sha256(old).hexdigest()) == GOLDEN_V2[level]
+    assert old[4] == 2 and decompress(old) == _GOLDEN_INPUT
+    assert decompress((DATA / "cm1_v2_empty.mdlz").read_bytes()) == b""
+    words = []
+    for archive in (old, compress(_GOLDEN_INPUT, level=level)):
+        src = io.BytesIO(archive)
+        version = read_header(src).version
+        (coded, _) = read_records(src, version)
+        words.append(parse_coded(coded.body, 1 << 23, version).payload)
+    assert words[0] == words[1]
+
+
 def test_an_empty_input_gives_an_archive_of_a_few_dozen_bytes() -> None:
     from mdlkit import __version__
 
     archive = compress(b"")
     # magic + version, header (length, layout, level, "cm1", segments, 2^23 as a 4-byte varint,
-    # table bits, version string), its CRC, end record (tag, length, varint 0, CRC, CRC).
+    # table bits, version string), its CRC, index record (tag, length, count 0, varint 0, CRC,
+    # CRC), footer.
     header = 1 + 1 + (1 + 3) + 1 + 4 + 1 + (1 + len(__version__))
-    assert len(archive) == 5 + (1 + header) + 4 + (1 + 1 + 1 + 4 + 4) <= 48
+    assert len(archive) == 5 + (1 + header) + 4 + (1 + 1 + 1 + 1 + 4 + 4) + 4 <= 48
     assert decompress(archive) == b""
 
 
@@ -321,16 +353,47 @@ def _with_settings(archive: bytes, **changes: object) -> bytes:
     return out.getvalue() + src.read()
 
 
-def test_the_table_size_is_chosen_from_the_input_and_recorded() -> None:
-    from mdlkit.compression.archive import read_header
+def test_the_table_size_is_chosen_from_each_block_and_recorded() -> None:
+    from mdlkit.compression.archive import parse_coded, read_header, read_records
 
     for n, bits in ((0, 12), (100, 12), (5000, 18), (20_000, 20), (70_000, 22)):
         archive = compress((TEXT * 40)[:n], verify=False)
         assert read_header(io.BytesIO(archive)).settings["table_bits"] == bits
+    src = io.BytesIO(compress((TEXT * 40)[:20_000], block_bytes=16_384, verify=False))
+    assert read_header(src).settings["table_bits"] == 19  # the largest: the first block's
+    coded = [parse_coded(r.body, 16_384).table_bits for r in read_records(src) if r.tag == 1]
+    assert coded == [19, 17]  # 16,384 and 3,616 bytes: ⌈log2 n⌉ + 5
     archive = compress(TEXT[:5000])
-    assert decompress(_with_settings(archive, table_bits=18)) == TEXT[:5000]
+    assert decompress(_with_block(archive, table_bits=18)) == TEXT[:5000]
     with pytest.raises(MdlkitError, match="does not decode"):
-        decompress(_with_settings(archive, table_bits=12))
+        decompress(_with_block(archive, table_bits=12))
+    with pytest.raises(MdlkitError, match="table size is impossible"):
+        decompress(_with_block(archive, table_bits=23))
+
+
+def _with_block(archive: bytes, table_bits: int) -> bytes:
+    """``archive`` (one coded block) with the block's table bits changed, every CRC valid."""
+    from mdlkit.compression.archive import (
+        CODED,
+        coded_body,
+        parse_coded,
+        read_header,
+        read_records,
+        write_record,
+    )
+    from mdlkit.compression.archive_index import Entry, Index, write_index
+
+    src = io.BytesIO(archive)
+    header = read_header(src)
+    out = io.BytesIO()
+    write_header_bytes = archive[: src.tell()]
+    (record, index) = read_records(src)
+    c = parse_coded(record.body, 1 << 23)
+    size = write_record(out, CODED, coded_body(c.length, c.payload, table_bits, c.crc or 0))
+    old = Index.from_body(index.body)
+    write_index(out, Index((Entry(CODED, size, c.length, c.crc or 0),), old.length, old.crc))
+    assert header.mode == "online"
+    return write_header_bytes + out.getvalue()
 
 
 @pytest.mark.parametrize("bits", [0, 11, 23, 255])

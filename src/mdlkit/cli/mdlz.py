@@ -1,10 +1,16 @@
 """``mdlz``: mdlkit's compressor with the habits of xz and zstd.
 
-    mdlz [-z | -d | -t | -l] [-c] [-k | --rm] [-f] [-q | -v] [-1 … -5] [--no-verify] [FILE ...]
+    mdlz [-z | -d | -t | -l] [-c] [-k | --rm] [-f] [-q | -v] [-1 … -5] [-T N] [--block-size SIZE]
+         [--no-verify] [FILE ...]
 
 - ``-z`` compresses (the default), ``-d`` decompresses, ``-t`` tests (decodes, checks every
-  checksum, writes nothing), ``-l`` lists an archive's sizes, ratio, mode, level and check
-  without decoding it.
+  checksum, writes nothing), ``-l`` lists an archive's sizes, ratio, mode, level, blocks and
+  check without decoding it: from a file it reads the header and the index at the end only;
+  from a pipe it reads the whole archive in order (checking every record's CRC).
+- ``-T N`` codes (and decodes, and verifies) the online mode's independent blocks with N worker
+  processes (0: one per core; default 1); the archive is the same bytes for any N.
+  ``--block-size SIZE`` (default 8M, from 256 bytes to 128M) sets the block: a file up to one block
+  is coded as one model; smaller blocks let more workers share a file at some cost in size.
 - ``FILE`` → ``FILE.mdlz`` and back; a name without the suffix is refused when decompressing
   and a name with it when compressing (``-f`` compresses it anyway). No FILE, or ``-``: standard
   input to standard output. ``-c`` writes to standard output.
@@ -63,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         ("-z", "compress", "compress (the default)"),
         ("-d", "decompress", "decompress"),
         ("-t", "test", "test archives: decode them, check every checksum, write nothing"),
-        ("-l", "list", "list archives' sizes, ratio, mode, level and check without decoding"),
+        (
+            "-l",
+            "list",
+            "list archives' sizes, ratio, mode, level, blocks and check without "
+            "decoding: a file's header and index only; standard input is read in order",
+        ),
     ):
         operation.add_argument(flag, f"--{name}", dest="operation", action="store_const",
                                const=name, help=text)  # fmt: skip
@@ -79,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     for level, (mode, inner) in LEVELS.items():
         parser.add_argument(f"-{level}", dest="level", action="store_const", const=level,
                             help=f"{mode} mode, level {inner}")  # fmt: skip
+    parser.add_argument("-T", "--threads", type=int, default=1, metavar="N",
+                        help="worker processes for the online mode's blocks, on both "
+                        "sides (0: one per core; default 1); the archive is the same for any "
+                        "N")  # fmt: skip
+    parser.add_argument("--block-size", default="8M", metavar="SIZE",
+                        help="online mode: independent blocks of SIZE (default 8M; e.g. 256K, "
+                        "1M): smaller blocks decode in parallel sooner, larger ones compress "
+                        "better")  # fmt: skip
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="skip decoding each new archive back before keeping it")  # fmt: skip
     parser.add_argument("files", nargs="*", metavar="FILE")
@@ -102,15 +121,17 @@ def _one(args: argparse.Namespace, name: str) -> str:
             raise MdlkitError(f"{name} already ends in {SUFFIX}; give -f to compress it again")
         mode, level = LEVELS[args.level]
         output = "-" if to_stdout else name + SUFFIX
-        config = CompressConfig(name, output, mode, level, args.verify, args.force)
+        config = CompressConfig(name, output, mode, level, args.verify, args.force,
+                                threads=args.threads, block_size=args.block_size)  # fmt: skip
         line = run_compress(config, progress=progress)
     elif args.operation == "decompress":
         if not to_stdout and not (name.endswith(SUFFIX) and len(name) > len(SUFFIX)):
             raise MdlkitError(f"{name} does not end in {SUFFIX}; rename it or give -c")
         output = "-" if to_stdout else name[: -len(SUFFIX)]
-        line = run_decompress(DecompressConfig(name, output, args.force), progress=progress)
+        config_d = DecompressConfig(name, output, args.force, threads=args.threads)
+        line = run_decompress(config_d, progress=progress)
     elif args.operation == "test":
-        return _test(name)
+        return _test(name, args.threads)
     else:
         return _listing(name)
     if args.rm and not to_stdout:
@@ -118,7 +139,7 @@ def _one(args: argparse.Namespace, name: str) -> str:
     return line
 
 
-def _test(name: str) -> str:
+def _test(name: str, threads: int) -> str:
     from mdlkit.compression import decompress_stream
 
     class Discard:
@@ -126,18 +147,19 @@ def _test(name: str) -> str:
             return len(data)
 
     with _opened(name) as src:
-        summary = decompress_stream(src, Discard())  # type: ignore[arg-type]
+        summary = decompress_stream(src, Discard(), threads=threads)  # type: ignore[arg-type]
     return f"{name}: OK, {summary.original_bytes:,} bytes, every checksum matched"
 
 
 def _listing(name: str) -> str:
-    from mdlkit.compression.archive import list_archive
+    from mdlkit.compression.archive_index import list_archive
 
     with _opened(name) as src:
         info = list_archive(src)
     return (
         f"{info.archive_bytes:>12,} {info.original_bytes:>14,} {info.ratio:>7.3f} "
-        f"{info.header.mode:>9} {info.header.level:>5}  crc32={info.crc:08x}  {name}"
+        f"{info.header.mode:>9} {info.header.level:>5} {info.blocks:>6}  crc32={info.crc:08x}  "
+        f"{name}"
     )
 
 
@@ -163,8 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "compress them one at a time\n")  # fmt: skip
         return EXIT_USAGE
     if args.operation == "list" and not args.quiet:
-        print(f"{'archive':>12} {'original':>14} {'ratio':>7} {'mode':>9} {'level':>5}  check"
-              "           name")  # fmt: skip
+        print(f"{'archive':>12} {'original':>14} {'ratio':>7} {'mode':>9} {'level':>5} "
+              f"{'blocks':>6}  check           name")  # fmt: skip
     failed = False
     for name in files:
         try:

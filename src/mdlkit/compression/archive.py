@@ -1,28 +1,36 @@
-"""The archive file (``.mdlz``): everything a decoder needs, then the payload, then checksums.
+"""The archive file (``.mdlz``): everything a decoder needs, the payload, then an index.
 
-Layout, on the :mod:`~mdlkit.coding.container`'s field types::
+Layout of version 3 (written now), on the :mod:`~mdlkit.coding.container`'s field types::
 
     "MDLZ"  version (u8)  header (section)  CRC-32 of all bytes so far (u32)
     record*               each: tag (u8)  body (section)  CRC-32 of tag + body (u32)
-    end record            tag 0, body = varint length of the original + its CRC-32 (u32)
+    index record          tag 5, body: varint count, then per record: tag (u8), its bytes on
+                          disk (varint), the original bytes it decodes to (varint) and their
+                          CRC-32 (u32); then the original's length (varint) and CRC-32 (u32)
+    footer                the index record's bytes on disk (u32)
 
 The header names the mode (``online`` or ``two-part``), the level, the predictor and its
 settings (segments per block, block size, table size), the library versions and, where floating
 point enters (the two-part mode's network), the torch version, thread count, dtype and CPU
-capability the probabilities were computed with. Version 2 (written now) starts the header with
-a layout byte: 1 = the online mode's fields in binary (level u8, predictor section, segments
-varint, block bytes varint, table bits u8, mdlkit version section: an empty input's archive is
-39 bytes), 0 = compact JSON (the two-part mode). Version 1 (still read) had the JSON alone and
-no table size: its online archives were coded with the largest tables. Records are coded blocks
-(tag 1: varint length + range coder words), stored blocks (tag 2: the bytes themselves), a
-weight file (tag 3) and its data chunks (tag 4). Every record carries its own CRC, so damage is
-found before the damaged part is decoded, and the end record's CRC of the original catches
-anything else: a damaged, truncated or foreign archive is a one-line
-:class:`~mdlkit.errors.MdlkitError`, never wrong output.
+capability the probabilities were computed with. Since version 2 the header starts with a
+layout byte: 1 = the online mode's fields in binary (level u8, predictor section, segments
+varint, block bytes varint, table bits u8, mdlkit version section), 0 = compact JSON (the
+two-part mode). Version 1 (still read) had the JSON alone and no table size.
 
-Archives are written and read as streams, one record at a time: memory stays bounded by the
-model's tables plus a couple of blocks (:data:`~mdlkit.compression.online.BLOCK_BYTES`) for any
-input size in the online mode.
+Records are coded blocks (tag 1), stored blocks (tag 2: the bytes themselves), a weight file
+(tag 3) and its data chunks (tag 4). In version 3 every online block is independent (a fresh
+model, tables sized to the block) and its coded record says all it needs: varint length, table
+bits (u8), the block's CRC-32 (u32), the range coder's words; so blocks decode in parallel, and
+the index at the end (found from the footer, :mod:`~mdlkit.compression.archive_index`) lets a
+listing read the header and the index only. Versions 1 and 2 (still read) carried the model
+from one block to the next, had no table bits or CRC in a coded record, and ended with an end
+record (tag 0: varint length of the original + its CRC-32) instead of the index and footer.
+
+Every record carries its own CRC, so damage is found before the damaged part is decoded, and
+the index's CRCs of the original catch anything else: a damaged, truncated or foreign archive
+is a one-line :class:`~mdlkit.errors.MdlkitError`, never wrong output. Archives are written and
+read as streams, one record at a time (the index goes last, so nothing is ever rewritten and a
+pipe can carry an archive both ways).
 """
 
 from __future__ import annotations
@@ -32,39 +40,43 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from mdlkit.coding.container import FileFormat, Reader, Writer
 from mdlkit.errors import MdlkitError
 
 __all__ = [
     "FORMAT",
+    "Coded",
     "Header",
-    "Listing",
     "Record",
     "coded_body",
+    "damaged",
     "end_body",
-    "list_archive",
     "parse_coded",
     "parse_end",
     "read_header",
+    "read_record",
     "read_records",
     "write_header",
     "write_record",
 ]
 
-FORMAT = FileFormat("mdlkit archive", b"MDLZ", 2, readable=(1, 2))
-JSON_LAYOUT, ONLINE_LAYOUT = 0, 1  # version 2's header layouts
+FORMAT = FileFormat("mdlkit archive", b"MDLZ", 3, readable=(1, 2, 3))
+INDEPENDENT_BLOCKS = 3  # the first version whose online blocks are independent, with an index
+JSON_LAYOUT, ONLINE_LAYOUT = 0, 1  # the header layouts of versions 2 and later
 _ONLINE_SETTINGS = ("predictor", "segments", "block_bytes", "table_bits")
-END, CODED, STORED, MODEL, CHUNK = 0, 1, 2, 3, 4
-_TAGS = {END: "end", CODED: "coded block", STORED: "stored block", MODEL: "model", CHUNK: "chunk"}
+END, CODED, STORED, MODEL, CHUNK, INDEX = 0, 1, 2, 3, 4, 5
+_TAGS = {END: "end", CODED: "coded block", STORED: "stored block", MODEL: "model", CHUNK: "chunk",
+         INDEX: "index"}  # fmt: skip
 # The largest body a record may declare: a damaged length must not make the reader allocate it.
 MAX_BODY = 1 << 30
 _MAX_HEADER = 1 << 16
 _DAMAGED = "the archive is damaged or incomplete; make it again from the original"
 
 
-def _damaged(problem: str) -> MdlkitError:
+def damaged(problem: str) -> MdlkitError:
+    """The one-line error for a damaged archive: what is wrong, and what to do."""
     return MdlkitError(f"{FORMAT.kind} is damaged: {problem} ({_DAMAGED})")
 
 
@@ -76,6 +88,7 @@ class Header:
     level: int
     settings: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    version: int = field(default=FORMAT.version, compare=False)  # of the archive it was read from
 
     def to_json(self) -> bytes:
         body = {"mode": self.mode, "level": self.level, "settings": self.settings,
@@ -83,7 +96,7 @@ class Header:
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
     def to_bytes(self) -> bytes:
-        """The header as version 2 writes it: binary for the online mode, else JSON."""
+        """The header as versions 2 and 3 write it: binary for the online mode, else JSON."""
         w = Writer()
         if (
             self.mode == "online"
@@ -106,9 +119,9 @@ class Header:
     def from_bytes(cls, data: bytes, version: int) -> Header:
         """The header of a version-``version`` archive from its bytes."""
         if version == 1 or (data and data[0] == JSON_LAYOUT):
-            return cls.from_json(data if version == 1 else data[1:])
+            return cls.from_json(data if version == 1 else data[1:], version)
         if not data or data[0] != ONLINE_LAYOUT:
-            raise _damaged("its header has an unknown layout")
+            raise damaged("its header has an unknown layout")
         r = Reader(FORMAT, data, 1, version)
         level = r.u8("header's level")
         predictor = r.section("header's predictor")
@@ -118,16 +131,16 @@ class Header:
                     "table_bits": r.u8("header's table size")}  # fmt: skip
         made_by = r.section("header's mdlkit version").decode("ascii", "replace")
         r.end()
-        return cls("online", level, settings, {"mdlkit": made_by})
+        return cls("online", level, settings, {"mdlkit": made_by}, version)
 
     @classmethod
-    def from_json(cls, data: bytes) -> Header:
+    def from_json(cls, data: bytes, version: int = FORMAT.version) -> Header:
         try:
             body = json.loads(data.decode())
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise _damaged("its header is not valid JSON") from None
+            raise damaged("its header is not valid JSON") from None
         if not isinstance(body, dict):
-            raise _damaged("its header is not a JSON object")
+            raise damaged("its header is not a JSON object")
         mode, level = body.get("mode"), body.get("level")
         settings, environment = body.get("settings"), body.get("environment")
         if (
@@ -136,21 +149,29 @@ class Header:
             or not isinstance(settings, dict)
             or not isinstance(environment, dict)
         ):
-            raise _damaged("its header lacks the mode, level or settings")
-        return cls(mode, level, settings, environment)
+            raise damaged("its header lacks the mode, level or settings")
+        return cls(mode, level, settings, environment, version)
 
 
 @dataclass(frozen=True)
 class Record:
-    """One record: its tag and body (the end record's body is parsed into length and CRC)."""
+    """One record: its tag, body and size on disk (tag, length, body and CRC)."""
 
     tag: int
     body: bytes
+    size: int = 0
+
+    @property
+    def kind(self) -> str:
+        return _TAGS[self.tag]
 
 
-def write_header(out: BinaryIO, header: Header) -> int:
-    """Write magic, version and header; the number of bytes written."""
-    w = FORMAT.writer()
+def write_header(out: BinaryIO, header: Header, version: int = FORMAT.version) -> int:
+    """Write magic, version and header; the number of bytes written. ``version`` 2 (the same
+    header, for tests of old archives) or 3 (the current one)."""
+    if version not in (2, 3):
+        raise ValueError(f"headers of version {version} are not written")
+    w = Writer(FORMAT.magic + bytes([version]))
     w.section(header.to_bytes())
     data = w.getvalue()
     w2 = Writer(data)
@@ -171,22 +192,41 @@ def write_record(out: BinaryIO, tag: int, body: bytes) -> int:
     return len(w2)
 
 
-def coded_body(length: int, payload: bytes) -> bytes:
-    """A coded block record's body: the block's length, then its range-coder words."""
+def coded_body(length: int, payload: bytes, table_bits: int | None = None, crc: int = 0) -> bytes:
+    """A coded block record's body: the block's length, then (version 3: ``table_bits`` given)
+    its table bits and CRC-32, then its range-coder words."""
     w = Writer()
     w.varint(length)
+    if table_bits is not None:
+        w.u8(table_bits)
+        w.u32(crc)
     w.raw(payload)
     return w.getvalue()
 
 
-def parse_coded(body: bytes, block_bytes: int) -> tuple[int, bytes]:
-    """(length, payload) of a coded block record, checked against the header's block size."""
+@dataclass(frozen=True)
+class Coded:
+    """A coded block record's fields (table bits and CRC: version 3 only, else None)."""
+
+    length: int
+    payload: bytes
+    table_bits: int | None = None
+    crc: int | None = None
+
+
+def parse_coded(body: bytes, block_bytes: int, version: int = FORMAT.version) -> Coded:
+    """The fields of a coded block record, checked against the header's block size."""
     src = io.BytesIO(body)
-    length, _ = _Stream(src).varint("coded block")
+    s = _Stream(src)
+    length, _ = s.varint("coded block")
+    table_bits = crc = None
+    if version >= INDEPENDENT_BLOCKS:
+        table_bits = s.take(1, "coded block")[0]
+        crc = s.u32("coded block")
     payload = src.read()
     if not 0 < length <= block_bytes or len(payload) % 4 or len(payload) >= length:
-        raise _damaged("a coded block's length does not fit its payload")
-    return length, payload
+        raise damaged("a coded block's length does not fit its payload")
+    return Coded(length, payload, table_bits, crc)
 
 
 def end_body(length: int, crc: int) -> bytes:
@@ -204,7 +244,7 @@ def parse_end(body: bytes) -> tuple[int, int]:
     length, _ = s.varint("end record")
     crc = s.u32("end record")
     if src.read(1):
-        raise _damaged("its end record is too long")
+        raise damaged("its end record is too long")
     return length, crc
 
 
@@ -217,7 +257,7 @@ class _Stream:
     def take(self, n: int, what: str) -> bytes:
         data = self.src.read(n)
         if len(data) != n:
-            raise _damaged(f"it ends inside its {what}")
+            raise damaged(f"it ends inside its {what}")
         return data
 
     def varint(self, what: str) -> tuple[int, bytes]:
@@ -230,7 +270,7 @@ class _Stream:
                 return value, bytes(raw)
             shift += 7
             if len(raw) >= 10:
-                raise _damaged(f"its {what} has an impossible length")
+                raise damaged(f"its {what} has an impossible length")
 
     def u32(self, what: str) -> int:
         return int.from_bytes(self.take(4, what), "little")
@@ -252,78 +292,53 @@ def read_header(src: BinaryIO) -> Header:
         )
     n, raw_n = s.varint("header")
     if n > _MAX_HEADER:
-        raise _damaged("its header has an impossible length")
+        raise damaged("its header has an impossible length")
     body = s.take(n, "header")
     if s.u32("header checksum") != zlib.crc32(prefix + raw_n + body):
-        raise _damaged("its header fails its checksum")
+        raise damaged("its header fails its checksum")
     return Header.from_bytes(body, prefix[4])
 
 
+def _read_one(s: _Stream, allowed: tuple[int, ...]) -> Record:
+    tag = s.take(1, "record tag")[0]
+    if tag not in allowed:
+        raise damaged(f"record tag {tag} is unknown here")
+    n, raw_n = s.varint(f"{_TAGS[tag]} record")
+    if n > MAX_BODY:
+        raise damaged(f"its {_TAGS[tag]} record has an impossible length")
+    body = s.take(n, f"{_TAGS[tag]} record")
+    if s.u32(f"{_TAGS[tag]} checksum") != zlib.crc32(bytes([tag]) + body):
+        raise damaged(f"a {_TAGS[tag]} record fails its checksum")
+    return Record(tag, body, 1 + len(raw_n) + n + 4)
+
+
 def read_records(
-    src: BinaryIO, on_record: Callable[[Record], None] | None = None
+    src: BinaryIO, version: int = FORMAT.version, on_record: Callable[[Record], None] | None = None
 ) -> Iterator[Record]:
-    """The records after the header, each checked against its CRC; stops after the end record
-    and makes sure nothing follows it."""
+    """The records after the header, each checked against its CRC, up to and including the
+    last one (version 3: the index, then its footer is checked; earlier: the end record); then
+    makes sure nothing follows."""
     s = _Stream(src)
+    last = INDEX if version >= INDEPENDENT_BLOCKS else END
+    allowed = (last, CODED, STORED, MODEL, CHUNK)
     while True:
-        tag = s.take(1, "record tag")[0]
-        if tag not in _TAGS:
-            raise _damaged(f"record tag {tag} is unknown")
-        n, _ = s.varint(f"{_TAGS[tag]} record")
-        if n > MAX_BODY:
-            raise _damaged(f"its {_TAGS[tag]} record has an impossible length")
-        body = s.take(n, f"{_TAGS[tag]} record")
-        if s.u32(f"{_TAGS[tag]} checksum") != zlib.crc32(bytes([tag]) + body):
-            raise _damaged(f"a {_TAGS[tag]} record fails its checksum")
-        record = Record(tag, body)
+        record = _read_one(s, allowed)
+        if record.tag == INDEX and s.u32("footer") != record.size:
+            raise damaged("its footer does not give its index's size")
+        # Checked before the last record is handed out: a caller may stop reading there.
+        if record.tag == last and src.read(1):
+            raise damaged(f"bytes follow its {_TAGS[last]}")
         if on_record is not None:
             on_record(record)
         yield record
-        if tag == END:
-            if src.read(1):
-                raise _damaged("bytes follow its end record")
+        if record.tag == last:
             return
 
 
-@dataclass(frozen=True)
-class Listing:
-    """An archive's sizes and settings, read without decoding (``mdlz -l``): every record's
-    CRC is checked, no byte of the original is computed."""
-
-    header: Header
-    archive_bytes: int
-    original_bytes: int
-    crc: int
-    bytes_by_record: dict[str, int]
-
-    @property
-    def ratio(self) -> float:
-        """Original bytes per archive byte (0 for an empty original)."""
-        return self.original_bytes / self.archive_bytes if self.original_bytes else 0.0
-
-
-def list_archive(src: BinaryIO) -> Listing:
-    """Walk ``src``'s records (checksums checked) and return their sizes, the original's length
-    and CRC-32 from the end record; a damaged archive is a one-line :class:`MdlkitError`."""
-    counting = _Counting(src)
-    counted = cast(BinaryIO, counting)  # reads like the stream it wraps
-    header = read_header(counted)
-    sizes: dict[str, int] = {}
-    length, crc = 0, 0
-    for record in read_records(counted):
-        sizes[_TAGS[record.tag]] = sizes.get(_TAGS[record.tag], 0) + len(record.body)
-        if record.tag == END:
-            length, crc = parse_end(record.body)
-    return Listing(header, counting.count, length, crc, sizes)
-
-
-class _Counting:
-    """A reader that counts the bytes read through it."""
-
-    def __init__(self, src: BinaryIO) -> None:
-        self.src, self.count = src, 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.src.read(n)
-        self.count += len(data)
-        return data
+def read_record(data: bytes, expected: int) -> Record:
+    """The record that is all of ``data``, of tag ``expected`` (CRC checked)."""
+    src = io.BytesIO(data)
+    record = _read_one(_Stream(src), (expected,))
+    if src.read(1):
+        raise damaged(f"its {_TAGS[expected]} is not where its footer says")
+    return record

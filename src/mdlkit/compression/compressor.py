@@ -1,11 +1,12 @@
 """Compress and decompress files: the online mode (nothing stored) and the two-part mode.
 
-``online`` (default): the context-mixing predictor starts from its fixed initial state and
-learns from what it has coded; the decoder repeats the same computation (integer arithmetic, so
-any machine decodes any archive). Its tables are sized to the input (when the input fits one
-block, else the largest) and the size is recorded in the header. Levels: 1 codes 16 segments of
-each block in lockstep (fastest decoding, slightly larger), 2 codes each block sequentially
-(smallest).
+``online`` (default): the input is cut into independent blocks (8 MiB unless chosen); for each,
+the context-mixing predictor starts from its fixed initial state and learns from what it has
+coded; the decoder repeats the same computation (integer arithmetic, so any machine decodes any
+archive). Tables are sized to each block. Blocks are coded and decoded by N worker processes
+(``threads``), the archive identical for any N (:mod:`mdlkit.compression.online_archive`).
+Levels: 1 codes 16 segments of each block in lockstep (fastest decoding, slightly larger), 2
+codes each block sequentially (smallest).
 
 ``two-part`` (the seed paper's setting): a byte transformer trained on the file with DRR,
 pruned and quantized; the weight file is stored in the archive and the data is coded with the
@@ -13,14 +14,14 @@ decoded model in independent chunks (:mod:`mdlkit.compression.two_part`). Floati
 there, so the archive records the torch version, thread count and CPU capability, and a
 decoder in a different environment refuses rather than risk different probabilities.
 
-Both directions stream: input is read block by block, records are written as they are made.
+Both directions stream: input is read block by block, records are written as they are made,
+the index last (:mod:`mdlkit.compression.archive_index`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,20 +30,20 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from mdlkit import __version__
 from mdlkit.compression.archive import (
     CHUNK,
-    CODED,
     END,
+    INDEPENDENT_BLOCKS,
+    INDEX,
     MODEL,
     STORED,
     Header,
-    coded_body,
-    end_body,
-    parse_coded,
+    damaged,
     parse_end,
     read_header,
     read_records,
     write_header,
     write_record,
 )
+from mdlkit.compression.archive_index import Entry, Index, entry_of, write_index
 from mdlkit.errors import MdlkitError
 
 if TYPE_CHECKING:  # each mode's coder is imported when that mode runs (numba, torch)
@@ -64,6 +65,11 @@ DEFAULT_LEVEL = {"online": 2, "two-part": 1}
 PREDICTOR = "cm1"  # names the context-mixing arithmetic; any change to it needs a new name
 _SEGMENTS = {1: 16, 2: 1}
 TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in memory
+# The online mode's block: a file up to this size is one block, coded as before blocks were
+# independent (no loss); a larger one loses what the model would carry across (measured in
+# benchmarks/results/compress_threads.md). 8 MiB keeps a block and its tables in memory per
+# worker (the input's bytes plus the 464 MB tables of 22 bits).
+DEFAULT_BLOCK_BYTES = 1 << 23
 
 
 @dataclass
@@ -148,17 +154,31 @@ def _check_environment(header: Header) -> None:
             )
 
 
-def _read_blocks(src: BinaryIO, size: int) -> Any:
-    while True:
-        block = src.read(size)
-        if not block:
-            return
-        while len(block) < size:  # a pipe may return short reads before its end
-            more = src.read(size - len(block))
-            if not more:
-                break
-            block += more
-        yield block
+def _read_full(src: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes of ``src``, fewer only at its end (a pipe may return short reads)."""
+    data = src.read(size)
+    while data and len(data) < size:
+        more = src.read(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _check_online_settings(header: Header) -> None:
+    from mdlkit.compression.context_mixing import MIN_TABLE_BITS, TABLE_BITS
+
+    segments, block_bytes = header.settings.get("segments"), header.settings.get("block_bytes")
+    # Archives of format 1 record no table size: they were coded with the largest tables.
+    table_bits = header.settings.get("table_bits", TABLE_BITS)
+    if (
+        not isinstance(segments, int)
+        or not isinstance(block_bytes, int)
+        or not (1 <= segments <= 4096 and 1 <= block_bytes <= 1 << 27)
+    ):
+        raise damaged("its block settings are impossible")
+    if not isinstance(table_bits, int) or not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
+        raise damaged("its table size is impossible")
 
 
 def compress_stream(
@@ -173,8 +193,13 @@ def compress_stream(
     device: str = "cpu",
     precision: str = "fp32",
     parallel: DataParallel | None = None,
+    threads: int = 1,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> Summary:
     """Compress everything ``src`` yields into an archive written to ``dst``.
+
+    The online mode codes independent blocks of ``block_bytes`` with ``threads`` worker
+    processes (0: one per core); the archive is the same for any number of them.
 
     ``device`` and ``precision`` are where and how the two-part mode's transformer trains (its
     probabilities are computed on the CPU in float32 all the same); ``parallel``, this rank of a
@@ -186,34 +211,20 @@ def compress_stream(
     level = check_mode(mode, level)
     summary, original = Summary(mode, level), _Original()
     if mode == "online":
-        from mdlkit.compression.online import BLOCK_BYTES, OnlineCoder, table_bits_for
+        from mdlkit.compression.online import table_bits_for
+        from mdlkit.compression.online_archive import check_block_bytes, encode_blocks
 
-        # The tables are sized to the input: its length is known when it fits one block.
-        blocks = _read_blocks(src, BLOCK_BYTES)
-        first = next(blocks, b"")
-        table_bits = table_bits_for(len(first) if len(first) < BLOCK_BYTES else None)
-        segments = _SEGMENTS[level]
-        settings = {"predictor": PREDICTOR, "segments": segments, "block_bytes": BLOCK_BYTES,
-                    "table_bits": table_bits}  # fmt: skip
+        # The tables are sized to each block; the header records the largest (the first's).
+        first = _read_full(src, check_block_bytes(block_bytes))
+        table_bits = table_bits_for(len(first))
+        settings = {"predictor": PREDICTOR, "segments": _SEGMENTS[level],
+                    "block_bytes": block_bytes, "table_bits": table_bits}  # fmt: skip
         written = write_header(dst, Header(mode, level, settings, _environment(mode)))
-        done = 0
-
-        def block_progress(n: int) -> None:
-            if progress is not None:
-                progress(done + n)
-
-        coder = OnlineCoder(segments, block_progress if progress else None, table_bits)
-        for block in itertools.chain([first] if first else [], blocks):
-            coded = coder.encode(block, probabilities)
-            summary.ideal_bits += coded.ideal_bits
-            if coded.stored:
-                written += write_record(dst, STORED, coded.payload)
-            else:
-                written += write_record(dst, CODED, coded_body(coded.length, coded.payload))
-            original.add(block)
-            done = original.length
-            if progress is not None:
-                progress(done)
+        body_bytes, summary.ideal_bits = encode_blocks(
+            first, src, dst, segments=_SEGMENTS[level], block_bytes=block_bytes,
+            threads=threads, add=original.add, progress=progress, probabilities=probabilities,
+        )  # fmt: skip
+        written += body_bytes
     else:
         from mdlkit.compression.two_part import fit_two_part
 
@@ -228,16 +239,18 @@ def compress_stream(
         header = Header(mode, level, code.settings.to_dict() | {"length": len(data)},
                         _environment(mode))  # fmt: skip
         written = write_header(dst, header)
+        entries: list[Entry] = []
         if len(code.model) + sum(len(c) for c in code.chunks) < len(data):
-            written += write_record(dst, MODEL, code.model)
-            for chunk in code.chunks:
-                written += write_record(dst, CHUNK, chunk)
+            for tag, body in [(MODEL, code.model)] + [(CHUNK, c) for c in code.chunks]:
+                entries.append(Entry(tag, write_record(dst, tag, body), 0, 0))
             summary.model_bytes = len(code.model)
         else:  # the model does not pay for itself: store the bytes (incompressible input)
-            written += write_record(dst, STORED, data)
+            entries.append(Entry(STORED, write_record(dst, STORED, data), len(data),
+                                 zlib.crc32(data)))  # fmt: skip
         summary.ideal_bits = code.ideal_bits
         original.add(data)
-    written += write_record(dst, END, end_body(original.length, original.crc))
+        written += sum(e.size for e in entries)
+        written += write_index(dst, Index(tuple(entries), original.length, original.crc))
     summary.original_bytes = original.length
     summary.archive_bytes = written
     summary.sha256 = original.digest.hexdigest()
@@ -250,8 +263,11 @@ def decompress_stream(
     *,
     progress: Callable[[int], None] | None = None,
     probabilities: list[int] | None = None,
+    threads: int = 1,
 ) -> Summary:
     """Decode an archive from ``src``, writing the original to ``dst``; checks every CRC.
+    The blocks of a version-3 online archive are decoded by ``threads`` worker processes (0:
+    one per core).
 
     ``probabilities`` (online mode) receives every 12-bit probability the decoder used, in
     coding order — the encoder's are the same, which the tests check.
@@ -264,47 +280,16 @@ def decompress_stream(
     summary, original = Summary(header.mode, header.level), _Original()
     end: tuple[int, int] | None = None
     if header.mode == "online":
-        from mdlkit.compression.context_mixing import MIN_TABLE_BITS, TABLE_BITS
-        from mdlkit.compression.online import CodedBlock, OnlineCoder
+        from mdlkit.compression.online_archive import decode_blocks, decode_chained
 
-        segments, block_bytes = header.settings.get("segments"), header.settings.get("block_bytes")
-        # Archives of format 1 record no table size: they were coded with the largest tables.
-        table_bits = header.settings.get("table_bits", TABLE_BITS)
-        if (
-            not isinstance(segments, int)
-            or not isinstance(block_bytes, int)
-            or not (1 <= segments <= 4096 and 1 <= block_bytes <= 1 << 27)
-        ):
-            raise MdlkitError("mdlkit archive is damaged: its block settings are impossible "
-                              "(make it again from the original)")  # fmt: skip
-        if not isinstance(table_bits, int) or not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
-            raise MdlkitError("mdlkit archive is damaged: its table size is impossible "
-                              "(make it again from the original)")  # fmt: skip
-        done = 0
-
-        def block_progress(n: int) -> None:
-            if progress is not None:
-                progress(done + n)
-
-        coder = OnlineCoder(segments, block_progress if progress else None, table_bits)
-        for record in read_records(src):
-            if record.tag == END:
-                end = parse_end(record.body)  # read_records then checks that nothing follows
-                continue
-            if record.tag == STORED and 0 < len(record.body) <= block_bytes:
-                block = coder.decode(CodedBlock(len(record.body), True, record.body, 0.0),
-                                     probabilities)  # fmt: skip
-            elif record.tag == CODED:
-                length, payload = parse_coded(record.body, block_bytes)
-                block = coder.decode(CodedBlock(length, False, payload, 0.0), probabilities)
-            else:
-                raise MdlkitError("mdlkit archive is damaged: a record does not belong in an "
-                                  "online archive (make it again from the original)")  # fmt: skip
-            dst.write(block)
-            original.add(block)
-            done = original.length
-            if progress is not None:
-                progress(done)
+        _check_online_settings(header)
+        if header.version >= INDEPENDENT_BLOCKS:
+            decode_blocks(header, src, dst, threads=threads, add=original.add,
+                          progress=progress, probabilities=probabilities)  # fmt: skip
+        else:
+            decode_chained(header, src, dst, add=original.add, progress=progress,
+                           probabilities=probabilities)  # fmt: skip
+        end = (original.length, original.crc)  # checked against the archive's as it was read
     else:
         from mdlkit.compression.chunk_codec import decode_two_part
         from mdlkit.compression.two_part_code import TwoPartSettings
@@ -316,11 +301,19 @@ def decompress_stream(
         settings = TwoPartSettings.from_dict(
             {k: v for k, v in header.settings.items() if k != "length"}
         )
-        model, chunks, stored = None, [], None
-        for record in read_records(src):
+        model, chunks, stored, seen = None, [], None, list[Entry]()
+        for record in read_records(src, header.version):
             if record.tag == END:
                 end = parse_end(record.body)  # read_records then checks that nothing follows
                 continue
+            if record.tag == INDEX:
+                index = Index.from_body(record.body)
+                index.check(header)
+                if index.entries != tuple(seen):
+                    raise damaged("its index does not match its records")
+                end = (index.length, index.crc)
+                continue
+            seen.append(entry_of(record, header.version))
             if record.tag == STORED and model is None and stored is None:
                 stored = record.body
             elif record.tag == MODEL and model is None and stored is None:
@@ -352,7 +345,8 @@ def decompress_stream(
 
 
 def compress(data: bytes, *, mode: str = "online", level: int | None = None,
-             verify: bool = True, seed: int = 0) -> bytes:  # fmt: skip
+             verify: bool = True, seed: int = 0, threads: int = 1,
+             block_bytes: int = DEFAULT_BLOCK_BYTES) -> bytes:  # fmt: skip
     """The archive of ``data`` as bytes; with ``verify`` (default) it is decoded back and
     compared first.
 
@@ -361,17 +355,18 @@ def compress(data: bytes, *, mode: str = "online", level: int | None = None,
     True
     """
     out = io.BytesIO()
-    summary = compress_stream(io.BytesIO(data), out, mode=mode, level=level, seed=seed)
+    summary = compress_stream(io.BytesIO(data), out, mode=mode, level=level, seed=seed,
+                              threads=threads, block_bytes=block_bytes)  # fmt: skip
     archive = out.getvalue()
     if verify:
-        check = decompress_stream(io.BytesIO(archive), io.BytesIO())
+        check = decompress_stream(io.BytesIO(archive), io.BytesIO(), threads=threads)
         if check.sha256 != summary.sha256:
             raise MdlkitError("verification failed: the archive does not decode to the input")
     return archive
 
 
-def decompress(archive: bytes) -> bytes:
+def decompress(archive: bytes, *, threads: int = 1) -> bytes:
     """The original bytes of an archive made by :func:`compress` (every checksum checked)."""
     out = io.BytesIO()
-    decompress_stream(io.BytesIO(archive), out)
+    decompress_stream(io.BytesIO(archive), out, threads=threads)
     return out.getvalue()

@@ -6,14 +6,16 @@ in the same order, so the decoder sees every probability the encoder used, bit f
 integer arithmetic). Each bit is range coded (constriction's queue coder) under
 ``Bernoulli(p / 4096)``; the code length of a byte is Σ over its 8 bits of −log2 P(bit).
 
-A file is cut into blocks of at most :data:`BLOCK_BYTES`; the model's tables carry over from one
-block to the next. Their size is chosen once per file from its length (:func:`table_bits_for`),
-so a small file makes small tables. Within a block, ``segments`` independent byte streams are
-coded in lockstep (see :mod:`~mdlkit.compression.context_mixing`): one segment codes the block
-sequentially (the smallest output); several let the decoder handle several bits per call of its
-Python loop (the fastest decoding), at a small cost in size because recent statistics get mixed
-across segments. A block whose code would be longer than itself is stored as it is, and the
-model still learns from it, so incompressible input grows by a few bytes per block only.
+An :class:`OnlineCoder` carries its model from one call to the next. Archives of format 3 use a
+fresh one per independent block (:mod:`~mdlkit.compression.blocks`), its tables sized to the
+block (:func:`table_bits_for`), so a small file makes small tables; formats 1 and 2 carried one
+coder across blocks of :data:`BLOCK_BYTES`, and their decoder still does. Within a block,
+``segments`` independent byte streams are coded in lockstep (see
+:mod:`~mdlkit.compression.context_mixing`): one segment codes the block sequentially (the
+smallest output); several let the decoder handle several bits per call of its Python loop (the
+fastest decoding), at a small cost in size because recent statistics get mixed across segments.
+A block whose code would be longer than itself is stored as it is (in formats 1 and 2 the model
+still learned from it), so incompressible input grows by a few bytes per block only.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from mdlkit.errors import MdlkitError
 
 __all__ = ["BLOCK_BYTES", "CodedBlock", "OnlineCoder", "segment_length", "table_bits_for"]
 
-BLOCK_BYTES = 1 << 23  # 8 MiB: the input held in memory at a time, on both sides
+BLOCK_BYTES = 1 << 23  # 8 MiB: the block of formats 1 and 2 (and format 3's default)
 # Bits whose probabilities are made and coded per kernel call when the bytes are known: a few
 # arrays of this many int64 (4 MiB each) bound the encoder's working memory.
 _BITS_PER_CALL = 1 << 19

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from mdlkit.compression import Summary, compress_stream, decompress_stream
+from mdlkit.compression.blocks import resolve_threads
 from mdlkit.compression.compressor import check_mode
+from mdlkit.compression.online_archive import parse_size
 from mdlkit.errors import MdlkitError
 from mdlkit.files import Output, check_output, deliver
 from mdlkit.launch import launched_by_torchrun
@@ -59,9 +61,16 @@ class CompressConfig:
     """where the two-part mode trains: auto | cpu | cuda | cuda:N | mps"""
     precision: Literal["fp32", "bf16"] = "fp32"
     """the two-part mode's training precision (bf16: autocast, for GPUs)"""
+    threads: int = 1
+    """online mode: worker processes coding blocks (0: one per core); the archive is the same"""
+    block_size: str = "8M"
+    """online mode: the independent blocks' size (e.g. 256K, 1M, 8M; smaller: more parallel,
+    slightly larger archives)"""
 
     def validate(self) -> None:
         check_mode(self.mode, self.level)
+        resolve_threads(self.threads)
+        parse_size(self.block_size)
         if self.mode == "two-part":
             _device(self)
 
@@ -76,9 +85,11 @@ class DecompressConfig:
     """the file to write (default ARCHIVE without .mdlz; - is standard output, the default for -)"""
     force: bool = False
     """overwrite an existing output"""
+    threads: int = 1
+    """worker processes decoding the blocks of an online archive (0: one per core)"""
 
     def validate(self) -> None:
-        pass
+        resolve_threads(self.threads)
 
 
 def _input(path: str) -> Path | None:
@@ -178,7 +189,8 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
                                           seed=config.seed, progress=report,
                                           device=_device(config),
                                           precision=config.precision,
-                                          parallel=parallel)  # fmt: skip
+                                          parallel=parallel, threads=config.threads,
+                                          block_bytes=parse_size(config.block_size))  # fmt: skip
             seconds = time.perf_counter() - start
             handle.flush()
             verified = ""
@@ -186,7 +198,8 @@ def run_compress(config: CompressConfig, *, progress: bool = False) -> str:
                 start = time.perf_counter()
                 handle.seek(0)
                 with _progress_bar(progress, summary.original_bytes, "verifying") as report:
-                    check = decompress_stream(handle, _Discard(), progress=report)  # type: ignore[arg-type]
+                    check = decompress_stream(handle, _Discard(), progress=report,  # type: ignore[arg-type]
+                                              threads=config.threads)  # fmt: skip
                 if check.sha256 != summary.sha256:
                     raise MdlkitError(
                         "verification failed: the archive does not decode to the input "
@@ -247,12 +260,13 @@ def run_decompress(config: DecompressConfig, *, progress: bool = False) -> str:
         raise MdlkitError(
             f"cannot name the output of {config.archive} (it does not end in {SUFFIX}); give -o"
         )
+    config.validate()
     final = check_output(out_name, source=source, force=config.force, binary=False)
     try:
         with _partial(final) as (handle, partial), _reading(source) as src:
             start = time.perf_counter()
             with _progress_bar(progress, None, "decompressing") as report:
-                summary = decompress_stream(src, handle, progress=report)
+                summary = decompress_stream(src, handle, progress=report, threads=config.threads)
             seconds = time.perf_counter() - start
             handle.close()
             deliver(final, partial, like=source)
