@@ -115,7 +115,7 @@ def test_chains_do_not_depend_on_their_order() -> None:
     # each chain run on its own, last one first, gives the same trace as inside the estimate
     for c in (2, 0, 1):
         batches = lambda seed: ShuffledBatches(settings.batch_size, seed)  # noqa: E731
-        alone, _ = _chain(model, data, loss, settings, result.n_beta, c, batches)
+        alone = _chain(model, data, loss, result.settings, result.n_beta, c, batches).trace
         assert tuple(alone) == result.traces[c]
     assert len(set(result.per_chain)) == 3  # and the chains are not copies of each other
 
@@ -126,8 +126,11 @@ def test_bad_settings_and_a_nan_loss_are_clear_errors() -> None:
         estimate_llc(model, data, settings=LLCSettings(step=0.1, gamma=20.0))
     with pytest.raises(MdlkitError, match="must be > 0"):
         estimate_llc(model, data, settings=LLCSettings(step=-1e-3))
-    with pytest.raises(MdlkitError, match="too large"):
-        estimate_llc(model, data, settings=LLCSettings(step=1.0, gamma=0.0, draws=500))
+    with pytest.raises(MdlkitError, match="too large"):  # SGLD diverges (MALA would refuse)
+        estimate_llc(model, data, settings=LLCSettings(step=1.0, gamma=0.0, draws=500,
+                                                       sampler="sgld"))  # fmt: skip
+    with pytest.raises(MdlkitError, match="full-batch loss"):
+        estimate_llc(model, data, settings=LLCSettings(sampler="mala", batch_size=10))
 
 
 # --- the bands on toys with known λ (benchmarks/results/llc_accuracy.md has the full table) ---
@@ -194,8 +197,8 @@ def test_the_toys_put_w_star_at_the_empirical_minimum() -> None:
 
 def test_warnings_say_what_is_wrong() -> None:
     toy = make_toy("deep-linear-6-4-6-r2", n=2_000)
-    quick = LLCSettings(chains=2, burn_in=100, draws=300)
-    # a step far too large: λ̂ beyond d/2
+    quick = LLCSettings(chains=2, burn_in=100, draws=300, sampler="sgld")
+    # a step far too large for SGLD: λ̂ beyond d/2
     result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=replace(quick, step=5e-3))
     assert any("exceeds d/2" in w for w in result.warnings)
     # w* moved off the minimum: the chain falls below L_n(w*)
@@ -214,7 +217,7 @@ def test_warnings_say_what_is_wrong() -> None:
 
 def test_calibration_recommends_a_healthy_step_on_the_plateau() -> None:
     toy = make_toy("linear", n=2_000)
-    settings = LLCSettings(chains=2, burn_in=200, draws=800)
+    settings = LLCSettings(chains=2, burn_in=200, draws=800, sampler="sgld")
     calibration = calibrate_llc(toy.model, toy.data, toy.loss_fn, settings=settings,
                                 steps=[1e-5, 1e-4, 1e-3, 1e-1])  # fmt: skip
     steps = [row[0].step for row in calibration.rows]

@@ -9,7 +9,7 @@ from mdlkit.complexity.step_check import StepCheck
 
 
 def _short(step: float) -> LLCSettings:
-    return LLCSettings(step=step, chains=2, burn_in=200, draws=400)
+    return LLCSettings(step=step, chains=2, burn_in=200, draws=400, sampler="sgld")
 
 
 def test_a_step_too_large_for_the_curvature_is_caught_and_the_half_step_reported() -> None:
@@ -21,7 +21,8 @@ def test_a_step_too_large_for_the_curvature_is_caught_and_the_half_step_reported
     # halving moved the estimate toward the truth, which the check never saw
     assert abs(check.at_half.llc - 12.5) < abs(check.at_step.llc - 12.5)
     warning = check.warning()
-    assert warning is not None and f"{100 * check.gap:.0f} %" in warning
+    assert warning is not None and f"changed by {100 * check.gap:.0f} %" in warning
+    assert "SGLD's step biases" in warning
     assert check.to_dict()["reliable"] is False
 
 

@@ -1,4 +1,4 @@
-"""Complexity: the local learning coefficient λ̂ (SGLD), the known λ it is tested against (the
+"""Complexity: the local learning coefficient λ̂ (MALA, SGLD), the known λ it is tested against (the
 formulas and toy models with data that make them exact), and compressibility at a loss
 tolerance — critical quantization bits, rank and pruning fractions, coded sizes."""
 
@@ -17,6 +17,7 @@ from mdlkit.complexity.compressibility import (
     measure_compressibility,
 )
 from mdlkit.complexity.llc import LLCResult, LLCSettings, estimate_llc
+from mdlkit.complexity.mala import MALA
 from mdlkit.complexity.sgld import SGLD
 from mdlkit.complexity.step_check import STEP_CHECK_THRESHOLD, StepCheck, check_step
 from mdlkit.complexity.toys import TOYS, Toy, make_toy
@@ -24,6 +25,7 @@ from mdlkit.complexity.truth import deep_linear_lambda, normal_crossing_lambda, 
 
 __all__ = [
     "CALIBRATION_STEPS",
+    "MALA",
     "RANGE_FRACTIONS",
     "SGLD",
     "STEP_CHECK_THRESHOLD",
