@@ -31,5 +31,6 @@ def test_a_small_enough_step_passes_and_keeps_its_estimate() -> None:
     check = check_step(toy.model, toy.data, toy.loss_fn, settings=_short(1e-4))
     assert check.reliable and check.chosen is check.at_step and check.warning() is None
     assert math.isclose(check.chosen.llc, 12.5, rel_tol=0.1)
-    loose = StepCheck(check.at_step, check.at_half, threshold=0.0)  # the threshold decides
-    assert (loose.reliable, loose.chosen) == (check.gap == 0.0, check.at_half)
+    assert check.error_bound == check.gap + 2 * check.standard_error <= 0.10
+    strict = StepCheck(check.at_step, check.at_half, tolerance=0.0)  # the tolerance decides
+    assert (strict.reliable, strict.chosen) == (check.error_bound == 0.0, check.at_half)

@@ -19,7 +19,7 @@ from mdlkit.complexity.compressibility import (
 from mdlkit.complexity.llc import LLCResult, LLCSettings, estimate_llc
 from mdlkit.complexity.mala import MALA
 from mdlkit.complexity.sgld import SGLD
-from mdlkit.complexity.step_check import STEP_CHECK_THRESHOLD, StepCheck, check_step
+from mdlkit.complexity.step_check import STEP_CHECK_TOLERANCE, StepCheck, check_step
 from mdlkit.complexity.toys import TOYS, Toy, make_toy
 from mdlkit.complexity.truth import deep_linear_lambda, normal_crossing_lambda, regular_lambda
 
@@ -28,7 +28,7 @@ __all__ = [
     "MALA",
     "RANGE_FRACTIONS",
     "SGLD",
-    "STEP_CHECK_THRESHOLD",
+    "STEP_CHECK_TOLERANCE",
     "TOYS",
     "Calibration",
     "CodedSize",

@@ -96,9 +96,8 @@ class LLCConfig:
     calibrate: bool = False
     """sweep the step (and γ) instead, print λ̂ at each and recommend a setting"""
     check_step: bool = True
-    """the self-check: estimate again at half the step and warn, with the size of the gap, if
-    λ̂ moves by over 8 % or the chains disagree by over 5 % (--no-check-step: half the time;
-    not with --calibrate)"""
+    """the self-check: estimate again at half the step; warn, with the sizes, if the gap plus
+    twice the chains' standard error exceeds 10 % (--no-check-step: half the time)"""
     steps: tuple[float, ...] = ()
     """steps the calibration tries, comma-separated (default 1e-7 … 3.2e-2, √10 apart)"""
     gammas: tuple[float, ...] = ()
