@@ -11,6 +11,7 @@ from mdlkit.complexity import (
     SGLD,
     LLCSettings,
     calibrate_llc,
+    check_step,
     deep_linear_lambda,
     estimate_llc,
     make_toy,
@@ -136,13 +137,15 @@ def test_bad_settings_and_a_nan_loss_are_clear_errors() -> None:
 # --- the bands on toys with known λ (benchmarks/results/llc_accuracy.md has the full table) ---
 
 SHORT = LLCSettings(chains=2, burn_in=500, draws=2000)  # the default setting, shorter chains
+# the normal crossing's cross-shaped posterior: SGLD at its own step (MALA mixes slowly there)
+CROSSING_SHORT = replace(SHORT, step=3e-3, burn_in=1000, draws=4000, sampler="sgld")
 
 
 @pytest.mark.parametrize(
     ("name", "settings", "band"),
     [
         ("deep-linear-4-4-4-r1", SHORT, 0.10),
-        ("normal-crossing", replace(SHORT, step=3e-3, burn_in=1000, draws=4000), 0.20),
+        ("normal-crossing", CROSSING_SHORT, 0.20),
     ],
 )
 def test_smoke_bands_on_a_deep_linear_network_and_a_normal_crossing(
@@ -183,8 +186,22 @@ def test_llc_grows_with_the_true_rank_at_fixed_widths() -> None:
     assert estimates[-1] < 24  # and below d/2 = 24 of the degenerate model
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["deep-linear-6-4-4-6-r2", "deep-linear-10-6-6-10-r3"])
+def test_deep_networks_meet_the_band_by_default_where_plain_sgld_overshoots(name: str) -> None:
+    # three layers: SGLD at ε = 1e-4 (the former default) drifts along the layers' rescaling
+    # symmetry into curvature near its stability limit and overshoots by more than 15 %; MALA
+    # refuses those steps, and the self-check, which never sees λ, flags SGLD's estimate
+    toy = make_toy(name)
+    sgld = check_step(toy.model, toy.data, toy.loss_fn, settings=LLCSettings(sampler="sgld"))
+    assert sgld.at_step.llc > 1.15 * toy.true_llc and not sgld.reliable
+    check = check_step(toy.model, toy.data, toy.loss_fn)
+    assert check.chosen.settings.sampler == "mala"
+    assert check.chosen.llc == pytest.approx(toy.true_llc, rel=0.10) and check.reliable
+
+
 def test_the_toys_put_w_star_at_the_empirical_minimum() -> None:
-    for name in ("linear", "deep-linear-6-4-6-r2", "normal-crossing"):
+    for name in ("linear", "deep-linear-6-4-6-r2", "deep-linear-5-4-3-4-5-r2", "normal-crossing"):
         toy = make_toy(name, n=500)
         loss = toy.loss_fn(toy.model(toy.data.x), toy.data.y)
         grads = torch.autograd.grad(loss, list(toy.model.parameters()))

@@ -274,6 +274,13 @@ def _diagnose(
     return warnings
 
 
+def _geometric_mean(values: list[float]) -> float:
+    """exp(mean ln v); exactly the value when all are equal (a step that was not tuned)."""
+    if len(set(values)) == 1:
+        return values[0]
+    return math.exp(float(np.mean(np.log(values))))
+
+
 def _progress_bar(total: int, enabled: bool) -> Progress:
     return Progress(
         TextColumn("LLC sampling"),
@@ -356,6 +363,6 @@ def estimate_llc(
         warnings=tuple(_diagnose(traces, initial, settings, llc, d, distance, acceptance)),
         distance=distance,
         seconds=time.perf_counter() - started,
-        step_used=math.exp(float(np.mean([math.log(run.step) for run in runs]))),
+        step_used=_geometric_mean([run.step for run in runs]),
         acceptance=acceptance,
     )
