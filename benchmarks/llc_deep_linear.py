@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from _publish import RESULTS, cpu_name, publish
@@ -39,16 +41,22 @@ NEW = [
     "deep-linear-7-5-5-7-r1",
     "deep-linear-12-8-6-10-r0",
     "deep-linear-8-6-6-6-8-r3",
-    "deep-linear-15-10-5-10-15-r2",
-    "deep-linear-16-12-12-16-r5",
-    "deep-linear-20-16-12-8-20-r4",
+    "deep-linear-20-8-6-10-r4",
+    "deep-linear-20-6-4-6-20-r2",
 ]
 OLD = [
     ("linear", DEFAULT, 0.10),
     ("deep-linear-5-3-5-r0", DEFAULT, 0.10),
     ("deep-linear-4-4-4-r1", DEFAULT, 0.10),
     ("deep-linear-6-4-6-r2", DEFAULT, 0.10),
-    ("normal-crossing", replace(DEFAULT, step=3e-3, burn_in=2000, draws=8000), 0.20),
+    # its own setting, as before: SGLD at ε = 3e-3 (MALA mixes slowly on its cross-shaped
+    # posterior); the default on it is the row after
+    (
+        "normal-crossing",
+        replace(DEFAULT, step=3e-3, burn_in=2000, draws=8000, sampler="sgld"),
+        0.20,
+    ),
+    ("normal-crossing", DEFAULT, None),
 ]
 SHORT = replace(DEFAULT, burn_in=100, draws=400)
 CASES = (
@@ -56,6 +64,13 @@ CASES = (
     + [("old", name, settings, band) for name, settings, band in OLD]
     + [("short", name, SHORT, None) for name in NEW]
 )
+
+
+def _path(part: str, name: str, settings: LLCSettings) -> Path:
+    label = "" if settings.sampler == "auto" else f"-{settings.sampler}"
+    return ROWS / f"{part}-{name}{label}.json"
+
+
 ROWS = RESULTS / "llc_deep_linear.rows"
 
 
@@ -68,12 +83,13 @@ def _measure(part: str, name: str, settings: LLCSettings) -> dict[str, object]:
         "part": part,
         "name": name,
         "layers": name.count("-") - 3 if name.startswith("deep-linear") else 1,
+        "setting": "default" if settings == DEFAULT else _label(settings),
         "true": toy.true_llc,
         "half_d": toy.n_parameters / 2,
         "llc": r.llc,
         "std": r.std,
         "step": r.step_used,
-        "acceptance": r.acceptance,
+        "acceptance": None if math.isnan(r.acceptance) else r.acceptance,
         "half": check.at_half.llc,
         "gap": check.gap,
         "se": check.standard_error,
@@ -83,13 +99,21 @@ def _measure(part: str, name: str, settings: LLCSettings) -> dict[str, object]:
     }
 
 
+def _label(settings: LLCSettings) -> str:
+    if settings == SHORT:
+        return "default, 100 + 400 steps"
+    return f"{settings.sampler}, ε {settings.step:g}, {settings.burn_in} + {settings.draws}"
+
+
 def _line(row: dict, band: float | None) -> str:
     error = row["llc"] / row["true"] - 1
     verdict = "—" if band is None else ("yes" if abs(error) <= band else "**no**")
+    accepted = "—" if row["acceptance"] is None else f"{100 * row['acceptance']:.0f} %"
     return (
-        f"| {row['name']} | {row['layers']} | {row['true']:g} | {row['half_d']:g} | "
+        f"| {row['name']} | {row.get('setting', 'default')} | {row['layers']} | "
+        f"{row['true']:g} | {row['half_d']:g} | "
         f"{row['llc']:.3f} ± {row['std']:.3f} | {100 * error:+.1f} % | {verdict} | "
-        f"{row['step']:.2g} | {100 * row['acceptance']:.0f} % | {row['half']:.3f} | "
+        f"{row['step']:.2g} | {accepted} | {row['half']:.3f} | "
         f"{100 * row['gap']:.1f} % | {100 * row['se']:.1f} % | "
         f"{'**yes**' if row['fires'] else 'no'} | {row['seconds']:.0f} |"
     )
@@ -102,22 +126,22 @@ def main() -> None:
     torch.set_num_threads(1)
     ROWS.mkdir(parents=True, exist_ok=True)
     for i, (part, name, settings, _) in enumerate(CASES):
-        path = ROWS / f"{part}-{name}.json"
+        path = _path(part, name, settings)
         if i % n != k or path.exists():
             continue
         row = _measure(part, name, settings)
         path.write_text(json.dumps(row, indent=1))
         print(_line(row, None), flush=True)
     header = [
-        "| network | layers | true λ | d/2 | λ̂ ± std (4 chains) | error | within band | "
-        "tuned ε | accepted | λ̂ at ε/2 | gap | std. error | check warns | s |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|",
+        "| network | setting | layers | true λ | d/2 | λ̂ ± std (4 chains) | error | within band | "
+        "ε (tuned) | accepted | λ̂ at ε/2 | gap | std. error | check warns | s |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     sections: dict[str, list[str]] = {"new": [], "old": [], "short": []}
     off, caught, within, total = 0, 0, {"new": 0, "old": 0}, {"new": 0, "old": 0}
     seconds = 0.0
-    for part, name, _, band in CASES:
-        path = ROWS / f"{part}-{name}.json"
+    for part, name, settings, band in CASES:
+        path = _path(part, name, settings)
         if not path.exists():
             continue
         row = json.loads(path.read_text())
@@ -152,7 +176,8 @@ def main() -> None:
             "",
             f"Within 10 %: {within['new']} of {total['new']}.",
             "",
-            "## The old toys (bands: 10 %, the normal crossing 20 % at ε 3e-3, 2000 + 8000)",
+            "## The old toys (bands: 10 %; the normal crossing 20 % at its own setting, SGLD at "
+            "ε 3e-3, 2000 + 8000, as before; the default on it for the record)",
             "",
             *header,
             *sections["old"],
