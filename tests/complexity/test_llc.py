@@ -170,7 +170,7 @@ def test_smoke_bands_on_a_deep_linear_network_and_a_normal_crossing(
 def test_bands_at_the_benchmark_settings(name: str, band: float) -> None:
     settings = LLCSettings()
     if name == "normal-crossing":
-        settings = replace(settings, step=3e-3, burn_in=2000, draws=8000)
+        settings = replace(settings, step=3e-3, burn_in=2000, draws=8000, sampler="sgld")
     toy = make_toy(name)
     result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=settings)
     assert result.llc == pytest.approx(toy.true_llc, rel=band)
