@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mdlkit.complexity import LLCSettings, check_step, make_toy
+from mdlkit.complexity import LLCSettings, check_step, length_gap, make_toy
 from mdlkit.complexity.step_check import StepCheck
 
 
@@ -34,9 +34,18 @@ def test_mala_s_tuned_step_passes_and_keeps_its_estimate() -> None:
     assert check.at_half.settings.step == check.at_step.step_used / 2
     assert check.reliable and check.chosen is check.at_step and check.warning() is None
     assert math.isclose(check.chosen.llc, 12.5, rel_tol=0.1)
-    assert check.error_bound == check.gap + 2 * check.standard_error <= 0.10
+    assert check.error_bound == check.gap + check.length_gap + 2 * check.standard_error <= 0.10
     strict = StepCheck(check.at_step, check.at_half, tolerance=0.0)  # the tolerance decides
     assert not strict.reliable and strict.chosen is check.at_step  # MALA keeps its ε estimate
+
+
+def test_the_length_gap_reads_the_first_half_of_each_chain() -> None:
+    toy = make_toy("linear", n=300)
+    result = check_step(toy.model, toy.data, toy.loss_fn,
+                        settings=LLCSettings(chains=2, burn_in=4, draws=6)).at_step  # fmt: skip
+    first = [sum(t[2:5]) / 3 for t in result.traces]  # burn-in 2, draws 3: steps 2, 3, 4
+    half = result.n_beta * (sum(first) / 2 - result.initial_loss)
+    assert math.isclose(length_gap(result), abs(result.llc - half) / abs(result.llc))
 
 
 def test_chains_too_short_on_a_four_layer_network_are_flagged_with_the_sizes() -> None:
@@ -48,4 +57,5 @@ def test_chains_too_short_on_a_four_layer_network_are_flagged_with_the_sizes() -
     assert not check.reliable and warning is not None
     assert f"changed by {100 * check.gap:.0f} %" in warning
     assert f"may be off by {100 * check.error_bound:.0f} %" in warning
+    assert f"by {100 * check.length_gap:.0f} % from half the chain length" in warning
     assert "4× the burn-in and draws" in warning

@@ -19,7 +19,12 @@ from mdlkit.complexity.compressibility import (
 from mdlkit.complexity.llc import LLCResult, LLCSettings, estimate_llc
 from mdlkit.complexity.mala import MALA
 from mdlkit.complexity.sgld import SGLD
-from mdlkit.complexity.step_check import STEP_CHECK_TOLERANCE, StepCheck, check_step
+from mdlkit.complexity.step_check import (
+    STEP_CHECK_TOLERANCE,
+    StepCheck,
+    check_step,
+    length_gap,
+)
 from mdlkit.complexity.toys import TOYS, Toy, make_toy
 from mdlkit.complexity.truth import deep_linear_lambda, normal_crossing_lambda, regular_lambda
 
@@ -48,6 +53,7 @@ __all__ = [
     "critical_rank_fraction",
     "deep_linear_lambda",
     "estimate_llc",
+    "length_gap",
     "make_toy",
     "measure_compressibility",
     "normal_crossing_lambda",

@@ -96,8 +96,8 @@ class LLCConfig:
     calibrate: bool = False
     """sweep the step (and γ) instead, print λ̂ at each and recommend a setting"""
     check_step: bool = True
-    """the self-check: estimate again at half the step; warn, with the sizes, if the gap plus
-    twice the chains' standard error exceeds 10 % (--no-check-step: half the time)"""
+    """the self-check: estimate again at half the step; warn, with the sizes, if the step gap
+    + the gap to half the chain length + 2·standard error exceeds 10 % (--no-check-step)"""
     steps: tuple[float, ...] = ()
     """steps the calibration tries, comma-separated (default 1e-7 … 3.2e-2, √10 apart)"""
     gammas: tuple[float, ...] = ()
