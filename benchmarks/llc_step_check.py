@@ -4,9 +4,14 @@ Issue 23 (LLC beyond the toys): the default setting (ε = 1e-4, tuned on two-lay
 networks, the 5×5 map and the normal crossing) overshoots the known λ on deeper networks. For
 each network below — none of them in the tests — the default λ̂ at ε, the λ̂ at ε/2 (same
 chains, burn-in and draws), the relative gap |λ̂(ε) − λ̂(ε/2)| / λ̂(ε/2), whether
-:func:`mdlkit.complexity.check_step` warns (gap > 8 %), and the error of the estimate it reports
+:func:`mdlkit.complexity.check_step` warns, and the error of the estimate it reports
 (ε/2 when it warns, ε otherwise). Targets: the check fires on every case whose default λ̂ is off
 by more than 15 %; the reported estimate within 10 % on at least four networks.
+
+The figures in ``results/llc_step_check.md`` were taken before MALA became the default on the
+full batch, with the check's former rule (warn when the gap exceeds 8 %); the script pins plain
+SGLD, and its verdict column now follows the current rule (gap + 2·standard error > 10 %).
+``benchmarks/llc_deep_linear.py`` measures the current default.
 
 Run: ``.venv/bin/python benchmarks/llc_step_check.py`` (one thread); writes
 ``results/llc_step_check.md``.
@@ -19,7 +24,7 @@ import time
 import torch
 from _publish import cpu_name, publish
 
-from mdlkit.complexity import check_step
+from mdlkit.complexity import LLCSettings, check_step
 from mdlkit.complexity.toys import make_toy
 
 NETWORKS = [
@@ -45,7 +50,7 @@ def main() -> None:
     for name in NETWORKS:
         toy = make_toy(name)
         t = time.time()
-        check = check_step(toy.model, toy.data, toy.loss_fn)
+        check = check_step(toy.model, toy.data, toy.loss_fn, settings=LLCSettings(sampler="sgld"))
         a, b, chosen = check.at_step.llc, check.at_half.llc, check.chosen.llc
         err_a, err_b, err_c = (v / toy.true_llc - 1 for v in (a, b, chosen))
         off += abs(err_a) > 0.15
@@ -71,7 +76,8 @@ def main() -> None:
     header = (
         "# The LLC step self-check on deep linear networks (3–4 layers)\n\n"
         "`benchmarks/llc_step_check.py`: λ̂ at the default step ε and at ε/2; the check warns "
-        "when they differ by more than 8 % and then reports the estimate at ε/2.\n\n"
+        "when they disagree (gap + 2·standard error over the chains > 10 %) and then reports "
+        "the estimate at ε/2.\n\n"
     )
     publish("llc_step_check.md", header + "\n".join(lines + summary) + "\n")
 

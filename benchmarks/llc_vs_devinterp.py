@@ -58,7 +58,8 @@ from mdlkit.runs import git_revision
 from mdlkit.training import ShuffledBatches, TrainConfig, train
 
 DEVINTERP = "1.3.2"
-TOY_SETTINGS = LLCSettings()
+# devinterp runs SGLD: mdlkit's plain SGLD (not its full-batch default, MALA) is compared
+TOY_SETTINGS = LLCSettings(sampler="sgld")
 CROSSING_SETTINGS = replace(TOY_SETTINGS, step=3e-3, burn_in=2000, draws=8000)
 MLP_SETTINGS = LLCSettings(step=1e-4, gamma=100.0, batch_size=64, burn_in=200, draws=800)
 MLP_EPOCHS = 30

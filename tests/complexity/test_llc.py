@@ -11,6 +11,7 @@ from mdlkit.complexity import (
     SGLD,
     LLCSettings,
     calibrate_llc,
+    check_step,
     deep_linear_lambda,
     estimate_llc,
     make_toy,
@@ -115,7 +116,7 @@ def test_chains_do_not_depend_on_their_order() -> None:
     # each chain run on its own, last one first, gives the same trace as inside the estimate
     for c in (2, 0, 1):
         batches = lambda seed: ShuffledBatches(settings.batch_size, seed)  # noqa: E731
-        alone, _ = _chain(model, data, loss, settings, result.n_beta, c, batches)
+        alone = _chain(model, data, loss, result.settings, result.n_beta, c, batches).trace
         assert tuple(alone) == result.traces[c]
     assert len(set(result.per_chain)) == 3  # and the chains are not copies of each other
 
@@ -126,20 +127,25 @@ def test_bad_settings_and_a_nan_loss_are_clear_errors() -> None:
         estimate_llc(model, data, settings=LLCSettings(step=0.1, gamma=20.0))
     with pytest.raises(MdlkitError, match="must be > 0"):
         estimate_llc(model, data, settings=LLCSettings(step=-1e-3))
-    with pytest.raises(MdlkitError, match="too large"):
-        estimate_llc(model, data, settings=LLCSettings(step=1.0, gamma=0.0, draws=500))
+    with pytest.raises(MdlkitError, match="too large"):  # SGLD diverges (MALA would refuse)
+        estimate_llc(model, data, settings=LLCSettings(step=1.0, gamma=0.0, draws=500,
+                                                       sampler="sgld"))  # fmt: skip
+    with pytest.raises(MdlkitError, match="full-batch loss"):
+        estimate_llc(model, data, settings=LLCSettings(sampler="mala", batch_size=10))
 
 
 # --- the bands on toys with known λ (benchmarks/results/llc_accuracy.md has the full table) ---
 
 SHORT = LLCSettings(chains=2, burn_in=500, draws=2000)  # the default setting, shorter chains
+# the normal crossing's cross-shaped posterior: SGLD at its own step (MALA mixes slowly there)
+CROSSING_SHORT = replace(SHORT, step=3e-3, burn_in=1000, draws=4000, sampler="sgld")
 
 
 @pytest.mark.parametrize(
     ("name", "settings", "band"),
     [
         ("deep-linear-4-4-4-r1", SHORT, 0.10),
-        ("normal-crossing", replace(SHORT, step=3e-3, burn_in=1000, draws=4000), 0.20),
+        ("normal-crossing", CROSSING_SHORT, 0.20),
     ],
 )
 def test_smoke_bands_on_a_deep_linear_network_and_a_normal_crossing(
@@ -164,7 +170,7 @@ def test_smoke_bands_on_a_deep_linear_network_and_a_normal_crossing(
 def test_bands_at_the_benchmark_settings(name: str, band: float) -> None:
     settings = LLCSettings()
     if name == "normal-crossing":
-        settings = replace(settings, step=3e-3, burn_in=2000, draws=8000)
+        settings = replace(settings, step=3e-3, burn_in=2000, draws=8000, sampler="sgld")
     toy = make_toy(name)
     result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=settings)
     assert result.llc == pytest.approx(toy.true_llc, rel=band)
@@ -180,8 +186,22 @@ def test_llc_grows_with_the_true_rank_at_fixed_widths() -> None:
     assert estimates[-1] < 24  # and below d/2 = 24 of the degenerate model
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["deep-linear-6-4-4-6-r2"])
+def test_deep_networks_meet_the_band_by_default_where_plain_sgld_overshoots(name: str) -> None:
+    # three layers: SGLD at ε = 1e-4 (the former default) drifts along the layers' rescaling
+    # symmetry into curvature near its stability limit and overshoots by more than 15 %; MALA
+    # refuses those steps, and the self-check, which never sees λ, flags SGLD's estimate
+    toy = make_toy(name)
+    sgld = check_step(toy.model, toy.data, toy.loss_fn, settings=LLCSettings(sampler="sgld"))
+    assert sgld.at_step.llc > 1.15 * toy.true_llc and not sgld.reliable
+    check = check_step(toy.model, toy.data, toy.loss_fn)
+    assert check.chosen.settings.sampler == "mala"
+    assert check.chosen.llc == pytest.approx(toy.true_llc, rel=0.10)
+
+
 def test_the_toys_put_w_star_at_the_empirical_minimum() -> None:
-    for name in ("linear", "deep-linear-6-4-6-r2", "normal-crossing"):
+    for name in ("linear", "deep-linear-6-4-6-r2", "deep-linear-5-4-3-4-5-r2", "normal-crossing"):
         toy = make_toy(name, n=500)
         loss = toy.loss_fn(toy.model(toy.data.x), toy.data.y)
         grads = torch.autograd.grad(loss, list(toy.model.parameters()))
@@ -194,8 +214,8 @@ def test_the_toys_put_w_star_at_the_empirical_minimum() -> None:
 
 def test_warnings_say_what_is_wrong() -> None:
     toy = make_toy("deep-linear-6-4-6-r2", n=2_000)
-    quick = LLCSettings(chains=2, burn_in=100, draws=300)
-    # a step far too large: λ̂ beyond d/2
+    quick = LLCSettings(chains=2, burn_in=100, draws=300, sampler="sgld")
+    # a step far too large for SGLD: λ̂ beyond d/2
     result = estimate_llc(toy.model, toy.data, toy.loss_fn, settings=replace(quick, step=5e-3))
     assert any("exceeds d/2" in w for w in result.warnings)
     # w* moved off the minimum: the chain falls below L_n(w*)
@@ -214,7 +234,7 @@ def test_warnings_say_what_is_wrong() -> None:
 
 def test_calibration_recommends_a_healthy_step_on_the_plateau() -> None:
     toy = make_toy("linear", n=2_000)
-    settings = LLCSettings(chains=2, burn_in=200, draws=800)
+    settings = LLCSettings(chains=2, burn_in=200, draws=800, sampler="sgld")
     calibration = calibrate_llc(toy.model, toy.data, toy.loss_fn, settings=settings,
                                 steps=[1e-5, 1e-4, 1e-3, 1e-1])  # fmt: skip
     steps = [row[0].step for row in calibration.rows]

@@ -158,7 +158,7 @@ def _bad_inputs(tmp: Path, fit_run: Path) -> dict[str, tuple[list[str], str]]:
         "several runs": ([str(two_runs)], "choose one with --run-name"),
         "no such run": ([str(fit_run), "--run-name", "drr"], "has no run 'drr'"),
         "every weight pruned": ([str(pruned)], "has every weight pruned"),
-        "check with calibrate": ([*toy, "--calibrate", "--check-step"], "drop it with"),
+        "mala on minibatches": ([*toy, "--sampler", "mala", "--batch-size", "8"], "full-batch"),
         "negative step": ([*toy, "--step", "-1"], "the SGLD step must be > 0"),
         "ε·γ >= 2": ([*toy, "--step", "0.5", "--gamma", "4"], "makes SGLD unstable"),
         "unknown toy": (["--toy", "lineer"], "unknown toy 'lineer'"),
@@ -190,13 +190,27 @@ def test_a_negative_estimate_says_so_in_the_tables_first_line() -> None:
         assert ("w* is not a minimum: train longer" in first) is flagged, first
 
 
-def test_check_step_reports_the_half_step_estimate_and_warns_when_they_differ(
+def test_the_self_check_reports_sgld_s_half_step_estimate_and_warns_when_they_differ(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "llc"
-    argv = ["llc", "--toy", "linear", "--toy-n", "2000", "--step", "3e-3", "--check-step"]
+    argv = ["llc", "--toy", "linear", "--toy-n", "2000", "--step", "3e-3", "--sampler", "sgld"]
     assert main([*argv, "--out", str(out), *TINY]) == 0
     saved = json.loads((out / "llc.json").read_text())
     assert saved["settings"]["step"] == 1.5e-3  # the half step's estimate is the one reported
-    assert any("when the step is halved" in w for w in saved["warnings"])
-    assert "when the step is halved" in capsys.readouterr().out
+    assert saved["step_check"]["reliable"] is False and saved["step_check"]["step"] == 3e-3
+    assert any("when the step was halved" in w for w in saved["warnings"])
+    assert "when the step was halved" in capsys.readouterr().out
+
+
+def test_mala_is_the_default_on_the_full_batch_and_the_check_can_be_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["llc", "--toy", "linear", "--toy-n", "500", *TINY]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    saved = json.loads((tmp_path / "a" / "llc.json").read_text())
+    assert saved["settings"]["sampler"] == "mala" and 0 < saved["acceptance"] <= 1
+    assert saved["step_check"]["step"] == saved["step_used"]  # the tuned step, then its half
+    assert "MALA kept" in capsys.readouterr().out
+    assert main([*argv, "--no-check-step", "--out", str(tmp_path / "b")]) == 0
+    assert json.loads((tmp_path / "b" / "llc.json").read_text())["step_check"] is None

@@ -47,7 +47,8 @@ def calibrate_llc(
     """Sweep the step ε (and γ) at otherwise fixed ``settings`` and recommend one from trace health.
 
     A row is healthy when its chains finish, λ̂ > 0 and no warning fires (no spikes, settled,
-    not below L_n(w*), localizer not dominating). λ̂(ε) rises from too-short mixing at small ε
+    not below L_n(w*), localizer not dominating). Each row keeps its step (MALA does not tune
+    it). With SGLD, λ̂(ε) rises from too-short mixing at small ε
     to discretization bias at large ε; between lies a plateau. The recommendation, per γ from
     the smallest up: the healthy pair of neighbouring steps whose λ̂ differ least (relative),
     and of the pair the SMALLER step (less discretization bias). It is a heuristic: a plateau
@@ -60,7 +61,7 @@ def calibrate_llc(
     for gamma in sorted(gammas):
         healthy: list[tuple[LLCSettings, float]] = []
         for step in sorted(steps):
-            trial = replace(settings, step=step, gamma=gamma)
+            trial = replace(settings, step=step, gamma=gamma, adapt_step=False)
             if step * gamma >= 2:
                 rows.append((trial, None, ("ε·γ >= 2: not run",)))
                 continue

@@ -4,11 +4,11 @@ Reads top to bottom: find the model and its data — the weight file a ``mdlkit 
 (``demo`` and ``select`` folders too), decoded, with the run's TRAINING split rebuilt from its
 stored settings the way fit made it (:func:`~mdlkit.recipes.fit.fit_data`), and the run's loss
 (cross-entropy, or for regression the Gaussian head at the σ the run sent); or a toy
-(:func:`~mdlkit.complexity.make_toy`) with its true λ —, then estimate λ̂ by SGLD
-(:func:`~mdlkit.complexity.estimate_llc`), or sweep the step with ``calibrate`` and recommend one
+(:func:`~mdlkit.complexity.make_toy`) with its true λ —, then estimate λ̂ (MALA on the full
+batch, :func:`~mdlkit.complexity.estimate_llc`) and check it at half the step
+(:func:`~mdlkit.complexity.check_step`), or sweep the step with ``calibrate`` and recommend one
 (:func:`~mdlkit.complexity.calibrate_llc`). Every setting is printed and stored beside λ̂: it is
-only comparable at identical settings. λ ≤ d/2 always (d the number of parameters), so d/2 is
-printed beside it.
+only comparable at identical settings. λ ≤ d/2 always (d parameters), printed beside it.
 
 Outputs in a NEW run folder: ``config.json``, ``llc.json`` (the estimate, what was measured, the
 true λ of a toy), ``llc_trace.png`` (the chains' traces) and ``table.txt``; with ``calibrate``
@@ -88,12 +88,16 @@ class LLCConfig:
     """samples per SGLD step; 0 or null = full batch"""
     seed: int = _DEFAULT.seed
     """seed of the chains (chain c uses seed + 1000·c)"""
-    sampler: Literal["sgld", "rmsprop"] = _DEFAULT.sampler
-    """sgld, or rmsprop (preconditioned; overestimates λ on the toys)"""
+    sampler: Literal["auto", "mala", "sgld", "rmsprop"] = _DEFAULT.sampler
+    """auto (mala on the full batch, else sgld), mala (exact; full batch only), sgld, or
+    rmsprop (preconditioned; overestimates λ on the toys)"""
+    adapt_step: bool = _DEFAULT.adapt_step
+    """mala tunes its step in the burn-in, starting from --step (--no-adapt-step: keep it)"""
     calibrate: bool = False
     """sweep the step (and γ) instead, print λ̂ at each and recommend a setting"""
-    check_step: bool = False
-    """also estimate at half the step; warn and report that one if λ̂ moves by over 8 %"""
+    check_step: bool = True
+    """the self-check: estimate again at half the step; warn, with the sizes, if the step gap
+    + the gap to half the chain length + 2·standard error exceeds 10 % (--no-check-step)"""
     steps: tuple[float, ...] = ()
     """steps the calibration tries, comma-separated (default 1e-7 … 3.2e-2, √10 apart)"""
     gammas: tuple[float, ...] = ()
@@ -127,8 +131,6 @@ class LLCConfig:
                 raise MdlkitError(f"a toy needs at least 10 samples, got --toy-n {self.toy_n}")
             make_toy(self.toy, n=10)  # an unknown name or an impossible rank, cheaply
         self.settings().validate()
-        if self.check_step and self.calibrate:
-            raise MdlkitError("--check-step checks an estimate; drop it with --calibrate")
         if (self.steps or self.gammas) and not self.calibrate:
             raise MdlkitError("--steps and --gammas set the calibration's sweep; add --calibrate")
         if any(not (s > 0 and math.isfinite(s)) for s in self.steps):
@@ -235,6 +237,8 @@ class LLCRunResult:
     true_llc: float | None
     estimate: LLCResult
     checks: tuple[str, ...] = ()
+    step_check: dict[str, Any] | None = None
+    """the self-check's figures (:meth:`~mdlkit.complexity.StepCheck.to_dict`), when it ran"""
 
     @property
     def relative_error(self) -> float | None:
@@ -256,6 +260,7 @@ class LLCRunResult:
             "half_d": self.d / 2,
             "true_llc": self.true_llc,
             "relative_error": self.relative_error,
+            "step_check": self.step_check,
         }
 
     def report(self) -> Report:
@@ -329,13 +334,9 @@ class LLCCalibrationResult:
         """``llc_calibration.json``, ``llc_calibration.png`` and ``table.txt`` into ``folder``
         (started)."""
         write_json(folder.file("llc_calibration.json"), self.to_dict())
-        plot_llc_calibration(
-            self.calibration,
-            folder.file("llc_calibration.png"),
-            true_llc=self.true_llc,
-            half_d=self.d / 2,
-            title=f"LLC calibration: {self.title}",
-        )
+        plot_llc_calibration(self.calibration, folder.file("llc_calibration.png"),
+                             true_llc=self.true_llc, half_d=self.d / 2,
+                             title=f"LLC calibration: {self.title}")  # fmt: skip
         folder.write_text("table.txt", self.report().text())
 
 
@@ -380,18 +381,18 @@ def run_llc(
         result = LLCCalibrationResult(config, *found, calibration, subject.checks)
     else:
         _pilot(subject, settings, device)
-        checks = subject.checks
-        if config.check_step:  # λ̂ at ε and ε/2: the estimate with less step bias is reported
+        checks, figures = subject.checks, None
+        if config.check_step:  # λ̂ at ε and ε/2: a gap or a spread is warned with its size
             check = check_step(subject.model, subject.data, subject.loss_fn, settings=settings,
                                progress=progress, device=device)  # fmt: skip
-            estimate, warning = check.chosen, check.warning()
+            estimate, warning, figures = check.chosen, check.warning(), check.to_dict()
             checks += (warning,) if warning is not None else ()
         else:
             estimate = estimate_llc(
                 subject.model, subject.data, subject.loss_fn, settings=settings,
                 progress=progress, device=device,
             )  # fmt: skip
-        result = LLCRunResult(config, *found, estimate, checks)
+        result = LLCRunResult(config, *found, estimate, checks, figures)
     if folder is not None:
         folder.start({"config": asdict(config)})
         result.write(folder)

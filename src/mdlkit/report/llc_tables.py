@@ -13,14 +13,23 @@ from mdlkit.report.tables import Report
 __all__ = ["llc_calibration_report", "llc_report"]
 
 
+def _step(result: LLCResult) -> str:
+    """The step of the draws; MALA's tuned one with its start and acceptance rate."""
+    s = result.settings
+    if s.sampler != "mala":
+        return f"{s.step:g}"
+    tuned = f"{result.step_used:.3g}, tuned from {s.step:g}" if s.adapt_step else f"{s.step:g}"
+    return f"{tuned} (MALA kept {100 * result.acceptance:.0f} % of its proposals)"
+
+
 def _setting_rows(result: LLCResult, n: int) -> list[tuple[str, str]]:
     s = result.settings
     n_beta = "given" if s.n_beta is not None else f"n / ln n, n = {n:,}"
     return [
         ("nβ", f"{result.n_beta:.6g} ({n_beta})"),
         ("L_n(w*) (nats/sample, all training samples)", f"{result.initial_loss:.6g}"),
-        ("step ε", f"{s.step:g}"),
-        ("localization γ (ε·γ)", f"{s.gamma:g} ({s.step * s.gamma:.2g})"),
+        ("step ε", _step(result)),
+        ("localization γ (ε·γ)", f"{s.gamma:g} ({result.step_used * s.gamma:.2g})"),
         ("chains × (burn-in + draws)", f"{s.chains} × ({s.burn_in:,} + {s.draws:,})"),
         ("batch size", "full batch" if s.batch_size is None else f"{s.batch_size:,}"),
         ("sampler, seed", f"{s.sampler}, {s.seed}"),
