@@ -77,8 +77,7 @@ class CodelengthConfig:
     calibrate: bool = False
     """temperature-calibrate each block"""
     members: int = 1
-    """online codes: networks per block whose class probabilities are averaged (an ensemble;
-    costs members × the training)"""
+    """online codes: networks averaged per block (an ensemble, members × the training)"""
     epochs: int = 100
     """per-block training epochs cap of the online codes"""
     batch_size: int = 64

@@ -64,8 +64,7 @@ class CompressConfig:
     threads: int = 1
     """online mode: worker processes coding blocks (0: one per core); the archive is the same"""
     block_size: str = "8M"
-    """online mode: the independent blocks' size (e.g. 256K, 1M, 8M; smaller: more parallel,
-    slightly larger archives)"""
+    """online mode: independent blocks' size, e.g. 256K, 1M, 8M (smaller: more parallel)"""
 
     def validate(self) -> None:
         check_mode(self.mode, self.level)

@@ -89,15 +89,13 @@ class LLCConfig:
     seed: int = _DEFAULT.seed
     """seed of the chains (chain c uses seed + 1000·c)"""
     sampler: Literal["auto", "mala", "sgld", "rmsprop"] = _DEFAULT.sampler
-    """auto (mala on the full batch, else sgld), mala (exact; full batch only), sgld, or
-    rmsprop (preconditioned; overestimates λ on the toys)"""
+    """auto (mala on a full batch, else sgld) | mala (full batch) | sgld | rmsprop"""
     adapt_step: bool = _DEFAULT.adapt_step
     """mala tunes its step in the burn-in, starting from --step (--no-adapt-step: keep it)"""
     calibrate: bool = False
     """sweep the step (and γ) instead, print λ̂ at each and recommend a setting"""
     check_step: bool = True
-    """the self-check: estimate again at half the step; warn, with the sizes, if the step gap
-    + the gap to half the chain length + 2·standard error exceeds 10 % (--no-check-step)"""
+    """self-check: warn if step gap + half-chain gap + 2·std. error > 10 % (--no-check-step)"""
     steps: tuple[float, ...] = ()
     """steps the calibration tries, comma-separated (default 1e-7 … 3.2e-2, √10 apart)"""
     gammas: tuple[float, ...] = ()
