@@ -121,6 +121,12 @@ def test_the_output_keeps_the_inputs_mode_and_mtime(original: Path) -> None:
     assert restored.stat().st_mtime_ns == original.stat().st_mtime_ns
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C reaches a terminal's foreground command; a shell's background job (``make test
+    &``) and its children ignore SIGINT, which Python then keeps ignoring: undo that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _python_mdlkit(*args: str) -> list[str]:
     return [sys.executable, "-m", "mdlkit", *args]
 
@@ -164,6 +170,7 @@ def test_an_interrupt_leaves_no_output_and_no_partial_file(tmp_path: Path) -> No
         stderr=subprocess.PIPE,
         text=True,
         env=ENV,
+        preexec_fn=_as_in_a_terminal,
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".big.bin.mdlz.*.partial")) and time.monotonic() < deadline:
@@ -199,6 +206,7 @@ def test_ctrl_c_ends_the_worker_processes_and_leaves_nothing(tmp_path: Path) -> 
         text=True,
         start_new_session=True,  # its own process group, as a shell gives a command
         env=ENV,
+        preexec_fn=_as_in_a_terminal,
     )
     deadline = time.monotonic() + 120
     workers: list[int] = []
