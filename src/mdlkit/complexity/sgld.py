@@ -37,7 +37,8 @@ class SGLD(torch.optim.Optimizer):
     then move at similar rates. The 0.1 caps G where the gradient vanishes (at a singular w*
     it does). G changes along the chain and the drift lacks the divergence term of G, so this
     chain samples the posterior only approximately: on the toys it overestimates λ
-    (``benchmarks/results/llc_accuracy.md``), which is why "sgld" is the default.
+    (``benchmarks/results/llc_accuracy.md``), which is why it is never the default (MALA is, on a
+    full batch; plain SGLD with minibatches).
     """
 
     def __init__(
