@@ -95,10 +95,8 @@ class CachedLearner:
 
     def _key(self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int) -> str:
         before = self._keys.get(id(previous), "") if previous is not None else ""
-        members = self.learner.members
-        settings = repr(self.learner) + (f" members={members}" if members != 1 else "")
         return _digest(
-            settings.encode(),
+            repr(self.learner).encode(),
             str(block).encode(),
             _tensor_bytes(x),
             _tensor_bytes(y),

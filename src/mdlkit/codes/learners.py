@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -154,8 +154,7 @@ class TorchLearner:
     shift: int = 0
     epsilon: float = 1e-3
     device: str = "cpu"
-    # out of repr: the block cache keys on repr, and single-network caches stay valid
-    members: int = field(default=1, repr=False)
+    members: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in ("scratch", "continue"):
@@ -184,20 +183,19 @@ class TorchLearner:
         if self.members > 1 and not classes:
             raise MdlkitError("an ensemble of members averages class probabilities: use members=1")
         before = previous.model if self.mode == "continue" and previous is not None else None
-        models: list[nn.Module] = []
-        head: Head = CategoricalHead()
-        for j in range(self.members):
-            # member 0 is the single network's exact run; member j > 0 other seeds
-            seed = self.seed + block + _MEMBER_SEED * j
-            if before is None:
-                start = None
-            elif isinstance(before, ProbabilityAverage):
-                start = before.members[j]
-            else:
-                start = before
-            member, trained_head = self._train_one(train_split, hold_split, start, seed, classes)
-            models.append(member)
-            head = trained_head if j == 0 else head
+        # member j continues from its own previous weights; member 0 is the single network's run
+        trained = [
+            self._train_one(
+                train_split,
+                hold_split,
+                before.members[j] if isinstance(before, ProbabilityAverage) else before,
+                self.seed + block + _MEMBER_SEED * j,
+                classes,
+            )
+            for j in range(self.members)
+        ]
+        models = [m for m, _ in trained]
+        head = trained[0][1]
         model: nn.Module = models[0] if self.members == 1 else ProbabilityAverage(models)
         if isinstance(head, GaussianHead):
             return Fitted(model, hold_split.x, hold_split.y, head=head.with_sigma(head.sigma))

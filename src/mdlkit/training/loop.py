@@ -121,8 +121,8 @@ def train(
     state = TrainState()
     if checkpoint is not None:
         fingerprint = f"{config!r}|{regularizer!r}|n={len(train_split)}"
-        if loss_fn.checkpoint_key():  # e.g. a teacher's soft labels
-            fingerprint += f"|{loss_fn.checkpoint_key()}"
+        if key := loss_fn.checkpoint_key():  # e.g. a teacher's soft labels
+            fingerprint += f"|{key}"
         checkpointer = Checkpointer(checkpoint, parts, fingerprint, checkpoint_seconds)
         state = checkpointer.restore()
         if parallel is not None:
