@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=100, help="online learners' epoch cap")
     parser.add_argument("--window", type=int, default=20, help="their early-stopping window")
+    parser.add_argument("--members", type=int, default=1, help="networks averaged per block")
+    parser.add_argument("--anneal", type=int, default=0, help="phases at lr / 10 per block")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     path = os.environ.get("MDLKIT_MNIST", str(SHARED))
@@ -43,6 +45,8 @@ def main() -> None:
         channels=args.channels,
         epochs=args.epochs,
         window=args.window,
+        members=args.members,
+        anneal=args.anneal,
     )
     start = time.perf_counter()
     out = Path(args.out)
@@ -56,7 +60,8 @@ def main() -> None:
         f"{os.cpu_count()} cores, torch {torch.__version__}. Wall time of this call: "
         f"{wall / 60:.1f} min (a resumed run counts only what was left). Command: "
         f"`.venv/bin/python benchmarks/blier_ollivier.py --model {args.model} "
-        f"--channels {args.channels} --epochs {args.epochs} --window {args.window}`\n\n" + table
+        f"--channels {args.channels} --epochs {args.epochs} --window {args.window} "
+        f"--members {args.members} --anneal {args.anneal}`\n\n" + table
     )
     publish("blier_ollivier.md", text)
     shutil.copy(Path(args.out) / "bits_per_block.png", RESULTS / "blier_ollivier.png")

@@ -15,8 +15,9 @@ from mdlkit.codes.online import decode_online, encode_online, prequential_code, 
 from mdlkit.codes.schedules import check_schedule, doubling_schedule, fraction_schedule
 from mdlkit.codes.variational import gaussian_kl_nats, variational_code
 from mdlkit.data import load_digits
+from mdlkit.data.splits import Split
 from mdlkit.models import ModelSpec
-from mdlkit.training import LossSaturation, TrainConfig
+from mdlkit.training import LossSaturation, TrainConfig, train
 
 
 def _digits(n: int, shuffle: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,6 +128,7 @@ def test_schedules() -> None:
         (lambda: fraction_schedule(100, [0.5, 0.2, 1.0]), "strictly increasing"),
         (lambda: prequential_code(*_digits(20), 5, _learner(), [0, 10, 20]), "labels must lie"),
         (lambda: replace(_learner(), members=0), "members >= 1"),
+        (lambda: replace(_learner(), anneal=-1), "give >= 0"),
         (
             lambda: replace(_learner(), members=2).fit(torch.zeros(4, 64), torch.zeros(4), None, 1),
             "averages class probabilities",
@@ -143,6 +145,28 @@ def test_codelength_cli_bad_input(refused: Callable[..., str]) -> None:
     refused(["codelength", "--first-block", "5000"], "larger than the data")
     refused(["codelength", "--schedule", "halving"])
     refused(["codelength", "--members", "0"], "--members must be >= 1")
+    refused(["codelength", "--anneal", "-1"], "--anneal counts learning-rate phases")
+
+
+def test_an_annealed_learner_is_two_trainings_the_second_at_a_tenth_of_the_rate() -> None:
+    """anneal=1 equals train() at lr (seed s) then train() at lr / 10 (seed s + 1) from its
+    result, run here by hand; the extra phase changes the weights."""
+    x, y = _digits(120)
+    learner = replace(_learner(), config=TrainConfig(max_epochs=3, batch_size=32, stopping=None))
+    annealed = replace(learner, anneal=1).fit(x, y, None, 5)
+    plain = learner.fit(x, y, None, 5)
+    fit_part, hold = (x[:-12], y[:-12]), (x[-12:], y[-12:])  # holdout: the last 10 %
+    torch.manual_seed(5)
+    model = learner.spec.build()
+    for seed, lr in ((5, 1e-3), (6, 1e-4)):
+        config = replace(learner.config, seed=seed, lr=lr)
+        train(model, Split(*fit_part), Split(*hold), config)
+        if seed == 5:
+            for a, b in zip(model.parameters(), plain.model.parameters(), strict=True):
+                assert torch.equal(a, b)
+    for a, b in zip(model.parameters(), annealed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(plain.model[0].weight, annealed.model[0].weight)
 
 
 def test_codelength_cli_small_run(tmp_path: Path) -> None:

