@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=20, help="their early-stopping window")
     parser.add_argument("--members", type=int, default=1, help="networks averaged per block")
     parser.add_argument("--anneal", type=int, default=0, help="phases at lr / 10 per block")
+    parser.add_argument("--anneal-from", type=int, default=0, help="labels seen before annealing")
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     path = os.environ.get("MDLKIT_MNIST", str(SHARED))
@@ -47,6 +48,7 @@ def main() -> None:
         window=args.window,
         members=args.members,
         anneal=args.anneal,
+        anneal_from=args.anneal_from,
     )
     start = time.perf_counter()
     out = Path(args.out)
@@ -61,7 +63,8 @@ def main() -> None:
         f"{wall / 60:.1f} min (a resumed run counts only what was left). Command: "
         f"`.venv/bin/python benchmarks/blier_ollivier.py --model {args.model} "
         f"--channels {args.channels} --epochs {args.epochs} --window {args.window} "
-        f"--members {args.members} --anneal {args.anneal}`\n\n" + table
+        f"--members {args.members} --anneal {args.anneal} --anneal-from {args.anneal_from}`"
+        "\n\n" + table
     )
     publish("blier_ollivier.md", text)
     shutil.copy(Path(args.out) / "bits_per_block.png", RESULTS / "blier_ollivier.png")

@@ -128,7 +128,7 @@ def test_schedules() -> None:
         (lambda: fraction_schedule(100, [0.5, 0.2, 1.0]), "strictly increasing"),
         (lambda: prequential_code(*_digits(20), 5, _learner(), [0, 10, 20]), "labels must lie"),
         (lambda: replace(_learner(), members=0), "members >= 1"),
-        (lambda: replace(_learner(), anneal=-1), "give >= 0"),
+        (lambda: replace(_learner(), anneal=-1), "give both >= 0"),
         (
             lambda: replace(_learner(), members=2).fit(torch.zeros(4, 64), torch.zeros(4), None, 1),
             "averages class probabilities",
@@ -146,6 +146,7 @@ def test_codelength_cli_bad_input(refused: Callable[..., str]) -> None:
     refused(["codelength", "--schedule", "halving"])
     refused(["codelength", "--members", "0"], "--members must be >= 1")
     refused(["codelength", "--anneal", "-1"], "--anneal counts learning-rate phases")
+    refused(["codelength", "--anneal-from", "-5"], "--anneal-from labels: give both >= 0")
 
 
 def test_an_annealed_learner_is_two_trainings_the_second_at_a_tenth_of_the_rate() -> None:
@@ -167,6 +168,10 @@ def test_an_annealed_learner_is_two_trainings_the_second_at_a_tenth_of_the_rate(
     for a, b in zip(model.parameters(), annealed.model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert not torch.equal(plain.model[0].weight, annealed.model[0].weight)
+    # below anneal_from seen samples the learner trains one phase: the plain weights
+    late = replace(learner, anneal=1, anneal_from=121).fit(x, y, None, 5)
+    for a, b in zip(late.model.parameters(), plain.model.parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_codelength_cli_small_run(tmp_path: Path) -> None:

@@ -145,8 +145,10 @@ class TorchLearner:
             training, shortens the code (classification only).
         anneal: after training stops, train again this many times, each phase at a tenth of
             the previous phase's learning rate with the same stopping rule (the best weights on
-            the held-out part kept, shuffling seed + phase). On MNIST one phase shortens a
-            block's code by about a tenth at 2–3 × the training time.
+            the held-out part kept, shuffling seed + phase). On MNIST one phase shortened the
+            blocks after 2,560 labels by about a tenth, at about 1.5 × the training time, and
+            lengthened those of 320–1,280 labels by 5–10 %.
+        anneal_from: anneal only when at least this many samples have been seen.
     """
 
     spec: ModelSpec
@@ -160,6 +162,7 @@ class TorchLearner:
     device: str = "cpu"
     members: int = 1
     anneal: int = 0
+    anneal_from: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in ("scratch", "continue"):
@@ -170,8 +173,11 @@ class TorchLearner:
             raise MdlkitError(f"an ensemble needs members >= 1, got {self.members}")
         if self.shift < 0:
             raise MdlkitError(f"the augmentation shift must be >= 0 pixels, got {self.shift}")
-        if self.anneal < 0:
-            raise MdlkitError(f"anneal counts learning-rate phases: give >= 0, got {self.anneal}")
+        if self.anneal < 0 or self.anneal_from < 0:
+            raise MdlkitError(
+                f"anneal counts learning-rate phases from anneal_from samples on: give both "
+                f">= 0, got {self.anneal} and {self.anneal_from}"
+            )
 
     def build(self) -> nn.Module:
         """A fresh (untrained) model of this learner: the network, or its ensemble."""
@@ -226,7 +232,9 @@ class TorchLearner:
         if start is not None:
             model.load_state_dict(start.state_dict())
         head: Head = CategoricalHead() if classes else GaussianHead(epsilon=self.epsilon)
-        for phase in range(self.anneal + 1):
+        seen = len(train_split) + (len(hold_split) if hold_split is not train_split else 0)
+        phases = self.anneal if seen >= self.anneal_from else 0
+        for phase in range(phases + 1):
             # phase p: lr / 10^p, its own shuffling; each phase restores its best weights
             config = replace(self.config, seed=seed + phase, lr=self.config.lr * 0.1**phase)
             batches = (

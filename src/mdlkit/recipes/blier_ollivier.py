@@ -63,6 +63,7 @@ class BlierOllivierExperiment:
     window: int = 20
     members: int = 1
     anneal: int = 0
+    anneal_from: int = 0
     batch_size: int = 128
     two_part_model: str = "lenet-300-100"
     two_part_hidden: tuple[int, ...] = (32,)
@@ -132,6 +133,7 @@ class BlierOllivierExperiment:
                 shift=self.shift,
                 members=members,
                 anneal=self.anneal,
+                anneal_from=self.anneal_from,
             )
             for spec, members in ((small, 1), (main, self.members))
         ]

@@ -80,6 +80,8 @@ class CodelengthConfig:
     """online codes: networks averaged per block (an ensemble, members × the training)"""
     anneal: int = 0
     """online codes: extra training phases per block, each at a tenth of the learning rate"""
+    anneal_from: int = 0
+    """online codes: --anneal only once this many labels have been seen"""
     epochs: int = 100
     """per-block training epochs cap of the online codes"""
     batch_size: int = 64
@@ -126,8 +128,11 @@ class CodelengthConfig:
         check_model(self.model, hidden=self.hidden, image_shape=image_shape(self.dataset))
         if self.members < 1:
             raise MdlkitError(f"--members must be >= 1 networks per block, got {self.members}")
-        if self.anneal < 0:
-            raise MdlkitError(f"--anneal counts learning-rate phases: give >= 0, got {self.anneal}")
+        if self.anneal < 0 or self.anneal_from < 0:
+            raise MdlkitError(
+                f"--anneal counts learning-rate phases, --anneal-from labels: give both >= 0, "
+                f"got {self.anneal} and {self.anneal_from}"
+            )
         if self.epochs < 1 or self.variational_epochs < 1 or self.batch_size < 1:
             raise MdlkitError("epochs and the batch size must be >= 1")
         if not self.lr > 0:
@@ -185,6 +190,7 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
         device=str(resolve_device(config.device)),
         members=config.members,
         anneal=config.anneal,
+        anneal_from=config.anneal_from,
     )
 
 
