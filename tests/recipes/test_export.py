@@ -1,6 +1,8 @@
 """`mdlkit export`: the exported network (read back from its files) gives the decoded model's
 outputs and test accuracy with fewer parameters; int8 storage changes no value; the table
-reports both networks; bad input is one line on stderr, exit code 2, nothing written."""
+reports both networks; a user's own module (not a sequence of plain layers) is exported whole
+and read back only with its factory allowed (export and llc refuse it without --allow-factory);
+bad input is one line on stderr, exit code 2, nothing written."""
 
 import json
 from collections.abc import Callable
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mdlkit import MdlkitError
 from mdlkit.cli import main
 from mdlkit.coding import read_model
 from mdlkit.coding.exported import ARCHITECTURE, PROGRAM, WEIGHTS, read_export
@@ -84,3 +87,37 @@ def test_bad_input_is_refused_in_one_line(
     refused(["export", str(missing)], "run folder not found")
     refused(["export", str(digits_run), "--calls", "2"], "calls must be >= 5")
     refused(["export"], "run_dir")
+
+
+def test_a_users_own_network_is_exported_whole_only_with_its_factory_allowed(
+    user_cnn: type[torch.nn.Module],
+    tmp_path: Path,
+    refused: Callable[..., str],
+) -> None:
+    run = tmp_path / "run"
+    argv = ["fit", "--data", "digits", "--model", "usernets_fx:UserCNN", "--images", "--lr", "0.03",
+            "--model-args", '{"channels": 2}', "--n-train", "300", "--out", str(run)]  # fmt: skip
+    fit = ["--method", "none", "--epochs", "30", "--finetune-epochs", "4", "--grid-epochs", "0",
+           "--warmup-epochs", "0", "--window", "4", "--batch-size", "0"]  # fmt: skip
+    assert main([*argv, *fit, "--no-progress"]) == 0
+    refused(["export", str(run), "--calls", "5"], "names the model factory usernets_fx:UserCNN")
+    refused(["llc", str(run)], "(mdlkit predict, export, llc: --allow-factory usernets_fx:UserCNN)")
+    llc = ["llc", str(run), "--chains", "1", "--burn-in", "2", "--draws", "3", "--out"]
+    assert main([*llc, str(tmp_path / "llc"), "--allow-factory", "usernets_fx:UserCNN"]) == 0
+    out = tmp_path / "export"
+    argv = ["export", str(run), "--out", str(out), "--calls", "5", "--int8"]
+    assert main([*argv, "--allow-factory", "usernets_fx:UserCNN"]) == 0
+    architecture = json.loads((out / ARCHITECTURE).read_text())
+    assert architecture["model"] == {"kind": "usernets_fx:UserCNN", "kwargs": {"channels": 2}}
+    with pytest.raises(MdlkitError, match="names the model factory usernets_fx:UserCNN"):
+        read_export(out)
+    exported = read_export(out, factories=[user_cnn])
+    dense = read_model(run / "none.mdlw", factories=[user_cnn]).eval()
+    assert type(exported) is user_cnn
+    test = load_dataset("digits", seed=0, images=True, n_train=300).test
+    with torch.no_grad():  # int8 grid indices times the step are the decoded weights exactly
+        assert torch.equal(exported(test.x), dense(test.x))
+    results = json.loads((out / "results.json").read_text())
+    assert results["shrunk"] is False and results["max_abs_difference"] == 0.0
+    assert results["layout"].startswith("usernets_fx:UserCNN exported whole, not shrunk")
+    assert results["nonzero"] > 50  # a trained model, not an all-pruned constant one

@@ -1,7 +1,9 @@
 """``mdlkit export RUN_DIR``: a fit run's model as a smaller network a PyTorch user deploys.
 
-Reads top to bottom: decode the run's model and rebuild its data, remove the neurons and
-channels that cannot change the outputs (:func:`~mdlkit.models.shrink.shrink_sequential`),
+Reads top to bottom: decode the run's model (a user's factory's only when ``--allow-factory``
+names it) and rebuild its data, remove the neurons and channels that cannot change the outputs
+(:func:`~mdlkit.models.shrink.shrink_sequential`; a network that is not a sequence of plain
+layers, e.g. a user's own module, is exported whole, named by its factory and arguments),
 write safetensors + ``architecture.json`` (+ a ``torch.export`` program) into a NEW run folder
 (:func:`~mdlkit.coding.exported.write_export`), read that back and check it against the decoded
 model on the run's test split (largest output difference, test accuracy), then time both
@@ -19,9 +21,12 @@ from typing import Any
 import torch
 
 from mdlkit.coding.exported import WEIGHTS, export_program, read_export, write_export
+from mdlkit.coding.weights import decode_spec
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate, outputs
+from mdlkit.models.factory import import_factories
 from mdlkit.models.shrink import shrink_sequential
+from mdlkit.models.spec import ModelSpec
 from mdlkit.pruning import count_nonzero, count_parameters
 from mdlkit.recipes.fit_run import read_fit_run
 from mdlkit.report import Report
@@ -48,6 +53,8 @@ class ExportConfig:
     """timed forward calls per network and batch size"""
     threads: int | None = None
     """torch threads while timing (default: torch's; 1 is steadier on a busy machine)"""
+    allow_factory: tuple[str, ...] = ()
+    """model factories module:name the run's weight file may name (imported: trust the code)"""
 
     def validate(self) -> None:
         if self.calls < 5:
@@ -72,6 +79,8 @@ class ExportResult:
     near_ties: int
     """test rows whose two largest dense outputs are within 2·max |Δ|: their class may differ"""
     costs: tuple[InferenceCost, ...]
+    shrunk: bool
+    """whether dead units were removed (False: not a sequence of plain layers, exported whole)"""
 
     def report(self) -> Report:
         title = f"mdlkit export {self.config.run_dir}: {self.layout}"
@@ -80,8 +89,13 @@ class ExportResult:
             f"max |output difference| on the test split: {self.max_abs_difference:.3g} "
             f"(tolerance {TOLERANCE:g}); test accuracy dense {self._acc('dense')}, "
             f"exported {self._acc('exported')}",
-            f"{self.nonzero:,} nonzero weights; {self.folded} units without inputs folded into "
-            f"the next layer's biases; latency: median per call, both networks taking turns, "
+            f"{self.nonzero:,} nonzero weights; "
+            + (
+                f"{self.folded} units without inputs folded into the next layer's biases"
+                if self.shrunk
+                else "not shrunk: the architecture names the model's factory and arguments"
+            )
+            + f"; latency: median per call, both networks taking turns, "
             f"{self.threads} torch threads",
         ]
         return Report(inference_table(self.costs, title), tuple(notes))
@@ -101,19 +115,34 @@ def _batch(x: torch.Tensor, n: int) -> torch.Tensor:
     return x[torch.arange(n) % len(x)].contiguous()
 
 
-def _dense_bytes(model: torch.nn.Module, input_shape: tuple[int, ...]) -> int:
+def _dense_bytes(
+    model: torch.nn.Module, input_shape: tuple[int, ...], spec: ModelSpec | None
+) -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        return write_export(Path(tmp), model, input_shape=input_shape)[WEIGHTS]
+        return write_export(Path(tmp), model, input_shape=input_shape, spec=spec)[WEIGHTS]
+
+
+def _shrink(model: torch.nn.Module, spec: ModelSpec) -> tuple[torch.nn.Module, str, int, bool]:
+    """``(the network to export, its layout, units folded, whether it was shrunk)``: without
+    its dead units if it is a sequence of plain layers, else whole."""
+    try:
+        shrunk = shrink_sequential(model)
+    except MdlkitError as why:  # not a plain sequential network: nothing is removed
+        return model, f"{spec.kind} exported whole, not shrunk ({why})", 0, False
+    return shrunk.model, shrunk.layout(), shrunk.folded, True
 
 
 def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> ExportResult:
     """Export the model of ``config.run_dir`` (into ``folder``, or a temporary folder)."""
     config.validate()
-    run = read_fit_run(config.run_dir, config.run_name)
+    factories = import_factories(config.allow_factory)
+    run = read_fit_run(config.run_dir, config.run_name, factories)
     dense, test, shape = run.model, run.splits.test, run.splits.input_shape
-    shrunk = shrink_sequential(dense)
+    spec = decode_spec((run.path / run.model_file).read_bytes(), factories)
+    small, layout, folded, shrunk = _shrink(dense, spec)
+    named = None if shrunk else spec  # a whole network is named by its spec
     step = run.figures.get("quantization_step")
-    program = export_program(shrunk.model, shape)
+    program = export_program(small, shape)
     info: dict[str, Any] = {"source": str(run.path), "run": run.name}
     if run.splits.scaling is not None:
         info["scaling"] = run.splits.scaling.to_dict()
@@ -122,9 +151,9 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
             folder.start({"config": asdict(config)})
         target = folder.path if folder is not None else Path(tmp)
         int8_step = float(step) if config.int8 and step else None
-        files = write_export(target, shrunk.model, input_shape=shape, int8_step=int8_step,
-                             info=info, program=program)  # fmt: skip
-        exported = read_export(target)
+        files = write_export(target, small, input_shape=shape, int8_step=int8_step,
+                             info=info, program=program, spec=named)  # fmt: skip
+        exported = read_export(target, factories)
     reference = outputs(dense, test.x)
     difference = float((outputs(exported, test.x) - reference).abs().max())
     if program is not None:
@@ -156,12 +185,15 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
             peak_memory(m, x[BATCHES[-1]]),
         )
         for i, (name, m, file_bytes) in enumerate(
-            (("dense", dense, _dense_bytes(dense, shape)), ("exported", exported, files[WEIGHTS]))
+            (
+                ("dense", dense, _dense_bytes(dense, shape, named)),
+                ("exported", exported, files[WEIGHTS]),
+            )
         )
     )
     result = ExportResult(
-        config, shrunk.layout(), shrunk.folded, count_nonzero(dense), files, difference,
-        accuracy, config.threads or threads, near_ties, costs,
+        config, layout, folded, count_nonzero(dense), files, difference, accuracy,
+        config.threads or threads, near_ties, costs, shrunk,
     )  # fmt: skip
     if folder is not None:
         folder.write_text("table.txt", result.report().text() + "\n")
