@@ -11,7 +11,9 @@ JSON, and a ``torch.export`` program.
   plus whatever the caller adds (class names, the feature scaling). A network that is not a
   sequence of plain layers (a user's own module) is named instead by its model spec,
   ``"model": {"kind": "package.module:make_net", "kwargs": {...}}``: it is rebuilt by calling
-  that factory, which the reader must allow (a file never makes mdlkit import anything).
+  that factory, which the reader must allow (a file never makes mdlkit import anything). A
+  (shrunk) byte transformer is ``"transformer": {...}``: its sizes, per block heads, head width
+  and feed-forward units (:class:`~mdlkit.models.shrink_transformer.TransformerSizes`).
 - ``model.pt2``: :func:`torch.export.export` of the float32 network with a dynamic batch size
   (``torch.export.load(path).module()(x)``), when torch can export it.
 
@@ -43,6 +45,12 @@ from mdlkit.errors import MdlkitError
 from mdlkit.files import write_atomically
 from mdlkit.models.factory import Factories, allowed_factories
 from mdlkit.models.layers import build_layers, describe_layers
+from mdlkit.models.sequence import ByteTransformer
+from mdlkit.models.shrink_transformer import (
+    TransformerSizes,
+    build_transformer,
+    transformer_sizes,
+)
 from mdlkit.models.spec import ModelSpec, is_factory_reference
 
 __all__ = [
@@ -91,6 +99,15 @@ def export_program(model: nn.Module, input_shape: Sequence[int]) -> Any:
         return None
 
 
+def _description(model: nn.Module, spec: ModelSpec | None) -> dict[str, Any]:
+    """The architecture entry naming ``model``'s structure (see the module docstring)."""
+    if spec is not None:
+        return {"model": spec.to_dict()}
+    if isinstance(model, ByteTransformer):
+        return {"transformer": transformer_sizes(model).to_dict()}
+    return {"layers": describe_layers(model)}
+
+
 def write_export(
     folder: Path,
     model: nn.Module,
@@ -102,9 +119,10 @@ def write_export(
     spec: ModelSpec | None = None,
 ) -> dict[str, int]:
     """Write ``model`` (an ``nn.Sequential`` of plain layers taking inputs of ``input_shape``,
-    batch excluded; or any module ``spec`` builds, named by it) into ``folder``; ``int8_step``
-    stores the weights on that grid as int8, ``info`` goes into ``architecture.json``,
-    ``program`` (:func:`export_program` of the model) is saved as ``model.pt2``. Returns each
+    batch excluded; a byte transformer; or any module ``spec`` builds, named by it) into
+    ``folder``; ``int8_step`` stores the weights on that grid as int8, ``info`` goes into
+    ``architecture.json``, ``program`` (:func:`export_program` of the model) is saved as
+    ``model.pt2``. Returns each
     written file's bytes."""
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     stored: list[str] = []
@@ -113,7 +131,7 @@ def write_export(
     architecture = {
         "format": FORMAT,
         "version": VERSION,
-        **({"layers": describe_layers(model)} if spec is None else {"model": spec.to_dict()}),
+        **_description(model, spec),
         "input_shape": [int(n) for n in input_shape],
         "int8": stored,
         **(info or {}),
@@ -135,6 +153,8 @@ def _rebuild(
     architecture: Mapping[str, Any], folder: Path, factories: Factories | None
 ) -> nn.Module:
     """A freshly initialised network of the architecture (its weights are loaded next)."""
+    if "transformer" in architecture:
+        return build_transformer(TransformerSizes.from_dict(architecture["transformer"]))
     if "model" not in architecture:
         return build_layers(architecture["layers"])
     try:
