@@ -5,6 +5,7 @@ and read back only with its factory allowed (export and llc refuse it without --
 bad input is one line on stderr, exit code 2, nothing written."""
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,6 +90,13 @@ def test_bad_input_is_refused_in_one_line(
     refused(["export"], "run_dir")
 
 
+def test_onnx_without_its_packages_is_refused_in_one_line(
+    digits_run: Path, monkeypatch: pytest.MonkeyPatch, refused: Callable[..., str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # import onnxscript raises ImportError
+    refused(["export", str(digits_run), "--onnx"], "pip install 'mdlkit[onnx]'")
+
+
 def test_a_users_own_network_is_exported_whole_only_with_its_factory_allowed(
     user_cnn: type[torch.nn.Module],
     tmp_path: Path,
@@ -121,3 +129,21 @@ def test_a_users_own_network_is_exported_whole_only_with_its_factory_allowed(
     assert results["shrunk"] is False and results["max_abs_difference"] == 0.0
     assert results["layout"].startswith("usernets_fx:UserCNN exported whole, not shrunk")
     assert results["nonzero"] > 50  # a trained model, not an all-pruned constant one
+
+
+def test_the_onnx_file_gives_the_decoded_models_outputs(digits_run: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnxscript")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    out = tmp_path / "export"
+    assert main(["export", str(digits_run), "--out", str(out), "--calls", "5", "--onnx"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["files"]["model.onnx"] == (out / "model.onnx").stat().st_size
+    test = load_dataset("digits", seed=0).test
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    for rows in (1, len(test)):  # a dynamic batch size
+        x = test.x[:rows]
+        (y,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+        with torch.no_grad():
+            reference = read_model(digits_run / "none.mdlw")(x)
+        assert float((torch.from_numpy(y) - reference).abs().max()) <= 1e-5
+    assert results["onnx_max_abs_difference"] <= 1e-5

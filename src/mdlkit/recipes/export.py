@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from mdlkit.coding.exported import WEIGHTS, export_program, read_export, write_export
+from mdlkit.coding.onnx_file import ONNX, check_onnx_available, onnx_outputs, write_onnx
 from mdlkit.coding.weights import decode_spec
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate, outputs
@@ -55,8 +56,12 @@ class ExportConfig:
     """torch threads while timing (default: torch's; 1 is steadier on a busy machine)"""
     allow_factory: tuple[str, ...] = ()
     """model factories module:name the run's weight file may name (imported: trust the code)"""
+    onnx: bool = False
+    """also write model.onnx, checked with onnxruntime if installed (pip install 'mdlkit[onnx]')"""
 
     def validate(self) -> None:
+        if self.onnx:
+            check_onnx_available()
         if self.calls < 5:
             raise MdlkitError(f"calls must be >= 5, got {self.calls}")
         if self.threads is not None and self.threads < 1:
@@ -81,6 +86,8 @@ class ExportResult:
     costs: tuple[InferenceCost, ...]
     shrunk: bool
     """whether dead units were removed (False: not a sequence of plain layers, exported whole)"""
+    onnx_max_abs_difference: float | None = None
+    """max |output difference| of model.onnx run by onnxruntime (None: no ONNX, or no runtime)"""
 
     def report(self) -> Report:
         title = f"mdlkit export {self.config.run_dir}: {self.layout}"
@@ -98,6 +105,13 @@ class ExportResult:
             + f"; latency: median per call, both networks taking turns, "
             f"{self.threads} torch threads",
         ]
+        if ONNX in self.files:
+            notes.append(
+                "model.onnx not run (onnxruntime is not installed)"
+                if self.onnx_max_abs_difference is None
+                else f"model.onnx run by onnxruntime: max |output difference| "
+                f"{self.onnx_max_abs_difference:.3g} (tolerance {TOLERANCE:g})"
+            )
         return Report(inference_table(self.costs, title), tuple(notes))
 
     def _acc(self, name: str) -> str:
@@ -154,7 +168,14 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
         files = write_export(target, small, input_shape=shape, int8_step=int8_step,
                              info=info, program=program, spec=named)  # fmt: skip
         exported = read_export(target, factories)
-    reference = outputs(dense, test.x)
+        reference = outputs(dense, test.x)
+        from_onnx = None
+        if config.onnx:
+            files[ONNX] = write_onnx(target / ONNX, small, shape, program)
+            from_onnx = onnx_outputs(target / ONNX, test.x)
+    onnx_difference = None
+    if from_onnx is not None:
+        onnx_difference = float((from_onnx.to(reference.dtype) - reference).abs().max())
     difference = float((outputs(exported, test.x) - reference).abs().max())
     if program is not None:
         with torch.no_grad():
@@ -193,7 +214,7 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
     )
     result = ExportResult(
         config, layout, folded, count_nonzero(dense), files, difference, accuracy,
-        config.threads or threads, near_ties, costs, shrunk,
+        config.threads or threads, near_ties, costs, shrunk, onnx_difference,
     )  # fmt: skip
     if folder is not None:
         folder.write_text("table.txt", result.report().text() + "\n")
