@@ -147,3 +147,46 @@ def test_the_onnx_file_gives_the_decoded_models_outputs(digits_run: Path, tmp_pa
             reference = read_model(digits_run / "none.mdlw")(x)
         assert float((torch.from_numpy(y) - reference).abs().max()) <= 1e-5
     assert results["onnx_max_abs_difference"] <= 1e-5
+
+
+TEXT = (
+    b"To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer "
+    b"the slings and arrows of outrageous fortune, or to take arms against a sea of troubles "
+    b"and by opposing end them.\n"
+) * 12
+
+
+def test_a_two_part_archives_transformer_is_exported_without_its_dead_heads_and_units(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: Callable[..., str]
+) -> None:
+    from mdlkit.compression import two_part
+    from mdlkit.compression.archive_model import two_part_model
+
+    tiny = two_part.TwoPartPlan(d_model=16, n_layers=2, n_heads=2, context=16, epochs=1,
+                                finetune_epochs=1, stride=8, chunk=1024, batch_size=16,
+                                lr=1e-2)  # fmt: skip
+    monkeypatch.setattr(two_part, "plan_two_part", lambda length, level=2: tiny)
+    (tmp_path / "text.txt").write_bytes(TEXT)
+    archive, online = tmp_path / "text.mdlz", tmp_path / "online.mdlz"
+    compress = ["compress", str(tmp_path / "text.txt"), "--no-verify", "-o"]
+    assert main([*compress, str(archive), "--mode", "two-part"]) == 0
+    assert main([*compress, str(online)]) == 0
+    refused(["export", str(online)], "stores no model")
+    refused(["export", str(archive), "--int8"], "--int8 are for a fit run folder")
+    out = tmp_path / "export"
+    assert main(["export", str(archive), "--out", str(out), "--calls", "5"]) == 0
+    dense, exported = two_part_model(archive), read_export(out)
+    x = torch.tensor(list(TEXT[: 20 * 16]), dtype=torch.int64).view(20, 16)
+    with torch.no_grad():
+        assert float((exported(x) - dense(x)).abs().max()) <= 1e-5
+    results = json.loads((out / "results.json").read_text())
+    sizes = json.loads((out / ARCHITECTURE).read_text())["transformer"]
+    kept = [(h, f) for h, _, f in sizes["blocks"]]
+    heads = "+".join(str(h) for h, _ in kept)
+    units = "+".join(str(f) for _, f in kept)
+    assert results["layout"] == f"heads 2+2 kept as {heads}, feed-forward 64+64 kept as {units}"
+    assert results["max_abs_difference"] <= 1e-5
+    assert results["checked_on"] == f"{len(TEXT) // 16} windows of 16 bytes of the original"
+    accuracy = results["test_accuracy"]
+    assert accuracy["dense"] == accuracy["exported"]  # next-byte accuracy on those windows
+    assert results["costs"][1]["parameters"] == sum(p.numel() for p in exported.parameters())

@@ -86,13 +86,15 @@ def int8_weights(
     return out, stored
 
 
-def export_program(model: nn.Module, input_shape: Sequence[int]) -> Any:
-    """The network as a ``torch.export`` program with a dynamic batch, or None if torch cannot
-    export it here."""
+def export_program(
+    model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = torch.float32
+) -> Any:
+    """The network as a ``torch.export`` program with a dynamic batch of inputs of ``dtype``
+    (int64 token ids for a byte transformer), or None if torch cannot export it here."""
     try:
         from torch.export import Dim, export
 
-        example = torch.zeros(2, *input_shape)
+        example = torch.zeros(2, *input_shape, dtype=dtype)
         batch = Dim("batch", min=1)
         return export(model, (example,), dynamic_shapes=({0: batch},))
     except Exception:  # an older torch, or a layer torch.export does not take

@@ -85,7 +85,11 @@ def onnx_outputs(path: Path, x: torch.Tensor) -> torch.Tensor | None:
         import onnxruntime
     except ImportError:
         return None
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    y = session.run(None, {name: x.detach().cpu().numpy()})[0]
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        y = session.run(None, {name: x.detach().cpu().numpy()})[0]
+    except Exception as exc:  # onnxruntime's own error types
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MdlkitError(f"onnxruntime cannot run {path} ({first})") from None
     return torch.from_numpy(np.asarray(y))

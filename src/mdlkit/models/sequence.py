@@ -135,6 +135,8 @@ class CausalSelfAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(batch, time, self.out.in_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.n_heads == 0:  # a shrunk block that kept no head adds its output bias alone
+            return self.out.bias.expand_as(x)
         q, k, v = self._heads(x)
         # is_causal builds the triangular mask on the fly: nothing to store or code.
         return self._mix(F.scaled_dot_product_attention(q, k, v, is_causal=True))
@@ -146,6 +148,8 @@ class CausalSelfAttention(nn.Module):
     def forward_cached(self, x: torch.Tensor, position: int, kv: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` for ``x`` (B, t, d) at positions ``position`` … ``position + t − 1``,
         writing their keys and values into ``kv`` (see :meth:`ByteTransformer.forward_cached`)."""
+        if self.n_heads == 0:
+            return self.out.bias.expand_as(x)
         q, k, v = self._heads(x)
         end = position + x.shape[1]
         kv[0, :, :, position:end] = k

@@ -14,19 +14,24 @@ networks side by side at batch 1 and 256 and measure their peak memory
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from mdlkit.coding.exported import WEIGHTS, export_program, read_export, write_export
 from mdlkit.coding.onnx_file import ONNX, check_onnx_available, onnx_outputs, write_onnx
 from mdlkit.coding.weights import decode_spec
+from mdlkit.compression.archive_model import two_part_model
+from mdlkit.compression.compressor import decompress
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate, outputs
-from mdlkit.models.factory import import_factories
+from mdlkit.models.factory import Factories, import_factories
 from mdlkit.models.shrink import shrink_sequential
+from mdlkit.models.shrink_transformer import shrink_transformer
 from mdlkit.models.spec import ModelSpec
 from mdlkit.pruning import count_nonzero, count_parameters
 from mdlkit.recipes.fit_run import read_fit_run
@@ -37,6 +42,7 @@ from mdlkit.runs import RunFolder
 __all__ = ["ExportConfig", "ExportResult", "run_export"]
 
 BATCHES = (1, 256)
+WINDOWS = 256  # windows of the original an archive's transformer is checked on
 TOLERANCE = 1e-5  # largest |output difference| the exported network may have (float32 biases)
 
 
@@ -45,7 +51,7 @@ class ExportConfig:
     """Options of ``mdlkit export``."""
 
     run_dir: str
-    """a finished run folder of mdlkit fit (or demo, select)"""
+    """a finished run folder of mdlkit fit (or demo, select), or a two-part .mdlz archive"""
     run_name: str | None = None
     """which model of a folder holding several (a demo folder: plain | drr)"""
     int8: bool = False
@@ -88,17 +94,19 @@ class ExportResult:
     """whether dead units were removed (False: not a sequence of plain layers, exported whole)"""
     onnx_max_abs_difference: float | None = None
     """max |output difference| of model.onnx run by onnxruntime (None: no ONNX, or no runtime)"""
+    checked_on: str = "the test split"
+    """the inputs the outputs were compared and the networks timed on"""
 
     def report(self) -> Report:
         title = f"mdlkit export {self.config.run_dir}: {self.layout}"
         notes = [
             f"exported network = {', '.join(f'{k} ({v:,} B)' for k, v in self.files.items())}",
-            f"max |output difference| on the test split: {self.max_abs_difference:.3g} "
-            f"(tolerance {TOLERANCE:g}); test accuracy dense {self._acc('dense')}, "
+            f"max |output difference| on {self.checked_on}: {self.max_abs_difference:.3g} "
+            f"(tolerance {TOLERANCE:g}); {self._accuracy_name} dense {self._acc('dense')}, "
             f"exported {self._acc('exported')}",
             f"{self.nonzero:,} nonzero weights; "
             + (
-                f"{self.folded} units without inputs folded into the next layer's biases"
+                f"{self.folded} removed units (or heads) with a constant output folded into biases"
                 if self.shrunk
                 else "not shrunk: the architecture names the model's factory and arguments"
             )
@@ -113,6 +121,10 @@ class ExportResult:
                 f"{self.onnx_max_abs_difference:.3g} (tolerance {TOLERANCE:g})"
             )
         return Report(inference_table(self.costs, title), tuple(notes))
+
+    @property
+    def _accuracy_name(self) -> str:
+        return "test accuracy" if self.checked_on == "the test split" else "next-byte accuracy"
 
     def _acc(self, name: str) -> str:
         acc = self.test_accuracy[name]
@@ -146,51 +158,102 @@ def _shrink(model: torch.nn.Module, spec: ModelSpec) -> tuple[torch.nn.Module, s
     return shrunk.model, shrunk.layout(), shrunk.folded, True
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """What is exported and checked: the decoded model, the smaller one, and test inputs."""
+
+    dense: nn.Module
+    small: nn.Module
+    layout: str
+    folded: int
+    shrunk: bool
+    named: ModelSpec | None
+    """the spec naming a network exported whole (None: its layers or sizes describe it)"""
+    x: torch.Tensor
+    """the inputs the exported network is checked and timed on"""
+    checked_on: str
+    accuracy: Callable[[nn.Module], float | None]
+    step: float | None
+    info: dict[str, Any]
+
+
+def _fit_subject(config: ExportConfig, factories: Factories) -> _Subject:
+    """A fit run's decoded model, shrunk when it is a sequence of plain layers."""
+    run = read_fit_run(config.run_dir, config.run_name, factories)
+    spec = decode_spec((run.path / run.model_file).read_bytes(), factories)
+    small, layout, folded, shrunk = _shrink(run.model, spec)
+    info: dict[str, Any] = {"source": str(run.path), "run": run.name}
+    if run.splits.scaling is not None:
+        info["scaling"] = run.splits.scaling.to_dict()
+    test = run.splits.test
+    classes = run.splits.n_classes is not None
+    step = run.figures.get("quantization_step")
+    return _Subject(
+        run.model, small, layout, folded, shrunk, None if shrunk else spec, test.x,
+        "the test split", lambda m: evaluate(m, test).accuracy if classes else None,
+        float(step) if step else None, info,
+    )  # fmt: skip
+
+
+def _archive_subject(config: ExportConfig) -> _Subject:
+    """The byte transformer of a two-part archive without its dead heads and feed-forward
+    units, checked on the first windows of the original (next-byte accuracy)."""
+    if config.run_name is not None or config.int8:
+        raise MdlkitError("--run-name and --int8 are for a fit run folder, not an archive")
+    dense = two_part_model(config.run_dir)
+    shrunk = shrink_transformer(dense)
+    original = decompress(Path(config.run_dir).read_bytes())
+    context = min(dense.context, len(original))
+    rows = min(WINDOWS, len(original) // context)
+    x = torch.tensor(list(original[: rows * context]), dtype=torch.int64).view(rows, context)
+
+    def next_byte_accuracy(model: nn.Module) -> float:
+        predicted = outputs(model, x)[:, :-1].argmax(dim=-1)
+        return float((predicted == x[:, 1:]).double().mean())
+
+    return _Subject(
+        dense, shrunk.model, shrunk.layout(), shrunk.folded, True, None, x,
+        f"{rows} windows of {context} bytes of the original", next_byte_accuracy, None,
+        {"source": str(config.run_dir)},
+    )  # fmt: skip
+
+
 def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> ExportResult:
     """Export the model of ``config.run_dir`` (into ``folder``, or a temporary folder)."""
     config.validate()
     factories = import_factories(config.allow_factory)
-    run = read_fit_run(config.run_dir, config.run_name, factories)
-    dense, test, shape = run.model, run.splits.test, run.splits.input_shape
-    spec = decode_spec((run.path / run.model_file).read_bytes(), factories)
-    small, layout, folded, shrunk = _shrink(dense, spec)
-    named = None if shrunk else spec  # a whole network is named by its spec
-    step = run.figures.get("quantization_step")
-    program = export_program(small, shape)
-    info: dict[str, Any] = {"source": str(run.path), "run": run.name}
-    if run.splits.scaling is not None:
-        info["scaling"] = run.splits.scaling.to_dict()
+    archive = Path(config.run_dir).is_file()
+    subject = _archive_subject(config) if archive else _fit_subject(config, factories)
+    dense, small, x_test, named = subject.dense, subject.small, subject.x, subject.named
+    shape = tuple(x_test.shape[1:])
+    program = export_program(small, shape, dtype=x_test.dtype)
     with tempfile.TemporaryDirectory() as tmp:
         if folder is not None:
             folder.start({"config": asdict(config)})
         target = folder.path if folder is not None else Path(tmp)
-        int8_step = float(step) if config.int8 and step else None
+        int8_step = subject.step if config.int8 else None
         files = write_export(target, small, input_shape=shape, int8_step=int8_step,
-                             info=info, program=program, spec=named)  # fmt: skip
+                             info=subject.info, program=program, spec=named)  # fmt: skip
         exported = read_export(target, factories)
-        reference = outputs(dense, test.x)
+        reference = outputs(dense, x_test)
         from_onnx = None
         if config.onnx:
             files[ONNX] = write_onnx(target / ONNX, small, shape, program)
-            from_onnx = onnx_outputs(target / ONNX, test.x)
+            from_onnx = onnx_outputs(target / ONNX, x_test)
     onnx_difference = None
     if from_onnx is not None:
         onnx_difference = float((from_onnx.to(reference.dtype) - reference).abs().max())
-    difference = float((outputs(exported, test.x) - reference).abs().max())
+    difference = float((outputs(exported, x_test) - reference).abs().max())
     if program is not None:
         with torch.no_grad():
-            from_program = program.module()(test.x)
+            from_program = program.module()(x_test)
         difference = max(difference, float((from_program - reference).abs().max()))
-    classification = run.splits.n_classes is not None
+    accuracy = {"dense": subject.accuracy(dense), "exported": subject.accuracy(exported)}
     near_ties = 0
-    if classification and reference.shape[1] > 1:
-        top2 = reference.topk(2, dim=1).values
-        near_ties = int(((top2[:, 0] - top2[:, 1]) <= 2 * difference).sum())
-    accuracy = {
-        name: evaluate(m, test).accuracy if classification else None
-        for name, m in (("dense", dense), ("exported", exported))
-    }
-    x = {b: _batch(test.x, b) for b in BATCHES}
+    if accuracy["dense"] is not None and reference.shape[-1] > 1:
+        top2 = reference.topk(2, dim=-1).values
+        near_ties = int(((top2[..., 0] - top2[..., 1]) <= 2 * difference).sum())
+    x = {b: _batch(x_test, b) for b in BATCHES}
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads or threads)
     try:
@@ -213,8 +276,9 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
         )
     )
     result = ExportResult(
-        config, layout, folded, count_nonzero(dense), files, difference, accuracy,
-        config.threads or threads, near_ties, costs, shrunk, onnx_difference,
+        config, subject.layout, subject.folded, count_nonzero(dense), files, difference,
+        accuracy, config.threads or threads, near_ties, costs, subject.shrunk, onnx_difference,
+        subject.checked_on,
     )  # fmt: skip
     if folder is not None:
         folder.write_text("table.txt", result.report().text() + "\n")
