@@ -108,6 +108,9 @@ def test_a_users_own_network_is_exported_whole_only_with_its_factory_allowed(
     fit = ["--method", "none", "--epochs", "30", "--finetune-epochs", "4", "--grid-epochs", "0",
            "--warmup-epochs", "0", "--window", "4", "--batch-size", "0"]  # fmt: skip
     assert main([*argv, *fit, "--no-progress"]) == 0
+    # A teacher of the student's own factory decodes: the user named that factory.
+    student = ["--out", str(tmp_path / "student"), "--teacher", str(run), "--epochs", "2"]
+    assert main([*argv[:-2], *fit, *student, "--no-progress"]) == 0
     refused(["export", str(run), "--calls", "5"], "names the model factory usernets_fx:UserCNN")
     refused(["llc", str(run)], "(mdlkit predict, export, llc: --allow-factory usernets_fx:UserCNN)")
     llc = ["llc", str(run), "--chains", "1", "--burn-in", "2", "--draws", "3", "--out"]

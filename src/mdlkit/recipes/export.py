@@ -9,6 +9,11 @@ write safetensors + ``architecture.json`` (+ a ``torch.export`` program) into a 
 model on the run's test split (largest output difference, test accuracy), then time both
 networks side by side at batch 1 and 256 and measure their peak memory
 (:mod:`mdlkit.report.inference`). ``results.json`` and ``table.txt`` hold the figures.
+
+``mdlkit export ARCHIVE.mdlz`` does the same for the byte transformer of a two-part archive
+(:func:`~mdlkit.compression.archive_model.two_part_model`) without its dead heads and
+feed-forward units (:func:`~mdlkit.models.shrink_transformer.shrink_transformer`), checked and
+timed on the first windows of the original (decompressed), with next-byte accuracy.
 """
 
 from __future__ import annotations
