@@ -18,6 +18,7 @@ timed on the first windows of the original (decompressed), with next-byte accura
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -101,6 +102,8 @@ class ExportResult:
     """max |output difference| of model.onnx run by onnxruntime (None: no ONNX, or no runtime)"""
     checked_on: str = "the test split"
     """the inputs the outputs were compared and the networks timed on"""
+    float32_rounding: float | None = None
+    """max |dense float32 outputs − the same model in float64|: the scale of rounding alone"""
 
     def report(self) -> Report:
         title = f"mdlkit export {self.config.run_dir}: {self.layout}"
@@ -108,7 +111,8 @@ class ExportResult:
             f"exported network = {', '.join(f'{k} ({v:,} B)' for k, v in self.files.items())}",
             f"max |output difference| on {self.checked_on}: {self.max_abs_difference:.3g} "
             f"(tolerance {TOLERANCE:g}); {self._accuracy_name} dense {self._acc('dense')}, "
-            f"exported {self._acc('exported')}",
+            f"exported {self._acc('exported')}; the dense model's own float32 rounding (vs "
+            f"float64): {self.float32_rounding:.3g}",
             f"{self.nonzero:,} nonzero weights; "
             + (
                 f"{self.folded} removed units (or heads) with a constant output folded into biases"
@@ -151,6 +155,13 @@ def _dense_bytes(
 ) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         return write_export(Path(tmp), model, input_shape=input_shape, spec=spec)[WEIGHTS]
+
+
+def _float32_rounding(model: nn.Module, x: torch.Tensor, reference: torch.Tensor) -> float:
+    """max |``reference`` − the outputs of ``model`` computed in float64| on ``x``."""
+    wide = copy.deepcopy(model).double()
+    exact = outputs(wide, x if not x.is_floating_point() else x.double())
+    return float((reference.double() - exact).abs().max())
 
 
 def _shrink(model: torch.nn.Module, spec: ModelSpec) -> tuple[torch.nn.Module, str, int, bool]:
@@ -283,7 +294,7 @@ def run_export(config: ExportConfig, *, folder: RunFolder | None = None) -> Expo
     result = ExportResult(
         config, subject.layout, subject.folded, count_nonzero(dense), files, difference,
         accuracy, config.threads or threads, near_ties, costs, subject.shrunk, onnx_difference,
-        subject.checked_on,
+        subject.checked_on, _float32_rounding(dense, x_test, reference),
     )  # fmt: skip
     if folder is not None:
         folder.write_text("table.txt", result.report().text() + "\n")
