@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -56,3 +58,34 @@ def refused(
         return err
 
     return run
+
+
+USER_MODULE = """
+import torch
+from torch import nn
+
+
+class UserCNN(nn.Module):
+    def __init__(self, channels: int = 4, n_classes: int = 10):
+        super().__init__()
+        self.conv = nn.Conv2d(1, channels, 3, padding=1)
+        self.fc = nn.Linear(channels * 16, n_classes)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+        return self.fc(x.flatten(1))
+"""
+
+
+@pytest.fixture
+def user_cnn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[torch.nn.Module]:
+    """``usernets_fx:UserCNN`` (a CNN on 8×8 images, not an ``nn.Sequential``), imported from a
+    file in ``tmp_path``: a user's own network class, outside the package."""
+    from mdlkit.models.factory import import_factory
+
+    (tmp_path / "usernets_fx.py").write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "usernets_fx", raising=False)
+    cls = import_factory("usernets_fx:UserCNN")
+    assert isinstance(cls, type)
+    return cls

@@ -18,7 +18,8 @@ from mdlkit.coding.exported import (
     write_export,
 )
 from mdlkit.errors import MdlkitError
-from mdlkit.models import mlp, small_cnn
+from mdlkit.models import ByteTransformer, mlp, small_cnn
+from mdlkit.models.shrink_transformer import shrink_transformer
 
 STEP = 2.0**-5
 
@@ -88,3 +89,19 @@ def test_damaged_exports_are_refused(tmp_path: Path) -> None:
     (tmp_path / ARCHITECTURE).write_text(json.dumps(architecture))
     with pytest.raises(MdlkitError, match="do not fit its architecture"):
         read_export(tmp_path)
+
+
+def test_a_shrunk_byte_transformer_reads_back_bit_for_bit(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = ByteTransformer(context=8, d_model=8, n_layers=2, n_heads=2, d_ff=6).eval()
+    with torch.no_grad():
+        model.blocks[0].attn.out.weight[:, :4] = 0  # head 0 of block 0 writes nothing
+        model.blocks[1].mlp[2].weight[:, 1:] = 0  # block 1 keeps one feed-forward unit
+    shrunk = shrink_transformer(model).model
+    write_export(tmp_path, shrunk, input_shape=(8,), int8_step=STEP)
+    architecture = json.loads((tmp_path / ARCHITECTURE).read_text())
+    assert architecture["transformer"]["blocks"] == [[1, 4, 6], [2, 4, 1]]
+    back = read_export(tmp_path)
+    x = torch.randint(0, 256, (2, 8), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(back(x), shrunk(x))

@@ -3,7 +3,6 @@
 
 import json
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,33 +21,6 @@ from mdlkit.models.factory import (
     parse_model_args,
 )
 from mdlkit.recipes.fit import FitConfig, run_fit
-
-USER_MODULE = """
-import torch
-from torch import nn
-
-
-class UserCNN(nn.Module):
-    def __init__(self, channels: int = 4, n_classes: int = 10):
-        super().__init__()
-        self.conv = nn.Conv2d(1, channels, 3, padding=1)
-        self.fc = nn.Linear(channels * 16, n_classes)
-
-    def forward(self, x):
-        x = nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
-        return self.fc(x.flatten(1))
-"""
-
-
-@pytest.fixture
-def user_cnn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> type[torch.nn.Module]:
-    """``usernets_fx:UserCNN``, imported from a file in ``tmp_path`` (not in the package)."""
-    (tmp_path / "usernets_fx.py").write_text(textwrap.dedent(USER_MODULE))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "usernets_fx", raising=False)
-    cls = import_factory("usernets_fx:UserCNN")
-    assert isinstance(cls, type)
-    return cls
 
 
 def test_a_user_cnn_goes_through_fit_the_weight_file_and_back(

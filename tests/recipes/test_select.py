@@ -39,7 +39,7 @@ from mdlkit.pruning import (
     tamade,
 )
 from mdlkit.recipes import FitConfig, SelectConfig, run_select
-from mdlkit.recipes.fit import fit_alpha
+from mdlkit.recipes.fit import fit_alpha, run_fit
 from mdlkit.runs import RunFolder
 
 # workers=1: a pool's start-up would cost more than these tiny runs
@@ -290,3 +290,32 @@ def test_select_bad_input_is_one_line_and_exit_2(
     refused: Callable[..., str], argv: list[str], message: str
 ) -> None:
     refused(argv, message)
+
+
+def test_select_with_a_teacher_at_weight_0_is_the_plain_select_bit_for_bit(
+    tmp_path: Path,
+) -> None:
+    teacher = tmp_path / "teacher"
+    quick = {"epochs": 4, "finetune_epochs": 2, "grid_epochs": 0, "warmup_epochs": 1, "window": 4}
+    run_fit(FitConfig(dataset="sklearn:iris", method="none", **quick), folder=RunFolder(teacher))
+    # Linear candidates that keep weights (all-zero models would be equal trivially).
+    grid = {"dataset": "sklearn:iris", "alphas": (0.001, 0.01), "widths": (0,), "epochs": 30,
+            "finetune_epochs": 4, "warmup_epochs": 1, "window": 4, "prequential": False,
+            "workers": 1, "linear_lr": 0.05, "batch_size": 0}  # fmt: skip
+    results = {}
+    for name, distill in [("plain", {}), ("w0", {"teacher": str(teacher), "teacher_weight": 0.0}),
+                          ("w05", {"teacher": str(teacher), "teacher_weight": 0.5})]:  # fmt: skip
+        config = SelectConfig(**grid, **distill)  # type: ignore[arg-type]
+        results[name] = run_select(config, folder=RunFolder.new(tmp_path / name, kind="select"))
+    plain, zero, half = results["plain"], results["w0"], results["w05"]
+    assert zero.rows == plain.rows and zero.selected_bits == plain.selected_bits
+    assert all(row["nonzero"] > 0 for row in plain.rows[1:])
+    for key in [row["key"] for row in plain.rows[1:]]:  # the same weight files, byte for byte
+        model = f"models/{key}.mdlw"
+        assert (tmp_path / "w0" / model).read_bytes() == (tmp_path / "plain" / model).read_bytes()
+    # A weight of 0.5 trains every candidate on the soft labels too: other models, other codes;
+    # the all-pruned candidate is not trained and costs the same.
+    assert half.rows[0] == plain.rows[0]
+    assert all(h != p for h, p in zip(half.rows[1:], plain.rows[1:], strict=True))
+    record = json.loads((tmp_path / "w05" / "runs" / f"{half.rows[1]['key']}.json").read_text())
+    assert record["config"]["teacher"] == str(teacher) and record["config"]["teacher_weight"] == 0.5

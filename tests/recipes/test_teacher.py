@@ -73,7 +73,9 @@ def test_a_teacher_of_other_data_is_refused_in_one_line(
             "does not take inputs of shape [1, 8, 8]")  # fmt: skip
     refused(["fit", "--dataset", "teacher-student", "--teacher", str(teacher)],
             "--teacher needs class labels")  # fmt: skip
-    refused(["select", "--teacher", str(teacher)], "select does not distil")
+    refused(["select", "--teacher", str(teacher), "--ray", "local"], "use --workers N, not --ray")
+    refused(["select", "--model", "small-cnn", "--teacher", str(teacher)],
+            "does not take inputs of shape [1, 8, 8]")  # fmt: skip
 
 
 def test_a_teacher_with_other_classes_is_refused(teacher: Path, tmp_path: Path) -> None:

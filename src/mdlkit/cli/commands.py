@@ -196,10 +196,13 @@ COMMANDS: dict[str, Command] = {
         lambda: (recipes.ExportConfig, recipes.run_export),
         help="a fit run's model without its dead neurons and channels, for PyTorch users",
         description="Remove the neurons and channels whose incoming or outgoing weights are "
-        "all zero from the decoded model of a finished fit run (MLPs and CNNs), optionally "
-        "store its weights as int8, and write it as safetensors plus architecture.json (and a "
-        "torch.export program), checked to give the decoded model's outputs on the run's test "
-        "split; prints parameters, file bytes, latency at batch 1 and 256 and peak memory "
+        "all zero from the decoded model of a finished fit run (MLPs and CNNs; a user's own "
+        "module is exported whole, named by its factory: --allow-factory) or the dead heads "
+        "and feed-forward units of a two-part archive's transformer, optionally store its "
+        "weights as int8, and write it as safetensors plus architecture.json (and a "
+        "torch.export program; --onnx: model.onnx), checked to give the decoded model's "
+        "outputs on the run's test split (an archive: windows of the original); prints "
+        "parameters, file bytes, latency at batch 1 and 256 and peak memory "
         "against the dense model.",
         progress=False,
     ),

@@ -8,7 +8,12 @@ JSON, and a ``torch.export`` program.
   same values bit for bit. A weight off that grid stays float32. Biases stay float32.
 - ``architecture.json``: ``{"format": "mdlkit-export", "version": 1, "layers": [...],
   "input_shape": [...], "int8": [names], ...}`` (:func:`~mdlkit.models.layers.describe_layers`),
-  plus whatever the caller adds (class names, the feature scaling).
+  plus whatever the caller adds (class names, the feature scaling). A network that is not a
+  sequence of plain layers (a user's own module) is named instead by its model spec,
+  ``"model": {"kind": "package.module:make_net", "kwargs": {...}}``: it is rebuilt by calling
+  that factory, which the reader must allow (a file never makes mdlkit import anything). A
+  (shrunk) byte transformer is ``"transformer": {...}``: its sizes, per block heads, head width
+  and feed-forward units (:class:`~mdlkit.models.shrink_transformer.TransformerSizes`).
 - ``model.pt2``: :func:`torch.export.export` of the float32 network with a dynamic batch size
   (``torch.export.load(path).module()(x)``), when torch can export it.
 
@@ -38,7 +43,15 @@ from torch import nn
 
 from mdlkit.errors import MdlkitError
 from mdlkit.files import write_atomically
+from mdlkit.models.factory import Factories, allowed_factories
 from mdlkit.models.layers import build_layers, describe_layers
+from mdlkit.models.sequence import ByteTransformer
+from mdlkit.models.shrink_transformer import (
+    TransformerSizes,
+    build_transformer,
+    transformer_sizes,
+)
+from mdlkit.models.spec import ModelSpec, is_factory_reference
 
 __all__ = [
     "ARCHITECTURE",
@@ -73,17 +86,28 @@ def int8_weights(
     return out, stored
 
 
-def export_program(model: nn.Module, input_shape: Sequence[int]) -> Any:
-    """The network as a ``torch.export`` program with a dynamic batch, or None if torch cannot
-    export it here."""
+def export_program(
+    model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = torch.float32
+) -> Any:
+    """The network as a ``torch.export`` program with a dynamic batch of inputs of ``dtype``
+    (int64 token ids for a byte transformer), or None if torch cannot export it here."""
     try:
         from torch.export import Dim, export
 
-        example = torch.zeros(2, *input_shape)
+        example = torch.zeros(2, *input_shape, dtype=dtype)
         batch = Dim("batch", min=1)
         return export(model, (example,), dynamic_shapes=({0: batch},))
     except Exception:  # an older torch, or a layer torch.export does not take
         return None
+
+
+def _description(model: nn.Module, spec: ModelSpec | None) -> dict[str, Any]:
+    """The architecture entry naming ``model``'s structure (see the module docstring)."""
+    if spec is not None:
+        return {"model": spec.to_dict()}
+    if isinstance(model, ByteTransformer):
+        return {"transformer": transformer_sizes(model).to_dict()}
+    return {"layers": describe_layers(model)}
 
 
 def write_export(
@@ -94,11 +118,14 @@ def write_export(
     int8_step: float | None = None,
     info: Mapping[str, Any] | None = None,
     program: Any = None,
+    spec: ModelSpec | None = None,
 ) -> dict[str, int]:
     """Write ``model`` (an ``nn.Sequential`` of plain layers taking inputs of ``input_shape``,
-    batch excluded) into ``folder``; ``int8_step`` stores the weights on that grid as int8,
-    ``info`` goes into ``architecture.json``, ``program`` (:func:`export_program` of the model)
-    is saved as ``model.pt2``. Returns each written file's bytes."""
+    batch excluded; a byte transformer; or any module ``spec`` builds, named by it) into
+    ``folder``; ``int8_step`` stores the weights on that grid as int8, ``info`` goes into
+    ``architecture.json``, ``program`` (:func:`export_program` of the model) is saved as
+    ``model.pt2``. Returns each
+    written file's bytes."""
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     stored: list[str] = []
     if int8_step is not None:
@@ -106,7 +133,7 @@ def write_export(
     architecture = {
         "format": FORMAT,
         "version": VERSION,
-        "layers": describe_layers(model),
+        **_description(model, spec),
         "input_shape": [int(n) for n in input_shape],
         "int8": stored,
         **(info or {}),
@@ -124,9 +151,38 @@ def write_export(
     return {name: (folder / name).stat().st_size for name in names}
 
 
-def read_export(folder: str | Path) -> nn.Sequential:
+def _rebuild(
+    architecture: Mapping[str, Any], folder: Path, factories: Factories | None
+) -> nn.Module:
+    """A freshly initialised network of the architecture (its weights are loaded next)."""
+    if "transformer" in architecture:
+        return build_transformer(TransformerSizes.from_dict(architecture["transformer"]))
+    if "model" not in architecture:
+        return build_layers(architecture["layers"])
+    try:
+        spec = ModelSpec.from_dict(architecture["model"])
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise MdlkitError(f"the architecture in {folder} is damaged") from None
+    if is_factory_reference(spec.kind):
+        factory = allowed_factories(factories).get(spec.kind)
+        if factory is None:
+            raise MdlkitError(
+                f"the export in {folder} names the model factory {spec.kind}, which the caller "
+                f"did not allow: pass read_export(..., factories={{{spec.kind!r}: <the callable>}})"
+            )
+        spec = ModelSpec(spec.kind, spec.kwargs, factory=factory)
+    try:
+        return spec.build()
+    except MdlkitError:
+        raise
+    except Exception as exc:  # a user's factory may raise anything
+        raise MdlkitError(f"{spec.kind} does not build the exported network ({exc!r})") from None
+
+
+def read_export(folder: str | Path, factories: Factories | None = None) -> nn.Module:
     """The network :func:`write_export` wrote into ``folder``, in eval mode (int8 weights
-    multiplied back by their scale)."""
+    multiplied back by their scale); a network named by a user's factory is rebuilt only with
+    that factory in ``factories`` (as :func:`~mdlkit.coding.weights.read_model` takes them)."""
     folder = Path(folder)
     try:
         architecture = json.loads((folder / ARCHITECTURE).read_text())
@@ -139,7 +195,7 @@ def read_export(folder: str | Path) -> nn.Sequential:
         raise MdlkitError(f"cannot read the export in {folder} ({exc})") from None
     for name in architecture.get("int8", []):
         state[name] = state[name].to(torch.float32) * state.pop(f"{name}_scale")
-    model = build_layers(architecture["layers"])
+    model = _rebuild(architecture, folder, factories)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -279,8 +279,8 @@ def _read_spec(
             raise MdlkitError(
                 f"weight file names the model factory {spec.kind}, which the caller did not "
                 f"allow: pass read_model(..., factories={{{spec.kind!r}: <the callable>}}) "
-                f"(mdlkit predict: --allow-factory {spec.kind}); mdlkit never imports a module "
-                "a file names"
+                f"(mdlkit predict, export, llc: --allow-factory {spec.kind}); mdlkit never "
+                "imports a module a file names"
             )
         return spec, reader.data[start : reader.position], checked_shapes(spec)
     except SpecError as error:

@@ -42,6 +42,7 @@ __all__ = [
     "check_reference",
     "factory_reference",
     "factory_spec",
+    "import_factories",
     "import_factory",
     "is_factory_reference",
     "parse_model_args",
@@ -99,6 +100,12 @@ def import_factory(reference: str) -> Factory:
     if not callable(target):
         raise MdlkitError(f"model factory {reference} is not callable")
     return target  # type: ignore[no-any-return]
+
+
+def import_factories(references: Iterable[str]) -> dict[str, Factory]:
+    """``{reference: factory}`` of the factories a user allows on the command line
+    (``--allow-factory REF``, repeatable), each imported by :func:`import_factory`."""
+    return {reference: import_factory(reference) for reference in references}
 
 
 def allowed_factories(factories: Factories | None) -> dict[str, Factory]:

@@ -103,22 +103,30 @@ def _sinusoids(context: int, d_model: int) -> torch.Tensor:
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention in which position t attends to positions ≤ t only.
 
-    ``qkv`` projects to queries, keys and values at once (a (3·d, d) weight); ``out`` mixes the
-    heads back.
+    ``qkv`` projects to queries, keys and values at once (a (3·H·d_head, d) weight: all heads'
+    queries, then keys, then values); ``out`` mixes the heads back. ``d_head`` defaults to
+    d / H; a shrunk transformer (:mod:`mdlkit.models.shrink_transformer`) keeps d_head and has
+    fewer heads.
     """
 
-    def __init__(self, d_model: int, n_heads: int) -> None:
+    def __init__(self, d_model: int, n_heads: int, d_head: int | None = None) -> None:
         super().__init__()
         self.n_heads = n_heads
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.out = nn.Linear(d_model, d_model)
+        self.d_head = d_model // n_heads if d_head is None else d_head
+        inner = self.n_heads * self.d_head
+        self.qkv = nn.Linear(d_model, 3 * inner)
+        self.out = nn.Linear(inner, d_model)
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Queries, keys and values of ``x`` (B, t, d), each (B, n_heads, t, d / n_heads)."""
-        batch, time, d_model = x.shape
-        return tuple(
-            t.view(batch, time, self.n_heads, d_model // self.n_heads).transpose(1, 2)
-            for t in self.qkv(x).split(d_model, dim=2)
+        """Queries, keys and values of ``x`` (B, t, d), each (B, n_heads, t, d_head)."""
+        batch, time, _ = x.shape
+        inner = self.n_heads * self.d_head
+        qkv = self.qkv(x)
+        return tuple(  # sliced, not split: a block may keep no head at all
+            qkv[..., i * inner : (i + 1) * inner]
+            .reshape(batch, time, self.n_heads, self.d_head)
+            .transpose(1, 2)
+            for i in range(3)
         )
 
     def _mix(self, y: torch.Tensor) -> torch.Tensor:
@@ -127,18 +135,21 @@ class CausalSelfAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(batch, time, self.out.in_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.n_heads == 0:  # a shrunk block that kept no head adds its output bias alone
+            return self.out.bias.expand_as(x)
         q, k, v = self._heads(x)
         # is_causal builds the triangular mask on the fly: nothing to store or code.
         return self._mix(F.scaled_dot_product_attention(q, k, v, is_causal=True))
 
     def new_cache(self, batch: int, context: int) -> torch.Tensor:
         """Zero keys and values for ``context`` positions: (2, batch, n_heads, context, d_head)."""
-        d_model = self.out.in_features
-        return torch.zeros(2, batch, self.n_heads, context, d_model // self.n_heads)
+        return torch.zeros(2, batch, self.n_heads, context, self.d_head)
 
     def forward_cached(self, x: torch.Tensor, position: int, kv: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` for ``x`` (B, t, d) at positions ``position`` … ``position + t − 1``,
         writing their keys and values into ``kv`` (see :meth:`ByteTransformer.forward_cached`)."""
+        if self.n_heads == 0:
+            return self.out.bias.expand_as(x)
         q, k, v = self._heads(x)
         end = position + x.shape[1]
         kv[0, :, :, position:end] = k

@@ -27,7 +27,7 @@ from mdlkit.data import Splits
 from mdlkit.devices import resolve_device
 from mdlkit.heads import Evaluation, Head, evaluate, head_for
 from mdlkit.models import ModelSpec
-from mdlkit.models.factory import Factories
+from mdlkit.models.factory import Factories, allowed_factories
 from mdlkit.pruning import count_nonzero, count_parameters
 from mdlkit.recipes.fit_config import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.teacher import fit_teacher
@@ -144,8 +144,9 @@ def run_fit(
     splits = splits if splits is not None else fit_data(config)
     spec = fit_spec(config, splits, factories)
     # A teacher's soft labels on the training split (None without --teacher); a bad teacher
-    # folder is refused here, before anything is written.
-    distill = fit_teacher(config, splits, factories)
+    # folder is refused here, before anything is written. The teacher may be of the student's
+    # own factory: the user named it.
+    distill = fit_teacher(config, splits, {**allowed_factories(factories), **spec.factories})
     if folder is not None:
         if parallel is None or parallel.rank == 0:
             folder.start({"runs": {config.method: config.to_dict()}})

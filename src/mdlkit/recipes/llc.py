@@ -41,6 +41,7 @@ from mdlkit.data import Split
 from mdlkit.devices import resolve_device
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head
+from mdlkit.models.factory import import_factories
 from mdlkit.pruning import count_nonzero
 from mdlkit.recipes.fit_run import read_fit_run
 from mdlkit.report import Report, plot_llc_calibration, plot_llc_traces
@@ -68,6 +69,8 @@ class LLCConfig:
     """a model with known λ instead: linear | deep-linear-W-…-W-rR | normal-crossing"""
     run_name: str | None = None
     """which model of a folder holding several (a demo folder: plain | drr)"""
+    allow_factory: tuple[str, ...] = ()
+    """model factories module:name the run's weight file may name (imported: trust the code)"""
     toy_n: int = 10_000
     """training samples of the toy's data"""
     toy_seed: int = 0
@@ -157,7 +160,7 @@ class _Subject:
 def _run_subject(config: LLCConfig) -> _Subject:
     """The decoded model of a run folder, the run's training split and the run's loss."""
     assert config.run_dir is not None
-    run = read_fit_run(config.run_dir, config.run_name)
+    run = read_fit_run(config.run_dir, config.run_name, import_factories(config.allow_factory))
     path, fit, model, train = run.path, run.config, run.model, run.splits.train
     if count_nonzero(model) == 0:  # a constant model: no minimum, nothing to sample around
         raise MdlkitError(

@@ -17,7 +17,7 @@ from pathlib import Path
 from mdlkit.data.new_rows import read_new_rows
 from mdlkit.errors import MdlkitError
 from mdlkit.files import check_output, deliver
-from mdlkit.models.factory import import_factory
+from mdlkit.models.factory import import_factories
 from mdlkit.recipes.fit_run import read_fit_model
 from mdlkit.report.predictions import Predictions, predict_rows
 
@@ -53,8 +53,7 @@ def predict_file(
 ) -> Predictions:
     """The predictions of the model in ``run_dir`` on the rows of the file ``data``; a network
     of a user's factory decodes only if ``allow_factory`` names it (it is imported then)."""
-    factories = {reference: import_factory(reference) for reference in allow_factory}
-    fitted = read_fit_model(run_dir, run_name, factories)
+    fitted = read_fit_model(run_dir, run_name, import_factories(allow_factory))
     if fitted.scaling is None:
         raise MdlkitError(
             f"{fitted.path} was fitted on {fitted.config.dataset}, not on a table: predict "

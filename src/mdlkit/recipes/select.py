@@ -9,6 +9,10 @@ default, or on a Ray cluster), take the shortest two-part code and charge log2 G
 having chosen among G candidates. Beside it: the uniform code and, as the reference for small
 n, the prequential code of the same family.
 
+With ``--teacher RUN_DIR`` every trained candidate is distilled as ``fit --teacher`` is (the
+same soft labels, temperature and weight: a setting of the one pipeline); the all-pruned model
+and the prequential reference are not trained on them, and every length codes the TRUE labels.
+
 Because the all-pruned model is a candidate, the selected code is never longer than that
 model's code + log2 G, i.e. the uniform code (for classification: an all-zero network predicts
 1/K for every class) + log2 G + the all-pruned model's architecture and header bits + the range
@@ -42,6 +46,7 @@ from mdlkit.models import ModelSpec
 from mdlkit.models.factory import is_factory_reference
 from mdlkit.recipes.fit import FitConfig, fit_alpha, fit_data, fit_spec
 from mdlkit.recipes.sweep import run_sweep
+from mdlkit.recipes.teacher import fit_teacher
 from mdlkit.regularizers import METHODS
 from mdlkit.report import Report, plot_selection
 from mdlkit.report.notes import empty_model_note
@@ -78,8 +83,11 @@ class SelectConfig(FitConfig):
 
     def validate(self, *, data: bool = True) -> None:
         super().validate(data=data)
-        if self.teacher is not None:
-            raise MdlkitError("select does not distil: give --teacher to mdlkit fit")
+        if self.teacher is not None and self.ray is not None:
+            raise MdlkitError(
+                "select --teacher runs its candidates on this machine (each reads the teacher "
+                "folder): use --workers N, not --ray"
+            )
         if self.method == "none" and not self.methods:
             raise MdlkitError("select needs a regularizer: --method drr | l1 | pmmp")
         for method in self.methods:
@@ -297,6 +305,7 @@ def run_select(
     for _, job in jobs:  # every candidate is checked before anything is written
         job.validate()
         fit_spec(job, splits)
+    fit_teacher(config.fit_config(), splits)  # a bad teacher is refused here too
     with make_executor(config.workers, config.ray) as executor:  # Ray connects before writing
         folder.start({"runs": {"select": config.settings()}})
         if splits.scaling is not None:  # how to prepare new inputs for the selected model
