@@ -41,10 +41,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from mdlkit.compression.binary_coder import decode_bit, encode_bit
+
 __all__ = [
     "MIN_TABLE_BITS",
     "N_INPUTS",
     "TABLE_BITS",
+    "decode_steps",
+    "encode_steps",
     "new_lanes",
     "new_state",
     "predict_many",
@@ -632,3 +636,56 @@ def run_known(state, lanes, data, seg_len, first, last, outside, probs):  # type
                 probs[t - first, k, j] = out[k]
                 bits[k] = (data[k * seg_len + t] >> (7 - j)) & 1
             update_many(state, lanes, data, seg_len, a, t, bits)
+
+
+# The coder's kernels live in their own module; numba's cache keys a kernel on its own file
+# only, so a change to binary_coder.py must come with a touch of this file (the tests compare
+# these loops with the coder's own kernels on the same probabilities, which catches a miss).
+@numba.njit(cache=True)
+def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record):  # type: ignore[no-untyped-def]
+    """Steps first..last−1 of a known block coded by the binary coder (``coder``, ``out``: see
+    :mod:`~mdlkit.compression.binary_coder`) in the decoder's order (step, bit, segment), the
+    model learning as it goes. Returns (bits coded, their ideal length Σ −log2 P(bit) in bits);
+    ``record`` (empty for none) receives each 12-bit probability used."""
+    n, n_seg = data.shape[0], lanes.shape[0]
+    out_p = np.zeros(n_seg, dtype=np.int64)
+    bits = np.zeros(n_seg, dtype=np.int64)
+    outside = np.zeros(n_seg, dtype=np.int64)
+    count, ideal = 0, 0.0
+    for t in range(first, last):
+        a = _active(n, seg_len, n_seg, t)
+        for j in range(8):
+            predict_many(state, lanes, data, a, outside, out_p)
+            for k in range(a):
+                y = (np.int64(data[k * seg_len + t]) >> (7 - j)) & 1
+                bits[k] = y
+                p = out_p[k]
+                encode_bit(coder, out, p, y)
+                ideal -= np.log2((p if y else 4096 - p) / 4096.0)
+                if record.shape[0]:
+                    record[count] = p
+                count += 1
+            update_many(state, lanes, data, seg_len, a, t, bits)
+    return count, ideal
+
+
+@numba.njit(cache=True)
+def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record):  # type: ignore[no-untyped-def]
+    """The decoder of :func:`encode_steps`: decodes steps first..last−1 from ``src`` into
+    ``data``. Returns the bits decoded; ``record`` as there."""
+    n, n_seg = data.shape[0], lanes.shape[0]
+    out_p = np.zeros(n_seg, dtype=np.int64)
+    bits = np.zeros(n_seg, dtype=np.int64)
+    outside = np.zeros(n_seg, dtype=np.int64)
+    count = 0
+    for t in range(first, last):
+        a = _active(n, seg_len, n_seg, t)
+        for j in range(8):
+            predict_many(state, lanes, data, a, outside, out_p)
+            for k in range(a):
+                bits[k] = decode_bit(coder, src, out_p[k])
+                if record.shape[0]:
+                    record[count] = out_p[k]
+                count += 1
+            update_many(state, lanes, data, seg_len, a, t, bits)
+    return count
