@@ -66,7 +66,7 @@ def test_long_runs_cost_their_ideal_length() -> None:
 
 
 def test_bad_probabilities_are_refused() -> None:
-    with pytest.raises(ValueError, match="1..4095"):
+    with pytest.raises(ValueError, match=r"1\.\.4095"):
         encode_bits(np.array([1, 0]), np.array([0, 4096]))
 
 

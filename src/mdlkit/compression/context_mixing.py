@@ -680,7 +680,7 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
     count = 0
     for t in range(first, last):
         a = _active(n, seg_len, n_seg, t)
-        for j in range(8):
+        for _ in range(8):
             predict_many(state, lanes, data, a, outside, out_p)
             for k in range(a):
                 bits[k] = decode_bit(coder, src, out_p[k])

@@ -24,13 +24,35 @@ only.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from mdlkit.compression.binary_coder import finish, new_decoder, new_encoder
-from mdlkit.compression.context_mixing import (
+
+def _load_numba_without_scipy_linalg() -> None:
+    """Let numba register its numpy functions with scipy.linalg hidden.
+
+    When numba loads its first kernel it imports scipy.linalg to see whether BLAS is there for
+    np.dot and friends: about 0.3 s and 15 MB of a small file's whole compression, for
+    functions no kernel of mdlkit calls. With the module hidden numba records "no BLAS" (only
+    np.dot and linear algebra inside kernels compiled in this process would be refused), and
+    the module is unhidden at once, so a later ``import scipy.linalg`` works as usual.
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    sys.modules["scipy.linalg.cython_blas"] = None  # type: ignore[assignment]
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules["scipy.linalg.cython_blas"]
+
+
+_load_numba_without_scipy_linalg()
+
+from mdlkit.compression.binary_coder import finish, new_decoder, new_encoder  # noqa: E402
+from mdlkit.compression.context_mixing import (  # noqa: E402
     MIN_TABLE_BITS,
     TABLE_BITS,
     decode_steps,
@@ -38,9 +60,16 @@ from mdlkit.compression.context_mixing import (
     new_lanes,
     new_state,
 )
-from mdlkit.errors import MdlkitError
+from mdlkit.errors import MdlkitError  # noqa: E402
 
-__all__ = ["BLOCK_BYTES", "UNDECODABLE", "CodedBlock", "OnlineCoder", "segment_length", "table_bits_for"]
+__all__ = [
+    "BLOCK_BYTES",
+    "UNDECODABLE",
+    "CodedBlock",
+    "OnlineCoder",
+    "segment_length",
+    "table_bits_for",
+]
 
 BLOCK_BYTES = 1 << 23  # 8 MiB: the block of formats 1 and 2 (and the later ones' default)
 # Bits coded per kernel call: between calls the progress callback runs (a few per second).
@@ -49,8 +78,10 @@ _BITS_PER_CALL = 1 << 18
 # per nibble), 2^5 = 32 slots, so an input of n bytes fits 2^(⌈log2 n⌉ + 5)-slot tables whatever
 # its statistics, and a smaller table only adds collisions.
 SLACK_BITS = 5
-UNDECODABLE = ("mdlkit archive does not decode: it is damaged, or was made by a different "
-               "predictor (make it again from the original)")
+UNDECODABLE = (
+    "mdlkit archive does not decode: it is damaged, or was made by a different "
+    "predictor (make it again from the original)"
+)
 _NONE = np.zeros(0, dtype=np.int64)  # "record no probabilities" for the kernels
 
 
