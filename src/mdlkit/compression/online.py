@@ -195,11 +195,22 @@ class OnlineCoder:
         return data.tobytes()
 
     def decode_words(self, coded: CodedBlock, probabilities: list[int] | None = None) -> bytes:
-        """The bytes of a block of formats 1–3 (range-coder words, or stored: the model still
-        learns from it, as formats 1 and 2 need)."""
-        from mdlkit.compression.online_words import decode_words
+        """The bytes of a block of formats 1–3: range-coder words (:mod:`~mdlkit.compression.
+        online_words`), or stored, the model still learning from it (formats 1 and 2 carried
+        it to the next block)."""
+        from mdlkit.compression.online_words import decode_words, learn_known
 
-        return decode_words(self, coded, probabilities)
+        seg_len = segment_length(coded.length, self.segments)
+        if coded.stored:
+            data = np.frombuffer(coded.payload, dtype=np.uint8).copy()
+            learn_known(self.state, data, seg_len, probabilities)
+            return bytes(coded.payload)
+        try:
+            return decode_words(self.state, coded.payload, coded.length, seg_len, self.progress,
+                                probabilities)  # fmt: skip
+        except (AssertionError, ValueError, RuntimeError):
+            # constriction refuses words no encoder could have written under these models.
+            raise MdlkitError(UNDECODABLE) from None
 
 
 def _record_for(probabilities: list[int] | None, steps: int, lanes: np.ndarray) -> np.ndarray:
