@@ -76,12 +76,12 @@ def encode_bit(coder, out, p, y):  # type: ignore[no-untyped-def]
     coder[X1], coder[X2], coder[POSITION] = x1, x2, pos
 
 
-@numba.njit(cache=True)
-def finish(coder, out):  # type: ignore[no-untyped-def]
-    """Write the last byte (x1's leading byte); returns the code's length in bytes."""
-    pos = coder[POSITION]
-    if pos < out.shape[0]:
-        out[pos] = coder[X1] >> 24
+def finish(coder: np.ndarray, out: np.ndarray) -> int:
+    """Write the last byte (x1's leading byte); returns the code's length in bytes. (Plain
+    Python, as :func:`new_decoder`: once per block, and one kernel fewer to load at start.)"""
+    pos = int(coder[POSITION])
+    if pos < len(out):
+        out[pos] = int(coder[X1]) >> 24
     coder[POSITION] = pos + 1
     return pos + 1
 
@@ -91,16 +91,10 @@ def _byte(src, i):  # type: ignore[no-untyped-def]
     return np.int64(src[i]) if i < src.shape[0] else np.int64(255)
 
 
-@numba.njit(cache=True)
-def new_decoder(src):  # type: ignore[no-untyped-def]
+def new_decoder(src: np.ndarray) -> np.ndarray:
     """A decoder's state over the code ``src`` (uint8): its first four bytes read."""
-    coder = np.zeros(CODER_FIELDS, dtype=np.int64)
-    coder[X2] = _MASK
-    x = np.int64(0)
-    for i in range(4):
-        x = (x << 8) | _byte(src, i)
-    coder[X], coder[POSITION] = x, 4
-    return coder
+    head = bytes(src[:4]) + b"\xff" * max(0, 4 - len(src))  # bytes past the end read as 0xFF
+    return np.array([0, _MASK, int.from_bytes(head, "big"), 4], dtype=np.int64)
 
 
 @numba.njit(cache=True)
@@ -124,20 +118,15 @@ def decode_bit(coder, src, p):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
-def _encode_all(bits, probs, out):  # type: ignore[no-untyped-def]
-    coder = np.zeros(CODER_FIELDS, dtype=np.int64)
-    coder[X2] = _MASK
+def _encode_all(coder, bits, probs, out):  # type: ignore[no-untyped-def]
     for i in range(bits.shape[0]):
         encode_bit(coder, out, probs[i], bits[i])
-    return finish(coder, out)
 
 
 @numba.njit(cache=True)
-def _decode_all(src, probs, bits):  # type: ignore[no-untyped-def]
-    coder = new_decoder(src)
+def _decode_all(coder, src, probs, bits):  # type: ignore[no-untyped-def]
     for i in range(bits.shape[0]):
         bits[i] = decode_bit(coder, src, probs[i])
-    return coder[POSITION]
 
 
 def encode_bits(bits: np.ndarray, probs: np.ndarray) -> bytes:
@@ -150,14 +139,15 @@ def encode_bits(bits: np.ndarray, probs: np.ndarray) -> bytes:
     bits, probs = np.asarray(bits, dtype=np.int64), np.asarray(probs, dtype=np.int64)
     if bits.shape != probs.shape or (len(probs) and not 1 <= probs.min() <= probs.max() <= 4095):
         raise ValueError("give one probability in 1..4095 per bit")
-    out = np.zeros(len(bits) * 2 + 8, dtype=np.uint8)  # 12 bits per bit at most, and the end
-    n = _encode_all(bits, probs, out)
-    return out[:n].tobytes()
+    coder, out = new_encoder(), np.zeros(len(bits) * 2 + 8, dtype=np.uint8)  # ≤ 12 bits per bit
+    _encode_all(coder, bits, probs, out)
+    return out[: finish(coder, out)].tobytes()
 
 
 def decode_bits(code: bytes, probs: np.ndarray) -> np.ndarray:
     """The len(probs) bits of ``code`` under the probabilities that coded them."""
     probs = np.asarray(probs, dtype=np.int64)
     bits = np.zeros(len(probs), dtype=np.int64)
-    _decode_all(np.frombuffer(code, dtype=np.uint8), probs, bits)
+    src = np.frombuffer(code, dtype=np.uint8)
+    _decode_all(new_decoder(src), src, probs, bits)
     return bits
