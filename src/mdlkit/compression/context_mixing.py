@@ -33,8 +33,7 @@ both for one segment, :func:`run_known` runs the steps of known data); :func:`en
 and :func:`decode_steps` run a slice of a block with the binary coder inside the loop (archive
 format 4: decoding as fast as encoding), the older formats' decoder calls them around each bit.
 Segments are independent byte streams coded in lockstep (segment k covers
-``data[k·L : (k+1)·L]``); they share every table, so statistics from one help all, and the
-independent lookups of several segments overlap in the processor.
+``data[k·L : (k+1)·L]``); they share every table, so statistics from one help all.
 """
 
 from __future__ import annotations
