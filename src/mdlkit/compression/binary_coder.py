@@ -30,6 +30,7 @@ import numpy as np
 
 __all__ = [
     "CODER_FIELDS",
+    "POSITION",
     "decode_bit",
     "decode_bits",
     "encode_bit",

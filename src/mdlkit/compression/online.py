@@ -51,7 +51,12 @@ def _load_numba_without_scipy_linalg() -> None:
 
 _load_numba_without_scipy_linalg()
 
-from mdlkit.compression.binary_coder import finish, new_decoder, new_encoder  # noqa: E402
+from mdlkit.compression.binary_coder import (  # noqa: E402
+    POSITION,
+    finish,
+    new_decoder,
+    new_encoder,
+)
 from mdlkit.compression.context_mixing import (  # noqa: E402
     MIN_TABLE_BITS,
     TABLE_BITS,
@@ -157,12 +162,13 @@ class OnlineCoder:
         n = len(data)
         if n == 0:
             return CodedBlock(0, True, b"", 0.0)
-        lanes = new_lanes(n, segment_length(n, self.segments))
+        seg_len = segment_length(n, self.segments)
+        lanes = new_lanes(n, seg_len)
         coder, out, ideal = new_encoder(), np.zeros(n, dtype=np.uint8), 0.0
         for first, last in self._slices(n, lanes):
             record = _record_for(probabilities, last - first, lanes)
-            count, bits = encode_steps(self.state, lanes, data, segment_length(n, self.segments),
-                                       first, last, coder, out, record)  # fmt: skip
+            count, bits = encode_steps(self.state, lanes, data, seg_len, first, last, coder, out,
+                                       record)  # fmt: skip
             ideal += bits
             if probabilities is not None:
                 probabilities.extend(record[:count].tolist())
@@ -190,7 +196,7 @@ class OnlineCoder:
             if probabilities is not None:
                 probabilities.extend(record[:count].tolist())
             self._done(n, lanes, last)
-        if coder[3] != len(src) + 3:  # the decoder reads 3 bytes past the encoder's last one
+        if coder[POSITION] != len(src) + 3:  # the decoder reads 3 bytes past the encoder's last one
             raise MdlkitError(UNDECODABLE)
         return data.tobytes()
 
