@@ -2,7 +2,7 @@
 size, and what ``mdlz`` costs on a small file.
 
 1. For a 5,000-byte and a 20,000-byte prefix of alice29.txt and for alice29.txt and asyoulik.txt
-   whole: the payload of online level 2 (one block, range coder words) in bits per byte and the
+   whole: the payload of online level 2 (one block's code) in bits per byte and the
    ideal Σ −log2 p, at table sizes from a few bits below the chosen one
    (:func:`~mdlkit.compression.online.table_bits_for`) up to the largest (22, the size of every
    archive before), with the model state's size in MB.

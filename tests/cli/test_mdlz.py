@@ -160,13 +160,30 @@ def test_list_reads_only_the_header_and_the_index_of_a_file_and_all_of_a_pipe(
 
 
 def test_mdlz_online_imports_neither_torch_nor_sklearn(folder: Path) -> None:
+    """Nor constriction (formats 1-3 only) nor scipy.linalg (numba's BLAS check, skipped)."""
+    heavy = ["torch", "sklearn", "constriction", "scipy.linalg"]
     code = (
         "import json, sys; from mdlkit.cli.mdlz import main; "
         "codes = [main(['-q', 'a.txt']), main(['-q', '-d', '-f', 'a.txt.mdlz']), "
         "main(['-q', '-l', 'a.txt.mdlz'])]; "
-        "print(json.dumps([codes, 'torch' in sys.modules, 'sklearn' in sys.modules]))"
+        f"print(json.dumps([codes, [m for m in {heavy!r} if m in sys.modules]]))"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
     out = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
                          text=True, check=True, env=env).stdout  # fmt: skip
-    assert json.loads(out.splitlines()[-1]) == [[0, 0, 0], False, False]
+    assert json.loads(out.splitlines()[-1]) == [[0, 0, 0], []]
+
+
+def test_mdlz_version_names_the_archive_format_and_imports_no_coder() -> None:
+    from mdlkit import __version__
+    from mdlkit.compression.archive import FORMAT
+
+    code = (
+        "import sys; from mdlkit.cli.mdlz import main\n"
+        "try:\n    main(['-V'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'numba', 'torch'}))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env).stdout.splitlines()  # fmt: skip
+    assert out == [f"mdlz (mdlkit {__version__}, archive format {FORMAT.version})", "[]"]

@@ -251,7 +251,11 @@ def test_two_part_archive_round_trips(data: bytes) -> None:
     assert len(archive) <= len(data) + 420  # a stored record when the model does not pay, + index
 
 
-GOLDEN = {  # archives of _GOLDEN_INPUT made by predictor "cm1", format 3: must not drift
+GOLDEN = {  # archives of _GOLDEN_INPUT made by predictor "cm1", format 4: must not drift
+    1: (653, "3d77855e0155e5c1b5597e04b68bf8ddbe1e4e6cf39099f7cfded1103b504d65"),
+    2: (536, "cfbf946cdc836268fe57397ca8b4e4cfedda50e5a1c25054def134b55f6eea9e"),
+}
+GOLDEN_V3 = {  # the same made by format 3 (independent blocks, range coded by constriction)
     1: (659, "175913ebd2fe25e4d814782852c0f71f5ab47681ba5907b8cffd754d0fce70f5"),
     2: (539, "4796eedbab3bee35c48df18bbd8695680ba1a3e851364b5aca2aa681d88fd217"),
 }
@@ -311,8 +315,9 @@ def test_archives_of_format_1_still_decode_with_the_largest_tables(level: int) -
 @pytest.mark.parametrize("level", [1, 2])
 def test_archives_of_format_2_still_decode_and_one_block_codes_the_same_words(level: int) -> None:
     """data/cm1_v2_level*.mdlz were written by mdlkit before blocks were independent (their
-    hashes are the golden values of that time): they decode, and an input of one block is
-    coded into the very same range-coder words today (no loss under the block size)."""
+    hashes are the golden values of that time): they decode, and format 3 (data/cm1_v3_*)
+    coded an input of one block into the very same range-coder words (no loss under the block
+    size)."""
     import hashlib
 
     from mdlkit.compression.archive import parse_coded, read_header, read_records
@@ -322,12 +327,83 @@ def test_archives_of_format_2_still_decode_and_one_block_codes_the_same_words(le
     assert old[4] == 2 and decompress(old) == _GOLDEN_INPUT
     assert decompress((DATA / "cm1_v2_empty.mdlz").read_bytes()) == b""
     words = []
-    for archive in (old, compress(_GOLDEN_INPUT, level=level)):
+    for archive in (old, (DATA / f"cm1_v3_level{level}.mdlz").read_bytes()):
         src = io.BytesIO(archive)
         version = read_header(src).version
         (coded, _) = read_records(src, version)
         words.append(parse_coded(coded.body, 1 << 23, version).payload)
     assert words[0] == words[1]
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_archives_of_format_3_decode_with_the_probabilities_format_4_codes_with(
+    level: int,
+) -> None:
+    """data/cm1_v3_level*.mdlz were written before the binary coder (range coded): they decode
+    (through constriction), and their decoder uses bit for bit the probabilities that today's
+    encoder codes the same input with: only the coder changed, not the model."""
+    import hashlib
+
+    old = (DATA / f"cm1_v3_level{level}.mdlz").read_bytes()
+    assert (len(old), hashlib.sha256(old).hexdigest()) == GOLDEN_V3[level]
+    assert decompress((DATA / "cm1_v3_empty.mdlz").read_bytes()) == b""
+    then: list[int] = []
+    now: list[int] = []
+    back = io.BytesIO()
+    decompress_stream(io.BytesIO(old), back, probabilities=then)
+    compress_stream(io.BytesIO(_GOLDEN_INPUT), io.BytesIO(), level=level, probabilities=now)
+    assert back.getvalue() == _GOLDEN_INPUT
+    assert old[4] == 3 and len(then) == 8 * len(_GOLDEN_INPUT) and then == now
+
+
+def _with_payload(archive: bytes, payload: bytes) -> bytes:
+    """``archive`` (one coded block) with the block's code replaced, every CRC valid."""
+    from mdlkit.compression.archive import (
+        CODED,
+        coded_body,
+        parse_coded,
+        read_header,
+        read_records,
+        write_record,
+    )
+    from mdlkit.compression.archive_index import Entry, Index, write_index
+
+    src = io.BytesIO(archive)
+    read_header(src)
+    start = src.tell()
+    (record, index) = read_records(src)
+    c = parse_coded(record.body, 1 << 23)
+    out = io.BytesIO()
+    size = write_record(out, CODED, coded_body(c.length, payload, c.table_bits, c.crc or 0))
+    old = Index.from_body(index.body)
+    write_index(out, Index((Entry(CODED, size, c.length, c.crc or 0),), old.length, old.crc))
+    return archive[:start] + out.getvalue()
+
+
+def test_forged_codes_with_valid_checksums_end_and_are_refused_in_one_line() -> None:
+    """The compiled decoder fed any bytes ends after the block's bits, and the block's CRC (or
+    the coder's final position) refuses what it made: never wrong output."""
+    data = TEXT[:3000]
+    archive = compress(data)
+    payload = _payload(archive)
+    rng = np.random.default_rng(0)
+    forgeries = [payload + b"\0", payload[:-1], bytes(len(payload)), b"\xff" * len(payload)]
+    forgeries += [rng.integers(0, 256, rng.integers(1, 2 * len(payload)), dtype=np.uint8)
+                  .tobytes() for _ in range(8)]  # fmt: skip
+    for forged in forgeries:
+        with pytest.raises(MdlkitError) as info:
+            decompress(_with_payload(archive, forged))
+        assert "\n" not in str(info.value)
+    assert decompress(_with_payload(archive, payload)) == data
+
+
+def _payload(archive: bytes) -> bytes:
+    from mdlkit.compression.archive import parse_coded, read_header, read_records
+
+    src = io.BytesIO(archive)
+    read_header(src)
+    (record, _) = read_records(src)
+    return parse_coded(record.body, 1 << 23).payload
 
 
 def test_an_empty_input_gives_an_archive_of_a_few_dozen_bytes() -> None:

@@ -1,6 +1,6 @@
 """The archive file (``.mdlz``): everything a decoder needs, the payload, then an index.
 
-Layout of version 3 (written now), on the :mod:`~mdlkit.coding.container`'s field types::
+Layout of versions 3 and 4 (4 written now), on the :mod:`~mdlkit.coding.container`'s field types::
 
     "MDLZ"  version (u8)  header (section)  CRC-32 of all bytes so far (u32)
     record*               each: tag (u8)  body (section)  CRC-32 of tag + body (u32)
@@ -20,7 +20,9 @@ two-part mode). Version 1 (still read) had the JSON alone and no table size.
 Records are coded blocks (tag 1), stored blocks (tag 2: the bytes themselves), a weight file
 (tag 3) and its data chunks (tag 4). In version 3 every online block is independent (a fresh
 model, tables sized to the block) and its coded record says all it needs: varint length, table
-bits (u8), the block's CRC-32 (u32), the range coder's words; so blocks decode in parallel, and
+bits (u8), the block's CRC-32 (u32), the code (version 4: the bytes of
+:mod:`~mdlkit.compression.binary_coder`; version 3: constriction's range-coder words, 32-bit
+little endian, still read); so blocks decode in parallel, and
 the index at the end (found from the footer, :mod:`~mdlkit.compression.archive_index`) lets a
 listing read the header and the index only. Versions 1 and 2 (still read) carried the model
 from one block to the next, had no table bits or CRC in a coded record, and ended with an end
@@ -46,6 +48,7 @@ from mdlkit.coding.container import FileFormat, Reader, Writer
 from mdlkit.errors import MdlkitError
 
 __all__ = [
+    "BINARY_CODER",
     "FORMAT",
     "Coded",
     "Header",
@@ -62,8 +65,9 @@ __all__ = [
     "write_record",
 ]
 
-FORMAT = FileFormat("mdlkit archive", b"MDLZ", 3, readable=(1, 2, 3))
+FORMAT = FileFormat("mdlkit archive", b"MDLZ", 4, readable=(1, 2, 3, 4))
 INDEPENDENT_BLOCKS = 3  # the first version whose online blocks are independent, with an index
+BINARY_CODER = 4  # the first version whose blocks are coded by binary_coder, not range coded
 JSON_LAYOUT, ONLINE_LAYOUT = 0, 1  # the header layouts of versions 2 and later
 _ONLINE_SETTINGS = ("predictor", "segments", "block_bytes", "table_bits")
 END, CODED, STORED, MODEL, CHUNK, INDEX = 0, 1, 2, 3, 4, 5
@@ -169,7 +173,7 @@ class Record:
 def write_header(out: BinaryIO, header: Header, version: int = FORMAT.version) -> int:
     """Write magic, version and header; the number of bytes written. ``version`` 2 (the same
     header, for tests of old archives) or 3 (the current one)."""
-    if version not in (2, 3):
+    if version not in (2, 3, 4):
         raise ValueError(f"headers of version {version} are not written")
     w = Writer(FORMAT.magic + bytes([version]))
     w.section(header.to_bytes())
@@ -224,7 +228,8 @@ def parse_coded(body: bytes, block_bytes: int, version: int = FORMAT.version) ->
         table_bits = s.take(1, "coded block")[0]
         crc = s.u32("coded block")
     payload = src.read()
-    if not 0 < length <= block_bytes or len(payload) % 4 or len(payload) >= length:
+    words = version < BINARY_CODER  # a range coder's payload is whole 32-bit words
+    if not 0 < length <= block_bytes or (words and len(payload) % 4) or len(payload) >= length:
         raise damaged("a coded block's length does not fit its payload")
     return Coded(length, payload, table_bits, crc)
 

@@ -1,4 +1,4 @@
-"""The index at the end of an archive (version 3), and listings that read only it.
+"""The index at the end of an archive (versions 3 and 4), and listings that read only it.
 
 The index is the archive's last record (tag 5), followed by a 4-byte footer holding its size
 on disk, so a reader that can seek finds it from the end of the file. It names every record
@@ -8,9 +8,9 @@ online blocks are independent, so a block's entry is all a parallel decoder or a
 length and CRC-32. An entry costs 7 to 15 bytes; an empty input's index is 12 bytes with its
 footer.
 
-:func:`list_archive` reads the header and, when the archive is a seekable version-3 file, the
-index alone (``mdlz -l`` on a 1 GB archive reads a few hundred bytes): it checks their CRCs and
-that the records' sizes add up to the index's position, but not the blocks themselves
+:func:`list_archive` reads the header and, when the archive is a seekable file of version 3 or
+later, the index alone (``mdlz -l`` on a 1 GB archive reads a few hundred bytes): it checks
+their CRCs and that the records' sizes add up to the index's position, but not the blocks themselves
 (``mdlz -t`` decodes them). From a pipe, or for versions 1 and 2, it walks every record in
 order (their CRCs checked), still without decoding.
 
@@ -156,7 +156,7 @@ class Listing:
 
 def list_archive(src: BinaryIO) -> Listing:
     """The listing of the archive in ``src``: from the header and the index alone when ``src``
-    is a seekable file of version 3, else by walking every record (CRCs checked); a damaged
+    is a seekable file of version 3 or later, else by walking every record (CRCs checked); a damaged
     archive is a one-line :class:`~mdlkit.errors.MdlkitError`."""
     start = src.tell() if _seekable(src) else None
     counting = _Counting(src)

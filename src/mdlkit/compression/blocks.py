@@ -1,4 +1,4 @@
-"""The online mode's independent blocks (archive version 3), coded by N worker processes.
+"""The online mode's independent blocks (archive versions 3 and 4), coded by N worker processes.
 
 Each block of at most ``block_bytes`` is coded from a fresh model whose tables are sized to the
 block (:func:`~mdlkit.compression.online.table_bits_for`), so a block's record depends on that
@@ -31,7 +31,14 @@ from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Any, TypeVar
 
-from mdlkit.compression.archive import CODED, STORED, coded_body, damaged, parse_coded
+from mdlkit.compression.archive import (
+    BINARY_CODER,
+    CODED,
+    STORED,
+    coded_body,
+    damaged,
+    parse_coded,
+)
 from mdlkit.errors import MdlkitError
 
 __all__ = [
@@ -85,10 +92,12 @@ def decode_block(
     body: bytes,
     segments: int,
     block_bytes: int,
+    version: int,
     probabilities: list[int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> bytes:
-    """The original bytes of one block's record, checked against the block's CRC-32."""
+    """The original bytes of one block's record of an archive of format ``version`` (3: range
+    coded, 4: binary coded), checked against the block's CRC-32."""
     from mdlkit.compression.context_mixing import MIN_TABLE_BITS, TABLE_BITS
     from mdlkit.compression.online import CodedBlock, OnlineCoder
 
@@ -98,11 +107,15 @@ def decode_block(
         return body
     if tag != CODED:
         raise damaged("a record does not belong in an online archive")
-    coded = parse_coded(body, block_bytes)
+    coded = parse_coded(body, block_bytes, version)
     if coded.table_bits is None or not MIN_TABLE_BITS <= coded.table_bits <= TABLE_BITS:
         raise damaged("a block's table size is impossible")
     coder = OnlineCoder(segments, progress, coded.table_bits)
-    data = coder.decode(CodedBlock(coded.length, False, coded.payload, 0.0), probabilities)
+    block = CodedBlock(coded.length, False, coded.payload, 0.0)
+    if version >= BINARY_CODER:
+        data = coder.decode(block, probabilities)
+    else:
+        data = coder.decode_words(block, probabilities)
     if zlib.crc32(data) != coded.crc:
         raise damaged("a block does not decode to its checksum")
     return data

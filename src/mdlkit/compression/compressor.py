@@ -5,8 +5,9 @@ the context-mixing predictor starts from its fixed initial state and learns from
 coded; the decoder repeats the same computation (integer arithmetic, so any machine decodes any
 archive). Tables are sized to each block. Blocks are coded and decoded by N worker processes
 (``threads``), the archive identical for any N (:mod:`mdlkit.compression.online_archive`).
-Levels: 1 codes 16 segments of each block in lockstep (fastest decoding, slightly larger), 2
-codes each block sequentially (smallest).
+Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways, slightly
+larger), 2 codes each block sequentially (smallest). Decoding runs the same compiled steps as
+encoding (:mod:`mdlkit.compression.online`), so it is as fast.
 
 ``two-part`` (the seed paper's setting): a byte transformer trained on the file with DRR,
 pruned and quantized; the weight file is stored in the archive and the data is coded with the

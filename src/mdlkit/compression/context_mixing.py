@@ -29,11 +29,11 @@ the less used.
 
 The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
 is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does
-both for one segment, :func:`run_known` runs the steps of known data); a decoder calls them
-around each decoded bit, an encoder around each known bit. Segments are independent byte
-streams coded in lockstep (segment k covers ``data[k·L : (k+1)·L]``); they share every table,
-so statistics from one help all, and batching them amortizes the per-call cost of the entropy
-coder.
+both for one segment, :func:`run_known` runs the steps of known data); :func:`encode_steps`
+and :func:`decode_steps` run a slice of a block with the binary coder inside the loop (archive
+format 4: decoding as fast as encoding), the older formats' decoder calls them around each bit.
+Segments are independent byte streams coded in lockstep (segment k covers
+``data[k·L : (k+1)·L]``); they share every table, so statistics from one help all.
 """
 
 from __future__ import annotations
@@ -41,10 +41,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from mdlkit.compression.binary_coder import decode_bit, encode_bit
+
 __all__ = [
     "MIN_TABLE_BITS",
     "N_INPUTS",
     "TABLE_BITS",
+    "decode_steps",
+    "encode_steps",
     "new_lanes",
     "new_state",
     "predict_many",
@@ -632,3 +636,74 @@ def run_known(state, lanes, data, seg_len, first, last, outside, probs):  # type
                 probs[t - first, k, j] = out[k]
                 bits[k] = (data[k * seg_len + t] >> (7 - j)) & 1
             update_many(state, lanes, data, seg_len, a, t, bits)
+
+
+# The coder's kernels live in their own module; numba's cache keys a kernel on its own file
+# only, so a change to binary_coder.py must come with a touch of this file (the tests compare
+# these loops with the coder's own kernels on the same probabilities, which catches a miss).
+# The loops take the state's views once and call _predict/_update directly: predict_many and
+# update_many remake the views (two reshapes each) on every call, a quarter of the time per bit.
+@numba.njit(cache=True)
+def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record):  # type: ignore[no-untyped-def]
+    """Steps first..last−1 of a known block coded by the binary coder (``coder``, ``out``: see
+    :mod:`~mdlkit.compression.binary_coder`) in the decoder's order (step, bit, segment), the
+    model learning as it goes. Returns (bits coded, their ideal length Σ −log2 P(bit) in bits);
+    ``record`` (empty for none) receives each 12-bit probability used."""
+    n, n_seg = data.shape[0], lanes.shape[0]
+    work = np.zeros((3, n_seg), dtype=np.int64)
+    p_out, bits, outside = work[0], work[1], work[2]
+    tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
+    match_table, match_bits = _part(state, lay, 6), lay[L_MATCH_BITS]
+    seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
+    count, ideal = 0, 0.0
+    for t in range(first, last):
+        a = _active(n, seg_len, n_seg, t)
+        for j in range(8):
+            _predict(
+                seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
+                scratch, p_out,
+            )  # fmt: skip
+            for k in range(a):
+                y = (np.int64(data[k * seg_len + t]) >> (7 - j)) & 1
+                bits[k] = y
+                p = p_out[k]
+                encode_bit(coder, out, p, y)
+                ideal -= np.log2((p if y else 4096 - p) / 4096.0)
+                if record.shape[0]:
+                    record[count] = p
+                count += 1
+            _update(
+                seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
+                match_table, match_bits, scratch,
+            )  # fmt: skip
+    return count, ideal
+
+
+@numba.njit(cache=True)
+def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record):  # type: ignore[no-untyped-def]
+    """The decoder of :func:`encode_steps`: decodes steps first..last−1 from ``src`` into
+    ``data``. Returns the bits decoded; ``record`` as there."""
+    n, n_seg = data.shape[0], lanes.shape[0]
+    work = np.zeros((3, n_seg), dtype=np.int64)
+    p_out, bits, outside = work[0], work[1], work[2]
+    tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
+    match_table, match_bits = _part(state, lay, 6), lay[L_MATCH_BITS]
+    seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
+    count = 0
+    for t in range(first, last):
+        a = _active(n, seg_len, n_seg, t)
+        for _ in range(8):
+            _predict(
+                seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
+                scratch, p_out,
+            )  # fmt: skip
+            for k in range(a):
+                bits[k] = decode_bit(coder, src, p_out[k])
+                if record.shape[0]:
+                    record[count] = p_out[k]
+                count += 1
+            _update(
+                seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
+                match_table, match_bits, scratch,
+            )  # fmt: skip
+    return count

@@ -3,52 +3,91 @@
 Nothing is stored but the bits: the encoder and the decoder start from the same initial model
 (:func:`~mdlkit.compression.context_mixing.new_state`) and make the same predict/update calls
 in the same order, so the decoder sees every probability the encoder used, bit for bit (all
-integer arithmetic). Each bit is range coded (constriction's queue coder) under
-``Bernoulli(p / 4096)``; the code length of a byte is Σ over its 8 bits of −log2 P(bit).
+integer arithmetic). Each bit is coded by the binary arithmetic coder of
+:mod:`~mdlkit.compression.binary_coder` under P(1) = p / 4096; the code length of a byte is Σ
+over its 8 bits of −log2 P(bit). Both directions run as one compiled loop (predict → code the
+bit → learn) over a slice of the block per call, so decoding costs what encoding does.
 
-An :class:`OnlineCoder` carries its model from one call to the next. Archives of format 3 use a
-fresh one per independent block (:mod:`~mdlkit.compression.blocks`), its tables sized to the
-block (:func:`table_bits_for`), so a small file makes small tables; formats 1 and 2 carried one
-coder across blocks of :data:`BLOCK_BYTES`, and their decoder still does. Within a block,
-``segments`` independent byte streams are coded in lockstep (see
-:mod:`~mdlkit.compression.context_mixing`): one segment codes the block sequentially (the
-smallest output); several let the decoder handle several bits per call of its Python loop (the
-fastest decoding), at a small cost in size because recent statistics get mixed across segments.
-A block whose code would be longer than itself is stored as it is (in formats 1 and 2 the model
-still learned from it), so incompressible input grows by a few bytes per block only.
+An :class:`OnlineCoder` carries its model from one call to the next. Archives of formats 3 and
+4 use a fresh one per independent block (:mod:`~mdlkit.compression.blocks`), its tables sized
+to the block (:func:`table_bits_for`), so a small file makes small tables; formats 1 and 2
+carried one coder across blocks of :data:`BLOCK_BYTES`, and their decoder still does. Formats
+1–3 coded the bits with constriction's range coder: :meth:`OnlineCoder.decode_words` still
+reads them (:mod:`~mdlkit.compression.online_words`). Within a block, ``segments`` independent
+byte streams are coded in lockstep (see :mod:`~mdlkit.compression.context_mixing`): one segment
+codes the block sequentially (the smallest output); several cost a little in size, since recent
+statistics get mixed across segments, and were the faster decoding while the decoder looped in
+Python. A block whose code would not be shorter than itself is stored as it is (in formats 1
+and 2 the model still learned from it), so incompressible input grows by a few bytes per block
+only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import constriction
 import numpy as np
 
-from mdlkit.compression.context_mixing import (
+
+def _load_numba_without_scipy_linalg() -> None:
+    """Let numba register its numpy functions with scipy.linalg hidden.
+
+    When numba loads its first kernel it imports scipy.linalg to see whether BLAS is there for
+    np.dot and friends: about 0.3 s and 15 MB of a small file's whole compression, for
+    functions no kernel of mdlkit calls. With the module hidden numba records "no BLAS" (only
+    np.dot and linear algebra inside kernels compiled in this process would be refused), and
+    the module is unhidden at once, so a later ``import scipy.linalg`` works as usual.
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    sys.modules["scipy.linalg.cython_blas"] = None  # type: ignore[assignment]
+    try:
+        import numba.np.arraymath  # noqa: F401
+    finally:
+        del sys.modules["scipy.linalg.cython_blas"]
+
+
+_load_numba_without_scipy_linalg()
+
+from mdlkit.compression.binary_coder import (  # noqa: E402
+    POSITION,
+    finish,
+    new_decoder,
+    new_encoder,
+)
+from mdlkit.compression.context_mixing import (  # noqa: E402
     MIN_TABLE_BITS,
     TABLE_BITS,
+    decode_steps,
+    encode_steps,
     new_lanes,
     new_state,
-    predict_many,
-    run_known,
-    step_one,
-    update_many,
 )
-from mdlkit.errors import MdlkitError
+from mdlkit.errors import MdlkitError  # noqa: E402
 
-__all__ = ["BLOCK_BYTES", "CodedBlock", "OnlineCoder", "segment_length", "table_bits_for"]
+__all__ = [
+    "BLOCK_BYTES",
+    "UNDECODABLE",
+    "CodedBlock",
+    "OnlineCoder",
+    "segment_length",
+    "table_bits_for",
+]
 
-BLOCK_BYTES = 1 << 23  # 8 MiB: the block of formats 1 and 2 (and format 3's default)
-# Bits whose probabilities are made and coded per kernel call when the bytes are known: a few
-# arrays of this many int64 (4 MiB each) bound the encoder's working memory.
-_BITS_PER_CALL = 1 << 19
-_BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
+BLOCK_BYTES = 1 << 23  # 8 MiB: the block of formats 1 and 2 (and the later ones' default)
+# Bits coded per kernel call: between calls the progress callback runs (a few per second).
+_BITS_PER_CALL = 1 << 18
 # Table slots per input byte, log2: a byte opens at most two new 16-slot groups per model (one
 # per nibble), 2^5 = 32 slots, so an input of n bytes fits 2^(⌈log2 n⌉ + 5)-slot tables whatever
 # its statistics, and a smaller table only adds collisions.
 SLACK_BITS = 5
+UNDECODABLE = (
+    "mdlkit archive does not decode: it is damaged, or was made by a different "
+    "predictor (make it again from the original)"
+)
+_NONE = np.zeros(0, dtype=np.int64)  # "record no probabilities" for the kernels
 
 
 def table_bits_for(n: int | None) -> int:
@@ -68,24 +107,9 @@ def segment_length(n: int, segments: int) -> int:
     return max(1, -(-n // max(1, segments)))
 
 
-def _bit_order(
-    probs: np.ndarray, data: np.ndarray, seg_len: int, first: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The bits of steps first.. and their 12-bit probabilities, in the decoder's order: step by
-    step, bit by bit, segment by segment (active segments only)."""
-    steps, n_seg, _ = probs.shape
-    positions = np.arange(n_seg)[None, :] * seg_len + (first + np.arange(steps))[:, None]
-    valid = positions < len(data)
-    byte = data[np.minimum(positions, len(data) - 1)].astype(np.int64)
-    bits = (byte[:, :, None] >> (7 - np.arange(8))[None, None, :]) & 1
-    order = (0, 2, 1)  # [t, k, j] → [t, j, k]
-    mask = np.broadcast_to(valid[:, :, None], bits.shape).transpose(order)
-    return bits.transpose(order)[mask], probs.transpose(order)[mask]
-
-
 @dataclass(frozen=True)
 class CodedBlock:
-    """One block's output: its range-coder words (or the raw bytes if those were shorter)."""
+    """One block's output: its code (or the raw bytes if those were shorter)."""
 
     length: int  # bytes of input
     stored: bool  # True: ``payload`` is the input itself
@@ -121,98 +145,79 @@ class OnlineCoder:
             self._state = new_state(self.table_bits)
         return self._state
 
-    def _known(self, data: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Run the model over a block whose bytes are known: its bits and their 12-bit
-        probabilities in coding order, a slice of steps at a time (bounded memory)."""
-        n = len(data)
+    def _slices(self, n: int, lanes: np.ndarray) -> list[tuple[int, int]]:
+        """The kernel calls of a block: (first step, last step) of each."""
         seg_len = segment_length(n, self.segments)
-        lanes = new_lanes(n, seg_len)
         steps = max(1, _BITS_PER_CALL // (8 * len(lanes)))
-        for first in range(0, seg_len, steps):
-            last = min(seg_len, first + steps)
-            shape = (last - first, len(lanes), 8)
-            probs = np.zeros(shape, dtype=np.int64)
-            outside = np.zeros(shape, dtype=np.int64)
-            run_known(self.state, lanes, data, seg_len, first, last, outside, probs)
-            yield _bit_order(probs, data, seg_len, first)
-            if self.progress is not None:
-                self.progress(min(n, last * len(lanes)))
+        return [(first, min(seg_len, first + steps)) for first in range(0, seg_len, steps)]
+
+    def _done(self, n: int, lanes: np.ndarray, last: int) -> None:
+        if self.progress is not None:
+            self.progress(min(n, last * len(lanes)))
 
     def encode(self, block: bytes, probabilities: list[int] | None = None) -> CodedBlock:
         """Code one block (the model learns from it either way). ``probabilities`` (a list)
         receives every 12-bit probability used, in coding order."""
         data = np.frombuffer(block, dtype=np.uint8).copy()
-        if len(data) == 0:
+        n = len(data)
+        if n == 0:
             return CodedBlock(0, True, b"", 0.0)
-        encoder = constriction.stream.queue.RangeEncoder()
-        ideal = 0.0
-        for bits, probs in self._known(data):
+        seg_len = segment_length(n, self.segments)
+        lanes = new_lanes(n, seg_len)
+        coder, out, ideal = new_encoder(), np.zeros(n, dtype=np.uint8), 0.0
+        for first, last in self._slices(n, lanes):
+            record = _record_for(probabilities, last - first, lanes)
+            count, bits = encode_steps(self.state, lanes, data, seg_len, first, last, coder, out,
+                                       record)  # fmt: skip
+            ideal += bits
             if probabilities is not None:
-                probabilities.extend(probs.tolist())
-            p = probs / 4096.0
-            ideal += float(-np.log2(np.where(bits == 1, p, 1.0 - p)).sum())
-            encoder.encode(bits.astype(np.int32), _BERNOULLI, p)
-        payload = encoder.get_compressed().astype("<u4").tobytes()
-        if len(payload) >= len(block):
-            return CodedBlock(len(block), True, bytes(block), ideal)
-        return CodedBlock(len(block), False, payload, ideal)
+                probabilities.extend(record[:count].tolist())
+            self._done(n, lanes, last)
+        size = finish(coder, out)
+        if size >= n:  # the code would not be shorter: store the block (``out`` stopped at n)
+            return CodedBlock(n, True, bytes(block), ideal)
+        return CodedBlock(n, False, out[:size].tobytes(), ideal)
 
     def decode(self, coded: CodedBlock, probabilities: list[int] | None = None) -> bytes:
-        """The block's bytes back, learning from them exactly as the encoder did.
+        """The bytes of a coded (never stored) block of format 4 or later. Any payload decodes
+        to some bytes in bounded time; the caller checks them against the block's CRC-32.
 
         ``probabilities`` (a list) receives every 12-bit probability used, in coding order.
         """
-        if coded.stored:
-            data = np.frombuffer(coded.payload, dtype=np.uint8).copy()
-            for _, probs in self._known(data):
-                if probabilities is not None:
-                    probabilities.extend(probs.tolist())
-            return bytes(coded.payload)
         n = coded.length
         seg_len = segment_length(n, self.segments)
-        words = np.frombuffer(coded.payload, dtype="<u4").astype(np.uint32)
-        decoder = constriction.stream.queue.RangeDecoder(words)
+        src = np.frombuffer(coded.payload, dtype=np.uint8)
         data = np.zeros(n, dtype=np.uint8)
         lanes = new_lanes(n, seg_len)
-        try:
-            if len(lanes) == 1:
-                self._decode_sequential(decoder, lanes, data, probabilities)
-            else:
-                self._decode_segments(decoder, lanes, data, seg_len, probabilities)
-        except (AssertionError, ValueError, RuntimeError):
-            # constriction refuses words no encoder could have written under these models.
-            raise MdlkitError(
-                "mdlkit archive does not decode: it is damaged, or was made by a different "
-                "predictor (make it again from the original)"
-            ) from None
+        coder = new_decoder(src)
+        for first, last in self._slices(n, lanes):
+            record = _record_for(probabilities, last - first, lanes)
+            count = decode_steps(self.state, lanes, data, seg_len, first, last, coder, src, record)
+            if probabilities is not None:
+                probabilities.extend(record[:count].tolist())
+            self._done(n, lanes, last)
+        if coder[POSITION] != len(src) + 3:  # the decoder reads 3 bytes past the encoder's last one
+            raise MdlkitError(UNDECODABLE)
         return data.tobytes()
 
-    def _decode_sequential(self, decoder, lanes, data, probabilities) -> None:  # type: ignore[no-untyped-def]
-        state, n = self.state, len(data)
-        record = probabilities.append if probabilities is not None else None
-        Bernoulli = constriction.stream.model.Bernoulli
-        p = step_one(state, lanes, data, -1, 0)
-        for t in range(n):
-            for _ in range(8):
-                if record is not None:
-                    record(p)
-                bit = decoder.decode(Bernoulli(p / 4096.0, perfect=False))
-                p = step_one(state, lanes, data, bit, t)
-            if self.progress is not None and (t & 0xFFFF) == 0xFFFF:
-                self.progress(t + 1)
+    def decode_words(self, coded: CodedBlock, probabilities: list[int] | None = None) -> bytes:
+        """The bytes of a block of formats 1–3: range-coder words (:mod:`~mdlkit.compression.
+        online_words`), or stored, the model still learning from it (formats 1 and 2 carried
+        it to the next block)."""
+        from mdlkit.compression.online_words import decode_words, learn_known
 
-    def _decode_segments(self, decoder, lanes, data, seg_len, probabilities) -> None:  # type: ignore[no-untyped-def]
-        n, n_seg = len(data), len(lanes)
-        out = np.zeros(n_seg, dtype=np.int64)
-        outside = np.zeros(n_seg, dtype=np.int64)
-        bits = np.zeros(n_seg, dtype=np.int64)
-        for t in range(seg_len):
-            a = min(n_seg, -(-(n - t) // seg_len))
-            for _ in range(8):
-                predict_many(self.state, lanes, data, a, outside, out)
-                if probabilities is not None:
-                    probabilities.extend(out[:a].tolist())
-                bits[:a] = decoder.decode(_BERNOULLI, out[:a] / 4096.0)
-                update_many(self.state, lanes, data, seg_len, a, t, bits)
-            if self.progress is not None and (t & 0xFFF) == 0xFFF:
-                self.progress(min(n, (t + 1) * n_seg))
+        seg_len = segment_length(coded.length, self.segments)
+        if coded.stored:
+            data = np.frombuffer(coded.payload, dtype=np.uint8).copy()
+            learn_known(self.state, data, seg_len, probabilities)
+            return bytes(coded.payload)
+        try:
+            return decode_words(self.state, coded.payload, coded.length, seg_len, self.progress,
+                                probabilities)  # fmt: skip
+        except (AssertionError, ValueError, RuntimeError):
+            # constriction refuses words no encoder could have written under these models.
+            raise MdlkitError(UNDECODABLE) from None
+
+
+def _record_for(probabilities: list[int] | None, steps: int, lanes: np.ndarray) -> np.ndarray:
+    return _NONE if probabilities is None else np.zeros(8 * steps * len(lanes), dtype=np.int64)

@@ -1,7 +1,8 @@
-"""The online mode's records: written as independent blocks with an index (version 3), read
-back in parallel, and the chained blocks of versions 1 and 2 still read.
+"""The online mode's records: written as independent blocks with an index (version 4; version 3
+still read, its blocks range coded), read back in parallel, and the chained blocks of versions
+1 and 2 still read.
 
-A version-3 archive's blocks go to :class:`~mdlkit.compression.blocks.Workers` as they are read
+An archive's independent blocks go to :class:`~mdlkit.compression.blocks.Workers` as they are read
 and come back in order, so both directions stream with memory bounded by a few blocks per
 worker; every block is checked against its own CRC-32 as it is decoded, the index against the
 records once they have all been read, and the whole against the index's length and CRC-32.
@@ -147,7 +148,7 @@ def decode_blocks(
     progress: Callable[[int], None] | None = None,
     probabilities: list[int] | None = None,
 ) -> None:
-    """Decode the independent blocks of a version-3 online archive from ``src`` to ``dst``
+    """Decode the independent blocks of a version-3 or 4 online archive from ``src`` to ``dst``
     (``add`` sees every decoded block); checks each block, the index and the whole."""
     from mdlkit.compression.blocks import Workers, decode_block
 
@@ -169,10 +170,10 @@ def decode_blocks(
                 raise damaged("a record does not belong in an online archive")
             seen.append(entry_of(record, header.version))
             if threads == 1:
-                yield (record.tag, record.body, segments, block_bytes, probabilities,
-                       in_block if progress else None)  # fmt: skip
+                yield (record.tag, record.body, segments, block_bytes, header.version,
+                       probabilities, in_block if progress else None)  # fmt: skip
             else:
-                yield record.tag, record.body, segments, block_bytes
+                yield record.tag, record.body, segments, block_bytes, header.version
 
     with Workers(threads) as workers:
         for block in workers.map(decode_block, tasks()):
@@ -215,12 +216,12 @@ def decode_chained(
             end = parse_end(record.body)  # read_records then checks that nothing follows
             continue
         if record.tag == STORED and 0 < len(record.body) <= block_bytes:
-            block = coder.decode(CodedBlock(len(record.body), True, record.body, 0.0),
-                                 probabilities)  # fmt: skip
+            block = coder.decode_words(CodedBlock(len(record.body), True, record.body, 0.0),
+                                       probabilities)  # fmt: skip
         elif record.tag == CODED:
             coded = parse_coded(record.body, block_bytes, header.version)
-            block = coder.decode(CodedBlock(coded.length, False, coded.payload, 0.0),
-                                 probabilities)  # fmt: skip
+            block = coder.decode_words(CodedBlock(coded.length, False, coded.payload, 0.0),
+                                       probabilities)  # fmt: skip
         else:
             raise damaged("a record does not belong in an online archive")
         dst.write(block)
