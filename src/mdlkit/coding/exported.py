@@ -65,6 +65,9 @@ __all__ = [
 
 ARCHITECTURE, WEIGHTS, PROGRAM = "architecture.json", "model.safetensors", "model.pt2"
 FORMAT, VERSION = "mdlkit-export", 1
+# Values a network may compute for itself beyond its weights (a transformer's sinusoidal
+# positions: context × d_model): 2^26 float32 = 256 MiB, far above any mdlkit builds.
+MAX_COMPUTED_VALUES = 1 << 26
 
 
 def int8_weights(
@@ -179,10 +182,71 @@ def _rebuild(
         raise MdlkitError(f"{spec.kind} does not build the exported network ({exc!r})") from None
 
 
+def _int8_expanded(
+    architecture: Mapping[str, Any], state: dict[str, torch.Tensor], folder: Path
+) -> dict[str, torch.Tensor]:
+    """``state`` with every weight ``architecture["int8"]`` names multiplied back by its scale;
+    an int8 weight the list does not name (or names without its tensors) is refused, never
+    loaded as if its indices were values."""
+    stored = architecture.get("int8", [])
+    if not isinstance(stored, list) or not all(isinstance(n, str) for n in stored):
+        raise MdlkitError(f"the int8 list in {folder / ARCHITECTURE} is damaged")
+    for name in stored:
+        q, scale = state.pop(name, None), state.pop(f"{name}_scale", None)
+        if (q is None or scale is None or q.dtype != torch.int8
+                or scale.dtype != torch.float32 or scale.shape != (1,)):  # fmt: skip
+            raise MdlkitError(f"the int8 weight {name} in {folder} is damaged or missing")
+        state[name] = q.to(torch.float32) * scale
+    return state
+
+
+def _skeleton(
+    architecture: Mapping[str, Any], folder: Path, factories: Factories | None
+) -> nn.Module | None:
+    """The network built on the meta device (no memory): its tensors' names, shapes and dtypes
+    are checked against the file before anything is allocated, so edited sizes (a width of
+    10⁹) are refused instead of exhausting memory. None for a user's factory that cannot build
+    on the meta device (it is then built for real, as the caller allowed)."""
+    by_factory = "transformer" not in architecture and "model" in architecture
+    try:
+        with torch.device("meta"):
+            return _rebuild(architecture, folder, factories)
+    except Exception as exc:
+        if by_factory:
+            return None
+        if isinstance(exc, MdlkitError):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MdlkitError(f"the architecture in {folder} is damaged ({first})") from None
+
+
+def _check_fits(skeleton: nn.Module, state: Mapping[str, torch.Tensor], folder: Path) -> None:
+    """One line naming the first tensor whose name, shape or dtype differs from the network's,
+    or the values the network would hold beyond its weights (buffers it computes itself)."""
+    wanted = skeleton.state_dict()
+    for name in sorted(set(wanted) ^ set(state)):
+        where = "the architecture" if name in wanted else "the weights file"
+        raise MdlkitError(f"the weights in {folder} do not fit its architecture ({name} is only "
+                          f"in {where})")  # fmt: skip
+    for name, tensor in wanted.items():
+        got = state[name]
+        if got.shape != tensor.shape or got.dtype != tensor.dtype:
+            raise MdlkitError(
+                f"the weights in {folder} do not fit its architecture ({name} is "
+                f"{got.dtype} {tuple(got.shape)}, the architecture wants {tensor.dtype} "
+                f"{tuple(tensor.shape)})"
+            )
+    held = sum(t.numel() for t in (*skeleton.parameters(), *skeleton.buffers()))
+    if held - sum(t.numel() for t in state.values()) > MAX_COMPUTED_VALUES:
+        raise MdlkitError(f"the architecture in {folder} asks for {held:,} values, far more "
+                          "than its weights file holds: it is damaged")  # fmt: skip
+
+
 def read_export(folder: str | Path, factories: Factories | None = None) -> nn.Module:
     """The network :func:`write_export` wrote into ``folder``, in eval mode (int8 weights
     multiplied back by their scale); a network named by a user's factory is rebuilt only with
-    that factory in ``factories`` (as :func:`~mdlkit.coding.weights.read_model` takes them)."""
+    that factory in ``factories`` (as :func:`~mdlkit.coding.weights.read_model` takes them).
+    Every tensor must have the name, shape and dtype the architecture gives it."""
     folder = Path(folder)
     try:
         architecture = json.loads((folder / ARCHITECTURE).read_text())
@@ -192,9 +256,15 @@ def read_export(folder: str | Path, factories: Factories | None = None) -> nn.Mo
     except Exception as exc:  # JSON, OS and safetensors errors alike
         if isinstance(exc, MdlkitError):
             raise
-        raise MdlkitError(f"cannot read the export in {folder} ({exc})") from None
-    for name in architecture.get("int8", []):
-        state[name] = state[name].to(torch.float32) * state.pop(f"{name}_scale")
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MdlkitError(f"cannot read the export in {folder} ({first})") from None
+    if not any(key in architecture for key in ("transformer", "model", "layers")):
+        raise MdlkitError(f"{folder / ARCHITECTURE} describes no network (no layers, "
+                          "transformer or model): it is damaged")  # fmt: skip
+    state = _int8_expanded(architecture, state, folder)
+    skeleton = _skeleton(architecture, folder, factories)
+    if skeleton is not None:
+        _check_fits(skeleton, state, folder)
     model = _rebuild(architecture, folder, factories)
     try:
         model.load_state_dict(state)
