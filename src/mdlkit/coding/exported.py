@@ -7,8 +7,11 @@ JSON, and a ``torch.export`` program.
   tensor q and ``"<name>_scale"`` = Δ (float32, shape (1,)); w = q · Δ in float32 gives the
   same values bit for bit. A weight off that grid stays float32. Biases stay float32.
 - ``architecture.json``: ``{"format": "mdlkit-export", "version": 1, "layers": [...],
-  "input_shape": [...], "int8": [names], ...}`` (:func:`~mdlkit.models.layers.describe_layers`),
-  plus whatever the caller adds (class names, the feature scaling). A network that is not a
+  "input_shape": [...], "int8": [names], "weights_sha256": "...", ...}``
+  (:func:`~mdlkit.models.layers.describe_layers`), plus whatever the caller adds (class names,
+  the feature scaling). ``weights_sha256`` is the SHA-256 of ``model.safetensors`` (which has
+  no checksum of its own): a flipped bit among the values is refused, not read as another
+  model (exports written before it carry none and are read unchecked). A network that is not a
   sequence of plain layers (a user's own module) is named instead by its model spec,
   ``"model": {"kind": "package.module:make_net", "kwargs": {...}}``: it is rebuilt by calling
   that factory, which the reader must allow (a file never makes mdlkit import anything). A
@@ -31,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -38,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from mdlkit.errors import MdlkitError
@@ -133,15 +137,16 @@ def write_export(
     stored: list[str] = []
     if int8_step is not None:
         state, stored = int8_weights(state, int8_step)
+    write_atomically(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
     architecture = {
         "format": FORMAT,
         "version": VERSION,
         **_description(model, spec),
         "input_shape": [int(n) for n in input_shape],
         "int8": stored,
+        "weights_sha256": hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest(),
         **(info or {}),
     }
-    write_atomically(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
     write_atomically(
         folder / ARCHITECTURE, lambda tmp: tmp.write_text(json.dumps(architecture, indent=1))
     )
@@ -252,7 +257,14 @@ def read_export(folder: str | Path, factories: Factories | None = None) -> nn.Mo
         architecture = json.loads((folder / ARCHITECTURE).read_text())
         if architecture.get("format") != FORMAT or architecture.get("version") != VERSION:
             raise MdlkitError(f"{folder / ARCHITECTURE} is not an mdlkit export of version 1")
-        state = load_file(str(folder / WEIGHTS))
+        weights = (folder / WEIGHTS).read_bytes()
+        digest = architecture.get("weights_sha256")
+        if digest is not None and digest != hashlib.sha256(weights).hexdigest():
+            raise MdlkitError(
+                f"{folder / WEIGHTS} is damaged or was changed (its SHA-256 is not the one "
+                f"{ARCHITECTURE} records); export the model again"
+            )
+        state = load(weights)
     except Exception as exc:  # JSON, OS and safetensors errors alike
         if isinstance(exc, MdlkitError):
             raise
