@@ -2,7 +2,9 @@
 exact when they lie on the codec's grid, the torch.export program, damaged files refused."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -81,7 +83,7 @@ def test_the_exported_program_takes_any_batch_size(tmp_path: Path) -> None:
 def test_damaged_exports_are_refused(tmp_path: Path) -> None:
     write_export(tmp_path, mlp([3, 2]).eval(), input_shape=(3,))
     (tmp_path / WEIGHTS).write_bytes(b"garbage")
-    with pytest.raises(MdlkitError, match="cannot read the export"):
+    with pytest.raises(MdlkitError, match="damaged or was changed"):
         read_export(tmp_path)
     write_export(tmp_path, mlp([3, 2]).eval(), input_shape=(3,))
     architecture = json.loads((tmp_path / ARCHITECTURE).read_text())
@@ -105,3 +107,73 @@ def test_a_shrunk_byte_transformer_reads_back_bit_for_bit(tmp_path: Path) -> Non
     x = torch.randint(0, 256, (2, 8), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.equal(back(x), shrunk(x))
+
+
+def _edited(folder: Path, edit: Callable[[dict[str, Any]], object]) -> None:
+    architecture = json.loads((folder / ARCHITECTURE).read_text())
+    edit(architecture)
+    (folder / ARCHITECTURE).write_text(json.dumps(architecture))
+
+
+def _sizes(**changes: object) -> Callable[[dict[str, Any]], object]:
+    return lambda a: a["transformer"].update(changes)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_sizes(d_model=10**9), "damaged"),  # meant 4 TB of memory before
+        (_sizes(vocab_size=10**10), "do not fit"),
+        (_sizes(blocks=[[2, 4, 10**10]]), "do not fit"),
+        (_sizes(blocks=[[-2, 4, 6]]), "damaged"),  # a torch error with a traceback before
+        (_sizes(d_model=8.7), "damaged"),  # read as 8 before
+        (_sizes(positions="sinusoidal", context=10**9), "do not fit"),
+        (lambda a: a.pop("transformer"), "describes no network"),  # a KeyError before
+        (lambda a: a.update(int8=3), "int8 list"),  # a TypeError before
+        (lambda a: a.update(int8=["blocks.0.attn.out.weight", "nope"]), "int8 weight nope"),
+        (lambda a: a.update(int8=[]), "do not fit"),  # int8 indices loaded as weights before
+    ],
+)
+def test_edited_architectures_are_refused_in_one_line_without_allocating(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], object], message: str
+) -> None:
+    torch.manual_seed(0)
+    net = _on_grid(ByteTransformer(context=8, d_model=8, n_layers=1, n_heads=2, d_ff=6), 100)
+    write_export(tmp_path, net, input_shape=(8,), int8_step=STEP)
+    _edited(tmp_path, edit)
+    with pytest.raises(MdlkitError, match=message) as info:
+        read_export(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_network_that_would_compute_too_many_values_is_refused(tmp_path: Path) -> None:
+    net = ByteTransformer(context=8, d_model=8, n_layers=1, n_heads=2, d_ff=6,
+                          positions="sinusoidal").eval()  # fmt: skip
+    write_export(tmp_path, net, input_shape=(8,))
+    _edited(tmp_path, _sizes(context=10**8))  # 8·10⁸ sinusoid values, in no weight
+    with pytest.raises(MdlkitError, match="asks for"):
+        read_export(tmp_path)
+
+
+def test_damaged_weight_files_are_refused_in_one_line(tmp_path: Path) -> None:
+    """Truncations and flips anywhere in model.safetensors, its values included (safetensors has
+    no checksum; architecture.json records its SHA-256), are refused in one line."""
+    net = mlp([3, 4, 2]).eval()
+    write_export(tmp_path, net, input_shape=(3,))
+    good = (tmp_path / WEIGHTS).read_bytes()
+    damaged = [good[:n] for n in range(0, len(good), 3)]
+    damaged += [
+        good[:i] + bytes([good[i] ^ (1 << (i % 8))]) + good[i + 1 :] for i in range(len(good))
+    ]
+    for weights in damaged:
+        (tmp_path / WEIGHTS).write_bytes(weights)
+        with pytest.raises(MdlkitError) as info:
+            read_export(tmp_path)
+        assert "\n" not in str(info.value)
+    (tmp_path / WEIGHTS).write_bytes(good)
+    assert torch.equal(read_export(tmp_path)[0].weight, net[0].weight)
+    _edited(tmp_path, lambda a: a.pop("weights_sha256"))  # as exports before the checksum
+    assert torch.equal(read_export(tmp_path)[0].weight, net[0].weight)
+    (tmp_path / WEIGHTS).write_bytes(good[:-1])
+    with pytest.raises(MdlkitError, match="cannot read the export"):
+        read_export(tmp_path)

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,43 @@ def test_archives_of_format_2_are_listed_by_walking_their_records() -> None:
     original = decompress(old)
     assert (info.archive_bytes, info.original_bytes) == (len(old), len(original))
     assert info.crc == zlib.crc32(original)
+
+
+def _damaged(archive: bytes, stride: int) -> Iterator[bytes]:
+    """Every truncation; a flipped bit, a byte set to its complement and an inserted byte at
+    every ``stride``-th position; bytes appended (a copy of the footer, of the whole archive)."""
+    rng = random.Random(len(archive))
+    yield from (archive[:n] for n in range(len(archive)))
+    for i in range(0, len(archive), stride):
+        for mask in (1 << (i % 8), 0xFF):
+            yield archive[:i] + bytes([archive[i] ^ mask]) + archive[i + 1 :]
+        yield archive[:i] + bytes([rng.randrange(256)]) + archive[i:]
+    yield from (archive + extra for extra in (b"\0", archive[-4:], archive))
+
+
+@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize(
+    ("data", "block_bytes", "stride"),
+    [(b"", 256, 1), (TEXT[:200], 1 << 16, 1), (SMALL, 256, 5)],
+    ids=["empty", "one-block", "three-blocks"],
+)
+def test_any_damage_to_a_format_4_archive_is_refused_in_one_line(
+    data: bytes, block_bytes: int, stride: int, level: int
+) -> None:
+    """Format 4 at both levels, empty, one block and several: the compiled decoder fed damaged
+    bytes ends, and the damage is refused (never other output, never a second line)."""
+    archive = compress(data, level=level, block_bytes=block_bytes)
+    assert read_header(io.BytesIO(archive)).version == 4
+    for damaged in _damaged(archive, stride):
+        with pytest.raises(MdlkitError) as info:
+            decompress(damaged)
+        assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_damage_is_refused_when_two_workers_decode(level: int) -> None:
+    archive = compress(SMALL, level=level, block_bytes=256, threads=2)
+    assert archive == compress(SMALL, level=level, block_bytes=256)  # -T 2 writes the same
+    damages = list(_damaged(archive, 1))
+    for damaged in random.Random(level).sample(damages, 12):
+        _refused(damaged, (2,))

@@ -90,6 +90,21 @@ def test_bad_input_is_refused_in_one_line(
     refused(["export"], "run_dir")
 
 
+def test_other_folders_files_and_an_existing_out_are_refused_and_left_alone(
+    digits_run: Path, tmp_path: Path, refused: Callable[..., str]
+) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep")
+    (tmp_path / "plain.txt").write_text("not an archive")
+    refused(["export", "notes"], "not an mdlkit run folder")
+    refused(["export", "plain.txt"], "not an mdlkit archive")
+    run_files = sorted((p, p.stat().st_mtime_ns) for p in digits_run.rglob("*"))
+    for out in ("notes", "plain.txt", str(digits_run)):  # never written into, never replaced
+        refused(["export", str(digits_run), "--out", out, "--calls", "5"], "exists already")
+    assert (tmp_path / "notes" / "mine.txt").read_text() == "keep"
+    assert sorted((p, p.stat().st_mtime_ns) for p in digits_run.rglob("*")) == run_files
+
+
 def test_onnx_without_its_packages_is_refused_in_one_line(
     digits_run: Path, monkeypatch: pytest.MonkeyPatch, refused: Callable[..., str]
 ) -> None:

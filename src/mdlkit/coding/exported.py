@@ -7,8 +7,11 @@ JSON, and a ``torch.export`` program.
   tensor q and ``"<name>_scale"`` = Δ (float32, shape (1,)); w = q · Δ in float32 gives the
   same values bit for bit. A weight off that grid stays float32. Biases stay float32.
 - ``architecture.json``: ``{"format": "mdlkit-export", "version": 1, "layers": [...],
-  "input_shape": [...], "int8": [names], ...}`` (:func:`~mdlkit.models.layers.describe_layers`),
-  plus whatever the caller adds (class names, the feature scaling). A network that is not a
+  "input_shape": [...], "int8": [names], "weights_sha256": "...", ...}``
+  (:func:`~mdlkit.models.layers.describe_layers`), plus whatever the caller adds (class names,
+  the feature scaling). ``weights_sha256`` is the SHA-256 of ``model.safetensors`` (which has
+  no checksum of its own): a flipped bit among the values is refused, not read as another
+  model (exports written before it carry none and are read unchecked). A network that is not a
   sequence of plain layers (a user's own module) is named instead by its model spec,
   ``"model": {"kind": "package.module:make_net", "kwargs": {...}}``: it is rebuilt by calling
   that factory, which the reader must allow (a file never makes mdlkit import anything). A
@@ -31,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -38,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from mdlkit.errors import MdlkitError
@@ -65,6 +69,9 @@ __all__ = [
 
 ARCHITECTURE, WEIGHTS, PROGRAM = "architecture.json", "model.safetensors", "model.pt2"
 FORMAT, VERSION = "mdlkit-export", 1
+# Values a network may compute for itself beyond its weights (a transformer's sinusoidal
+# positions: context × d_model): 2^26 float32 = 256 MiB, far above any mdlkit builds.
+MAX_COMPUTED_VALUES = 1 << 26
 
 
 def int8_weights(
@@ -130,15 +137,16 @@ def write_export(
     stored: list[str] = []
     if int8_step is not None:
         state, stored = int8_weights(state, int8_step)
+    write_atomically(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
     architecture = {
         "format": FORMAT,
         "version": VERSION,
         **_description(model, spec),
         "input_shape": [int(n) for n in input_shape],
         "int8": stored,
+        "weights_sha256": hashlib.sha256((folder / WEIGHTS).read_bytes()).hexdigest(),
         **(info or {}),
     }
-    write_atomically(folder / WEIGHTS, lambda tmp: save_file(state, str(tmp)))
     write_atomically(
         folder / ARCHITECTURE, lambda tmp: tmp.write_text(json.dumps(architecture, indent=1))
     )
@@ -179,22 +187,96 @@ def _rebuild(
         raise MdlkitError(f"{spec.kind} does not build the exported network ({exc!r})") from None
 
 
+def _int8_expanded(
+    architecture: Mapping[str, Any], state: dict[str, torch.Tensor], folder: Path
+) -> dict[str, torch.Tensor]:
+    """``state`` with every weight ``architecture["int8"]`` names multiplied back by its scale;
+    an int8 weight the list does not name (or names without its tensors) is refused, never
+    loaded as if its indices were values."""
+    stored = architecture.get("int8", [])
+    if not isinstance(stored, list) or not all(isinstance(n, str) for n in stored):
+        raise MdlkitError(f"the int8 list in {folder / ARCHITECTURE} is damaged")
+    for name in stored:
+        q, scale = state.pop(name, None), state.pop(f"{name}_scale", None)
+        if (q is None or scale is None or q.dtype != torch.int8
+                or scale.dtype != torch.float32 or scale.shape != (1,)):  # fmt: skip
+            raise MdlkitError(f"the int8 weight {name} in {folder} is damaged or missing")
+        state[name] = q.to(torch.float32) * scale
+    return state
+
+
+def _skeleton(
+    architecture: Mapping[str, Any], folder: Path, factories: Factories | None
+) -> nn.Module | None:
+    """The network built on the meta device (no memory): its tensors' names, shapes and dtypes
+    are checked against the file before anything is allocated, so edited sizes (a width of
+    10⁹) are refused instead of exhausting memory. None for a user's factory that cannot build
+    on the meta device (it is then built for real, as the caller allowed)."""
+    by_factory = "transformer" not in architecture and "model" in architecture
+    try:
+        with torch.device("meta"):
+            return _rebuild(architecture, folder, factories)
+    except Exception as exc:
+        if by_factory:
+            return None
+        if isinstance(exc, MdlkitError):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MdlkitError(f"the architecture in {folder} is damaged ({first})") from None
+
+
+def _check_fits(skeleton: nn.Module, state: Mapping[str, torch.Tensor], folder: Path) -> None:
+    """One line naming the first tensor whose name, shape or dtype differs from the network's,
+    or the values the network would hold beyond its weights (buffers it computes itself)."""
+    wanted = skeleton.state_dict()
+    for name in sorted(set(wanted) ^ set(state)):
+        where = "the architecture" if name in wanted else "the weights file"
+        raise MdlkitError(f"the weights in {folder} do not fit its architecture ({name} is only "
+                          f"in {where})")  # fmt: skip
+    for name, tensor in wanted.items():
+        got = state[name]
+        if got.shape != tensor.shape or got.dtype != tensor.dtype:
+            raise MdlkitError(
+                f"the weights in {folder} do not fit its architecture ({name} is "
+                f"{got.dtype} {tuple(got.shape)}, the architecture wants {tensor.dtype} "
+                f"{tuple(tensor.shape)})"
+            )
+    held = sum(t.numel() for t in (*skeleton.parameters(), *skeleton.buffers()))
+    if held - sum(t.numel() for t in state.values()) > MAX_COMPUTED_VALUES:
+        raise MdlkitError(f"the architecture in {folder} asks for {held:,} values, far more "
+                          "than its weights file holds: it is damaged")  # fmt: skip
+
+
 def read_export(folder: str | Path, factories: Factories | None = None) -> nn.Module:
     """The network :func:`write_export` wrote into ``folder``, in eval mode (int8 weights
     multiplied back by their scale); a network named by a user's factory is rebuilt only with
-    that factory in ``factories`` (as :func:`~mdlkit.coding.weights.read_model` takes them)."""
+    that factory in ``factories`` (as :func:`~mdlkit.coding.weights.read_model` takes them).
+    Every tensor must have the name, shape and dtype the architecture gives it."""
     folder = Path(folder)
     try:
         architecture = json.loads((folder / ARCHITECTURE).read_text())
         if architecture.get("format") != FORMAT or architecture.get("version") != VERSION:
             raise MdlkitError(f"{folder / ARCHITECTURE} is not an mdlkit export of version 1")
-        state = load_file(str(folder / WEIGHTS))
+        weights = (folder / WEIGHTS).read_bytes()
+        digest = architecture.get("weights_sha256")
+        if digest is not None and digest != hashlib.sha256(weights).hexdigest():
+            raise MdlkitError(
+                f"{folder / WEIGHTS} is damaged or was changed (its SHA-256 is not the one "
+                f"{ARCHITECTURE} records); export the model again"
+            )
+        state = load(weights)
     except Exception as exc:  # JSON, OS and safetensors errors alike
         if isinstance(exc, MdlkitError):
             raise
-        raise MdlkitError(f"cannot read the export in {folder} ({exc})") from None
-    for name in architecture.get("int8", []):
-        state[name] = state[name].to(torch.float32) * state.pop(f"{name}_scale")
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise MdlkitError(f"cannot read the export in {folder} ({first})") from None
+    if not any(key in architecture for key in ("transformer", "model", "layers")):
+        raise MdlkitError(f"{folder / ARCHITECTURE} describes no network (no layers, "
+                          "transformer or model): it is damaged")  # fmt: skip
+    state = _int8_expanded(architecture, state, folder)
+    skeleton = _skeleton(architecture, folder, factories)
+    if skeleton is not None:
+        _check_fits(skeleton, state, folder)
     model = _rebuild(architecture, folder, factories)
     try:
         model.load_state_dict(state)

@@ -69,11 +69,19 @@ class TransformerSizes:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TransformerSizes:
         try:
-            blocks = tuple((int(h), int(w), int(f)) for h, w, f in d["blocks"])
-            return cls(int(d["context"]), int(d["d_model"]), int(d["vocab_size"]),
-                       str(d["positions"]), blocks)  # fmt: skip
+            blocks = tuple((_size(h, 0), _size(w, 1), _size(f, 0)) for h, w, f in d["blocks"])
+            return cls(_size(d["context"], 1), _size(d["d_model"], 1),
+                       _size(d["vocab_size"], 1), str(d["positions"]), blocks)  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise MdlkitError(f"the transformer description is damaged ({exc!r})") from None
+
+
+def _size(value: Any, least: int) -> int:
+    """``value`` if it is a whole number ≥ ``least`` (a shrunk block may keep 0 heads or units;
+    a JSON 8.7 or true is no size, and is not rounded into one)."""
+    if type(value) is not int or value < least:
+        raise ValueError(f"{value!r} is not a size of at least {least}")
+    return value
 
 
 def _block_sizes(block: Block) -> tuple[int, int, int]:
