@@ -111,7 +111,9 @@ def _ppmd(params: dict[str, Any]) -> Codec:
         if params["variant"] == "H":
             n, pos = read_varint(archive, pos)
             return pyppmd.Ppmd7Decoder(order, mb << 20).decode(archive[pos:], n)
-        return pyppmd.decompress(archive[pos:], max_order=order, mem_size=mb << 20, variant="I")
+        out = pyppmd.decompress(archive[pos:], max_order=order, mem_size=mb << 20, variant="I")
+        assert isinstance(out, bytes)  # typed bytes | str: str only when an encoding is asked for
+        return out
 
     return compress, decompress
 
