@@ -28,13 +28,32 @@ from mdlkit.recipes.blier_ollivier import BlierOllivierExperiment
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and its live children (the
+    pool's workers), read from /proc; NaN where there is no /proc."""
+    me, tick, total = os.getpid(), os.sysconf("SC_CLK_TCK"), 0.0
+    try:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a process that ended meanwhile
+            pid = int(stat.parent.name)
+            if pid == me or int(fields[1]) == me:  # fields[1]: the parent's pid
+                total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    except OSError:
+        return float("nan")
+    return total
+
+
 def fit_seconds(
     learner: TorchLearner, x: torch.Tensor, y: torch.Tensor
-) -> tuple[float, dict[str, torch.Tensor]]:
-    """Seconds of one fit (block 1, from scratch) on (x, y), and its weights."""
-    start = time.perf_counter()
+) -> tuple[float, float, dict[str, torch.Tensor]]:
+    """Wall and CPU seconds of one fit (block 1, from scratch) on (x, y), and its weights."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     fitted = learner.fit(x, y, None, 1)
-    return time.perf_counter() - start, fitted.model.state_dict()
+    wall = time.perf_counter() - start
+    return wall, cpu_seconds() - cpu, fitted.model.state_dict()
 
 
 def main() -> None:
@@ -54,11 +73,13 @@ def main() -> None:
     parallel.fit(x[:20], y[:20], None, 1)  # starts the pool
     pool_start = time.perf_counter() - start
     times: dict[int, list[float]] = {1: [], 2: []}
+    cores: dict[int, list[float]] = {1: [], 2: []}
     weights: dict[int, list[dict[str, torch.Tensor]]] = {1: [], 2: []}
     for r in range(args.rounds):
         for learner in (serial, parallel) if r % 2 == 0 else (parallel, serial):
-            seconds, state = fit_seconds(learner, x, y)
+            seconds, cpu, state = fit_seconds(learner, x, y)
             times[learner.workers].append(seconds)
+            cores[learner.workers].append(cpu / seconds)
             weights[learner.workers].append(state)
             print(f"round {r + 1}, workers {learner.workers}: {seconds:.1f} s", flush=True)
     load_after = os.getloadavg()
@@ -69,9 +90,12 @@ def main() -> None:
     )
     one, two = statistics.median(times[1]), statistics.median(times[2])
     rows = [
-        f"| {w} | {', '.join(f'{s:.1f}' for s in times[w])} | {statistics.median(times[w]):.1f} |"
+        f"| {w} | {', '.join(f'{s:.1f}' for s in times[w])} | {statistics.median(times[w]):.1f} "
+        f"| {', '.join(f'{c:.2f}' for c in cores[w])} |"
         for w in (1, 2)
     ]
+    autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    grouped = autogroup.is_file() and autogroup.read_text().strip() == "1"
     text = (
         f"# Two ensemble members trained at once (one block, {args.seen:,} MNIST labels seen)\n\n"
         f"The Blier & Ollivier main learner ({exp.channels}-channel CNN, shifts, replay, "
@@ -81,10 +105,19 @@ def main() -> None:
         f"jobs (load average {load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end), "
         f"torch {torch.__version__}. Command: `.venv/bin/python benchmarks/parallel_members.py "
         f"--seen {args.seen} --rounds {args.rounds}`\n\n"
-        "| workers | seconds per fit | median |\n|---:|---|---:|\n" + "\n".join(rows) + "\n\n"
+        "| workers | seconds per fit | median | cores used (CPU s / wall s, with the workers) |\n"
+        "|---:|---|---:|---|\n" + "\n".join(rows) + "\n\n"
         f"Median speed-up of 2 workers: {one / two:.2f}×. Every fit's weights bit-identical "
         f"(torch.equal on every tensor): {identical}. Starting the pool of 2 processes (once "
-        f"per program): {pool_start:.1f} s.\n"
+        f"per program): {pool_start:.1f} s. The kernel's autogroup scheduling is "
+        f"{'on' if grouped else 'off'}"
+        + (
+            " (the processes of one session share one session's CPU share, so on a loaded "
+            "machine a second worker process need not add cores)"
+            if grouped
+            else ""
+        )
+        + ".\n"
     )
     publish("parallel_members.md", text)
 
