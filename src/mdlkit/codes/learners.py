@@ -160,7 +160,9 @@ class TorchLearner:
         workers: processes that train the ``members`` at once (spawned once, kept for the
             program's life; the seen data reaches them through shared memory, not copies).
             Each sets ``threads`` before training, so the weights are bit-identical whatever
-            ``workers`` is; it is left out of :class:`~mdlkit.codes.CachedLearner`'s key.
+            ``workers`` is; it is left out of :class:`~mdlkit.codes.CachedLearner`'s key. A
+            script using it needs the ``if __name__ == "__main__":`` guard (spawned processes
+            import the main module).
     """
 
     spec: ModelSpec
