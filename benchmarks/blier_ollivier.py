@@ -36,7 +36,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1, help="networks averaged per block")
     parser.add_argument("--anneal", type=int, default=0, help="phases at lr / 10 per block")
     parser.add_argument("--anneal-from", type=int, default=0, help="labels seen before annealing")
-    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="processes running the rows")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per network")
+    parser.add_argument(
+        "--member-workers", type=int, default=1, help="processes training --members at once"
+    )
     args = parser.parse_args()
     path = os.environ.get("MDLKIT_MNIST", str(SHARED))
     exp = BlierOllivierExperiment(
@@ -49,6 +53,8 @@ def main() -> None:
         members=args.members,
         anneal=args.anneal,
         anneal_from=args.anneal_from,
+        threads=args.threads,
+        workers=args.member_workers,
     )
     start = time.perf_counter()
     out = Path(args.out)
@@ -63,7 +69,10 @@ def main() -> None:
         f"{wall / 60:.1f} min (a resumed run counts only what was left). Command: "
         f"`.venv/bin/python benchmarks/blier_ollivier.py --model {args.model} "
         f"--channels {args.channels} --epochs {args.epochs} --window {args.window} "
-        f"--members {args.members} --anneal {args.anneal} --anneal-from {args.anneal_from}`"
+        f"--members {args.members} --anneal {args.anneal} --anneal-from {args.anneal_from}"
+        + (f" --threads {args.threads}" if args.threads is not None else "")
+        + (f" --member-workers {args.member_workers}" if args.member_workers > 1 else "")
+        + "`"
         "\n\n" + table
     )
     publish("blier_ollivier.md", text)

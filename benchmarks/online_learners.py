@@ -12,6 +12,7 @@ Run: ``MDLKIT_MNIST=… .venv/bin/python benchmarks/online_learners.py
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -31,7 +32,8 @@ VARIANTS = "base;anneal=1;anneal=1,anneal_from=2560;anneal=1,anneal_from=2560,me
 
 
 def overrides(variant: str) -> dict[str, int]:
-    """``"anneal=1,members=2"`` → {"anneal": 1, "members": 2}; ``"base"`` → {}."""
+    """``"anneal=1,members=2,workers=2"`` → {"anneal": 1, "members": 2, "workers": 2};
+    ``"base"`` → {}."""
     if variant == "base":
         return {}
     return {k: int(v) for k, v in (part.split("=") for part in variant.split(","))}
@@ -56,6 +58,7 @@ def run(exp: BlierOllivierExperiment, variant: str) -> dict[str, Any]:
     assert code.encoded is not None
     return {
         "variant": variant,
+        "words": hashlib.sha256(code.encoded.words.tobytes()).hexdigest()[:16],
         "blocks": blocks,
         "ideal": sum(blocks),
         "stream": 32 * len(code.encoded.words),
@@ -70,6 +73,7 @@ def main() -> None:
     parser.add_argument("--variants", default=VARIANTS, help="';'-separated, e.g. anneal=1")
     parser.add_argument("--rows", default="runs/online_learners.jsonl", help="finished rows")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--out", default="online_learners.md", help="results/ file name")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     exp = BlierOllivierExperiment(os.environ.get("MDLKIT_MNIST", str(SHARED)), n=args.n)
@@ -87,13 +91,15 @@ def main() -> None:
         rows.append(done[variant])
     base = rows[0]["ideal"]
     lines = [
-        "| variant | bits per block | ideal bits | stream bits | vs first row | test acc. % | s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| variant | bits per block | ideal bits | stream bits | stream SHA-256 | vs first row "
+        "| test acc. % | s |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for r in rows:
         per_block = ", ".join(f"{b:.0f}" for b in r["blocks"])
         lines.append(
             f"| {r['variant']} | {per_block} | {r['ideal']:,.1f} | {r['stream']:,} | "
+            f"{r.get('words', '–')} | "
             f"{100 * (r['ideal'] / base - 1):+.1f} % | {100 * r['accuracy']:.2f} | "
             f"{r['seconds']:.0f} |"
         )
@@ -105,14 +111,17 @@ def main() -> None:
         f"{cpu_name()}, {os.cpu_count()} cores shared with other jobs, torch "
         f"{torch.__version__}, {args.threads} torch thread(s); seconds carry that load. "
         f"Command: `.venv/bin/python benchmarks/online_learners.py --n {args.n} "
-        f'--variants "{args.variants}"`\n\n'
+        f'--threads {args.threads} --variants "{args.variants}" --out {args.out}`\n\n'
         "Encoded only (a full run decodes every stream back); 'stream bits' is the range "
         "coder's output, 32-bit words. 'anneal=1': after early stopping one more phase at a "
         "tenth of the learning rate; 'anneal_from': only once that many labels are seen; "
-        "'members=2': two networks' probabilities averaged. Test accuracy: the last block's "
+        "'members=2': two networks' probabilities averaged; 'threads=1': each network trains "
+        "with one torch thread; 'workers=2': the members train at once in two processes (the "
+        "stream's SHA-256, first 16 hex digits, shows whether two rows wrote the same bits). "
+        "Test accuracy: the last block's "
         "model on the 10,000 test images.\n\n" + "\n".join(lines) + "\n"
     )
-    publish("online_learners.md", text)
+    publish(args.out, text)
 
 
 if __name__ == "__main__":

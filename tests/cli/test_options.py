@@ -46,6 +46,7 @@ def test_generated_options_reach_the_config(
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "cl"
     argv = ["codelength", "--data", "digits", "--codes", "uniform", "--hidden", "16,8"]
+    argv += ["--threads", "1", "--workers", "2"]
     assert main([*argv, "--no-verify", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "description length of 1,077 digits labels" in printed and str(out) in printed
@@ -58,6 +59,7 @@ def test_generated_options_reach_the_config(
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["hidden"] == [16, 8] and config["codes"] == ["uniform"]
     assert config["verify"] is False
+    assert (config["threads"], config["workers"]) == (1, 2)  # a decoder elsewhere needs threads
     results = json.loads((out / "results.json").read_text())
     assert results["codes"]["uniform"]["ratio_to_uniform"] == 1.0
     assert "uniform" in (out / "table.txt").read_text()

@@ -145,6 +145,8 @@ def test_codelength_cli_bad_input(refused: Callable[..., str]) -> None:
     refused(["codelength", "--first-block", "5000"], "larger than the data")
     refused(["codelength", "--schedule", "halving"])
     refused(["codelength", "--members", "0"], "--members must be >= 1")
+    refused(["codelength", "--threads", "0"], "--threads must be >= 1")
+    refused(["codelength", "--workers", "0"], "--workers must be >= 1")
     refused(["codelength", "--anneal", "-1"], "--anneal counts learning-rate phases")
     refused(["codelength", "--anneal-from", "-5"], "--anneal-from labels: give both >= 0")
 

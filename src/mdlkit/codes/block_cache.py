@@ -7,6 +7,10 @@ the model depends on:
 
     key = SHA-256(learner settings, block index, seen inputs, seen targets, previous model's key)
 
+The settings are the learner's repr without ``workers`` (how many processes train the members
+never changes the weights) and without ``threads`` while it is None (keys written before the
+field existed stay valid).
+
 A killed run that starts again with the same folder loads the blocks it finished and trains the
 rest, and ends with exactly the stream an uninterrupted run writes (training is deterministic,
 so a loaded model is the model the training would give). A changed setting or different data
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -45,6 +49,16 @@ def _digest(*parts: bytes) -> str:
 
 def _tensor_bytes(t: torch.Tensor) -> bytes:
     return repr((t.dtype, tuple(t.shape))).encode() + t.contiguous().numpy().tobytes()
+
+
+def _settings(learner: TorchLearner) -> str:
+    """The learner's dataclass repr without the fields that never change its models."""
+    kept = [
+        f"{f.name}={getattr(learner, f.name)!r}"
+        for f in fields(learner)
+        if f.repr and f.name != "workers" and not (f.name == "threads" and learner.threads is None)
+    ]
+    return f"{type(learner).__qualname__}({', '.join(kept)})"
 
 
 def _head_json(fitted: Fitted) -> dict[str, object]:
@@ -96,7 +110,7 @@ class CachedLearner:
     def _key(self, x: torch.Tensor, y: torch.Tensor, previous: Fitted | None, block: int) -> str:
         before = self._keys.get(id(previous), "") if previous is not None else ""
         return _digest(
-            repr(self.learner).encode(),
+            _settings(self.learner).encode(),
             str(block).encode(),
             _tensor_bytes(x),
             _tensor_bytes(y),

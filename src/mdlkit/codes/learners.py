@@ -8,17 +8,22 @@ at a held-out part of the SEEN data, never at the block about to be coded.
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
 import torch
+import torch.multiprocessing
 from scipy.optimize import minimize_scalar
 from torch import nn
 
 from mdlkit.data.splits import Split
+from mdlkit.devices import torch_threads
 from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head, TemperatureMixtureHead, outputs
 from mdlkit.models.ensemble import ProbabilityAverage
@@ -149,6 +154,15 @@ class TorchLearner:
             blocks after 2,560 labels by about a tenth, at about 1.5 × the training time, and
             lengthened those of 320–1,280 labels by 5–10 %.
         anneal_from: anneal only when at least this many samples have been seen.
+        threads: torch threads each network trains with (None: the caller's
+            ``torch.get_num_threads()`` at each fit). The weights depend on it, so a decoder
+            needs the encoder's value.
+        workers: processes that train the ``members`` at once (spawned once, kept for the
+            program's life; the seen data reaches them through shared memory, not copies).
+            Each sets ``threads`` before training, so the weights are bit-identical whatever
+            ``workers`` is; it is left out of :class:`~mdlkit.codes.CachedLearner`'s key. A
+            script using it needs the ``if __name__ == "__main__":`` guard (spawned processes
+            import the main module).
     """
 
     spec: ModelSpec
@@ -163,6 +177,8 @@ class TorchLearner:
     members: int = 1
     anneal: int = 0
     anneal_from: int = 0
+    threads: int | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in ("scratch", "continue"):
@@ -178,6 +194,10 @@ class TorchLearner:
                 f"anneal counts learning-rate phases from anneal_from samples on: give both "
                 f">= 0, got {self.anneal} and {self.anneal_from}"
             )
+        if self.threads is not None and self.threads < 1:
+            raise MdlkitError(f"each member trains with threads >= 1, got {self.threads}")
+        if self.workers < 1:
+            raise MdlkitError(f"members train in workers >= 1 processes, got {self.workers}")
 
     def build(self) -> nn.Module:
         """A fresh (untrained) model of this learner: the network, or its ensemble."""
@@ -197,16 +217,21 @@ class TorchLearner:
             raise MdlkitError("an ensemble of members averages class probabilities: use members=1")
         before = previous.model if self.mode == "continue" and previous is not None else None
         # member j continues from its own previous weights; member 0 is the single network's run
-        trained = [
-            self._train_one(
-                train_split,
-                hold_split,
-                before.members[j] if isinstance(before, ProbabilityAverage) else before,
-                self.seed + block + _MEMBER_SEED * j,
-                classes,
-            )
+        starts = [
+            (before.members[j] if isinstance(before, ProbabilityAverage) else before)
             for j in range(self.members)
         ]
+        states = [m.state_dict() if m is not None else None for m in starts]
+        seeds = [self.seed + block + _MEMBER_SEED * j for j in range(self.members)]
+        threads = self.threads if self.threads is not None else torch.get_num_threads()
+        if self.workers > 1 and self.members > 1:
+            trained = self._train_in_workers(train_split, hold_split, states, seeds, threads)
+        else:
+            with torch_threads(threads):
+                trained = [
+                    self._train_one(train_split, hold_split, state, seed, classes)
+                    for state, seed in zip(states, seeds, strict=True)
+                ]
         models = [m for m, _ in trained]
         head = trained[0][1]
         model: nn.Module = models[0] if self.members == 1 else ProbabilityAverage(models)
@@ -221,16 +246,16 @@ class TorchLearner:
         self,
         train_split: Split,
         hold_split: Split,
-        start: nn.Module | None,
+        start: dict[str, torch.Tensor] | None,
         seed: int,
         classes: bool,
     ) -> tuple[nn.Module, Head]:
-        """One network trained from ``start``'s weights (or a fresh init at ``seed``), and the
-        head it trained with (a Gaussian head learns σ)."""
+        """One network trained from the weights ``start`` (or a fresh init at ``seed``), and
+        the head it trained with (a Gaussian head learns σ)."""
         torch.manual_seed(seed)
         model = self.spec.build()
         if start is not None:
-            model.load_state_dict(start.state_dict())
+            model.load_state_dict(start)
         head: Head = CategoricalHead() if classes else GaussianHead(epsilon=self.epsilon)
         seen = len(train_split) + (len(hold_split) if hold_split is not train_split else 0)
         phases = self.anneal if seen >= self.anneal_from else 0
@@ -251,3 +276,61 @@ class TorchLearner:
                     batches=batches,
                 )
         return model, head
+
+    def _train_in_workers(
+        self,
+        train_split: Split,
+        hold_split: Split,
+        states: list[dict[str, torch.Tensor] | None],
+        seeds: list[int],
+        threads: int,
+    ) -> list[tuple[nn.Module, Head]]:
+        """The members (classification) trained in :func:`_member_pool`'s processes, rebuilt
+        here from their weights. Pickling a tensor for a worker moves its storage to shared
+        memory once (in place), so the seen data is not copied per member or per block."""
+        workers = min(self.workers, self.members)
+        jobs = [
+            (self, train_split, hold_split, state, seed, threads)
+            for state, seed in zip(states, seeds, strict=True)
+        ]
+        try:
+            weights = list(_member_pool(workers).map(_train_member, jobs))
+        except BrokenProcessPool:
+            _POOLS.pop(workers, None)  # a worker died: the next fit starts a new pool
+            raise
+        models = []
+        for state in weights:
+            model = self.spec.build()
+            model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+            models.append(model)
+        return [(m, CategoricalHead()) for m in models]
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _member_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes, started at first use (2–4 s: each imports torch)
+    and kept for the program's life, so an online code pays the start once, not per block."""
+    if workers not in _POOLS:
+        context = torch.multiprocessing.get_context("spawn")
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context)
+    return _POOLS[workers]
+
+
+@atexit.register
+def _close_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(cancel_futures=True)
+    _POOLS.clear()
+
+
+def _train_member(
+    job: tuple[TorchLearner, Split, Split, dict[str, torch.Tensor] | None, int, int],
+) -> dict[str, np.ndarray]:
+    """In a worker: one member trained with ``threads`` torch threads (as the in-process path
+    does), its weights sent back as arrays (plain bytes, no shared-memory handles to outlive)."""
+    learner, train_split, hold_split, start, seed, threads = job
+    torch.set_num_threads(threads)
+    model, _ = learner._train_one(train_split, hold_split, start, seed, classes=True)
+    return {k: v.numpy() for k, v in model.state_dict().items()}

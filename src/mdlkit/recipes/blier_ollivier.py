@@ -49,7 +49,10 @@ __all__ = ["PAPER", "BlierOllivierExperiment", "run_blier_ollivier"]
 
 @dataclass(frozen=True)
 class BlierOllivierExperiment:
-    """The data, the online codes' learners and the other codes' budgets."""
+    """The data, the online codes' learners and the other codes' budgets. ``threads`` and
+    ``workers`` go to both learners (:class:`~mdlkit.codes.TorchLearner`): torch threads per
+    network (None: the job's count; the run folder's config keeps the value), and processes
+    training the main learner's ``members`` at once (never changes a bit)."""
 
     mnist_path: str
     n: int | None = None
@@ -64,6 +67,8 @@ class BlierOllivierExperiment:
     members: int = 1
     anneal: int = 0
     anneal_from: int = 0
+    threads: int | None = None
+    workers: int = 1
     batch_size: int = 128
     two_part_model: str = "lenet-300-100"
     two_part_hidden: tuple[int, ...] = (32,)
@@ -134,6 +139,8 @@ class BlierOllivierExperiment:
                 members=members,
                 anneal=self.anneal,
                 anneal_from=self.anneal_from,
+                threads=self.threads,
+                workers=self.workers,
             )
             for spec, members in ((small, 1), (main, self.members))
         ]

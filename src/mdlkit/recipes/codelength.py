@@ -82,6 +82,10 @@ class CodelengthConfig:
     """online codes: extra training phases per block, each at a tenth of the learning rate"""
     anneal_from: int = 0
     """online codes: --anneal only once this many labels have been seen"""
+    threads: int | None = None
+    """online codes: torch threads each network trains with (default: this process's count)"""
+    workers: int = 1
+    """online codes: processes that train the --members at once (the bits do not change)"""
     epochs: int = 100
     """per-block training epochs cap of the online codes"""
     batch_size: int = 64
@@ -128,6 +132,10 @@ class CodelengthConfig:
         check_model(self.model, hidden=self.hidden, image_shape=image_shape(self.dataset))
         if self.members < 1:
             raise MdlkitError(f"--members must be >= 1 networks per block, got {self.members}")
+        if self.threads is not None and self.threads < 1:
+            raise MdlkitError(f"--threads must be >= 1 torch threads, got {self.threads}")
+        if self.workers < 1:
+            raise MdlkitError(f"--workers must be >= 1 processes, got {self.workers}")
         if self.anneal < 0 or self.anneal_from < 0:
             raise MdlkitError(
                 f"--anneal counts learning-rate phases, --anneal-from labels: give both >= 0, "
@@ -191,6 +199,8 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
         members=config.members,
         anneal=config.anneal,
         anneal_from=config.anneal_from,
+        threads=config.threads,
+        workers=config.workers,
     )
 
 
