@@ -1,3 +1,5 @@
+import multiprocessing
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,7 +10,7 @@ from safetensors.torch import load_file
 
 from mdlkit import MdlkitError
 from mdlkit.codes.block_cache import CachedLearner, _settings
-from mdlkit.codes.learners import TorchLearner
+from mdlkit.codes.learners import TorchLearner, close_member_pools
 from mdlkit.codes.online import prequential_code
 from mdlkit.codes.schedules import doubling_schedule
 from mdlkit.data import load_digits
@@ -30,10 +32,18 @@ def _pair(**settings: int) -> TorchLearner:
 def test_members_trained_in_two_processes_equal_the_serial_ones_bit_for_bit(
     tmp_path: Path,
 ) -> None:
+    serial, parallel = _pair(), _pair(workers=2)
+    try:
+        _compare(tmp_path, serial, parallel)
+    finally:  # no worker or pool thread outlives the test (later tests fork their own workers)
+        close_member_pools()
+    assert multiprocessing.active_children() == [] and threading.active_count() == 1
+
+
+def _compare(tmp_path: Path, serial: TorchLearner, parallel: TorchLearner) -> None:
     s = load_digits(seed=0)
     x, y = s.train.x[:160], s.train.y[:160]
     bounds = doubling_schedule(160, first=10)  # 5 blocks, 4 trained, each from the last
-    serial, parallel = _pair(), _pair(workers=2)
     # each cache keeps every block's weights under the same keys (workers is not in them)
     one, two = CachedLearner(serial, tmp_path / "one"), CachedLearner(parallel, tmp_path / "two")
     words = prequential_code(x, y, 10, one, bounds).encoded.words  # type: ignore[union-attr]
