@@ -358,26 +358,7 @@ def test_archives_of_format_3_decode_with_the_probabilities_format_4_codes_with(
 
 def _with_payload(archive: bytes, payload: bytes) -> bytes:
     """``archive`` (one coded block) with the block's code replaced, every CRC valid."""
-    from mdlkit.compression.archive import (
-        CODED,
-        coded_body,
-        parse_coded,
-        read_header,
-        read_records,
-        write_record,
-    )
-    from mdlkit.compression.archive_index import Entry, Index, write_index
-
-    src = io.BytesIO(archive)
-    read_header(src)
-    start = src.tell()
-    (record, index) = read_records(src)
-    c = parse_coded(record.body, 1 << 23)
-    out = io.BytesIO()
-    size = write_record(out, CODED, coded_body(c.length, payload, c.table_bits, c.crc or 0))
-    old = Index.from_body(index.body)
-    write_index(out, Index((Entry(CODED, size, c.length, c.crc or 0),), old.length, old.crc))
-    return archive[:start] + out.getvalue()
+    return _with_block(archive, payload=payload)
 
 
 def test_forged_codes_with_valid_checksums_end_and_are_refused_in_one_line() -> None:
@@ -447,8 +428,11 @@ def test_the_table_size_is_chosen_from_each_block_and_recorded() -> None:
         decompress(_with_block(archive, table_bits=23))
 
 
-def _with_block(archive: bytes, table_bits: int) -> bytes:
-    """``archive`` (one coded block) with the block's table bits changed, every CRC valid."""
+def _with_block(
+    archive: bytes, *, table_bits: int | None = None, payload: bytes | None = None
+) -> bytes:
+    """``archive`` (one online coded block) with the block's table bits or code replaced, every
+    CRC valid."""
     from mdlkit.compression.archive import (
         CODED,
         coded_body,
@@ -460,16 +444,17 @@ def _with_block(archive: bytes, table_bits: int) -> bytes:
     from mdlkit.compression.archive_index import Entry, Index, write_index
 
     src = io.BytesIO(archive)
-    header = read_header(src)
-    out = io.BytesIO()
-    write_header_bytes = archive[: src.tell()]
+    assert read_header(src).mode == "online"
+    start = src.tell()
     (record, index) = read_records(src)
     c = parse_coded(record.body, 1 << 23)
-    size = write_record(out, CODED, coded_body(c.length, c.payload, table_bits, c.crc or 0))
+    bits = c.table_bits if table_bits is None else table_bits
+    code = c.payload if payload is None else payload
+    out = io.BytesIO()
+    size = write_record(out, CODED, coded_body(c.length, code, bits, c.crc or 0))
     old = Index.from_body(index.body)
     write_index(out, Index((Entry(CODED, size, c.length, c.crc or 0),), old.length, old.crc))
-    assert header.mode == "online"
-    return write_header_bytes + out.getvalue()
+    return archive[:start] + out.getvalue()
 
 
 @pytest.mark.parametrize("bits", [0, 11, 23, 255])
