@@ -1,6 +1,6 @@
 """The archive file (``.mdlz``): everything a decoder needs, the payload, then an index.
 
-Layout of versions 3 and 4 (4 written now), on the :mod:`~mdlkit.coding.container`'s field types::
+Layout of versions 3 to 5 (5 written now), on the :mod:`~mdlkit.coding.container`'s field types::
 
     "MDLZ"  version (u8)  header (section)  CRC-32 of all bytes so far (u32)
     record*               each: tag (u8)  body (section)  CRC-32 of tag + body (u32)
@@ -20,7 +20,8 @@ two-part mode). Version 1 (still read) had the JSON alone and no table size.
 Records are coded blocks (tag 1), stored blocks (tag 2: the bytes themselves), a weight file
 (tag 3) and its data chunks (tag 4). In version 3 every online block is independent (a fresh
 model, tables sized to the block) and its coded record says all it needs: varint length, table
-bits (u8), the block's CRC-32 (u32), the code (version 4: the bytes of
+bits (u8), the block's CRC-32 (u32), since version 5 its record length (varint, 0 = none: see
+:mod:`~mdlkit.compression.records`), the code (versions 4 and 5: the bytes of
 :mod:`~mdlkit.compression.binary_coder`; version 3: constriction's range-coder words, 32-bit
 little endian, still read); so blocks decode in parallel, and
 the index at the end (found from the footer, :mod:`~mdlkit.compression.archive_index`) lets a
@@ -65,9 +66,10 @@ __all__ = [
     "write_record",
 ]
 
-FORMAT = FileFormat("mdlkit archive", b"MDLZ", 4, readable=(1, 2, 3, 4))
+FORMAT = FileFormat("mdlkit archive", b"MDLZ", 5, readable=(1, 2, 3, 4, 5))
 INDEPENDENT_BLOCKS = 3  # the first version whose online blocks are independent, with an index
 BINARY_CODER = 4  # the first version whose blocks are coded by binary_coder, not range coded
+RECORDS = 5  # the first version whose coded blocks say their record length
 JSON_LAYOUT, ONLINE_LAYOUT = 0, 1  # the header layouts of versions 2 and later
 _ONLINE_SETTINGS = ("predictor", "segments", "block_bytes", "table_bits")
 END, CODED, STORED, MODEL, CHUNK, INDEX = 0, 1, 2, 3, 4, 5
@@ -171,9 +173,9 @@ class Record:
 
 
 def write_header(out: BinaryIO, header: Header, version: int = FORMAT.version) -> int:
-    """Write magic, version and header; the number of bytes written. ``version`` 2 (the same
-    header, for tests of old archives) or 3 (the current one)."""
-    if version not in (2, 3, 4):
+    """Write magic, version and header; the number of bytes written. ``version`` 2 to 4 (the
+    same header, for tests of old archives) or 5 (the current one)."""
+    if version not in (2, 3, 4, 5):
         raise ValueError(f"headers of version {version} are not written")
     w = Writer(FORMAT.magic + bytes([version]))
     w.section(header.to_bytes())
@@ -196,26 +198,37 @@ def write_record(out: BinaryIO, tag: int, body: bytes) -> int:
     return len(w2)
 
 
-def coded_body(length: int, payload: bytes, table_bits: int | None = None, crc: int = 0) -> bytes:
-    """A coded block record's body: the block's length, then (version 3: ``table_bits`` given)
-    its table bits and CRC-32, then its range-coder words."""
+def coded_body(
+    length: int,
+    payload: bytes,
+    table_bits: int | None = None,
+    crc: int = 0,
+    record: int | None = None,
+) -> bytes:
+    """A coded block record's body: the block's length, then (versions 3 and later:
+    ``table_bits`` given) its table bits and CRC-32, then (version 5: ``record`` given) its
+    record length, then its code."""
     w = Writer()
     w.varint(length)
     if table_bits is not None:
         w.u8(table_bits)
         w.u32(crc)
+    if record is not None:
+        w.varint(record)
     w.raw(payload)
     return w.getvalue()
 
 
 @dataclass(frozen=True)
 class Coded:
-    """A coded block record's fields (table bits and CRC: version 3 only, else None)."""
+    """A coded block record's fields (table bits and CRC: versions 3 and later, else None;
+    record length: version 5, else 0)."""
 
     length: int
     payload: bytes
     table_bits: int | None = None
     crc: int | None = None
+    record: int = 0
 
 
 def parse_coded(body: bytes, block_bytes: int, version: int = FORMAT.version) -> Coded:
@@ -224,14 +237,17 @@ def parse_coded(body: bytes, block_bytes: int, version: int = FORMAT.version) ->
     s = _Stream(src)
     length, _ = s.varint("coded block")
     table_bits = crc = None
+    record = 0
     if version >= INDEPENDENT_BLOCKS:
         table_bits = s.take(1, "coded block")[0]
         crc = s.u32("coded block")
+    if version >= RECORDS:
+        record, _ = s.varint("coded block")
     payload = src.read()
     words = version < BINARY_CODER  # a range coder's payload is whole 32-bit words
     if not 0 < length <= block_bytes or (words and len(payload) % 4) or len(payload) >= length:
         raise damaged("a coded block's length does not fit its payload")
-    return Coded(length, payload, table_bits, crc)
+    return Coded(length, payload, table_bits, crc, record)
 
 
 def end_body(length: int, crc: int) -> bytes:

@@ -75,15 +75,17 @@ def encode_block(
     probabilities: list[int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, bytes, float]:
-    """(tag, body, ideal bits) of the record of one block coded from a fresh model: a coded
-    block, or the block itself (stored) when its code would not be shorter."""
+    """(tag, body, ideal bits) of the record of one block coded from a fresh model (its record
+    models on if the block shows fixed-length records): a coded block, or the block itself
+    (stored) when its code would not be shorter."""
     from mdlkit.compression.online import OnlineCoder, table_bits_for
+    from mdlkit.compression.records import record_length
 
-    table_bits = table_bits_for(len(block))
-    coded = OnlineCoder(segments, progress, table_bits).encode(block, probabilities)
+    table_bits, record = table_bits_for(len(block)), record_length(block)
+    coded = OnlineCoder(segments, progress, table_bits, record).encode(block, probabilities)
     if coded.stored:
         return STORED, bytes(block), coded.ideal_bits
-    body = coded_body(len(block), coded.payload, table_bits, zlib.crc32(block))
+    body = coded_body(len(block), coded.payload, table_bits, zlib.crc32(block), record)
     return CODED, body, coded.ideal_bits
 
 
@@ -97,8 +99,8 @@ def decode_block(
     progress: Callable[[int], None] | None = None,
 ) -> bytes:
     """The original bytes of one block's record of an archive of format ``version`` (3: range
-    coded, 4: binary coded), checked against the block's CRC-32."""
-    from mdlkit.compression.context_mixing import MIN_TABLE_BITS, TABLE_BITS
+    coded, 4 and 5: binary coded), checked against the block's CRC-32."""
+    from mdlkit.compression.context_mixing import MAX_RECORD, MIN_TABLE_BITS, TABLE_BITS
     from mdlkit.compression.online import CodedBlock, OnlineCoder
 
     if tag == STORED:
@@ -110,7 +112,9 @@ def decode_block(
     coded = parse_coded(body, block_bytes, version)
     if coded.table_bits is None or not MIN_TABLE_BITS <= coded.table_bits <= TABLE_BITS:
         raise damaged("a block's table size is impossible")
-    coder = OnlineCoder(segments, progress, coded.table_bits)
+    if coded.record == 1 or coded.record > MAX_RECORD:
+        raise damaged("a block's record length is impossible")
+    coder = OnlineCoder(segments, progress, coded.table_bits, coded.record)
     block = CodedBlock(coded.length, False, coded.payload, 0.0)
     if version >= BINARY_CODER:
         data = coder.decode(block, probabilities)

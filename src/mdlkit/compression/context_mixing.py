@@ -68,12 +68,21 @@ __all__ = [
 TABLE_BITS = 22  # the largest size (and the size of archives that do not record one)
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
-CONTEXT_BITS = np.array([16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22], dtype=np.int64)
+# The last N_RECORD are the record models, given tables only when a record length is set.
+CONTEXT_BITS = np.array(
+    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22], dtype=np.int64
+)
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
+N_RECORD = 3  # record models: (column, byte above), + the byte before, + the byte two above
+N_MODELS = N_CONTEXTS + N_RECORD
+MAX_RECORD = 1 << 16  # the longest record length a block may declare
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
-# Inputs of the first mixers: three per context model, the match model, an outside model, a bias.
-N_INPUTS = 3 * N_CONTEXTS + 3
+# Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then three
+# per context model i (3 + 3i: its slow counter, 4 + 3i: fast counter, 5 + 3i: state map). A
+# block without records uses the first 3 + 3·N_CONTEXTS (integer sums: the inputs' order and the
+# unused ones change no bit of the result).
+N_INPUTS = 3 * N_MODELS + 3
 N_MIXERS = 4
 APM_RATE = 5
 N_APM = 3
@@ -82,9 +91,10 @@ FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
 
 # Per-segment scalar state, columns of the int64 array ``seg``.
 C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS, WORD2, LINE0, LINE1 = range(12)
-HASH0 = 12  # columns HASH0 .. HASH0 + N_CONTEXTS - 1: each model's context hash for this byte
-BASE0 = HASH0 + N_CONTEXTS  # each model's slot group for the current nibble (16 slots)
-N_SEG_FIELDS = BASE0 + N_CONTEXTS
+ABOVE = 12  # the byte one record before the next one (records only)
+HASH0 = 13  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
+BASE0 = HASH0 + N_MODELS  # each model's slot group for the current nibble (16 slots)
+N_SEG_FIELDS = BASE0 + N_MODELS
 
 
 def _squash_table() -> np.ndarray:
@@ -170,10 +180,10 @@ def _known(p: int, n: int, seg_len: int, t: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits):  # type: ignore[no-untyped-def]
+def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, record):  # type: ignore[no-untyped-def]
     """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
     ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. The match table has
-    2^match_bits entries."""
+    2^match_bits entries; ``record`` is the block's record length (0: none)."""
     n = data.shape[0]
     c4 = seg[k, C4]
     c8 = ((seg[k, C8] << 8) | (c4 >> 24)) & 0xFFFFFFFF
@@ -212,6 +222,16 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits):  # 
     seg[k, HASH0 + 10] = _hash(11, c4 & 0xFFFF00)
     seg[k, HASH0 + 11] = _hash(_hash(12, seg[k, WORD]), _hash(seg[k, PREV_WORD], seg[k, WORD2]))
     seg[k, HASH0 + 12] = _hash(_hash(13, above_byte), (col << 8) | (c4 & 0xFF))
+    if record > 0:
+        # Fixed-length records: the byte in the same field of the record before (and the one
+        # before that), at the position within the record (the block's start is column 0).
+        field = pos % record
+        up = np.int64(data[pos - record]) if pos - record >= start else 0
+        up2 = np.int64(data[pos - 2 * record]) if pos - 2 * record >= start else 0
+        seg[k, ABOVE] = up
+        seg[k, HASH0 + 13] = _hash(_hash(14, up), field)
+        seg[k, HASH0 + 14] = _hash(_hash(15, up), (field << 8) | (c4 & 0xFF))
+        seg[k, HASH0 + 15] = _hash(_hash(16, up), (field << 8) | up2)
     # Match model: extend the current match, or look the last MATCH_MIN bytes up.
     length = seg[k, MATCH_LEN]
     ptr = seg[k, MATCH_PTR]
@@ -243,8 +263,8 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits):  # 
 
 
 # Scratch columns: what predict() saw, for update() to learn from.
-S_IDX = 0  # N_CONTEXTS table indices
-S_X = S_IDX + N_CONTEXTS  # N_INPUTS mixer inputs
+S_IDX = 0  # N_MODELS table indices
+S_X = S_IDX + N_MODELS  # N_INPUTS mixer inputs
 S_SET = S_X + N_INPUTS  # N_MIXERS weight-set indices
 S_DOT = S_SET + N_MIXERS  # N_MIXERS mixer outputs (stretched)
 S_FSET = S_DOT + N_MIXERS  # final mixer's weight set
@@ -252,8 +272,8 @@ S_FPR = S_FSET + 1  # final mixer's probability
 S_MATCH = S_FPR + 1  # match state-map index, or -1
 S_APM = S_MATCH + 1  # N_APM APM slot indices
 S_APMP = S_APM + N_APM  # N_APM APM outputs
-S_STATE = S_APMP + N_APM  # N_CONTEXTS state-map indices, or -1
-N_SCRATCH = S_STATE + N_CONTEXTS
+S_STATE = S_APMP + N_APM  # N_MODELS state-map indices, or -1
+N_SCRATCH = S_STATE + N_MODELS
 
 APM_BUCKETS = 33
 APM_BITS = 16  # at TABLE_BITS: the order-1 APM is indexed by (byte, c0) itself, not a hash
@@ -269,13 +289,16 @@ def _predict(
     """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1; ``lay`` is the state's
     layout (:func:`state_layout`: where each model's table starts and its size)."""
     apm_bits = lay[L_APM_BITS]
+    record = lay[L_RECORD]
+    n_models = N_MODELS if record > 0 else N_CONTEXTS
+    n_in = 3 + 3 * n_models
     for k in range(n_active):
         c0 = seg[k, C0]
         bitpos = seg[k, BITPOS]
         seen = 0
         # 1..15: a leading 1, then the bits of the current nibble seen so far.
         nibble = c0 if bitpos < 4 else (1 << (bitpos - 4)) | (c0 & ((1 << (bitpos - 4)) - 1))
-        for i in range(N_CONTEXTS):
+        for i in range(n_models):
             # The 15 slots of a nibble's bits sit together (one or two cache lines), looked up
             # by hash at the nibble's start: a quarter of the cache misses of a hash per bit.
             if bitpos == 0 or bitpos == 4:
@@ -298,23 +321,24 @@ def _predict(
             idx = seg[k, BASE0 + i] + nibble
             scratch[k, S_IDX + i] = idx
             slot = tables[idx]
+            x = S_X + 3 + 3 * i
             if slot & 1023:
-                scratch[k, S_X + i] = STRETCH[(slot >> 20) & 4095]
-                scratch[k, S_X + N_CONTEXTS + 3 + i] = STRETCH[(slot >> 42) & 4095]
+                scratch[k, x] = STRETCH[(slot >> 20) & 4095]
+                scratch[k, x + 1] = STRETCH[(slot >> 42) & 4095]
                 # The state map's context: this model, the slot's bit history and count.
                 state = i * 2048 + ((slot >> 54) & 127) * 16 + min(slot & 1023, 15)
                 scratch[k, S_STATE + i] = state
-                scratch[k, S_X + 2 * N_CONTEXTS + 3 + i] = STRETCH[(state_sm[state] >> 20) & 4095]
+                scratch[k, x + 2] = STRETCH[(state_sm[state] >> 20) & 4095]
                 if 1 <= i <= 7:
                     seen = i
             else:
-                scratch[k, S_X + i] = 0
-                scratch[k, S_X + N_CONTEXTS + 3 + i] = 0
+                scratch[k, x] = 0
+                scratch[k, x + 1] = 0
                 scratch[k, S_STATE + i] = -1
-                scratch[k, S_X + 2 * N_CONTEXTS + 3 + i] = 0
+                scratch[k, x + 2] = 0
         # Match model: the bit of the byte that followed the last occurrence of this context.
         scratch[k, S_MATCH] = -1
-        scratch[k, S_X + N_CONTEXTS] = 0
+        scratch[k, S_X] = 0
         length = seg[k, MATCH_LEN]
         if length > 0:
             predicted = np.int64(data[seg[k, MATCH_PTR]])
@@ -322,18 +346,19 @@ def _predict(
                 expected = (predicted >> (7 - bitpos)) & 1
                 m = min(length, 31) * 2 + expected
                 scratch[k, S_MATCH] = m
-                scratch[k, S_X + N_CONTEXTS] = STRETCH[(match_sm[m] >> 20) & 4095]
-        scratch[k, S_X + N_CONTEXTS + 1] = STRETCH[outside[k]] if outside[k] > 0 else 0
-        scratch[k, S_X + N_CONTEXTS + 2] = 256
+                scratch[k, S_X] = STRETCH[(match_sm[m] >> 20) & 4095]
+        scratch[k, S_X + 1] = STRETCH[outside[k]] if outside[k] > 0 else 0
+        scratch[k, S_X + 2] = 256
         # Four mixers, each with its weight set chosen by a different context.
         scratch[k, S_SET + 0] = c0
         scratch[k, S_SET + 1] = seen * 8 + bitpos + (64 if length > 0 else 0)
         scratch[k, S_SET + 2] = seg[k, C4] & 0xFF
-        scratch[k, S_SET + 3] = (seg[k, C4] >> 8) & 0xFF
+        # (records: the byte above, which says more of a field than the byte two back)
+        scratch[k, S_SET + 3] = ((seg[k, POS] % record) & 0xFF) if record > 0 else (seg[k, C4] >> 8) & 0xFF
         for j in range(N_MIXERS):
             s = scratch[k, S_SET + j]
             dot = np.int64(0)
-            for i in range(N_INPUTS):
+            for i in range(n_in):
                 dot += mix_w[j, s, i] * scratch[k, S_X + i]
             dot >>= 16
             scratch[k, S_DOT + j] = max(-2047, min(2047, dot))
@@ -419,16 +444,19 @@ def _update(
     match_sm,
     state_sm,
     match_table,
-    match_bits,
+    lay,
     scratch,
 ):  # type: ignore[no-untyped-def]
     """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment)."""
+    record = lay[L_RECORD]
+    n_models = N_MODELS if record > 0 else N_CONTEXTS
+    n_in = 3 + 3 * n_models
     for k in range(n_active):
         y = np.int64(bits[k])
-        for i in range(N_CONTEXTS):
+        for i in range(n_models):
             idx = scratch[k, S_IDX + i]
             tables[idx] = _learn_slot(tables[idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
-        for i in range(N_CONTEXTS):
+        for i in range(n_models):
             st = scratch[k, S_STATE + i]
             if st >= 0:
                 state_sm[st] = _learn(state_sm[st], y, 1023)
@@ -441,7 +469,7 @@ def _update(
             mix_w[j, s, N_INPUTS] = n_set + 1
             lr = LR_MIN + (LR_SPAN << SETK) // ((1 << SETK) + n_set)
             err = ((y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]) * lr
-            for i in range(N_INPUTS):
+            for i in range(n_in):
                 mix_w[j, s, i] += (scratch[k, S_X + i] * err) >> 18
         err = ((y << 12) - scratch[k, S_FPR]) * FINAL_LR
         fs = scratch[k, S_FSET]
@@ -459,56 +487,66 @@ def _update(
         for k in range(n_active):
             data[seg[k, POS]] = seg[k, C0] & 0xFF
         for k in range(n_active):
-            _byte_boundary(seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table, match_bits)
+            _byte_boundary(
+                seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table, lay[L_MATCH_BITS],
+                record,
+            )  # fmt: skip
 
 
 # Everything the model learns lives in ONE flat int64 array (so a kernel call passes few
 # arguments: numba's call overhead grows with their number and dominates a per-bit loop). Its
 # parts' sizes depend on the table size chosen for the input, so the kernels read them at run
 # time from the state's last N_LAYOUT entries (the layout), never from compiled-in constants.
-L_CTX_OFF = 0  # N_CONTEXTS entries: where each model's table starts (tables start at 0)
-L_CTX_BITS = L_CTX_OFF + N_CONTEXTS  # N_CONTEXTS entries: each model's table size, log2 slots
-L_MATCH_BITS = L_CTX_BITS + N_CONTEXTS  # the match table's size, log2 entries
+L_CTX_OFF = 0  # N_MODELS entries: where each model's table starts (tables start at 0)
+L_CTX_BITS = L_CTX_OFF + N_MODELS  # N_MODELS entries: each model's table size, log2 slots
+L_MATCH_BITS = L_CTX_BITS + N_MODELS  # the match table's size, log2 entries
 L_APM_BITS = L_MATCH_BITS + 1  # the order-1 and order-2 APMs' sizes, log2 contexts
 L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
-L_PARTS = L_TABLE_BITS + 1  # the starts of the parts below, then the end of the last one
+L_RECORD = L_TABLE_BITS + 1  # the record length (0: none, and the record models have no table)
+L_PARTS = L_RECORD + 1  # the starts of the parts below, then the end of the last one
 PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table")
 N_LAYOUT = L_PARTS + len(PARTS) + 1
 LANE = N_SEG_FIELDS + N_SCRATCH  # a segment's row: its contexts, then its scratch
 
 
-def state_layout(table_bits: int = TABLE_BITS) -> np.ndarray:
+def state_layout(table_bits: int = TABLE_BITS, record: int = 0) -> np.ndarray:
     """The layout of a state with tables of size ``table_bits`` (MIN_TABLE_BITS..TABLE_BITS):
     the 22-bit models get 2^table_bits slots, the 23-bit ones twice that, orders 0-1 at most
     their own size; the match table 2^(table_bits − 2) entries, the order-1 and order-2 APMs
     2^(table_bits − 6) contexts each (at least 2^10). At TABLE_BITS every size is the one of
-    predictor cm1's first archives, which recorded no size."""
+    predictor cm1's first archives, which recorded no size. ``record`` (0, or 2..MAX_RECORD
+    bytes) turns the record models on; without it their tables take no room."""
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
         raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
+    if record != 0 and not 2 <= record <= MAX_RECORD:
+        raise ValueError(f"record length {record} outside 2..{MAX_RECORD}")
     lay = np.zeros(N_LAYOUT, dtype=np.int64)
     ctx_bits = np.minimum(CONTEXT_BITS, table_bits + np.maximum(0, CONTEXT_BITS - TABLE_BITS))
-    lay[L_CTX_OFF : L_CTX_OFF + N_CONTEXTS] = np.concatenate(([0], np.cumsum(1 << ctx_bits)[:-1]))
-    lay[L_CTX_BITS : L_CTX_BITS + N_CONTEXTS] = ctx_bits
+    slots = (1 << ctx_bits) * (np.arange(N_MODELS) < (N_MODELS if record else N_CONTEXTS))
+    lay[L_CTX_OFF : L_CTX_OFF + N_MODELS] = np.concatenate(([0], np.cumsum(slots)[:-1]))
+    lay[L_CTX_BITS : L_CTX_BITS + N_MODELS] = ctx_bits
     lay[L_MATCH_BITS] = max(10, min(MATCH_BITS, table_bits - (TABLE_BITS - MATCH_BITS)))
     lay[L_APM_BITS] = max(10, min(APM_BITS, table_bits - (TABLE_BITS - APM_BITS)))
     lay[L_TABLE_BITS] = table_bits
+    lay[L_RECORD] = record
     sizes = (
-        int((1 << ctx_bits).sum()),
+        int(slots.sum()),
         N_MIXERS * 256 * (N_INPUTS + 1),
         256 * N_MIXERS,
         ((2 << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
         64,
-        N_CONTEXTS * 2048,
+        N_MODELS * 2048,
         1 << int(lay[L_MATCH_BITS]),
     )
     lay[L_PARTS : L_PARTS + len(PARTS) + 1] = np.concatenate(([0], np.cumsum(sizes)))
     return lay
 
 
-def new_state(table_bits: int = TABLE_BITS) -> np.ndarray:
+def new_state(table_bits: int = TABLE_BITS, record: int = 0) -> np.ndarray:
     """The model before it has seen a byte: every probability ½, mixer weights equal; tables of
-    size ``table_bits`` (see :func:`state_layout`), the layout in the last N_LAYOUT entries."""
-    lay = state_layout(table_bits)
+    size ``table_bits`` and the record length (see :func:`state_layout`), the layout in the
+    last N_LAYOUT entries."""
+    lay = state_layout(table_bits, record)
     bounds = {
         name: (int(lay[L_PARTS + j]), int(lay[L_PARTS + j + 1])) for j, name in enumerate(PARTS)
     }
@@ -599,7 +637,7 @@ def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ign
         match_sm,
         state_sm,
         match_table,
-        lay[L_MATCH_BITS],
+        lay,
         scratch,
     )
 
@@ -653,7 +691,7 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
     work = np.zeros((3, n_seg), dtype=np.int64)
     p_out, bits, outside = work[0], work[1], work[2]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
-    match_table, match_bits = _part(state, lay, 6), lay[L_MATCH_BITS]
+    match_table = _part(state, lay, 6)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
     count, ideal = 0, 0.0
     for t in range(first, last):
@@ -674,7 +712,7 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
                 count += 1
             _update(
                 seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
-                match_table, match_bits, scratch,
+                match_table, lay, scratch,
             )  # fmt: skip
     return count, ideal
 
@@ -687,7 +725,7 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
     work = np.zeros((3, n_seg), dtype=np.int64)
     p_out, bits, outside = work[0], work[1], work[2]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
-    match_table, match_bits = _part(state, lay, 6), lay[L_MATCH_BITS]
+    match_table = _part(state, lay, 6)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
     count = 0
     for t in range(first, last):
@@ -704,6 +742,6 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
                 count += 1
             _update(
                 seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
-                match_table, match_bits, scratch,
+                match_table, lay, scratch,
             )  # fmt: skip
     return count

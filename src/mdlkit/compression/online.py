@@ -120,8 +120,9 @@ class CodedBlock:
 class OnlineCoder:
     """The model's state across the blocks of one file; one instance per file and direction.
 
-    ``table_bits`` sizes the model's tables (see :func:`table_bits_for`; encoder and decoder
-    must agree). ``progress(n)`` is called with the number of bytes of a block done so far, now
+    ``table_bits`` sizes the model's tables (see :func:`table_bits_for`) and ``record`` (0:
+    none) turns the record models on (see :mod:`~mdlkit.compression.records`); encoder and
+    decoder must agree on both. ``progress(n)`` is called with the number of bytes of a block done so far, now
     and then.
     """
 
@@ -130,11 +131,13 @@ class OnlineCoder:
         segments: int = 1,
         progress: Callable[[int], None] | None = None,
         table_bits: int = TABLE_BITS,
+        record: int = 0,
     ) -> None:
         if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
             raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
         self.segments = segments
         self.table_bits = table_bits
+        self.record = record
         self._state: np.ndarray | None = None
         self.progress = progress
 
@@ -142,7 +145,7 @@ class OnlineCoder:
     def state(self) -> np.ndarray:
         # Made on first use: up to a few hundred MB of tables that a refused archive never needs.
         if self._state is None:
-            self._state = new_state(self.table_bits)
+            self._state = new_state(self.table_bits, self.record)
         return self._state
 
     def _slices(self, n: int, lanes: np.ndarray) -> list[tuple[int, int]]:
