@@ -29,10 +29,10 @@ def test_the_online_header_is_binary_and_reads_back() -> None:
     # layout 1, level 2, "cm1", 1 segment, 2^23 as LEB128, 18 table bits, "0.1.0".
     assert body == b"\x01\x02\x03cm1\x01\x80\x80\x80\x04\x12\x050.1.0"
     out = io.BytesIO()
-    assert write_header(out, ONLINE) == len(out.getvalue()) == len(_prefix(4, body))
-    assert out.getvalue() == _prefix(4, body)
+    assert write_header(out, ONLINE) == len(out.getvalue()) == len(_prefix(5, body))
+    assert out.getvalue() == _prefix(5, body)
     assert read_header(io.BytesIO(out.getvalue())) == ONLINE
-    for version in (2, 3, 4):  # the same header layout
+    for version in (2, 3, 4, 5):  # the same header layout
         assert read_header(io.BytesIO(_prefix(version, body))).version == version
 
 
@@ -56,7 +56,7 @@ def test_version_1_headers_still_read() -> None:
     old = {k: v for k, v in SETTINGS.items() if k != "table_bits"}
     body = json.dumps({"mode": "online", "level": 2, "settings": old,
                        "environment": {"mdlkit": "0.1.0"}}).encode()  # fmt: skip
-    assert FORMAT.version == 4 and FORMAT.readable == (1, 2, 3, 4)
+    assert FORMAT.version == 5 and FORMAT.readable == (1, 2, 3, 4, 5)
     assert read_header(io.BytesIO(_prefix(1, body))) == Header(
         "online", 2, old, {"mdlkit": "0.1.0"}
     )

@@ -36,6 +36,8 @@ TEXT = (Path(__file__).parents[2] / "docs" / "architecture.md").read_bytes()
 NOISE = random.Random(1).randbytes(300)
 # 3 blocks of 256 bytes: text, random (a stored block), text.
 SMALL = TEXT[:256] + NOISE[:256] + TEXT[256:400]
+# 60 fixed-length records of 10 bytes (the record models code them).
+RECORDS = b"".join(i.to_bytes(4, "little") + b"%02d" % (i % 7) + b"item" for i in range(60))
 
 
 def _small_archive() -> bytes:
@@ -281,16 +283,17 @@ def _damaged(archive: bytes, stride: int) -> Iterator[bytes]:
 @pytest.mark.parametrize("level", [1, 2])
 @pytest.mark.parametrize(
     ("data", "block_bytes", "stride"),
-    [(b"", 256, 1), (TEXT[:200], 1 << 16, 1), (SMALL, 256, 5)],
-    ids=["empty", "one-block", "three-blocks"],
+    [(b"", 256, 1), (TEXT[:200], 1 << 16, 1), (SMALL, 256, 5), (RECORDS, 1 << 16, 3)],
+    ids=["empty", "one-block", "three-blocks", "records"],
 )
-def test_any_damage_to_a_format_4_archive_is_refused_in_one_line(
+def test_any_damage_to_a_format_5_archive_is_refused_in_one_line(
     data: bytes, block_bytes: int, stride: int, level: int
 ) -> None:
-    """Format 4 at both levels, empty, one block and several: the compiled decoder fed damaged
-    bytes ends, and the damage is refused (never other output, never a second line)."""
+    """Format 5 at both levels, empty, one block, several, and a block of fixed-length records
+    (record models on): the compiled decoder fed damaged bytes ends, and the damage is refused
+    (never other output, never a second line)."""
     archive = compress(data, level=level, block_bytes=block_bytes)
-    assert read_header(io.BytesIO(archive)).version == 4
+    assert read_header(io.BytesIO(archive)).version == 5
     for damaged in _damaged(archive, stride):
         with pytest.raises(MdlkitError) as info:
             decompress(damaged)
