@@ -74,7 +74,7 @@ def test_version_1_headers_still_read() -> None:
         (2, b"\x00[1, 2]", "not a JSON object"),
         (2, b'\x00{"mode": "online"}', "lacks the mode"),
         (1, ONLINE.to_bytes(), "not valid JSON"),
-        (5, ONLINE.to_bytes(), "version 5 is not supported"),
+        (6, ONLINE.to_bytes(), "version 6 is not supported"),
     ],
     ids=[
         "empty",
@@ -86,7 +86,7 @@ def test_version_1_headers_still_read() -> None:
         "list",
         "fields",
         "binary-as-v1",
-        "version-5",
+        "version-6",
     ],
 )
 def test_forged_headers_with_valid_checksums_are_one_line_errors(

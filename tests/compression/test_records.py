@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mdlkit.compression.context_mixing import N_CONTEXTS, N_RECORD, new_state, state_layout
-from mdlkit.compression.records import agreement, record_length
+from mdlkit.compression.online import OnlineCoder, table_bits_for
+from mdlkit.compression.records import agreement, candidates, record_length
 
 TEXT = (Path(__file__).parents[2] / "docs" / "architecture.md").read_bytes()
 
@@ -53,12 +54,17 @@ def test_records_with_a_constant_field_and_random_fields_are_found(width: int, s
     ids=["text", "noise", "zeros", "lines-of-similar-length", "csv", "tiny", "empty"],
 )
 def test_text_lines_noise_and_constant_bytes_show_no_records(data: bytes) -> None:
-    assert record_length(data) == 0
+    assert candidates(data) == [] and record_length(data, _cost) == 0
+
+
+def _cost(sample: bytes, record: int) -> int:
+    return len(OnlineCoder(1, None, table_bits_for(len(sample)), record).encode(sample).payload)
 
 
 def test_images_row_by_row_have_the_row_as_their_record() -> None:
-    """Smooth 24×24 images (blobs on a dark background), row after row: the pixel above agrees
-    most, so the record is the 24-byte row."""
+    """Smooth 24×24 images (blobs on a dark background), row after row: pixels two apart agree
+    often too, so 2 and 24 are candidates; coding a sample with each (and without records)
+    picks the 24-byte row, and that sample's code is the shortest of the three."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:24, 0:24]
     images = []
@@ -66,7 +72,10 @@ def test_images_row_by_row_have_the_row_as_their_record() -> None:
         cy, cx, r = rng.uniform(6, 18), rng.uniform(6, 18), rng.uniform(3, 7)
         blob = np.clip(255 * (1 - ((yy - cy) ** 2 + (xx - cx) ** 2) / r**2), 0, 255)
         images.append((blob // 16 * 16).astype(np.uint8))
-    assert record_length(np.stack(images).tobytes()) == 24
+    data = np.stack(images).tobytes()
+    assert 24 in candidates(data) and record_length(data, _cost) == 24
+    sample = data[: 1 << 14]
+    assert _cost(sample, 24) < min(_cost(sample, r) for r in {0, *candidates(data)} - {24})
 
 
 def test_the_record_models_take_room_only_when_a_record_length_is_set() -> None:

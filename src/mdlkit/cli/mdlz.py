@@ -51,7 +51,7 @@ LEVELS: dict[int, tuple[Literal["online", "two-part"], int]] = {
     5: ("two-part", 3),
 }
 EXIT_USAGE = 2
-ARCHIVE_FORMAT = 4  # what --version names; compression.archive.FORMAT (tested equal) is heavier
+ARCHIVE_FORMAT = 5  # what --version names; compression.archive.FORMAT (tested equal) is heavier
 
 
 class _Parser(argparse.ArgumentParser):

@@ -81,7 +81,11 @@ def encode_block(
     from mdlkit.compression.online import OnlineCoder, table_bits_for
     from mdlkit.compression.records import record_length
 
-    table_bits, record = table_bits_for(len(block)), record_length(block)
+    def cost(sample: bytes, record: int) -> int:
+        coder = OnlineCoder(segments, None, table_bits_for(len(sample)), record)
+        return len(coder.encode(sample).payload)
+
+    table_bits, record = table_bits_for(len(block)), record_length(block, cost)
     coded = OnlineCoder(segments, progress, table_bits, record).encode(block, probabilities)
     if coded.stored:
         return STORED, bytes(block), coded.ideal_bits

@@ -7,37 +7,38 @@ far better than the previous bytes do. The encoder measures, on the block's firs
 
     a(d) = #{i : x[i] = x[i − d]} / (n − d)    for d = 1 … min(LONGEST, n / 4),
 
-takes the baseline c = Σ_b p(b)² over the sample's byte frequencies p (how often two bytes agree
-when they are independent) and each distance's excess e(d) = (a(d) − c) / (1 − c). The record length R is the shortest
-d ≥ 2 whose excess is within 10 % of the best one (a multiple of R agrees about as well as R
-itself). It is taken when
+and its excess over chance, e(d) = (a(d) − c) / (1 − c), where c = Σ_b p(b)² over the sample's
+byte frequencies p is how often two independent bytes agree. Records are suspected when the best
+distance D (d ≥ 2) has e(D) ≥ :data:`WEAK`, unless the sample is text (at least 90 % printable
+ASCII, tabs and line ends) with a newline per two D bytes or more: lines of about D bytes, which
+the column model (position in the line, byte above) already follows without losing its place
+when a line is a byte longer.
 
-* e(R) ≥ :data:`STRONG` (bytes a record apart agree far more often than elsewhere), or
-* e(R) ≥ :data:`WEAK` and the excess two records back is at least :data:`PERSIST` of it — fixed
-  records keep their alignment, while lines of similar length (CSV, text) drift apart;
+The candidates are D and the shortest divisor of D whose excess is at least half of e(D) (a
+table whose fields repeat with different periods agrees best many records back, e.g. at 20
+records of 16 bytes, but its record is 16 bytes; a smooth image agrees well 2 pixels apart,
+though its record is the row). The rate alone cannot tell these apart, so the encoder codes the
+block's first :data:`TRIAL_BYTES` with each candidate and without records and keeps the
+shortest (a few tenths of a second per block, paid only when records are suspected). The length
+is recorded in the block's record of the archive: the decoder needs no guess.
 
-unless the sample is text (at least 90 % printable ASCII, tabs and line ends) with a newline
-per two records or more: lines of about R bytes, which the column model (position in the line,
-byte above) already follows without losing its place when a line is a byte longer.
-
-The length is recorded in the block's record of the archive, so the decoder needs no guess. The
-rule is a heuristic measured on benchmarks (``benchmarks/structured_data.py``): on text its
-excess is 0.01–0.02, on a table of 32-byte records 0.53, on MNIST's 28-pixel rows 0.48, on a CSV
-of short lines 0.20 with 0.53 of it two lines back (refused: its record models cost 1.8 %); lines
-of 57–58 bytes with a few digits each pass both tests, and coding them as records cost 6 %.
+Measured (``benchmarks/structured_data.py``): excess 0.01–0.02 on English text, 0.54 on a table
+of 32-byte records, 0.48 on MNIST's 28-pixel rows; a CSV of short lines (0.20) and lines of
+57–58 bytes are refused as text (coding either as records cost 2–6 %).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["LONGEST", "SAMPLE_BYTES", "record_length"]
+__all__ = ["LONGEST", "SAMPLE_BYTES", "TRIAL_BYTES", "agreement", "candidates", "record_length"]
 
 SAMPLE_BYTES = 1 << 16  # bytes of the block measured (about 30 ms of numpy)
+TRIAL_BYTES = 1 << 14  # bytes of the block coded per candidate
 LONGEST = 2048  # the longest record looked for
-STRONG = 0.3
 WEAK = 0.08
-PERSIST = 0.8
 
 
 def agreement(sample: bytes, longest: int = LONGEST) -> np.ndarray:
@@ -57,28 +58,38 @@ def _is_text(counts: np.ndarray) -> bool:
     return text >= 0.9 * int(counts.sum())
 
 
-def record_length(block: bytes) -> int:
-    """The record length of ``block`` in bytes (2 … LONGEST), or 0 if it shows none.
+def candidates(block: bytes) -> list[int]:
+    """The record lengths worth trying for ``block`` (2 … LONGEST), shortest first; none if it
+    shows no records.
 
-    >>> record_length(bytes(range(40)) * 100), record_length(bytes(1000))
-    (40, 0)
+    >>> candidates(bytes(range(40)) * 100), candidates(bytes(1000))
+    ([40], [])
     """
     sample = block[:SAMPLE_BYTES]
     rates = agreement(sample)
     if len(rates) < 3:
-        return 0
+        return []
     counts = np.bincount(np.frombuffer(sample, dtype=np.uint8), minlength=256)
-    base = float(((counts / len(sample)) ** 2).sum())
-    if base >= 1.0:  # every byte equal: nothing to find, the other models see it
-        return 0
-    excess = (rates - base) / (1.0 - base)
-    best = float(excess[2:].max())
-    if best < WEAK:
-        return 0
-    length = int(np.nonzero(excess[2:] >= 0.9 * best)[0][0]) + 2
-    if 2 * sample.count(b"\n") * length >= len(sample) and _is_text(counts):  # lines
-        return 0
-    if excess[length] >= STRONG:
-        return length
-    persists = 2 * length < len(rates) and excess[2 * length] >= PERSIST * excess[length]
-    return length if persists else 0
+    chance = float(((counts / len(sample)) ** 2).sum())
+    if chance >= 1.0:  # every byte equal: nothing to find, the other models see it
+        return []
+    excess = (rates - chance) / (1.0 - chance)
+    best = int(np.argmax(excess[2:])) + 2
+    if excess[best] < WEAK:
+        return []
+    if 2 * sample.count(b"\n") * best >= len(sample) and _is_text(counts):  # lines
+        return []
+    shortest = next(d for d in range(2, best + 1) if best % d == 0 and
+                    excess[d] >= 0.5 * excess[best])  # fmt: skip
+    return sorted({shortest, best})
+
+
+def record_length(block: bytes, cost: Callable[[bytes, int], int] | None = None) -> int:
+    """The record length to code ``block`` with (0: none). ``cost(sample, r)`` is the coded
+    size of ``sample`` with record length r; without it the shortest candidate is taken."""
+    found = candidates(block)
+    if not found or cost is None:
+        return found[0] if found else 0
+    sample = block[:TRIAL_BYTES]
+    sizes = {r: cost(sample, r) for r in (0, *found)}
+    return min(sizes, key=lambda r: (sizes[r], r))
