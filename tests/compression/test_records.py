@@ -15,6 +15,10 @@ from mdlkit.compression.online import OnlineCoder, table_bits_for
 from mdlkit.compression.records import agreement, candidates, record_length
 
 TEXT = (Path(__file__).parents[2] / "docs" / "architecture.md").read_bytes()
+LINES = b"".join(b"%d: the quick brown fox jumps over the lazy dog %d times\n" % (i, i * i % 97)
+                 for i in range(400))  # fmt: skip
+CSV = b"".join(b"%d,%s,%.2f\n" % (i, random.Random(i).choice([b"ann", b"bob"]), i * 0.37)
+               for i in range(2000))  # fmt: skip
 
 
 def test_agreement_is_the_fraction_of_bytes_equal_to_the_one_d_before() -> None:
@@ -44,10 +48,8 @@ def test_records_with_a_constant_field_and_random_fields_are_found(width: int, s
         TEXT,
         random.Random(0).randbytes(50_000),
         bytes(10_000),
-        b"".join(b"%d: the quick brown fox jumps over the lazy dog %d times\n" % (i, i * i % 97)
-                 for i in range(400)),  # fmt: skip
-        b"".join(b"%d,%s,%.2f\n" % (i, random.Random(i).choice([b"ann", b"bob"]), i * 0.37)
-                 for i in range(2000)),  # fmt: skip
+        LINES,
+        CSV,
         b"ab",
         b"",
     ],

@@ -91,8 +91,7 @@ FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
 
 # Per-segment scalar state, columns of the int64 array ``seg``.
 C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS, WORD2, LINE0, LINE1 = range(12)
-ABOVE = 12  # the byte one record before the next one (records only)
-HASH0 = 13  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
+HASH0 = 12  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
 BASE0 = HASH0 + N_MODELS  # each model's slot group for the current nibble (16 slots)
 N_SEG_FIELDS = BASE0 + N_MODELS
 
@@ -228,7 +227,6 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, reco
         field = pos % record
         up = np.int64(data[pos - record]) if pos - record >= start else 0
         up2 = np.int64(data[pos - 2 * record]) if pos - 2 * record >= start else 0
-        seg[k, ABOVE] = up
         seg[k, HASH0 + 13] = _hash(_hash(14, up), field)
         seg[k, HASH0 + 14] = _hash(_hash(15, up), (field << 8) | (c4 & 0xFF))
         seg[k, HASH0 + 15] = _hash(_hash(16, up), (field << 8) | up2)
@@ -353,8 +351,11 @@ def _predict(
         scratch[k, S_SET + 0] = c0
         scratch[k, S_SET + 1] = seen * 8 + bitpos + (64 if length > 0 else 0)
         scratch[k, S_SET + 2] = seg[k, C4] & 0xFF
-        # (records: the byte above, which says more of a field than the byte two back)
-        scratch[k, S_SET + 3] = ((seg[k, POS] % record) & 0xFF) if record > 0 else (seg[k, C4] >> 8) & 0xFF
+        # (records: the position in the record, which says more of a field than the byte two back)
+        if record > 0:
+            scratch[k, S_SET + 3] = (seg[k, POS] % record) & 0xFF
+        else:
+            scratch[k, S_SET + 3] = (seg[k, C4] >> 8) & 0xFF
         for j in range(N_MIXERS):
             s = scratch[k, S_SET + j]
             dot = np.int64(0)

@@ -122,8 +122,8 @@ class OnlineCoder:
 
     ``table_bits`` sizes the model's tables (see :func:`table_bits_for`) and ``record`` (0:
     none) turns the record models on (see :mod:`~mdlkit.compression.records`); encoder and
-    decoder must agree on both. ``progress(n)`` is called with the number of bytes of a block done so far, now
-    and then.
+    decoder must agree on both. ``progress(n)`` is called with the number of bytes of a block
+    done so far, now and then.
     """
 
     def __init__(
