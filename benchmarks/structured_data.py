@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from _publish import cpu_name, publish
 
-import mdlkit.compression.records as records
+import mdlkit.compression.structure as structure
 from mdlkit.compression import compress, decompress
 from mdlkit.compression.archive import parse_coded, read_header, read_records
 from mdlkit.compression.baselines import codec, ppmd_stream, unavailable
@@ -83,15 +83,15 @@ def blobs(n: int = 400) -> bytes:
 
 def _mdlkit(data: bytes, records_on: bool) -> tuple[int, float, float, int]:
     """(archive bytes, compress s, decompress s, record length of the first block)."""
-    found = records.record_length
+    found = structure.record_length
     if not records_on:  # the record length forced to 0: the same format, record models off
-        records.record_length = lambda block, cost=None: 0  # type: ignore[assignment]
+        structure.record_length = lambda block, cost=None: 0  # type: ignore[assignment]
     try:
         started = time.perf_counter()
         archive = compress(data, level=2, verify=False)
         seconds = time.perf_counter() - started
     finally:
-        records.record_length = found  # type: ignore[assignment]
+        structure.record_length = found  # type: ignore[assignment]
     started = time.perf_counter()
     if decompress(archive) != data:
         raise SystemExit("mdlkit's archive did not decode to its input")

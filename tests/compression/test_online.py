@@ -253,8 +253,8 @@ def test_two_part_archive_round_trips(data: bytes) -> None:
 
 
 GOLDEN = {  # archives of _GOLDEN_INPUT made by predictor "cm1", format 5: must not drift
-    1: (654, "15b94b0d6c76562cc5acd2e229327cd40be31718af8355795cc28e5560c85249"),
-    2: (537, "7ac4f9f77471945234f2a45e066e184a707c90682c9698e0697b637443d9317a"),
+    1: (655, "b60053244b91926719d72c8ef4ce201ad157239b5c283396e9d3dec1507a6edf"),
+    2: (538, "8ce9db5c71d6860a3f1962e71000dfd1059cb54accba35571f4609ed10d35c0d"),
 }
 GOLDEN_V4 = {  # the same made by format 4 (no record length in a coded block)
     1: (653, "3d77855e0155e5c1b5597e04b68bf8ddbe1e4e6cf39099f7cfded1103b504d65"),
@@ -364,8 +364,9 @@ def test_archives_of_format_3_decode_with_the_probabilities_format_4_codes_with(
 @pytest.mark.parametrize("level", [1, 2])
 def test_archives_of_format_4_decode_and_format_5_codes_text_the_same(level: int) -> None:
     """data/cm1_v4_level*.mdlz were written before the record models (their hashes are the
-    golden values of that time): they decode, and format 5 codes the same text (no records
-    found) into the very same bytes, its coded block one byte longer (record length 0)."""
+    golden values of that time): they decode, and format 5 codes the same text (no records, no
+    markup found) into the very same bytes, its coded block two bytes longer (record length 0,
+    no flags)."""
     import hashlib
 
     old = (DATA / f"cm1_v4_level{level}.mdlz").read_bytes()
@@ -453,9 +454,10 @@ def _with_block(
     table_bits: int | None = None,
     payload: bytes | None = None,
     record: int | None = None,
+    flags: int | None = None,
 ) -> bytes:
-    """``archive`` (one online coded block) with the block's table bits, code or record length
-    replaced, every CRC valid."""
+    """``archive`` (one online coded block) with the block's table bits, code, record length or
+    flags replaced, every CRC valid."""
     from mdlkit.compression.archive import (
         CODED,
         coded_body,
@@ -474,7 +476,8 @@ def _with_block(
     bits = c.table_bits if table_bits is None else table_bits
     code = c.payload if payload is None else payload
     out = io.BytesIO()
-    body = coded_body(c.length, code, bits, c.crc or 0, c.record if record is None else record)
+    record = c.record if record is None else record
+    body = coded_body(c.length, code, bits, c.crc or 0, record, c.flags if flags is None else flags)
     size = write_record(out, CODED, body)
     old = Index.from_body(index.body)
     write_index(out, Index((Entry(CODED, size, c.length, c.crc or 0),), old.length, old.crc))
@@ -527,3 +530,33 @@ def test_a_forged_record_length_is_refused_in_one_line(record: int) -> None:
     with pytest.raises(MdlkitError, match=refused) as info:
         decompress(archive)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("flags", [1, 2, 255])
+def test_forged_model_flags_are_refused_in_one_line(flags: int) -> None:
+    """An unknown flag is refused before decoding; the markup flag on a block coded without it
+    decodes to other bytes (or ends off the code), which is refused too."""
+    archive = _with_block(compress(TEXT[:3000]), flags=flags)
+    refused = "models this version does not have|checksum|does not decode"
+    with pytest.raises(MdlkitError, match=refused) as info:
+        decompress(archive)
+    assert "\n" not in str(info.value)
+
+
+def test_markup_is_coded_with_the_markup_model_and_shorter_than_without_it() -> None:
+    """HTML-like text: the block's flags turn the markup model on; the archive decodes back
+    exactly and its code is shorter than the same block's without the model (OnlineCoder)."""
+    from mdlkit.compression.archive import MARKUP_FLAG, parse_coded, read_header, read_records
+    from mdlkit.compression.online import OnlineCoder, table_bits_for
+
+    rows = [b'<tr class="%s"><td>%d</td><td><a href="/item/%d">item %d</a></td></tr>\n'
+            % (b"odd" if i % 2 else b"even", i, i * 7, i) for i in range(300)]  # fmt: skip
+    data = b"<html><body><table>\n" + b"".join(rows) + b"</table></body></html>\n"
+    archive = compress(data)
+    src = io.BytesIO(archive)
+    read_header(src)
+    (block, _) = read_records(src)
+    coded = parse_coded(block.body, 1 << 23)
+    assert coded.flags == MARKUP_FLAG and decompress(archive) == data
+    plain = OnlineCoder(1, None, table_bits_for(len(data)), coded.record, False).encode(data)
+    assert len(coded.payload) < len(plain.payload)

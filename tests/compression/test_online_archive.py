@@ -36,8 +36,10 @@ TEXT = (Path(__file__).parents[2] / "docs" / "architecture.md").read_bytes()
 NOISE = random.Random(1).randbytes(300)
 # 3 blocks of 256 bytes: text, random (a stored block), text.
 SMALL = TEXT[:256] + NOISE[:256] + TEXT[256:400]
-# 60 fixed-length records of 10 bytes (the record models code them).
+# 60 fixed-length records of 10 bytes (the record models code them), and markup (the markup
+# model codes it).
 RECORDS = b"".join(i.to_bytes(4, "little") + b"%02d" % (i % 7) + b"item" for i in range(60))
+MARKUP = b"".join(b"<li><a href='#%d'>%d</a></li>" % (i, i) for i in range(20))
 
 
 def _small_archive() -> bytes:
@@ -283,15 +285,21 @@ def _damaged(archive: bytes, stride: int) -> Iterator[bytes]:
 @pytest.mark.parametrize("level", [1, 2])
 @pytest.mark.parametrize(
     ("data", "block_bytes", "stride"),
-    [(b"", 256, 1), (TEXT[:200], 1 << 16, 1), (SMALL, 256, 5), (RECORDS, 1 << 16, 3)],
-    ids=["empty", "one-block", "three-blocks", "records"],
+    [
+        (b"", 256, 1),
+        (TEXT[:200], 1 << 16, 1),
+        (SMALL, 256, 5),
+        (RECORDS, 1 << 16, 3),
+        (MARKUP, 1 << 16, 7),
+    ],
+    ids=["empty", "one-block", "three-blocks", "records", "markup"],
 )
 def test_any_damage_to_a_format_5_archive_is_refused_in_one_line(
     data: bytes, block_bytes: int, stride: int, level: int
 ) -> None:
-    """Format 5 at both levels, empty, one block, several, and a block of fixed-length records
-    (record models on): the compiled decoder fed damaged bytes ends, and the damage is refused
-    (never other output, never a second line)."""
+    """Format 5 at both levels, empty, one block, several, a block of fixed-length records
+    (record models on) and one of markup (markup model on): the compiled decoder fed damaged
+    bytes ends, and the damage is refused (never other output, never a second line)."""
     archive = compress(data, level=level, block_bytes=block_bytes)
     assert read_header(io.BytesIO(archive)).version == 5
     for damaged in _damaged(archive, stride):

@@ -20,10 +20,11 @@ two-part mode). Version 1 (still read) had the JSON alone and no table size.
 Records are coded blocks (tag 1), stored blocks (tag 2: the bytes themselves), a weight file
 (tag 3) and its data chunks (tag 4). In version 3 every online block is independent (a fresh
 model, tables sized to the block) and its coded record says all it needs: varint length, table
-bits (u8), the block's CRC-32 (u32), since version 5 its record length (varint, 0 = none: see
-:mod:`~mdlkit.compression.records`), the code (versions 4 and 5: the bytes of
-:mod:`~mdlkit.compression.binary_coder`; version 3: constriction's range-coder words, 32-bit
-little endian, still read); so blocks decode in parallel, and
+bits (u8), the block's CRC-32 (u32), since version 5 its record length (varint, 0 = none) and
+flags (u8; 1 = markup model on; see :mod:`~mdlkit.compression.structure`), the code
+(versions 4 and 5: the bytes of :mod:`~mdlkit.compression.binary_coder`; version 3:
+constriction's range-coder words, 32-bit little endian, still read); so blocks decode in
+parallel, and
 the index at the end (found from the footer, :mod:`~mdlkit.compression.archive_index`) lets a
 listing read the header and the index only. Versions 1 and 2 (still read) carried the model
 from one block to the next, had no table bits or CRC in a coded record, and ended with an end
@@ -51,6 +52,7 @@ from mdlkit.errors import MdlkitError
 __all__ = [
     "BINARY_CODER",
     "FORMAT",
+    "MARKUP_FLAG",
     "Coded",
     "Header",
     "Record",
@@ -69,7 +71,8 @@ __all__ = [
 FORMAT = FileFormat("mdlkit archive", b"MDLZ", 5, readable=(1, 2, 3, 4, 5))
 INDEPENDENT_BLOCKS = 3  # the first version whose online blocks are independent, with an index
 BINARY_CODER = 4  # the first version whose blocks are coded by binary_coder, not range coded
-RECORDS = 5  # the first version whose coded blocks say their record length
+RECORDS = 5  # the first version whose coded blocks say their record length and model flags
+MARKUP_FLAG = 1  # a coded block's flags: its markup model is on
 JSON_LAYOUT, ONLINE_LAYOUT = 0, 1  # the header layouts of versions 2 and later
 _ONLINE_SETTINGS = ("predictor", "segments", "block_bytes", "table_bits")
 END, CODED, STORED, MODEL, CHUNK, INDEX = 0, 1, 2, 3, 4, 5
@@ -204,10 +207,11 @@ def coded_body(
     table_bits: int | None = None,
     crc: int = 0,
     record: int | None = None,
+    flags: int = 0,
 ) -> bytes:
     """A coded block record's body: the block's length, then (versions 3 and later:
     ``table_bits`` given) its table bits and CRC-32, then (version 5: ``record`` given) its
-    record length, then its code."""
+    record length and ``flags``, then its code."""
     w = Writer()
     w.varint(length)
     if table_bits is not None:
@@ -215,6 +219,7 @@ def coded_body(
         w.u32(crc)
     if record is not None:
         w.varint(record)
+        w.u8(flags)
     w.raw(payload)
     return w.getvalue()
 
@@ -222,13 +227,14 @@ def coded_body(
 @dataclass(frozen=True)
 class Coded:
     """A coded block record's fields (table bits and CRC: versions 3 and later, else None;
-    record length: version 5, else 0)."""
+    record length and flags: version 5, else 0)."""
 
     length: int
     payload: bytes
     table_bits: int | None = None
     crc: int | None = None
     record: int = 0
+    flags: int = 0
 
 
 def parse_coded(body: bytes, block_bytes: int, version: int = FORMAT.version) -> Coded:
@@ -237,17 +243,18 @@ def parse_coded(body: bytes, block_bytes: int, version: int = FORMAT.version) ->
     s = _Stream(src)
     length, _ = s.varint("coded block")
     table_bits = crc = None
-    record = 0
+    record = flags = 0
     if version >= INDEPENDENT_BLOCKS:
         table_bits = s.take(1, "coded block")[0]
         crc = s.u32("coded block")
     if version >= RECORDS:
         record, _ = s.varint("coded block")
+        flags = s.take(1, "coded block")[0]
     payload = src.read()
     words = version < BINARY_CODER  # a range coder's payload is whole 32-bit words
     if not 0 < length <= block_bytes or (words and len(payload) % 4) or len(payload) >= length:
         raise damaged("a coded block's length does not fit its payload")
-    return Coded(length, payload, table_bits, crc, record)
+    return Coded(length, payload, table_bits, crc, record, flags)
 
 
 def end_body(length: int, crc: int) -> bytes:

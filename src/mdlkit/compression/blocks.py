@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from mdlkit.compression.archive import (
     BINARY_CODER,
     CODED,
+    MARKUP_FLAG,
     STORED,
     coded_body,
     damaged,
@@ -79,17 +80,19 @@ def encode_block(
     models on if the block shows fixed-length records): a coded block, or the block itself
     (stored) when its code would not be shorter."""
     from mdlkit.compression.online import OnlineCoder, table_bits_for
-    from mdlkit.compression.records import record_length
+    from mdlkit.compression.structure import structure
 
-    def cost(sample: bytes, record: int) -> int:
-        coder = OnlineCoder(segments, None, table_bits_for(len(sample)), record)
+    def cost(sample: bytes, record: int, markup: bool) -> int:
+        coder = OnlineCoder(segments, None, table_bits_for(len(sample)), record, markup)
         return len(coder.encode(sample).payload)
 
-    table_bits, record = table_bits_for(len(block)), record_length(block, cost)
-    coded = OnlineCoder(segments, progress, table_bits, record).encode(block, probabilities)
+    table_bits, (record, markup) = table_bits_for(len(block)), structure(block, cost)
+    coder = OnlineCoder(segments, progress, table_bits, record, markup)
+    coded = coder.encode(block, probabilities)
     if coded.stored:
         return STORED, bytes(block), coded.ideal_bits
-    body = coded_body(len(block), coded.payload, table_bits, zlib.crc32(block), record)
+    crc = zlib.crc32(block)
+    body = coded_body(len(block), coded.payload, table_bits, crc, record, int(markup))
     return CODED, body, coded.ideal_bits
 
 
@@ -118,7 +121,10 @@ def decode_block(
         raise damaged("a block's table size is impossible")
     if coded.record == 1 or coded.record > MAX_RECORD:
         raise damaged("a block's record length is impossible")
-    coder = OnlineCoder(segments, progress, coded.table_bits, coded.record)
+    if coded.flags & ~MARKUP_FLAG:
+        raise damaged("a block asks for models this version does not have")
+    coder = OnlineCoder(segments, progress, coded.table_bits, coded.record,
+                        bool(coded.flags & MARKUP_FLAG))  # fmt: skip
     block = CodedBlock(coded.length, False, coded.payload, 0.0)
     if version >= BINARY_CODER:
         data = coder.decode(block, probabilities)

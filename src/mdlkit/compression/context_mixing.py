@@ -68,20 +68,23 @@ __all__ = [
 TABLE_BITS = 22  # the largest size (and the size of archives that do not record one)
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
-# The last N_RECORD are the record models, given tables only when a record length is set.
+# After the N_CONTEXTS models every block uses come the markup model (MARKUP) and the N_RECORD
+# record models, given tables only in a block that turns them on.
 CONTEXT_BITS = np.array(
-    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22], dtype=np.int64
+    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22], dtype=np.int64
 )
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
+MARKUP = N_CONTEXTS  # the markup model: (tag name, place in the tag, previous byte)
 N_RECORD = 3  # record models: (column, byte above), + the byte before, + the byte two above
-N_MODELS = N_CONTEXTS + N_RECORD
+RECORD0 = MARKUP + 1
+N_MODELS = RECORD0 + N_RECORD
 MAX_RECORD = 1 << 16  # the longest record length a block may declare
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
 # Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then three
 # per context model i (3 + 3i: its slow counter, 4 + 3i: fast counter, 5 + 3i: state map). A
-# block without records uses the first 3 + 3·N_CONTEXTS (integer sums: the inputs' order and the
-# unused ones change no bit of the result).
+# block without markup or records uses the first 3 + 3·N_CONTEXTS (integer sums: the inputs'
+# order and the unused ones, always 0, change no bit of the result).
 N_INPUTS = 3 * N_MODELS + 3
 N_MIXERS = 4
 APM_RATE = 5
@@ -91,7 +94,8 @@ FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
 
 # Per-segment scalar state, columns of the int64 array ``seg``.
 C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS, WORD2, LINE0, LINE1 = range(12)
-HASH0 = 12  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
+TAG, IN_TAG = 12, 13  # markup only: the hash of the last tag's name, where in a tag we are
+HASH0 = 14  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
 BASE0 = HASH0 + N_MODELS  # each model's slot group for the current nibble (16 slots)
 N_SEG_FIELDS = BASE0 + N_MODELS
 
@@ -179,10 +183,11 @@ def _known(p: int, n: int, seg_len: int, t: int) -> bool:
 
 
 @numba.njit(cache=True)
-def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, record):  # type: ignore[no-untyped-def]
+def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, record, markup):  # type: ignore[no-untyped-def]
     """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
     ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. The match table has
-    2^match_bits entries; ``record`` is the block's record length (0: none)."""
+    2^match_bits entries; ``record`` is the block's record length (0: none), ``markup`` whether
+    its markup model is on."""
     n = data.shape[0]
     c4 = seg[k, C4]
     c8 = ((seg[k, C8] << 8) | (c4 >> 24)) & 0xFFFFFFFF
@@ -221,15 +226,17 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, reco
     seg[k, HASH0 + 10] = _hash(11, c4 & 0xFFFF00)
     seg[k, HASH0 + 11] = _hash(_hash(12, seg[k, WORD]), _hash(seg[k, PREV_WORD], seg[k, WORD2]))
     seg[k, HASH0 + 12] = _hash(_hash(13, above_byte), (col << 8) | (c4 & 0xFF))
+    if markup:
+        _markup(seg, k, byte)
     if record > 0:
         # Fixed-length records: the byte in the same field of the record before (and the one
         # before that), at the position within the record (the block's start is column 0).
         field = pos % record
         up = np.int64(data[pos - record]) if pos - record >= start else 0
         up2 = np.int64(data[pos - 2 * record]) if pos - 2 * record >= start else 0
-        seg[k, HASH0 + 13] = _hash(_hash(14, up), field)
-        seg[k, HASH0 + 14] = _hash(_hash(15, up), (field << 8) | (c4 & 0xFF))
-        seg[k, HASH0 + 15] = _hash(_hash(16, up), (field << 8) | up2)
+        seg[k, HASH0 + RECORD0] = _hash(_hash(14, up), field)
+        seg[k, HASH0 + RECORD0 + 1] = _hash(_hash(15, up), (field << 8) | (c4 & 0xFF))
+        seg[k, HASH0 + RECORD0 + 2] = _hash(_hash(16, up), (field << 8) | up2)
     # Match model: extend the current match, or look the last MATCH_MIN bytes up.
     length = seg[k, MATCH_LEN]
     ptr = seg[k, MATCH_PTR]
@@ -260,6 +267,40 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, reco
     seg[k, MATCH_PTR] = ptr
 
 
+@numba.njit(cache=True, inline="always")
+def _n_models(record, markup):  # type: ignore[no-untyped-def]
+    """How many of the models (in order) a block's loops visit: the markup model is skipped when
+    off, the record models come last."""
+    return N_MODELS if record > 0 else (MARKUP + 1 if markup else N_CONTEXTS)
+
+
+@numba.njit(cache=True)
+def _markup(seg, k, byte):  # type: ignore[no-untyped-def]
+    """The markup model's context after ``byte``: where segment k is (0 text, 1 a tag's name,
+    2 its attributes, 3 a quoted value), the hash of the last tag's name, the byte itself.
+    In text the context says which element the text is in (a heading, code, a link)."""
+    place = seg[k, IN_TAG]
+    if byte == 60:  # "<" opens a tag (or "</", "<!", "<?": their names are hashed alike)
+        place = 1
+        seg[k, TAG] = 0
+    elif place == 1:
+        if byte == 62:  # ">"
+            place = 0
+        elif byte == 32 or byte == 10 or byte == 9:
+            place = 2
+        else:
+            seg[k, TAG] = _hash(seg[k, TAG] + 1, byte)
+    elif place == 2:
+        if byte == 34 or byte == 39:  # a quoted value starts
+            place = 3
+        elif byte == 62:
+            place = 0
+    elif place == 3 and (byte == 34 or byte == 39):
+        place = 2
+    seg[k, IN_TAG] = place
+    seg[k, HASH0 + MARKUP] = _hash(_hash(18, seg[k, TAG]), (place << 8) | byte)
+
+
 # Scratch columns: what predict() saw, for update() to learn from.
 S_IDX = 0  # N_MODELS table indices
 S_X = S_IDX + N_MODELS  # N_INPUTS mixer inputs
@@ -287,8 +328,8 @@ def _predict(
     """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1; ``lay`` is the state's
     layout (:func:`state_layout`: where each model's table starts and its size)."""
     apm_bits = lay[L_APM_BITS]
-    record = lay[L_RECORD]
-    n_models = N_MODELS if record > 0 else N_CONTEXTS
+    record, markup = lay[L_RECORD], lay[L_MARKUP]
+    n_models = _n_models(record, markup)
     n_in = 3 + 3 * n_models
     for k in range(n_active):
         c0 = seg[k, C0]
@@ -297,6 +338,8 @@ def _predict(
         # 1..15: a leading 1, then the bits of the current nibble seen so far.
         nibble = c0 if bitpos < 4 else (1 << (bitpos - 4)) | (c0 & ((1 << (bitpos - 4)) - 1))
         for i in range(n_models):
+            if i == MARKUP and not markup:
+                continue  # its inputs stay 0
             # The 15 slots of a nibble's bits sit together (one or two cache lines), looked up
             # by hash at the nibble's start: a quarter of the cache misses of a hash per bit.
             if bitpos == 0 or bitpos == 4:
@@ -449,15 +492,19 @@ def _update(
     scratch,
 ):  # type: ignore[no-untyped-def]
     """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment)."""
-    record = lay[L_RECORD]
-    n_models = N_MODELS if record > 0 else N_CONTEXTS
+    record, markup = lay[L_RECORD], lay[L_MARKUP]
+    n_models = _n_models(record, markup)
     n_in = 3 + 3 * n_models
     for k in range(n_active):
         y = np.int64(bits[k])
         for i in range(n_models):
+            if i == MARKUP and not markup:
+                continue
             idx = scratch[k, S_IDX + i]
             tables[idx] = _learn_slot(tables[idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
         for i in range(n_models):
+            if i == MARKUP and not markup:
+                continue
             st = scratch[k, S_STATE + i]
             if st >= 0:
                 state_sm[st] = _learn(state_sm[st], y, 1023)
@@ -490,7 +537,7 @@ def _update(
         for k in range(n_active):
             _byte_boundary(
                 seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table, lay[L_MATCH_BITS],
-                record,
+                record, markup,
             )  # fmt: skip
 
 
@@ -504,32 +551,36 @@ L_MATCH_BITS = L_CTX_BITS + N_MODELS  # the match table's size, log2 entries
 L_APM_BITS = L_MATCH_BITS + 1  # the order-1 and order-2 APMs' sizes, log2 contexts
 L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
 L_RECORD = L_TABLE_BITS + 1  # the record length (0: none, and the record models have no table)
-L_PARTS = L_RECORD + 1  # the starts of the parts below, then the end of the last one
+L_MARKUP = L_RECORD + 1  # 1: the markup model is on (else it has no table)
+L_PARTS = L_MARKUP + 1  # the starts of the parts below, then the end of the last one
 PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table")
 N_LAYOUT = L_PARTS + len(PARTS) + 1
 LANE = N_SEG_FIELDS + N_SCRATCH  # a segment's row: its contexts, then its scratch
 
 
-def state_layout(table_bits: int = TABLE_BITS, record: int = 0) -> np.ndarray:
+def state_layout(table_bits: int = TABLE_BITS, record: int = 0, markup: bool = False) -> np.ndarray:
     """The layout of a state with tables of size ``table_bits`` (MIN_TABLE_BITS..TABLE_BITS):
     the 22-bit models get 2^table_bits slots, the 23-bit ones twice that, orders 0-1 at most
     their own size; the match table 2^(table_bits − 2) entries, the order-1 and order-2 APMs
     2^(table_bits − 6) contexts each (at least 2^10). At TABLE_BITS every size is the one of
     predictor cm1's first archives, which recorded no size. ``record`` (0, or 2..MAX_RECORD
-    bytes) turns the record models on; without it their tables take no room."""
+    bytes) turns the record models on, ``markup`` the markup model; models off take no room."""
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
         raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
     if record != 0 and not 2 <= record <= MAX_RECORD:
         raise ValueError(f"record length {record} outside 2..{MAX_RECORD}")
     lay = np.zeros(N_LAYOUT, dtype=np.int64)
     ctx_bits = np.minimum(CONTEXT_BITS, table_bits + np.maximum(0, CONTEXT_BITS - TABLE_BITS))
-    slots = (1 << ctx_bits) * (np.arange(N_MODELS) < (N_MODELS if record else N_CONTEXTS))
+    on = np.arange(N_MODELS) < N_CONTEXTS
+    on[MARKUP], on[RECORD0:] = markup, record > 0
+    slots = (1 << ctx_bits) * on
     lay[L_CTX_OFF : L_CTX_OFF + N_MODELS] = np.concatenate(([0], np.cumsum(slots)[:-1]))
     lay[L_CTX_BITS : L_CTX_BITS + N_MODELS] = ctx_bits
     lay[L_MATCH_BITS] = max(10, min(MATCH_BITS, table_bits - (TABLE_BITS - MATCH_BITS)))
     lay[L_APM_BITS] = max(10, min(APM_BITS, table_bits - (TABLE_BITS - APM_BITS)))
     lay[L_TABLE_BITS] = table_bits
     lay[L_RECORD] = record
+    lay[L_MARKUP] = int(markup)
     sizes = (
         int(slots.sum()),
         N_MIXERS * 256 * (N_INPUTS + 1),
@@ -543,11 +594,11 @@ def state_layout(table_bits: int = TABLE_BITS, record: int = 0) -> np.ndarray:
     return lay
 
 
-def new_state(table_bits: int = TABLE_BITS, record: int = 0) -> np.ndarray:
+def new_state(table_bits: int = TABLE_BITS, record: int = 0, markup: bool = False) -> np.ndarray:
     """The model before it has seen a byte: every probability ½, mixer weights equal; tables of
-    size ``table_bits`` and the record length (see :func:`state_layout`), the layout in the
-    last N_LAYOUT entries."""
-    lay = state_layout(table_bits, record)
+    size ``table_bits``, the record length and the markup model (see :func:`state_layout`), the
+    layout in the last N_LAYOUT entries."""
+    lay = state_layout(table_bits, record, markup)
     bounds = {
         name: (int(lay[L_PARTS + j]), int(lay[L_PARTS + j + 1])) for j, name in enumerate(PARTS)
     }

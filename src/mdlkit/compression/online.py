@@ -121,9 +121,9 @@ class OnlineCoder:
     """The model's state across the blocks of one file; one instance per file and direction.
 
     ``table_bits`` sizes the model's tables (see :func:`table_bits_for`) and ``record`` (0:
-    none) turns the record models on (see :mod:`~mdlkit.compression.records`); encoder and
-    decoder must agree on both. ``progress(n)`` is called with the number of bytes of a block
-    done so far, now and then.
+    none) turns the record models on and ``markup`` the markup model (see
+    :mod:`~mdlkit.compression.structure`); encoder and decoder must agree on all three.
+    ``progress(n)`` is called with the number of bytes of a block done so far, now and then.
     """
 
     def __init__(
@@ -132,12 +132,14 @@ class OnlineCoder:
         progress: Callable[[int], None] | None = None,
         table_bits: int = TABLE_BITS,
         record: int = 0,
+        markup: bool = False,
     ) -> None:
         if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
             raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
         self.segments = segments
         self.table_bits = table_bits
         self.record = record
+        self.markup = markup
         self._state: np.ndarray | None = None
         self.progress = progress
 
@@ -145,7 +147,7 @@ class OnlineCoder:
     def state(self) -> np.ndarray:
         # Made on first use: up to a few hundred MB of tables that a refused archive never needs.
         if self._state is None:
-            self._state = new_state(self.table_bits, self.record)
+            self._state = new_state(self.table_bits, self.record, self.markup)
         return self._state
 
     def _slices(self, n: int, lanes: np.ndarray) -> list[tuple[int, int]]:

@@ -1,4 +1,4 @@
-"""Finding fixed-length records: the period of tables, none in text, lines or noise."""
+"""What a block is made of: the period of tables (none in text, lines or noise), and markup."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mdlkit.compression.context_mixing import N_CONTEXTS, N_RECORD, new_state, state_layout
 from mdlkit.compression.online import OnlineCoder, table_bits_for
-from mdlkit.compression.records import agreement, candidates, record_length
+from mdlkit.compression.structure import agreement, candidates, looks_like_markup, structure
 
 TEXT = (Path(__file__).parents[2] / "docs" / "architecture.md").read_bytes()
 LINES = b"".join(b"%d: the quick brown fox jumps over the lazy dog %d times\n" % (i, i * i % 97)
@@ -39,7 +39,7 @@ def test_records_with_a_constant_field_and_random_fields_are_found(width: int, s
     rng = random.Random(seed)
     tag = bytes(rng.randrange(256) for _ in range(max(1, width // 2)))
     rows = [tag + rng.randbytes(width - len(tag)) for _ in range(max(40, 8000 // width))]
-    assert record_length(b"".join(rows)) == width
+    assert structure(b"".join(rows)) == (width, False)
 
 
 @pytest.mark.parametrize(
@@ -56,11 +56,12 @@ def test_records_with_a_constant_field_and_random_fields_are_found(width: int, s
     ids=["text", "noise", "zeros", "lines-of-similar-length", "csv", "tiny", "empty"],
 )
 def test_text_lines_noise_and_constant_bytes_show_no_records(data: bytes) -> None:
-    assert candidates(data) == [] and record_length(data, _cost) == 0
+    assert candidates(data) == [] and structure(data, _cost) == (0, False)
 
 
-def _cost(sample: bytes, record: int) -> int:
-    return len(OnlineCoder(1, None, table_bits_for(len(sample)), record).encode(sample).payload)
+def _cost(sample: bytes, record: int, markup: bool = False) -> int:
+    coder = OnlineCoder(1, None, table_bits_for(len(sample)), record, markup)
+    return len(coder.encode(sample).payload)
 
 
 def test_images_row_by_row_have_the_row_as_their_record() -> None:
@@ -75,15 +76,35 @@ def test_images_row_by_row_have_the_row_as_their_record() -> None:
         blob = np.clip(255 * (1 - ((yy - cy) ** 2 + (xx - cx) ** 2) / r**2), 0, 255)
         images.append((blob // 16 * 16).astype(np.uint8))
     data = np.stack(images).tobytes()
-    assert 24 in candidates(data) and record_length(data, _cost) == 24
+    assert 24 in candidates(data) and structure(data, _cost) == (24, False)
     sample = data[: 1 << 14]
     assert _cost(sample, 24) < min(_cost(sample, r) for r in {0, *candidates(data)} - {24})
 
 
 def test_the_record_models_take_room_only_when_a_record_length_is_set() -> None:
     """At 18 table bits each record model has 2^18 slots of 8 bytes; without records none."""
-    plain, with_records = new_state(18), new_state(18, 40)
+    plain, with_records, both = new_state(18), new_state(18, 40), new_state(18, 40, True)
     assert len(with_records) - len(plain) == N_RECORD * (1 << 18)
+    assert len(both) - len(with_records) == 1 << 18
     assert N_CONTEXTS == 13 and state_layout(18, 40)[-1] == state_layout(18)[-1] + 3 * (1 << 18)
     with pytest.raises(ValueError, match="record length 1"):
         state_layout(18, 1)
+
+
+def test_markup_is_suspected_in_html_and_xml_only() -> None:
+    html = b"".join(b'<p class="x">para %d <b>bold</b></p>\n' % i for i in range(40))
+    xml = b"".join(b"<row><id>%d</id><v>%d</v></row>" % (i, i * i) for i in range(40))
+    assert looks_like_markup(html) and looks_like_markup(xml)
+    code = b"if a < b and c > d:\n    pass\n" * 40  # comparisons: one of each per 30 bytes
+    assert not looks_like_markup(TEXT) and not looks_like_markup(CSV)
+    assert looks_like_markup(code)  # suspected only: the trial decides
+    assert not looks_like_markup(html[:300]) and not looks_like_markup(bytes(range(256)) * 8)
+
+
+def test_the_trial_keeps_the_shorter_of_markup_on_and_off() -> None:
+    html = b"".join(
+        b'<li><a href="/doc/%d.html">chapter %d</a></li>\n' % (i, i) for i in range(200)
+    )
+    record, markup = structure(html, _cost)
+    sample = html[: 1 << 14]
+    assert record == 0 and markup == (_cost(sample, 0, True) < _cost(sample, 0, False))
