@@ -1,15 +1,15 @@
-"""Structured data: mdlkit's record models against xz, zstd, bzip2 and PPMd, measured in one run.
+"""Structured data: mdlkit's record and markup models against xz, zstd, bzip2 and PPMd, in one run.
 
 Four inputs made here, deterministically (no download): a table of 32-byte order records (id,
 day, price, name, quantity, status), a sensor log of 16-byte records (time stamp, three
 accelerometer axes, temperature, status), 28×28 grey images stored row by row (synthetic blobs;
 the first MNIST training images with ``--mnist PATH``), and a CSV text of the same orders (the
 control: lines of similar length are text, and the record models must stay off). ``--file``
-adds files of your own.
+adds files of your own (e.g. an HTML page, for the markup model).
 
 Per input: the bytes of xz -9e, zstd -19, bzip2 -9, PPMd (variant I, best of orders 4, 6, 8,
-256 MiB) and mdlkit's online level 2 with the record models (archive format 5, record length
-found per block) and without them (the same archive with the record length forced to 0), each
+256 MiB) and mdlkit's online level 2 with the record and markup models (archive format 5, both
+chosen per block) and without them (the same archive with record length 0 and no markup), each
 mdlkit archive decoded back and compared. Speeds are wall time on a shared machine: compare
 within a run.
 
@@ -32,7 +32,7 @@ from _publish import cpu_name, publish
 
 import mdlkit.compression.structure as structure
 from mdlkit.compression import compress, decompress
-from mdlkit.compression.archive import parse_coded, read_header, read_records
+from mdlkit.compression.archive import MARKUP_FLAG, parse_coded, read_header, read_records
 from mdlkit.compression.baselines import codec, ppmd_stream, unavailable
 
 _WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november"
@@ -81,17 +81,17 @@ def blobs(n: int = 400) -> bytes:
     return np.stack(images).tobytes()
 
 
-def _mdlkit(data: bytes, records_on: bool) -> tuple[int, float, float, int]:
-    """(archive bytes, compress s, decompress s, record length of the first block)."""
-    found = structure.record_length
-    if not records_on:  # the record length forced to 0: the same format, record models off
-        structure.record_length = lambda block, cost=None: 0  # type: ignore[assignment]
+def _mdlkit(data: bytes, models_on: bool) -> tuple[int, float, float, str]:
+    """(archive bytes, compress s, decompress s, the first block's record length and markup)."""
+    found = structure.structure
+    if not models_on:  # record length 0 and no markup: the same format, those models off
+        structure.structure = lambda block, cost=None: (0, False)  # type: ignore[assignment]
     try:
         started = time.perf_counter()
         archive = compress(data, level=2, verify=False)
         seconds = time.perf_counter() - started
     finally:
-        structure.record_length = found  # type: ignore[assignment]
+        structure.structure = found  # type: ignore[assignment]
     started = time.perf_counter()
     if decompress(archive) != data:
         raise SystemExit("mdlkit's archive did not decode to its input")
@@ -99,8 +99,10 @@ def _mdlkit(data: bytes, records_on: bool) -> tuple[int, float, float, int]:
     src = io.BytesIO(archive)
     header = read_header(src)
     first = next(iter(read_records(src, header.version)))
-    length = parse_coded(first.body, 1 << 27).record if first.tag == 1 else 0
-    return len(archive), seconds, back, length
+    coded = parse_coded(first.body, 1 << 27) if first.tag == 1 else None
+    models = [] if coded is None else [f"record {coded.record}"] * (coded.record > 0)
+    models += ["markup"] * bool(coded is not None and coded.flags & MARKUP_FLAG)
+    return len(archive), seconds, back, ", ".join(models) or "none"
 
 
 def _timed(compress_fn: Callable[[bytes], bytes], data: bytes) -> tuple[int, float]:
@@ -126,11 +128,11 @@ def measure(name: str, data: bytes) -> list[str]:
         speed = len(data) / 1e3 / seconds
         rows.append(f"| {name} | {label} | {size:,} | {8 * size / len(data):.3f} | "
                     f"{100 * (size / xz - 1):+.1f} % | {speed:,.0f} | — |")  # fmt: skip
-    for label, (size, seconds, back, length) in (("mdlkit online:2, record models off", off),
+    for label, (size, seconds, back, models) in (("mdlkit online:2, record/markup off", off),
                                                  ("mdlkit online:2 (format 5)", on)):  # fmt: skip
         rows.append(f"| {name} | {label} | {size:,} | {8 * size / len(data):.3f} | "
                     f"{100 * (size / xz - 1):+.1f} % | {len(data) / 1e3 / seconds:,.0f} / "
-                    f"{len(data) / 1e3 / back:,.0f} | {length or 'none'} |")  # fmt: skip
+                    f"{len(data) / 1e3 / back:,.0f} | {models} |")  # fmt: skip
     print("\n".join(rows), flush=True)
     return rows
 
@@ -151,18 +153,22 @@ def main() -> None:
     for path in args.file:
         inputs[path.name] = path.read_bytes()
     header = ["| input | compressor | bytes | bits/byte | vs xz -9e | KB/s (comp. / decomp.) | "
-              "record |", "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "models |", "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     compress(bytes(range(256)) * 64, verify=False)  # load (or compile) the kernels first
     rows = [row for name, data in inputs.items() for row in measure(name, data)]
-    command = "`.venv/bin/python benchmarks/structured_data.py" + (
-        f" --mnist {args.mnist}`" if args.mnist else "`"
+    command = (
+        "`.venv/bin/python benchmarks/structured_data.py"
+        + (f" --mnist {args.mnist}" if args.mnist else "")
+        + "".join(f" --file {p}" for p in args.file)
+        + "`"
     )
     text = (
-        "# Structured data: record models\n\n"
+        "# Structured data: record and markup models\n\n"
         f"Machine: {platform.machine()}, {cpu_name()}, 2 cores shared with other jobs (speeds "
         f"are wall time, comparable within this run only). Command: {command}.\n\n"
         + "\n".join(header + rows)
-        + "\n\n'record': the record length mdlkit found for the input's first block (bytes). "
+        + "\n\n'models': what mdlkit turned on for the input's first block (record length in "
+        "bytes, markup). "
         "Every mdlkit archive here was decoded back and compared with its input. paq8px is not "
         "installed on this machine: it is not in the table.\n"
     )
