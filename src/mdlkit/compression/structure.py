@@ -120,7 +120,8 @@ def structure(block: bytes, cost: Cost | None = None) -> tuple[int, bool]:
     plain one) is tried on the block's first TRIAL_BYTES and the shortest kept, without it the
     shortest record candidate and the markup guess are taken.
 
-    >>> structure(bytes(range(40)) * 100), structure(b"<p>a <b>b</b></p>" * 40)
+    >>> html = b"".join(b"<p>item %d, %s</p>\\n" % (i, b"x" * (i % 5)) for i in range(60))
+    >>> structure(bytes(range(40)) * 100), structure(html)
     ((40, False), (0, True))
     """
     found = candidates(block)
