@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--anneal-from", type=int, default=0, help="labels seen before annealing")
     parser.add_argument("--workers", type=int, default=None, help="processes running the rows")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per network")
+    parser.add_argument("--rotate", type=int, default=0, help="training images rotated ± degrees")
+    parser.add_argument("--scale", type=int, default=0, help="training images scaled ± percent")
     parser.add_argument(
         "--member-workers", type=int, default=1, help="processes training --members at once"
     )
@@ -53,6 +55,8 @@ def main() -> None:
         members=args.members,
         anneal=args.anneal,
         anneal_from=args.anneal_from,
+        rotate=args.rotate,
+        scale=args.scale,
         threads=args.threads,
         workers=args.member_workers,
     )

@@ -70,3 +70,16 @@ def test_an_ensemble_learner_decodes_back_resumes_and_keeps_member_zero(tmp_path
     assert np.array_equal(words, two.encoded.words)  # type: ignore[union-attr]
     # the single learner's keys are not the ensemble's
     assert CachedLearner(single, tmp_path)._key(x, y, None, 1) != again._key(x, y, None, 1)
+
+
+def test_augmentation_fields_enter_the_cache_key_only_when_used() -> None:
+    """Caches written before rotation and scaling existed were keyed without them: at 0 they
+    stay out of the key (the same string as then), and any other value changes it."""
+    from mdlkit.codes.block_cache import _settings
+
+    spec = ModelSpec("small-cnn", {"image_size": 8})
+    plain = TorchLearner(spec, TrainConfig(), shift=2)
+    assert "rotate" not in _settings(plain) and "scale" not in _settings(plain)
+    assert "shift=2" in _settings(plain)
+    keys = {_settings(replace(plain, rotate=r, scale=s)) for r, s in ((0, 0), (10, 0), (0, 10))}
+    assert len(keys) == 3

@@ -64,5 +64,39 @@ def test_a_prequential_code_trained_on_shifted_images_decodes_back() -> None:
     result = prequential_code(x, y, 10, learner, bounds)
     decoded = decode_online(encode_online(result), x, 10, [learner], bounds)
     assert np.array_equal(decoded, y.numpy())
-    with pytest.raises(MdlkitError, match="shift must be >= 0"):
+    with pytest.raises(MdlkitError, match="augmentation out of range"):
         TorchLearner(spec, TrainConfig(), shift=-1)
+
+
+def test_a_quarter_turn_is_rot90_and_a_zoom_of_two_samples_the_centre() -> None:
+    """Closed forms of the affine resampling on a square image: rotating by 90° moves every
+    pixel centre onto another (torch.rot90, counter-clockwise as the image is displayed), and
+    zooming in by 2 samples the centre half at half-pixel steps (the mean of 2×2 blocks)."""
+    from mdlkit.training.augment import rotate_scale_images
+
+    x = torch.arange(36, dtype=torch.float32).reshape(1, 1, 6, 6)
+    turned = rotate_scale_images(x, torch.tensor([90.0]), torch.ones(1))
+    assert torch.allclose(turned, torch.rot90(x, 1, dims=(2, 3)), atol=1e-4) or torch.allclose(
+        turned, torch.rot90(x, -1, dims=(2, 3)), atol=1e-4
+    )
+    ramp = torch.arange(8, dtype=torch.float32).repeat(8, 1).reshape(1, 1, 8, 8)  # x[i, j] = j
+    zoomed = rotate_scale_images(ramp, torch.zeros(1), torch.tensor([2.0]))
+    # output column j samples input column 2 + (j + 0.5) / 2 − 0.5: a ramp of slope ½ from 1.75
+    expected = 1.75 + 0.5 * torch.arange(8, dtype=torch.float32)
+    assert torch.allclose(zoomed[0, 0, 3], expected, atol=1e-5)
+
+
+def test_rotated_and_scaled_batches_repeat_and_differ_from_shifts_alone() -> None:
+    x = torch.rand(40, 1, 10, 10)
+    split = Split(x, torch.arange(40))
+    plain = [b for b, _ in ShiftedBatches(16, seed=5, max_shift=1).epoch(split)]
+    off = [b for b, _ in ShiftedBatches(16, seed=5, max_shift=1, max_rotate=0).epoch(split)]
+    warped = [b for b, _ in ShiftedBatches(16, 5, 1, max_rotate=15, max_scale=10).epoch(split)]
+    again = [b for b, _ in ShiftedBatches(16, 5, 1, max_rotate=15, max_scale=10).epoch(split)]
+    assert all(torch.equal(a, b) for a, b in zip(plain, off, strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(warped, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(plain, warped, strict=True))
+    with pytest.raises(MdlkitError, match="augmentation out of range"):
+        ShiftedBatches(16, max_scale=100)
+    with pytest.raises(MdlkitError, match="augmentation out of range"):
+        TorchLearner(ModelSpec("small-cnn", {"image_size": 8}), TrainConfig(), rotate=-1)

@@ -51,12 +51,20 @@ def _tensor_bytes(t: torch.Tensor) -> bytes:
     return repr((t.dtype, tuple(t.shape))).encode() + t.contiguous().numpy().tobytes()
 
 
+# Fields added after caches were first written: left out of the key at these values (the only
+# ones those caches could have been made with), so the caches still load.
+_LATER_FIELDS = {"rotate": 0, "scale": 0}
+
+
 def _settings(learner: TorchLearner) -> str:
     """The learner's dataclass repr without the fields that never change its models."""
     kept = [
         f"{f.name}={getattr(learner, f.name)!r}"
         for f in fields(learner)
-        if f.repr and f.name != "workers" and not (f.name == "threads" and learner.threads is None)
+        if f.repr
+        and f.name != "workers"
+        and not (f.name == "threads" and learner.threads is None)
+        and not (f.name in _LATER_FIELDS and getattr(learner, f.name) == _LATER_FIELDS[f.name])
     ]
     return f"{type(learner).__qualname__}({', '.join(kept)})"
 

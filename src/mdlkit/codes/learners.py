@@ -135,6 +135,8 @@ class TorchLearner:
         seed: model initialisation and shuffling seed (block k uses seed + k).
         shift: train on images moved by random shifts of up to this many pixels
             (:class:`~mdlkit.training.augment.ShiftedBatches`; 0: no augmentation).
+        rotate, scale: with ``shift``, also rotate each training image by up to this many
+            degrees and scale it by up to this many percent (0: neither).
         epsilon: for real-valued targets, the precision they are coded at; the learner trains a
             :class:`~mdlkit.heads.GaussianHead` whose learned σ is the σ the block is coded with.
         device: where each block's model trains (its predictions for coding are made on the
@@ -173,6 +175,8 @@ class TorchLearner:
     holdout: float = 0.1
     seed: int = 0
     shift: int = 0
+    rotate: int = 0
+    scale: int = 0
     epsilon: float = 1e-3
     device: str = "cpu"
     members: int = 1
@@ -188,8 +192,11 @@ class TorchLearner:
             raise MdlkitError("the held-out fraction must lie in (0, 1)")
         if self.members < 1:
             raise MdlkitError(f"an ensemble needs members >= 1, got {self.members}")
-        if self.shift < 0:
-            raise MdlkitError(f"the augmentation shift must be >= 0 pixels, got {self.shift}")
+        if self.shift < 0 or self.rotate < 0 or not 0 <= self.scale < 100:
+            raise MdlkitError(
+                f"augmentation out of range (shift {self.shift} px, rotation {self.rotate}°, "
+                f"scale {self.scale} %); give shift, rotation >= 0 and a scale of 0–99 %"
+            )
         if self.anneal < 0 or self.anneal_from < 0:
             raise MdlkitError(
                 f"anneal counts learning-rate phases from anneal_from samples on: give both "
@@ -264,7 +271,9 @@ class TorchLearner:
             # phase p: lr / 10^p, its own shuffling; each phase restores its best weights
             config = replace(self.config, seed=seed + phase, lr=self.config.lr * 0.1**phase)
             batches = (
-                ShiftedBatches(config.batch_size, config.seed, self.shift) if self.shift else None
+                ShiftedBatches(config.batch_size, config.seed, self.shift, self.rotate, self.scale)
+                if self.shift
+                else None
             )
             with _deterministic(torch.device(self.device)):
                 train(

@@ -62,6 +62,8 @@ class BlierOllivierExperiment:
     hidden: int = 128
     small_channels: int = 4
     shift: int = 2
+    rotate: int = 0
+    scale: int = 0
     epochs: int = 100
     window: int = 20
     members: int = 1
@@ -136,6 +138,8 @@ class BlierOllivierExperiment:
                 calibrate=True,
                 seed=self.seed,
                 shift=self.shift,
+                rotate=self.rotate,
+                scale=self.scale,
                 members=members,
                 anneal=self.anneal,
                 anneal_from=self.anneal_from,
