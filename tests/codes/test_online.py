@@ -149,6 +149,10 @@ def test_codelength_cli_bad_input(refused: Callable[..., str]) -> None:
     refused(["codelength", "--workers", "0"], "--workers must be >= 1")
     refused(["codelength", "--anneal", "-1"], "--anneal counts learning-rate phases")
     refused(["codelength", "--anneal-from", "-5"], "--anneal-from labels: give both >= 0")
+    refused(["codelength", "--shift", "-1"], "--shift and --rotate must be >= 0")
+    refused(["codelength", "--scale", "100", "--shift", "1"], "--scale 0–99")
+    refused(["codelength", "--rotate", "10"], "--rotate, --scale need --shift 1+")
+    refused(["codelength", "--shift", "2"], "--shift needs image inputs")  # an MLP by default
 
 
 def test_an_annealed_learner_is_two_trainings_the_second_at_a_tenth_of_the_rate() -> None:

@@ -82,6 +82,12 @@ class CodelengthConfig:
     """online codes: extra training phases per block, each at a tenth of the learning rate"""
     anneal_from: int = 0
     """online codes: --anneal only once this many labels have been seen"""
+    shift: int = 0
+    """online codes: train on images shifted by up to this many pixels (0: no augmentation)"""
+    rotate: int = 0
+    """online codes, with --shift: also rotate training images by up to this many degrees"""
+    scale: int = 0
+    """online codes, with --shift: also scale training images by up to this many percent"""
     threads: int | None = None
     """online codes: torch threads each network trains with (default: this process's count)"""
     workers: int = 1
@@ -141,6 +147,11 @@ class CodelengthConfig:
                 f"--anneal counts learning-rate phases, --anneal-from labels: give both >= 0, "
                 f"got {self.anneal} and {self.anneal_from}"
             )
+        if self.shift < 0 or self.rotate < 0 or not 0 <= self.scale < 100:
+            raise MdlkitError("--shift and --rotate must be >= 0 and --scale 0–99 (percent)")
+        images = is_image_model(self.model) or self.images
+        if (self.rotate or self.scale or self.shift) and not (self.shift and images):
+            raise MdlkitError("--rotate, --scale need --shift 1+; --shift needs image inputs")
         if self.epochs < 1 or self.variational_epochs < 1 or self.batch_size < 1:
             raise MdlkitError("epochs and the batch size must be >= 1")
         if not self.lr > 0:
@@ -199,6 +210,9 @@ def _learner(config: CodelengthConfig, spec: ModelSpec) -> TorchLearner:
         members=config.members,
         anneal=config.anneal,
         anneal_from=config.anneal_from,
+        shift=config.shift,
+        rotate=config.rotate,
+        scale=config.scale,
         threads=config.threads,
         workers=config.workers,
     )
