@@ -117,9 +117,10 @@ def main() -> None:
         "tenth of the learning rate; 'anneal_from': only once that many labels are seen; "
         "'members=2': two networks' probabilities averaged; 'threads=1': each network trains "
         "with one torch thread; 'workers=2': the members train at once in two processes (the "
-        "stream's SHA-256, first 16 hex digits, shows whether two rows wrote the same bits). "
-        "Test accuracy: the last block's "
-        "model on the 10,000 test images.\n\n" + "\n".join(lines) + "\n"
+        "stream's SHA-256, first 16 hex digits, shows whether two rows wrote the same bits); "
+        "'rotate=R,scale=S': the shifted training images also rotated by up to R degrees and "
+        "scaled by up to S %. Test accuracy: the last block's model on the 10,000 test "
+        "images.\n\n" + "\n".join(lines) + "\n"
     )
     publish(args.out, text)
 
