@@ -1,18 +1,22 @@
 """A context-mixing bit predictor in integer arithmetic (the count-based half of the online code).
 
 Each byte is coded as 8 binary decisions, most significant bit first. For every bit, thirteen
-context models each look up a slot in a hashed table, keyed by the bits of the current byte
-seen so far (``c0``) and a context: the previous 0, 1, 2, 3, 4, 5, 6 and 8 bytes, the current
-word, the word pair, the word triple, a sparse context (bytes 2-3 back) and a column context
-(the position in the line and the byte above it in the previous line, for text laid out in
-lines). A slot holds two adaptive probabilities (one averaging, one following recent bits) and
-a bit history (the last bit, its run, whether the other bit was seen); each model gives the
-mixers three inputs: the two probabilities and the probability an adaptive state map assigns to
-the (bit history, count) of the slot. A match model predicts the bit of the byte that followed
-the last occurrence of the previous 6 bytes. An optional outside input (a neural network's
-probability for the bit) joins them. Four logistic mixers combine the stretched probabilities
-``st(p) = ln(p / (1 − p))`` with weights selected by the partial byte, by the longest context
-seen before and the match, by the previous byte and by the byte before it; each weight set
+context models each look up a slot in a hashed table, keyed by the bits of the current byte seen
+so far (``c0``) and a context: the previous 0, 1, 2, 3, 4, 5, 6 and 8 bytes, the current word,
+the word pair, the word triple, a sparse context (bytes 2-3 back) and a column context (the
+position in the line and the byte above it in the previous line, for text laid out in lines). A
+block may turn on four more (:mod:`~mdlkit.compression.structure` decides, the archive records
+it): a markup model (the last tag's name, the place in a tag, the previous byte) and three
+record models for fixed-length records of R bytes (the byte R back and the position in the
+record; with the previous byte; with the byte 2R back). A slot holds two adaptive probabilities
+(one averaging, one following recent bits) and a bit history (the last bit, its run, whether the
+other bit was seen); each model gives the mixers three inputs: the two probabilities and the
+probability an adaptive state map assigns to the (bit history, count) of the slot. A match model
+predicts the bit of the byte that followed the last occurrence of the previous 6 bytes. An
+optional outside input (a neural network's probability for the bit) joins them. Four logistic
+mixers combine the stretched probabilities ``st(p) = ln(p / (1 − p))`` with weights selected by
+the partial byte, by the longest context seen before and the match, by the previous byte and by
+the byte before it (in a block of records: by the position in the record); each weight set
 learns fast while it is young. A final mixer combines the four, and three adaptive probability
 maps (SSE, in the contexts order 1, order 2 and the match state) refine the result.
 
