@@ -29,7 +29,7 @@ from mdlkit.errors import MdlkitError
 from mdlkit.heads import CategoricalHead, GaussianHead, Head, TemperatureMixtureHead, outputs
 from mdlkit.models.ensemble import ProbabilityAverage
 from mdlkit.models.spec import ModelSpec
-from mdlkit.training.augment import ShiftedBatches
+from mdlkit.training.augment import ShiftedBatches, check_augmentation
 from mdlkit.training.loop import TrainConfig, train
 
 __all__ = [
@@ -192,11 +192,7 @@ class TorchLearner:
             raise MdlkitError("the held-out fraction must lie in (0, 1)")
         if self.members < 1:
             raise MdlkitError(f"an ensemble needs members >= 1, got {self.members}")
-        if self.shift < 0 or self.rotate < 0 or not 0 <= self.scale < 100:
-            raise MdlkitError(
-                f"augmentation out of range (shift {self.shift} px, rotation {self.rotate}°, "
-                f"scale {self.scale} %); give shift, rotation >= 0 and a scale of 0–99 %"
-            )
+        check_augmentation(self.shift, self.rotate, self.scale)
         if self.anneal < 0 or self.anneal_from < 0:
             raise MdlkitError(
                 f"anneal counts learning-rate phases from anneal_from samples on: give both "

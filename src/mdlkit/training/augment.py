@@ -36,7 +36,7 @@ from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
 from mdlkit.training.batches import Batch
 
-__all__ = ["ShiftedBatches", "rotate_scale_images", "shift_images"]
+__all__ = ["ShiftedBatches", "check_augmentation", "rotate_scale_images", "shift_images"]
 
 
 def shift_images(x: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
@@ -74,6 +74,16 @@ def rotate_scale_images(x: torch.Tensor, degrees: torch.Tensor, zoom: torch.Tens
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def check_augmentation(shift: int, rotate: int, scale: int) -> None:
+    """A one-line error unless shift (pixels) and rotate (degrees) are >= 0 and scale (percent)
+    lies in 0–99."""
+    if shift < 0 or rotate < 0 or not 0 <= scale < 100:
+        raise MdlkitError(
+            f"augmentation out of range (shift {shift} px, rotation {rotate}°, scale {scale} %); "
+            "give shift, rotation >= 0 and a scale of 0–99 %"
+        )
+
+
 class ShiftedBatches:
     """Shuffled minibatches (as :class:`~mdlkit.training.batches.ShuffledBatches`) of images
     moved by random shifts of up to ``max_shift`` pixels each way, and (``max_rotate`` degrees,
@@ -87,11 +97,7 @@ class ShiftedBatches:
         max_rotate: int = 0,
         max_scale: int = 0,
     ) -> None:
-        if max_shift < 0 or max_rotate < 0 or not 0 <= max_scale < 100:
-            raise MdlkitError(
-                f"augmentation out of range (shift {max_shift} px, rotation {max_rotate}°, "
-                f"scale {max_scale} %); give shift, rotation >= 0 and a scale of 0–99 %"
-            )
+        check_augmentation(max_shift, max_rotate, max_scale)
         self.batch_size = batch_size
         self.seed = seed
         self.max_shift = max_shift
