@@ -79,16 +79,22 @@ def encode_block(
     """(tag, body, ideal bits) of the record of one block coded from a fresh model (its record
     models on if the block shows fixed-length records): a coded block, or the block itself
     (stored) when its code would not be shorter."""
-    from mdlkit.compression.online import OnlineCoder, table_bits_for
-    from mdlkit.compression.structure import structure
+    from mdlkit.compression.online import CodedBlock, OnlineCoder, table_bits_for
+    from mdlkit.compression.structure import TRIAL_BYTES, structure
+
+    tried: dict[tuple[int, bool], CodedBlock] = {}
 
     def cost(sample: bytes, record: int, markup: bool) -> int:
         coder = OnlineCoder(segments, None, table_bits_for(len(sample)), record, markup)
-        return len(coder.encode(sample).payload)
+        coded = tried[record, markup] = coder.encode(sample)
+        return len(coded.payload)
 
     table_bits, (record, markup) = table_bits_for(len(block)), structure(block, cost)
-    coder = OnlineCoder(segments, progress, table_bits, record, markup)
-    coded = coder.encode(block, probabilities)
+    coded = tried.get((record, markup)) if tried and len(block) <= TRIAL_BYTES else None
+    if coded is None or probabilities is not None or progress is not None:
+        # (a block no longer than the trial sample was coded whole by the winning trial)
+        coder = OnlineCoder(segments, progress, table_bits, record, markup)
+        coded = coder.encode(block, probabilities)
     if coded.stored:
         return STORED, bytes(block), coded.ideal_bits
     crc = zlib.crc32(block)
