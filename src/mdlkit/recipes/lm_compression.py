@@ -49,8 +49,10 @@ from mdlkit.sweeps import JobOutput, Task, Where, open_sweep, run_jobs
 __all__ = [
     "DEFAULT_DATA",
     "LMCompressionExperiment",
+    "baselines_job",
     "resolve_text_path",
     "run_lm_compression",
+    "two_part_job",
 ]
 
 DEFAULT_DATA = Path("..") / "shared" / "data" / "text" / "tinyshakespeare.txt"
@@ -163,7 +165,7 @@ class LMCompressionExperiment:
         )
 
 
-def _run_job(
+def two_part_job(
     exp: LMCompressionExperiment, data: bytes, method: str, d_model: int, device: str | None
 ) -> JobOutput:
     """One run: the two-part code of ``data``, decoded back and compared."""
@@ -186,7 +188,7 @@ def _run_job(
     return JobOutput(record, seconds=time.perf_counter() - started)
 
 
-def _baselines_job(data: bytes, ppmd_orders: tuple[int, ...], online: bool) -> JobOutput:
+def baselines_job(data: bytes, ppmd_orders: tuple[int, ...], online: bool) -> JobOutput:
     """The classical compressors' sizes of one prefix."""
     started = time.perf_counter()
     sizes, notes = baseline_sizes(data, ppmd_orders=ppmd_orders, online=online)
@@ -201,8 +203,8 @@ def _tasks(exp: LMCompressionExperiment, text: bytes, device: str | None = None)
     for key, n, method, d_model in exp.jobs(len(text)):
         if not any(task[0] == f"{n}-baselines" for task in tasks):
             args = (text[:n], exp.ppmd_orders, exp.online)
-            tasks.append((f"{n}-baselines", _baselines_job, args))
-        tasks.append((key, _run_job, (exp, text[:n], method, d_model, device)))
+            tasks.append((f"{n}-baselines", baselines_job, args))
+        tasks.append((key, two_part_job, (exp, text[:n], method, d_model, device)))
     return tasks
 
 

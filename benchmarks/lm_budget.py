@@ -1,0 +1,172 @@
+"""Two-part codes of the whole of tinyshakespeare against their training budget:
+results/lm_budget.md and lm_budget.png.
+
+Each run is one ``mdlkit experiment lm-compression`` job (the same plan: d_model 96, 2 blocks,
+context 64, Adam 4e-3, batch 8, one training thread) on the whole 1,115,394-byte file, with a
+budget of ``tokens`` bytes seen in the regularized phase (epochs = tokens / training bytes, then
+one fine-tuning epoch per fifth). Its total (weight file + data range-coded with the decoded
+model, decoded back) is set against whole-file xz -9e, PPMd and mdlkit's online mode, measured
+in the same run folder. The compute of a run is C = 6 · parameters · bytes trained on (FLOPs,
+regularized and fine-tuning epochs; attention and the penalty's own cost left out).
+
+Run: ``.venv/bin/python benchmarks/lm_budget.py --out runs/lm-budget --tokens 5e6 1e7
+--methods l1 --workers 2`` (resumable: finished runs are skipped), then ``--publish`` to fit
+total bytes ≈ a · C^(−b) over the finished runs and write the results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from _publish import RESULTS, cpu_name, publish
+
+from mdlkit.recipes.lm_compression import (
+    LMCompressionExperiment,
+    baselines_job,
+    resolve_text_path,
+    two_part_job,
+)
+from mdlkit.runs import RunFolder
+from mdlkit.sweeps import open_sweep, run_jobs
+
+TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "tinyshakespeare.txt"
+D_MODEL = 96
+
+
+def _experiment(data: str, tokens: int) -> LMCompressionExperiment:
+    return replace(LMCompressionExperiment(data), tokens=tokens, max_epochs=64, prefixes=(0,))
+
+
+def run(out: Path, tokens: list[int], methods: list[str], workers: int) -> None:
+    """Every (method, budget) run and the baselines, into the run folder ``out``."""
+    path = resolve_text_path(str(TEXT) if TEXT.is_file() else None)
+    text = path.read_bytes()
+    folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
+    base = _experiment(str(path), tokens[0])
+    tasks = [("baselines", baselines_job, (text, base.ppmd_orders, True))]
+    for t in tokens:
+        for method in methods:
+            exp = _experiment(str(path), t)
+            tasks.append((f"{method}-{t}", two_part_job, (exp, text, method, D_MODEL, None)))
+    config = {"benchmark": "lm_budget", "data": str(path), "d_model": D_MODEL}
+    with open_sweep(folder, config, {"workers": workers}) as executor:
+        run_jobs(folder, tasks, executor)
+
+
+def compute_flops(record: dict) -> float:
+    """C = 6 · parameters · bytes trained on (regularized + fine-tuning epochs)."""
+    plan = record["plan"]
+    n_train = round(record["length"] * (1 - plan["val_fraction"] - plan["test_fraction"]))
+    epochs = record["epochs"] + record.get("finetune_epochs", 0)
+    return 6.0 * record["n_params"] * epochs * n_train
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="runs/lm-budget", help="run folder (resumed)")
+    parser.add_argument("--tokens", type=float, nargs="+", default=[2.5e6, 5e6, 1e7])
+    parser.add_argument("--methods", nargs="+", default=["l1"])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--publish", action="store_true", help="write the results file")
+    args = parser.parse_args()
+    out = Path(args.out)
+    if not args.publish:
+        run(out, [int(t) for t in args.tokens], args.methods, args.workers)
+        return 0
+    return _publish_folder(out)
+
+
+def _publish_folder(out: Path) -> int:
+    records = {p.stem: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))}
+    base = records.pop("baselines")
+    sizes = base["sizes"]
+    for key, r in records.items():
+        r["tokens"] = int(key.rsplit("-", 1)[1])  # the key is "<method>-<tokens>"
+    runs = sorted(records.values(), key=lambda r: (r["method"], compute_flops(r)))
+    if not runs:
+        print("no finished runs in", out, file=sys.stderr)
+        return 2
+    lines = [
+        "# Two-part codes of tinyshakespeare against the training budget",
+        "",
+        f"Machine: {platform.machine()}, {cpu_name()}, 2 cores shared with other jobs. "
+        f"Command: `.venv/bin/python benchmarks/lm_budget.py --out {out}` then `--publish`. "
+        f"Data: the whole file, {base['length']:,} bytes; d_model {D_MODEL}, 2 blocks, "
+        "context 64, batch 8, one training thread per run.",
+        "",
+        "| method | tokens | epochs | C (PFLOP) | train min | nonzero | model B | data B | "
+        "total B | test bits/byte | decoded |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['method']} | {r['tokens']:,} | "
+            f"{r['epochs']}+{r.get('finetune_epochs', 0)} | {compute_flops(r) / 1e15:.2f} | "
+            f"{r['train_seconds'] / 60:.1f} | {r['nonzero']:,} | {r['model_bytes']:,} | "
+            f"{r['data_bits'] / 8:,.0f} | {r['total_bits'] / 8:,.0f} | "
+            f"{r['test_bits_per_byte']:.3f} | {'yes' if r['decoded'] else 'NO'} |"
+        )
+    lines += ["", "Baselines (whole file, same run folder):", ""]
+    lines += [f"- {b['label']}: {b['bytes']:,} B" for b in sizes.values()]
+    lines += ["", *_fits(runs, sizes)]
+    text = "\n".join(lines) + "\n"
+    publish(RESULTS / "lm_budget.md", text)
+    _plot(runs, sizes, RESULTS / "lm_budget.png")
+    print(text)
+    return 0
+
+
+def _fits(runs: list[dict], sizes: dict) -> list[str]:
+    """Per method: total ≈ a · C^(−b) fitted in log–log space, and the compute at which the
+    fit reaches each baseline (an extrapolation; stated as such)."""
+    lines = []
+    for method in sorted({r["method"] for r in runs}):
+        mine = [r for r in runs if r["method"] == method]
+        if len(mine) < 2:
+            continue
+        c = np.log([compute_flops(r) for r in mine])
+        t = np.log([r["total_bits"] / 8 for r in mine])
+        slope, intercept = np.polyfit(c, t, 1)
+        lines.append(
+            f"Fit ({method}, {len(mine)} points): total bytes ≈ {math.exp(intercept):.4g} · "
+            f"C^({slope:.4f})"
+        )
+        for b in sizes.values():
+            if slope >= 0:
+                break
+            c_pass = math.exp((math.log(b["bytes"]) - intercept) / slope)
+            passing = f"at C ≈ {c_pass / 1e15:.2f} PFLOP"
+            lines.append(f"- passes {b['label']} ({b['bytes']:,} B) {passing}")
+    return lines
+
+
+def _plot(runs: list[dict], sizes: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method in sorted({r["method"] for r in runs}):
+        mine = [r for r in runs if r["method"] == method]
+        ax.plot([compute_flops(r) for r in mine], [r["total_bits"] / 8 for r in mine], "o-",
+                label=f"two-part ({method})")  # fmt: skip
+    for b in sizes.values():
+        ax.axhline(b["bytes"], ls="--", lw=0.8, label=b["label"])
+    ax.set_xscale("log")
+    ax.set_xlabel("training compute C = 6·N·D (FLOP)")
+    ax.set_ylabel("bytes")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
