@@ -74,6 +74,8 @@ def main() -> None:
         f"`.venv/bin/python benchmarks/blier_ollivier.py --model {args.model} "
         f"--channels {args.channels} --epochs {args.epochs} --window {args.window} "
         f"--members {args.members} --anneal {args.anneal} --anneal-from {args.anneal_from}"
+        + (f" --rotate {args.rotate}" if args.rotate else "")
+        + (f" --scale {args.scale}" if args.scale else "")
         + (f" --threads {args.threads}" if args.threads is not None else "")
         + (f" --member-workers {args.member_workers}" if args.member_workers > 1 else "")
         + "`"
