@@ -257,3 +257,26 @@ def test_tamade_result_round_trips_through_plain_values() -> None:
     assert again == result and hash(again) == hash(result)
     assert again.pruned == LossAccuracy(0.5078125, again.pruned.accuracy)
     assert again != TamadeResult(0.125, again.reference, again.pruned, 24)
+
+
+def test_random_gradient_pruning_in_slices_equals_one_pass_over_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The batch goes through in slices (memory); which entries some sample moves must not
+    # depend on that: the same mask as one forward/backward pass over the whole batch.
+    from mdlkit.models.sequence import ByteTransformer
+    from mdlkit.pruning import random_gradient as rg
+
+    def pruned(slice_size: int) -> tuple[Mask, torch.Tensor]:
+        torch.manual_seed(0)
+        model = ByteTransformer(vocab_size=256, context=16, d_model=16, n_layers=1, n_heads=2)
+        mlp_in, mlp_out = model.blocks[0].mlp[0], model.blocks[0].mlp[2]
+        with torch.no_grad():
+            mlp_out.weight[:, 5] = 0.0  # hidden unit 5 feeds nothing: its inputs dangle
+        monkeypatch.setattr(rg, "_SLICE", slice_size)
+        mask = random_gradient_prune(model, (16,), batch_size=300, seed=2, vocab_size=256)
+        return mask, mlp_in.weight.detach().clone()
+
+    (sliced, w_sliced), (whole, _) = pruned(128), pruned(10_000)
+    assert sliced == whole
+    assert not w_sliced[5].any() and w_sliced[4].all()  # the dangling row went, a live one stayed

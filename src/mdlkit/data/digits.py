@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from sklearn.datasets import load_digits as _sk_load_digits
 
 from mdlkit.data.splits import Splits, stratified_splits, stratified_subset
 
@@ -29,6 +28,8 @@ def load_digits(
     Split stratified by class; the default 60/20/20 gives 1077/360/360 samples. ``n_train``
     keeps a stratified subset of that many training samples (validation and test unchanged).
     """
+    from sklearn.datasets import load_digits as _sk_load_digits  # imported when used: heavy
+
     bunch = _sk_load_digits()
     x = np.asarray(bunch.data, dtype=np.float32) / 16.0
     if not flatten:

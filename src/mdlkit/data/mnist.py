@@ -12,9 +12,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
-from mdlkit.data.splits import Splits, _split
+from mdlkit.data.splits import Splits, _split, train_test_split
 from mdlkit.errors import MdlkitError
 
 __all__ = ["MNIST_ENV", "load_mnist", "read_mnist", "resolve_mnist_path"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from mdlkit.data.scaling import Scaling
 from mdlkit.errors import MdlkitError
@@ -87,6 +87,14 @@ class Splits:
                         f"[0, {self.vocab_size - 1}]"
                     )
 
+
+
+def train_test_split(*arrays: Any, **options: Any) -> list[Any]:
+    """scikit-learn's ``train_test_split``, imported on the first call: scikit-learn adds about
+    100 MB and a second to a process that never splits a dataset (e.g. ``mdlkit compress``)."""
+    from sklearn.model_selection import train_test_split as split
+
+    return list(split(*arrays, **options))
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
     return Split(

@@ -32,11 +32,10 @@ from typing import Literal
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from mdlkit.data.messages import n_rows, one_line, refuse_rows
 from mdlkit.data.scaling import Scaling
-from mdlkit.data.splits import Split, Splits, stratified_indices
+from mdlkit.data.splits import Split, Splits, stratified_indices, train_test_split
 from mdlkit.data.table import Table, TargetKind
 from mdlkit.data.table_sources import (
     FILE_SUFFIXES,

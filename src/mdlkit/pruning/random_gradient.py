@@ -19,6 +19,8 @@ from mdlkit.pruning.masks import Mask
 
 __all__ = ["random_gradient_prune"]
 
+_SLICE = 128  # samples per forward/backward pass (the memory of one pass, not the result)
+
 
 def random_gradient_prune(
     model: nn.Module,
@@ -56,17 +58,25 @@ def random_gradient_prune(
         x.view(-1)[:vocab_size] = torch.randperm(vocab_size, generator=gen)
     was_training = model.training
     model.eval()
+    names, params = zip(*model.named_parameters(), strict=True)
+    # Which entries some sample moves: the union over slices of the batch. One backward pass
+    # over the whole batch would hold every activation at once (a transformer with 128-byte
+    # windows: over a GB); a gradient that cancels exactly to zero across slices is not a
+    # case to keep alive for.
+    moved = [torch.zeros_like(p, dtype=torch.bool) for p in params]
     try:
-        names, params = zip(*model.named_parameters(), strict=True)
-        out = model(x)
-        v = torch.randn(out.shape, generator=gen)
-        grads = torch.autograd.grad((out * v).sum(), params, allow_unused=True)
+        for first in range(0, len(x), _SLICE):
+            out = model(x[first : first + _SLICE])
+            v = torch.randn(out.shape, generator=gen)
+            grads = torch.autograd.grad((out * v).sum(), params, allow_unused=True)
+            for seen, g in zip(moved, grads, strict=True):
+                if g is not None:
+                    seen |= g != 0
     finally:
         model.train(was_training)
-    keep = {}
-    for name, p, g in zip(names, params, grads, strict=True):
-        alive = p.detach() != 0
-        keep[name] = alive & (g != 0) if g is not None else torch.zeros_like(alive)
+    keep = {
+        name: (p.detach() != 0) & seen for name, p, seen in zip(names, params, moved, strict=True)
+    }
     result = Mask(keep)
     result.apply(model)
     return result
