@@ -88,13 +88,13 @@ class Splits:
                     )
 
 
-
 def train_test_split(*arrays: Any, **options: Any) -> list[Any]:
     """scikit-learn's ``train_test_split``, imported on the first call: scikit-learn adds about
     100 MB and a second to a process that never splits a dataset (e.g. ``mdlkit compress``)."""
     from sklearn.model_selection import train_test_split as split
 
     return list(split(*arrays, **options))
+
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
     return Split(
