@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from mdlkit import MdlkitError
@@ -133,3 +134,18 @@ def test_unfit_shapes_and_precisions_are_one_line_errors() -> None:
     learner = TorchLearner(ModelSpec("mlp", {"sizes": [2, 4, 1]}), config, epsilon=1e-3)
     with pytest.raises(MdlkitError, match="same precision"):
         prequential_code(x, y, None, learner, [0, 10, 40], epsilon=1e-2)
+
+
+@pytest.mark.parametrize("shape", [(1500, 3), (1100, 5, 3)], ids=["rows", "positions"])
+def test_bits_in_chunks_equal_the_whole_prediction(shape: tuple[int, ...]) -> None:
+    # Head.bits goes through the rows a chunk at a time (memory); it must give exactly the
+    # numbers of one predict() over every row, positions of a sequence model included.
+    torch.manual_seed(0)
+    model = nn.Linear(3, 3)
+    x = torch.randn(*shape)
+    y = torch.randint(3, shape[:-1])
+    head = CategoricalHead(temperature=1.3)
+    whole = head.predict(model, x).ideal_bits(head.symbols(y))
+    chunked = head.bits(model, x, y)
+    assert chunked.shape == whole.shape == (y.numel(),)
+    assert np.array_equal(chunked, whole)

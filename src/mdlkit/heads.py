@@ -55,6 +55,7 @@ __all__ = [
 
 # A fixed chunk size keeps every evaluation bit-reproducible (batch shapes change float sums).
 EVAL_CHUNK = 1024
+_BITS_ROWS = 64  # rows turned into float64 probabilities at once by Head.bits
 
 
 @torch.no_grad()
@@ -103,8 +104,26 @@ class Head(nn.Module, ABC):
         return self.distribution(outputs(model, x).to(torch.float64))
 
     def bits(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | np.ndarray) -> np.ndarray:
-        """−log2 p(y_i | x_i) per sample (float64)."""
-        return self.predict(model, x).ideal_bits(self.symbols(y))
+        """−log2 p(y_i | x_i) per coded symbol (float64), in the order of :meth:`symbols`.
+
+        The outputs come from :func:`outputs` (its fixed chunks, so the same numbers as one
+        :meth:`predict`), one chunk at a time, and go to float64 ``_BITS_ROWS`` rows at a time:
+        a byte model's float64 probabilities of every window at once would take hundreds of MB.
+        """
+        symbols = self.symbols(y)
+        if len(x) == 0:
+            return self.predict(model, x).ideal_bits(symbols)
+        per_row = len(symbols) // len(x)
+        parts = []
+        for s in range(0, len(x), EVAL_CHUNK):
+            out = outputs(model, x[s : s + EVAL_CHUNK])
+            for r in range(0, len(out), _BITS_ROWS):
+                first = (s + r) * per_row
+                rows = out[r : r + _BITS_ROWS].to(torch.float64)
+                parts.append(self.distribution(rows).ideal_bits(
+                    symbols[first : first + len(rows) * per_row]
+                ))  # fmt: skip
+        return np.concatenate(parts)
 
 
 class CategoricalHead(Head):
