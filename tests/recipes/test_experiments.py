@@ -69,6 +69,8 @@ def test_mnist_pruning_quick_run(tmp_path: Path, mnist_path: Path) -> None:
 
 def test_experiment_cli_errors(tmp_path: Path, refused: Callable[..., str]) -> None:
     refused(["experiment", "cifar"], "unknown experiment")
+    refused(["experiment", "mnist-pruning", "--network", "vgg"], "lenet-300-100, lenet5-caffe")
+    refused(["experiment", "teacher-student", "--network", "lenet5-caffe"], "mnist-pruning takes")
     refused(
         ["experiment", "teacher-student", "--resume", str(tmp_path)], "not an mdlkit run folder"
     )

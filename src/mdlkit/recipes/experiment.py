@@ -18,7 +18,7 @@ from mdlkit.recipes.lm_compression import (
     resolve_text_path,
     run_lm_compression,
 )
-from mdlkit.recipes.mnist_pruning import MnistPruningExperiment, run_mnist_pruning
+from mdlkit.recipes.mnist_pruning import PAPER, MnistPruningExperiment, run_mnist_pruning
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
@@ -56,6 +56,8 @@ class ExperimentConfig:
     """a small version that runs in minutes"""
     slow: bool = False
     """mnist-pruning: add LeNet-5-Caffe"""
+    network: str = ""
+    """mnist-pruning: this network alone, lenet-300-100 | lenet5-caffe (default: see --slow)"""
     workers: int | None = None
     """sweep jobs at once, each in a local process (default: one per core; 1: in this one)"""
     ray: str | None = None
@@ -75,6 +77,10 @@ class ExperimentConfig:
             raise MdlkitError("llc-vs-compressibility is not a sweep; drop --workers and --ray")
         if self.name == "llc-vs-compressibility" and self.device != "auto":
             raise MdlkitError("llc-vs-compressibility runs on the CPU; drop --device")
+        if self.network and (self.name != "mnist-pruning" or self.network not in PAPER):
+            raise MdlkitError(
+                f"--network {self.network!r}: mnist-pruning takes one of {', '.join(PAPER)}"
+            )
         check_executor_options(self.workers, self.ray)
         resolve_device(self.device)
         if self.name in ("mnist-pruning", "llc-vs-compressibility", "blier-ollivier"):
@@ -136,4 +142,6 @@ def run_experiment(
     )
     if config.slow:
         mp = replace(mp, models=(*mp.models, "lenet5-caffe"))
+    if config.network:
+        mp = replace(mp, models=(config.network,))
     return ExperimentResult(run_mnist_pruning(mp, folder, progress=progress, **where))
