@@ -101,14 +101,14 @@ def _publish_folder(out: Path) -> int:
         f"Data: the whole file, {base['length']:,} bytes; d_model {D_MODEL}, 2 blocks, "
         "context 64, batch 8, one training thread per run.",
         "",
-        "| method | tokens | epochs | C (PFLOP) | train min | nonzero | model B | data B | "
+        "| method | tokens | epochs | C (TFLOP) | train min | nonzero | model B | data B | "
         "total B | test bits/byte | decoded |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         lines.append(
             f"| {r['method']} | {r['tokens']:,} | "
-            f"{r['epochs']}+{r.get('finetune_epochs', 0)} | {compute_flops(r) / 1e15:.2f} | "
+            f"{r['epochs']}+{r.get('finetune_epochs', 0)} | {compute_flops(r) / 1e12:.1f} | "
             f"{r['train_seconds'] / 60:.1f} | {r['nonzero']:,} | {r['model_bytes']:,} | "
             f"{r['data_bits'] / 8:,.0f} | {r['total_bits'] / 8:,.0f} | "
             f"{r['test_bits_per_byte']:.3f} | {'yes' if r['decoded'] else 'NO'} |"
@@ -117,33 +117,54 @@ def _publish_folder(out: Path) -> int:
     lines += [f"- {b['label']}: {b['bytes']:,} B" for b in sizes.values()]
     lines += ["", *_fits(runs, sizes)]
     text = "\n".join(lines) + "\n"
-    publish(RESULTS / "lm_budget.md", text)
+    publish("lm_budget.md", text)
     _plot(runs, sizes, RESULTS / "lm_budget.png")
-    print(text)
     return 0
 
 
+def _power_law(runs: list[dict]) -> tuple[float, float]:
+    """(log a, −b) of total bytes ≈ a · C^(−b), least squares in log–log space."""
+    c = np.log([compute_flops(r) for r in runs])
+    t = np.log([r["total_bits"] / 8 for r in runs])
+    slope, intercept = np.polyfit(c, t, 1)
+    return float(intercept), float(slope)
+
+
 def _fits(runs: list[dict], sizes: dict) -> list[str]:
-    """Per method: total ≈ a · C^(−b) fitted in log–log space, and the compute at which the
-    fit reaches each baseline (an extrapolation; stated as such)."""
+    """Per method: the power law fitted without the largest budget and its prediction of it
+    (the check of a projected point), then the fit over every budget and the compute at which
+    it would reach each baseline (an extrapolation, stated as such)."""
     lines = []
     for method in sorted({r["method"] for r in runs}):
         mine = [r for r in runs if r["method"] == method]
-        if len(mine) < 2:
+        if len(mine) < 3:
             continue
-        c = np.log([compute_flops(r) for r in mine])
-        t = np.log([r["total_bits"] / 8 for r in mine])
-        slope, intercept = np.polyfit(c, t, 1)
+        last = mine[-1]
+        intercept, slope = _power_law(mine[:-1])
+        predicted = math.exp(intercept + slope * math.log(compute_flops(last)))
+        measured = last["total_bits"] / 8
         lines.append(
-            f"Fit ({method}, {len(mine)} points): total bytes ≈ {math.exp(intercept):.4g} · "
-            f"C^({slope:.4f})"
+            f"Check ({method}): fitted on the {len(mine) - 1} smaller budgets, total ≈ "
+            f"{math.exp(intercept):.4g} · C^({slope:.4f}); at the largest budget it predicts "
+            f"{predicted:,.0f} B, measured {measured:,.0f} B ({predicted / measured - 1:+.1%})."
+        )
+        intercept, slope = _power_law(mine)
+        seconds_per_flop = last["train_seconds"] / compute_flops(last)
+        lines.append(
+            f"Fit ({method}, all {len(mine)} budgets): total ≈ {math.exp(intercept):.4g} · "
+            f"C^({slope:.4f})."
         )
         for b in sizes.values():
             if slope >= 0:
-                break
+                lines.append(f"- {b['label']}: never reached on this fit (it does not fall)")
+                continue
             c_pass = math.exp((math.log(b["bytes"]) - intercept) / slope)
-            passing = f"at C ≈ {c_pass / 1e15:.2f} PFLOP"
-            lines.append(f"- passes {b['label']} ({b['bytes']:,} B) {passing}")
+            hours = c_pass * seconds_per_flop / 3600
+            lines.append(
+                f"- {b['label']} ({b['bytes']:,} B): reached at C ≈ {c_pass / 1e12:,.1f} TFLOP "
+                f"({c_pass / compute_flops(last):.3g}× the largest budget; about {hours:,.1f} "
+                "hours of training at its measured speed)"
+            )
     return lines
 
 
@@ -156,8 +177,13 @@ def _plot(runs: list[dict], sizes: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for method in sorted({r["method"] for r in runs}):
         mine = [r for r in runs if r["method"] == method]
-        ax.plot([compute_flops(r) for r in mine], [r["total_bits"] / 8 for r in mine], "o-",
-                label=f"two-part ({method})")  # fmt: skip
+        ax.plot([compute_flops(r) for r in mine], [r["total_bits"] / 8 for r in mine], "o",
+                label=f"two-part ({method}), measured")  # fmt: skip
+        if len(mine) >= 2:
+            intercept, slope = _power_law(mine)
+            c = np.geomspace(compute_flops(mine[0]), 1e3 * compute_flops(mine[-1]), 50)
+            ax.plot(c, np.exp(intercept + slope * np.log(c)), ":",
+                    label=f"fit a·C^({slope:.3f}), extrapolated")  # fmt: skip
     for b in sizes.values():
         ax.axhline(b["bytes"], ls="--", lw=0.8, label=b["label"])
     ax.set_xscale("log")
