@@ -184,8 +184,8 @@ def _plot(runs: list[dict], sizes: dict, path: Path) -> None:
             c = np.geomspace(compute_flops(mine[0]), 1e3 * compute_flops(mine[-1]), 50)
             ax.plot(c, np.exp(intercept + slope * np.log(c)), ":",
                     label=f"fit a·C^({slope:.3f}), extrapolated")  # fmt: skip
-    for b in sizes.values():
-        ax.axhline(b["bytes"], ls="--", lw=0.8, label=b["label"])
+    for i, b in enumerate(sizes.values()):
+        ax.axhline(b["bytes"], ls="--", lw=0.8, color=f"C{i + 2}", label=b["label"])
     ax.set_xscale("log")
     ax.set_xlabel("training compute C = 6·N·D (FLOP)")
     ax.set_ylabel("bytes")
