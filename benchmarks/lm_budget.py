@@ -9,9 +9,9 @@ model, decoded back) is set against whole-file xz -9e, PPMd and mdlkit's online 
 in the same run folder. The compute of a run is C = 6 · parameters · bytes trained on (FLOPs,
 regularized and fine-tuning epochs; attention and the penalty's own cost left out).
 
-Run: ``.venv/bin/python benchmarks/lm_budget.py --out runs/lm-budget --tokens 5e6 1e7
---methods l1 --workers 2`` (resumable: finished runs are skipped), then ``--publish`` to fit
-total bytes ≈ a · C^(−b) over the finished runs and write the results file.
+Run: ``.venv/bin/python benchmarks/lm_budget.py --out runs/lm-budget --workers 2`` (budgets
+2.5M … 40M bytes, R-L1; about 2 hours on 2 cores; resumable: finished runs are skipped), then
+``--publish`` to fit total bytes ≈ a · C^(−b) over the finished runs and write the results file.
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ def compute_flops(record: dict) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/lm-budget", help="run folder (resumed)")
-    parser.add_argument("--tokens", type=float, nargs="+", default=[2.5e6, 5e6, 1e7])
-    parser.add_argument("--methods", nargs="+", default=["l1"])
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--tokens", type=float, nargs="+", default=[2.5e6, 5e6, 1e7, 2e7, 4e7],
+                        help="training budgets: bytes seen in the regularized phase")  # fmt: skip
+    parser.add_argument("--methods", nargs="+", default=["l1"], help="drr | l1 | pmmp | none")
+    parser.add_argument("--workers", type=int, default=1, help="runs at once (local processes)")
     parser.add_argument("--publish", action="store_true", help="write the results file")
     args = parser.parse_args()
     out = Path(args.out)
@@ -97,7 +98,9 @@ def _publish_folder(out: Path) -> int:
         "# Two-part codes of tinyshakespeare against the training budget",
         "",
         f"Machine: {platform.machine()}, {cpu_name()}, 2 cores shared with other jobs. "
-        f"Command: `.venv/bin/python benchmarks/lm_budget.py --out {out}` then `--publish`. "
+        f"Command: `.venv/bin/python benchmarks/lm_budget.py --out {out} --tokens "
+        f"{' '.join(f'{t:g}' for t in sorted({r['tokens'] for r in runs}))} --methods "
+        f"{' '.join(sorted({r['method'] for r in runs}))}` then `--publish`. "
         f"Data: the whole file, {base['length']:,} bytes; d_model {D_MODEL}, 2 blocks, "
         "context 64, batch 8, one training thread per run.",
         "",

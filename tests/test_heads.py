@@ -149,3 +149,9 @@ def test_bits_in_chunks_equal_the_whole_prediction(shape: tuple[int, ...]) -> No
     chunked = head.bits(model, x, y)
     assert chunked.shape == whole.shape == (y.numel(),)
     assert np.array_equal(chunked, whole)
+
+
+def test_bits_refuse_targets_that_do_not_match_the_inputs() -> None:
+    model = nn.Linear(3, 3)
+    with pytest.raises(MdlkitError, match="do not divide evenly"):
+        CategoricalHead().bits(model, torch.randn(10, 3), torch.zeros(11, dtype=torch.int64))

@@ -114,6 +114,11 @@ class Head(nn.Module, ABC):
         if len(x) == 0:
             return self.predict(model, x).ideal_bits(symbols)
         per_row = len(symbols) // len(x)
+        if per_row * len(x) != len(symbols):
+            raise MdlkitError(
+                f"{len(symbols)} targets do not divide evenly over {len(x)} inputs; "
+                "give one target row per input"
+            )
         parts = []
         for s in range(0, len(x), EVAL_CHUNK):
             out = outputs(model, x[s : s + EVAL_CHUNK])

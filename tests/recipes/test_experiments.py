@@ -71,6 +71,7 @@ def test_experiment_cli_errors(tmp_path: Path, refused: Callable[..., str]) -> N
     refused(["experiment", "cifar"], "unknown experiment")
     refused(["experiment", "mnist-pruning", "--network", "vgg"], "lenet-300-100, lenet5-caffe")
     refused(["experiment", "teacher-student", "--network", "lenet5-caffe"], "mnist-pruning takes")
+    refused(["experiment", "mnist-pruning", "--network", "lenet5-caffe", "--slow"], "one of them")
     refused(
         ["experiment", "teacher-student", "--resume", str(tmp_path)], "not an mdlkit run folder"
     )

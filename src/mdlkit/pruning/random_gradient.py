@@ -1,10 +1,11 @@
 """Random gradient pruning: remove weights that cannot influence the output.
 
 After pruning, some weights are dangling: the inputs of a unit whose outputs are all pruned, or
-weights fed only by dead units. One backward pass finds them: with x ~ N(0, 1) and a random output
+weights fed only by dead units. Backward passes find them: with x ~ N(0, 1) and a random output
 direction v ~ N(0, 1), every parameter whose gradient of ⟨v, f_θ(x)⟩ is exactly zero cannot affect
-the output, and is zeroed. A model over token ids (an embedding first) gets random ids instead:
-``vocab_size`` says how many there are.
+the output, and is zeroed. The batch goes through in slices (memory); an entry is kept when
+its gradient is nonzero on some slice. A model over token ids (an embedding first) gets random
+ids instead: ``vocab_size`` says how many there are.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def random_gradient_prune(
     """Zero the dangling weights of ``model`` in place and return the mask of what is kept.
 
     The returned mask keeps an entry iff it is nonzero (after applying ``mask``) and its random
-    gradient is nonzero. ``batch_size`` must be large enough that no live ReLU unit is inactive on
-    the whole batch. The global torch RNG is not touched.
+    gradient is nonzero on some slice of the batch. ``batch_size`` must be large enough that no
+    live ReLU unit is inactive on the whole batch. The global torch RNG is not touched.
 
     ``vocab_size``: the inputs are token ids, uniform in ``[0, vocab_size)``, instead of N(0, 1)
     values; every id is placed at least once (an id absent from the batch would make its
@@ -56,9 +57,9 @@ def random_gradient_prune(
                 f"got a batch of {x.numel()}; use a larger batch"
             )
         x.view(-1)[:vocab_size] = torch.randperm(vocab_size, generator=gen)
+    names, params = zip(*model.named_parameters(), strict=True)
     was_training = model.training
     model.eval()
-    names, params = zip(*model.named_parameters(), strict=True)
     # Which entries some sample moves: the union over slices of the batch. One backward pass
     # over the whole batch would hold every activation at once (a transformer with 128-byte
     # windows: over a GB); a gradient that cancels exactly to zero across slices is not a

@@ -81,6 +81,8 @@ class ExperimentConfig:
             raise MdlkitError(
                 f"--network {self.network!r}: mnist-pruning takes one of {', '.join(PAPER)}"
             )
+        if self.network and self.slow:
+            raise MdlkitError("--network picks one network and --slow adds one; give one of them")
         check_executor_options(self.workers, self.ray)
         resolve_device(self.device)
         if self.name in ("mnist-pruning", "llc-vs-compressibility", "blier-ollivier"):
@@ -119,7 +121,8 @@ def run_experiment(
     if config.name == "lm-compression":
         data = str(resolve_text_path(config.data))
         lm = LMCompressionExperiment.quick(data) if config.quick else LMCompressionExperiment(data)
-        lm = replace(lm, chunk=config.chunk)
+        if config.chunk:  # 0 keeps the experiment's own (the quick one codes 512-byte chunks)
+            lm = replace(lm, chunk=config.chunk)
         return ExperimentResult(run_lm_compression(lm, folder, progress=progress, **where))
     path = str(resolve_mnist_path(config.mnist_path))
     if config.name == "blier-ollivier":
