@@ -49,12 +49,11 @@ def run(out: Path, tokens: list[int], methods: list[str], workers: int) -> None:
     path = resolve_text_path(str(TEXT) if TEXT.is_file() else None)
     text = path.read_bytes()
     folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
-    base = _experiment(str(path), tokens[0])
-    tasks = [("baselines", baselines_job, (text, base.ppmd_orders, True))]
+    ppmd_orders = LMCompressionExperiment(str(path)).ppmd_orders
+    tasks = [("baselines", baselines_job, (text, ppmd_orders, True))]
     for t in tokens:
-        for method in methods:
-            exp = _experiment(str(path), t)
-            tasks.append((f"{method}-{t}", two_part_job, (exp, text, method, D_MODEL, None)))
+        exp = _experiment(str(path), t)
+        tasks += [(f"{m}-{t}", two_part_job, (exp, text, m, D_MODEL, None)) for m in methods]
     config = {"benchmark": "lm_budget", "data": str(path), "d_model": D_MODEL}
     with open_sweep(folder, config, {"workers": workers}) as executor:
         run_jobs(folder, tasks, executor)
