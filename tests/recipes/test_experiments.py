@@ -67,6 +67,28 @@ def test_mnist_pruning_quick_run(tmp_path: Path, mnist_path: Path) -> None:
     assert "magnitude → CR 20" in table and (tmp_path / "ei_vs_cr.png").exists()
 
 
+def test_mnist_pruning_each_network_trains_on_its_own_budget() -> None:
+    exp = MnistPruningExperiment.of(None, ("lenet-300-100", "lenet5-caffe"))
+    jobs = dict(exp.jobs())
+    assert list(jobs) == [
+        f"{net}-{method}"
+        for net in ("lenet-300-100", "lenet5-caffe")
+        for method in ("none", "drr", "l1", "pmmp")
+    ]
+    for net, budget in exp.networks:
+        for method, alpha in budget.alphas:
+            config = jobs[f"{net}-{method}"]
+            assert (config.model, config.alpha) == (net, alpha)
+            assert (config.epochs, config.finetune_epochs) == (
+                budget.epochs,
+                budget.finetune_epochs,
+            )
+            assert config.window == budget.window
+    # LeNet-300-100 keeps the paper's schedule; LeNet-5-Caffe's is shorter (an epoch costs 30×).
+    assert (jobs["lenet-300-100-drr"].epochs, jobs["lenet-300-100-drr"].window) == (300, 50)
+    assert jobs["lenet5-caffe-drr"].epochs < 300 and jobs["lenet5-caffe-drr"].window < 50
+
+
 def test_experiment_cli_errors(tmp_path: Path, refused: Callable[..., str]) -> None:
     refused(["experiment", "cifar"], "unknown experiment")
     refused(["experiment", "mnist-pruning", "--network", "vgg"], "lenet-300-100, lenet5-caffe")

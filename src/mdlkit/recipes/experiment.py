@@ -138,13 +138,8 @@ def run_experiment(
             else LLCVsCompressibilityExperiment(mnist_path=path, text_path=text)
         )
         return ExperimentResult(run_llc_vs_compressibility(lc, folder, progress=progress))
-    mp = (
-        MnistPruningExperiment.quick(path)
-        if config.quick
-        else MnistPruningExperiment(mnist_path=path)
-    )
-    if config.slow:
-        mp = replace(mp, models=(*mp.models, "lenet5-caffe"))
-    if config.network:
-        mp = replace(mp, models=(config.network,))
+    models = ("lenet-300-100", "lenet5-caffe") if config.slow else ("lenet-300-100",)
+    models = (config.network,) if config.network else models
+    quick = MnistPruningExperiment.quick(path, models) if config.quick else None
+    mp = quick or MnistPruningExperiment.of(path, models)
     return ExperimentResult(run_mnist_pruning(mp, folder, progress=progress, **where))

@@ -30,7 +30,13 @@ from mdlkit.sweeps import Executor, JobOutput, Task, Where, job_checkpoints, ope
 from mdlkit.training.checkpoint import load_checkpoint
 from mdlkit.training.loop import TrainConfig, train
 
-__all__ = ["PAPER", "MnistPruningExperiment", "run_mnist_pruning"]
+__all__ = [
+    "BUDGETS",
+    "PAPER",
+    "MnistPruningExperiment",
+    "NetworkBudget",
+    "run_mnist_pruning",
+]
 
 # methods.md: (EI in points, CR) published for each method.
 PAPER = {
@@ -45,37 +51,89 @@ PAPER = {
 
 
 @dataclass(frozen=True)
+class NetworkBudget:
+    """One network's method strengths α (per sample) and its training budget in epochs: at most
+    ``epochs`` regularized and ``finetune_epochs`` fine-tuning, each phase stopped earlier once
+    the validation loss has not fallen for ``window`` epochs (:class:`LossSaturation`); global
+    magnitude pruning of the baseline to each of ``magnitude_crs``."""
+
+    alphas: tuple[tuple[str, float], ...]
+    epochs: int
+    finetune_epochs: int
+    window: int
+    magnitude_crs: tuple[float, ...]
+
+
+# LeNet-300-100: the paper's schedule (≤ 300 + 100 epochs, window 50); about 30 minutes on 2 cores.
+LENET_300_100 = NetworkBudget(
+    alphas=(("drr", 3e-5), ("l1", 5e-5), ("pmmp", 3e-5)),
+    epochs=300,
+    finetune_epochs=100,
+    window=50,
+    magnitude_crs=(5, 10, 20, 40, 80),
+)
+# LeNet-5-Caffe: an epoch costs ~16 s on one core (30× LeNet-300-100), and its validation loss is
+# lowest after ~5 epochs, so the paper's schedule would take ~6 hours here. A window of 20 and
+# 150 + 40 epochs at most keep the whole experiment within 3 hours on 2 cores; the strengths are
+# stronger than LeNet-300-100's because the conv kernels need a larger pull to reach CR ≥ 342
+# (results/mnist_pruning.md, "LeNet-5-Caffe").
+LENET5_CAFFE = NetworkBudget(
+    alphas=(("drr", 1e-4), ("l1", 1e-4), ("pmmp", 1e-4)),
+    epochs=150,
+    finetune_epochs=40,
+    window=20,
+    magnitude_crs=(10, 20, 40, 80, 160),
+)
+BUDGETS = {"lenet-300-100": LENET_300_100, "lenet5-caffe": LENET5_CAFFE}
+
+
+@dataclass(frozen=True)
 class MnistPruningExperiment:
-    """Networks, per-method strengths and the shared training budget (paper: Adam 1e-3,
-    batch 500, 45k/5k/10k)."""
+    """Networks, each with its strengths and budget, and the settings they share (paper: Adam
+    1e-3, batch 500, 45k/5k/10k)."""
 
     mnist_path: str | None = None
-    models: tuple[str, ...] = ("lenet-300-100",)
-    alphas: tuple[tuple[str, float], ...] = (("drr", 3e-5), ("l1", 5e-5), ("pmmp", 3e-5))
-    magnitude_crs: tuple[float, ...] = (5, 10, 20, 40, 80)
-    epochs: int = 300
-    finetune_epochs: int = 100
+    networks: tuple[tuple[str, NetworkBudget], ...] = (("lenet-300-100", LENET_300_100),)
     n_train: int | None = 45000
     batch_size: int = 500
     lr: float = 1e-3
     tolerance: float = 0.01
-    window: int = 50
     seed: int = 0
 
     @classmethod
-    def quick(cls, mnist_path: str | None) -> MnistPruningExperiment:
+    def quick(
+        cls, mnist_path: str | None, models: tuple[str, ...] = ("lenet-300-100",)
+    ) -> MnistPruningExperiment:
         """A minutes-long version on 5,000 training images, for checking the recipe."""
-        return cls(
-            mnist_path=mnist_path,
-            magnitude_crs=(5, 20),
+        budget = NetworkBudget(
+            alphas=(("drr", 1e-4), ("l1", 1e-5), ("pmmp", 1e-5)),
             epochs=3,
             finetune_epochs=2,
-            n_train=5000,
             window=4,
-            alphas=(("drr", 1e-4), ("l1", 1e-5), ("pmmp", 1e-5)),
+            magnitude_crs=(5, 20),
         )
+        return cls(mnist_path=mnist_path, networks=tuple((m, budget) for m in models), n_train=5000)
+
+    @classmethod
+    def of(cls, mnist_path: str | None, models: tuple[str, ...]) -> MnistPruningExperiment:
+        """The experiment on these networks (:data:`BUDGETS`' names), each with its own budget."""
+        return cls(mnist_path=mnist_path, networks=tuple((m, BUDGETS[m]) for m in models))
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(model for model, _ in self.networks)
+
+    @property
+    def methods(self) -> list[str]:
+        """Every network's methods, in order of first appearance."""
+        seen = [method for _, budget in self.networks for method, _ in budget.alphas]
+        return list(dict.fromkeys(seen))
+
+    def budget(self, model: str) -> NetworkBudget:
+        return dict(self.networks)[model]
 
     def base(self, model: str) -> FitConfig:
+        budget = self.budget(model)
         return FitConfig(
             dataset="mnist",
             mnist_path=self.mnist_path,
@@ -83,22 +141,22 @@ class MnistPruningExperiment:
             model=model,
             batch_size=self.batch_size,
             lr=self.lr,
-            epochs=self.epochs,
-            finetune_epochs=self.finetune_epochs,
+            epochs=budget.epochs,
+            finetune_epochs=budget.finetune_epochs,
             prune_mode="relative",
             tolerance=self.tolerance,
             quant_mode="tolerance",
             grid_epochs=0,
-            window=self.window,
-            warmup_epochs=min(10, self.epochs),
+            window=budget.window,
+            warmup_epochs=min(10, budget.epochs),
             seed=self.seed,
         )
 
     def jobs(self) -> list[tuple[str, FitConfig]]:
         jobs = []
-        for model in self.models:
+        for model, budget in self.networks:
             jobs.append((f"{model}-none", replace(self.base(model), method="none")))
-            for method, alpha in self.alphas:
+            for method, alpha in budget.alphas:
                 jobs.append(
                     (f"{model}-{method}", replace(self.base(model), method=method, alpha=alpha))
                 )
@@ -131,12 +189,13 @@ def _magnitude_job(
         model.load_state_dict(load_checkpoint(saved_path)["model"])
     mask = prune_to_compression_rate(model, cr)
     total = count_parameters(model)
+    budget = exp.budget(model_name)
     finetune = TrainConfig(
-        max_epochs=exp.finetune_epochs,
+        max_epochs=budget.finetune_epochs,
         batch_size=exp.batch_size,
         lr=exp.lr,
         seed=exp.seed + 1,
-        stopping=LossSaturation(window=exp.window, min_epochs=exp.window),
+        stopping=LossSaturation(window=budget.window, min_epochs=budget.window),
     )
     files: dict[str, bytes] = {}
     with job_checkpoints(folder, key, files) as checkpoints:
@@ -168,8 +227,8 @@ def _magnitude_tasks(
 ) -> list[Task]:
     """One job per network and target CR, each from its trained baseline's checkpoint."""
     tasks: list[Task] = []
-    for model_name in exp.models:
-        keys = [_magnitude_key(model_name, cr) for cr in exp.magnitude_crs]
+    for model_name, budget in exp.networks:
+        keys = [_magnitude_key(model_name, cr) for cr in budget.magnitude_crs]
         config = exp.base(model_name)
         # A network whose magnitude runs have all finished needs neither its baseline nor data.
         needed = [config] if any(folder.record(key) is None for key in keys) else []
@@ -177,7 +236,7 @@ def _magnitude_tasks(
         baseline = plain.read_bytes() if needed else b""
         accuracy = runs[f"{model_name}-none"]["test_accuracy"]
         splits = shared_for(share_data(executor, needed), config)
-        for key, cr in zip(keys, exp.magnitude_crs, strict=True):
+        for key, cr in zip(keys, budget.magnitude_crs, strict=True):
             args = (exp, model_name, cr, baseline, accuracy, str(folder.path), key, splits)
             tasks.append((key, _magnitude_job, args))
     return tasks
@@ -202,13 +261,13 @@ def run_mnist_pruning(
         tasks = _magnitude_tasks(exp, folder, runs, executor)
         magnitude_records = run_jobs(folder, tasks, executor, progress=progress)
     magnitude = {
-        model_name: [magnitude_records[_magnitude_key(model_name, cr)] for cr in exp.magnitude_crs]
-        for model_name in exp.models
+        model_name: [magnitude_records[_magnitude_key(model_name, cr)] for cr in b.magnitude_crs]
+        for model_name, b in exp.networks
     }
-    methods = [method for method, _ in exp.alphas]
-    for model_name in exp.models:  # EI: test accuracy lost against the unregularized baseline
+    methods = exp.methods
+    for model_name, budget in exp.networks:  # EI: accuracy lost against the unregularized baseline
         acc0 = runs[f"{model_name}-none"]["test_accuracy"]
-        for method in methods:
+        for method, _ in budget.alphas:
             s = runs[f"{model_name}-{method}"]
             s["ei_points"] = 100 * (acc0 - s["test_accuracy"])
     table = mnist_pruning_table(runs, magnitude, methods, PAPER)

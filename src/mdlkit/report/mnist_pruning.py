@@ -43,6 +43,8 @@ def mnist_pruning_table(
             f"{base['two_part_bits'] / 1000:,.1f} | — | — |"
         )
         for method in methods:
+            if f"{model_name}-{method}" not in runs:  # a method this network was not run with
+                continue
             s = runs[f"{model_name}-{method}"]
             ei = s["ei_points"]
             within = [m["compression_rate"] for m in pruned if m["ei_points"] <= ei + 1e-9]
@@ -81,6 +83,8 @@ def plot_ei_vs_cr(
             label=f"{model_name}: magnitude pruning",
         )
         for method in methods:
+            if f"{model_name}-{method}" not in runs:
+                continue
             s = runs[f"{model_name}-{method}"]
             ax.scatter(s["compression_rate"], s["ei_points"], label=f"{model_name}: {method}")
     ax.set(
