@@ -12,6 +12,12 @@ regularized and fine-tuning epochs; attention and the penalty's own cost left ou
 Run: ``.venv/bin/python benchmarks/lm_budget.py --out runs/lm-budget --workers 2`` (budgets
 2.5M … 40M bytes, R-L1; about 2 hours on 2 cores; resumable: finished runs are skipped), then
 ``--publish`` to fit total bytes ≈ a · C^(−b) over the finished runs and write the results file.
+
+Data size: ``--prefixes 100000 300000 --tokens 1e7`` codes the first 100 KB and 300 KB with the
+same budget (and their baselines); ``--publish`` then fits bits per byte ≈ a · D^(−b) for each
+code over the prefixes and the whole file, checks the fit of the prefixes on the whole file, and
+projects the length at which each two-part curve would cross each baseline's
+(results/lm_budget_data.png).
 """
 
 from __future__ import annotations
@@ -41,19 +47,35 @@ D_MODEL = 96
 
 
 def _experiment(data: str, tokens: int) -> LMCompressionExperiment:
-    return replace(LMCompressionExperiment(data), tokens=tokens, max_epochs=64, prefixes=(0,))
+    # max_epochs 256: a short prefix gets its whole budget too (the whole file needs ≤ 45 epochs)
+    return replace(LMCompressionExperiment(data), tokens=tokens, max_epochs=256, prefixes=(0,))
 
 
-def run(out: Path, tokens: list[int], methods: list[str], workers: int) -> None:
-    """Every (method, budget) run and the baselines, into the run folder ``out``."""
+def run_key(method: str, tokens: int, prefix: int) -> str:
+    """``<method>-<tokens>`` for the whole file, ``<method>-<tokens>-p<bytes>`` for a prefix."""
+    return f"{method}-{tokens}" + (f"-p{prefix}" if prefix else "")
+
+
+def run(
+    out: Path, tokens: list[int], methods: list[str], workers: int, prefixes: list[int]
+) -> None:
+    """Every (method, budget, prefix) run and each prefix's baselines, into the run folder
+    ``out`` (prefix 0: the whole file)."""
     path = resolve_text_path(str(TEXT) if TEXT.is_file() else None)
     text = path.read_bytes()
     folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
     ppmd_orders = LMCompressionExperiment(str(path)).ppmd_orders
-    tasks = [("baselines", baselines_job, (text, ppmd_orders, True))]
-    for t in tokens:
-        exp = _experiment(str(path), t)
-        tasks += [(f"{m}-{t}", two_part_job, (exp, text, m, D_MODEL, None)) for m in methods]
+    tasks = []
+    for prefix in prefixes:
+        data = text[:prefix] if prefix else text
+        key = "baselines" + (f"-p{prefix}" if prefix else "")
+        tasks.append((key, baselines_job, (data, ppmd_orders, True)))
+        for t in tokens:
+            exp = _experiment(str(path), t)
+            tasks += [
+                (run_key(m, t, prefix), two_part_job, (exp, data, m, D_MODEL, None))
+                for m in methods
+            ]
     config = {"benchmark": "lm_budget", "data": str(path), "d_model": D_MODEL}
     with open_sweep(folder, config, {"workers": workers}) as executor:
         run_jobs(folder, tasks, executor)
@@ -74,22 +96,34 @@ def main() -> int:
                         help="training budgets: bytes seen in the regularized phase")  # fmt: skip
     parser.add_argument("--methods", nargs="+", default=["l1"], help="drr | l1 | pmmp | none")
     parser.add_argument("--workers", type=int, default=1, help="runs at once (local processes)")
+    parser.add_argument("--prefixes", type=int, nargs="+", default=[0],
+                        help="bytes of the file to code (0: all of it)")  # fmt: skip
     parser.add_argument("--publish", action="store_true", help="write the results file")
     args = parser.parse_args()
     out = Path(args.out)
     if not args.publish:
-        run(out, [int(t) for t in args.tokens], args.methods, args.workers)
+        run(out, [int(t) for t in args.tokens], args.methods, args.workers, args.prefixes)
         return 0
     return _publish_folder(out)
 
 
 def _publish_folder(out: Path) -> int:
     records = {p.stem: json.loads(p.read_text()) for p in sorted((out / "runs").glob("*.json"))}
-    base = records.pop("baselines")
+    baselines = {
+        int(key.partition("-p")[2] or 0): r for key, r in records.items() if key.startswith("base")
+    }
+    base = baselines[0]
     sizes = base["sizes"]
+    every = []
     for key, r in records.items():
-        r["tokens"] = int(key.rsplit("-", 1)[1])  # the key is "<method>-<tokens>"
-    runs = sorted(records.values(), key=lambda r: (r["method"], compute_flops(r)))
+        if key.startswith("base"):
+            continue
+        _, tokens, *prefix = key.split("-")  # see run_key
+        r["tokens"], r["prefix"] = int(tokens), int(prefix[0][1:]) if prefix else 0
+        every.append(r)
+    runs = sorted(
+        (r for r in every if r["prefix"] == 0), key=lambda r: (r["method"], compute_flops(r))
+    )
     if not runs:
         print("no finished runs in", out, file=sys.stderr)
         return 2
@@ -118,10 +152,112 @@ def _publish_folder(out: Path) -> int:
     lines += ["", "Baselines (whole file, same run folder):", ""]
     lines += [f"- {b['label']}: {b['bytes']:,} B" for b in sizes.values()]
     lines += ["", *_fits(runs, sizes)]
+    lines += _data_size(every, baselines)
     text = "\n".join(lines) + "\n"
     publish("lm_budget.md", text)
     _plot(runs, sizes, RESULTS / "lm_budget.png")
+    _plot_data_size(every, baselines, RESULTS / "lm_budget_data.png")
     return 0
+
+
+def _series(every: list[dict], baselines: dict[int, dict]) -> dict[str, list[tuple[int, float]]]:
+    """Bits per byte against the prefix length: per (method, budget) with the whole file and at
+    least two prefixes, and per baseline at the same lengths."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    for method, tokens in sorted({(r["method"], r["tokens"]) for r in every}):
+        mine = sorted((r for r in every if (r["method"], r["tokens"]) == (method, tokens)),
+                      key=lambda r: r["length"])  # fmt: skip
+        if len(mine) >= 3:
+            series[f"two-part {method}, {tokens / 1e6:g}M bytes"] = [
+                (r["length"], r["total_bits"] / r["length"]) for r in mine
+            ]
+    lengths = sorted({length for points in series.values() for length, _ in points})
+    by_length = {b["length"]: b for b in baselines.values()}
+    for name in baselines[0]["sizes"]:
+        points = [(n, 8 * by_length[n]["sizes"][name]["bytes"] / n) for n in lengths
+                  if n in by_length]  # fmt: skip
+        if len(points) >= 3:
+            series[baselines[0]["sizes"][name]["label"]] = points
+    return series
+
+
+def _law(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """(log a, −b) of bits per byte ≈ a · D^(−b), D the bytes coded (least squares, log–log)."""
+    slope, intercept = np.polyfit(np.log([n for n, _ in points]), np.log([v for _, v in points]), 1)
+    return float(intercept), float(slope)
+
+
+def _data_size(every: list[dict], baselines: dict[int, dict]) -> list[str]:
+    """The projection in data size: bits per byte of each code against the prefix coded, a
+    power law per code, checked on the whole file when fitted on the prefixes, and the length at
+    which each two-part curve would cross each baseline's (an extrapolation, stated as such)."""
+    series = _series(every, baselines)
+    mine = {k: v for k, v in series.items() if k.startswith("two-part")}
+    if not mine:
+        return []
+    lengths = sorted({n for points in series.values() for n, _ in points})
+    lines = [
+        "",
+        "## Data size: bits per byte against the bytes coded (same budget in training bytes)",
+        "",
+        "| code | " + " | ".join(f"{n:,} B" for n in lengths) + " |",
+        "|---|" + "---:|" * len(lengths),
+    ]
+    for name, points in series.items():
+        values = dict(points)
+        cells = [f"{values[n]:.3f}" if n in values else "" for n in lengths]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for name, points in mine.items():
+        head, last = points[:-1], points[-1]
+        intercept, slope = _law(head)
+        predicted = math.exp(intercept + slope * math.log(last[0]))
+        lines.append(
+            f"Check ({name}): fitted on the {len(head)} prefixes, bits/byte ≈ "
+            f"{math.exp(intercept):.4g} · D^({slope:.4f}); at {last[0]:,} B it predicts "
+            f"{predicted:.3f}, measured {last[1]:.3f} ({predicted / last[1] - 1:+.1%})."
+        )
+        intercept, slope = _law(points)
+        lines.append(f"Fit ({name}, all {len(points)}): bits/byte ≈ "
+                     f"{math.exp(intercept):.4g} · D^({slope:.4f}).")  # fmt: skip
+        for other, theirs in series.items():
+            if other.startswith("two-part"):
+                continue
+            i2, s2 = _law(theirs)
+            if slope >= s2:
+                lines.append(f"- {other} (D^({s2:.4f})): never crossed on these fits (the "
+                             "two-part code does not fall faster)")  # fmt: skip
+                continue
+            d_cross = math.exp((i2 - intercept) / (slope - s2))
+            lines.append(
+                f"- {other} (≈ {math.exp(i2):.4g} · D^({s2:.4f})): crossed at D ≈ "
+                f"{d_cross:.3g} bytes ({d_cross / last[0]:.3g}× the whole file), at "
+                f"{math.exp(intercept + slope * math.log(d_cross)):.3f} bits/byte"
+            )
+    return lines
+
+
+def _plot_data_size(every: list[dict], baselines: dict[int, dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = _series(every, baselines)
+    if not any(k.startswith("two-part") for k in series):
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i, (name, points) in enumerate(series.items()):
+        ax.plot([n for n, _ in points], [v for _, v in points], "o", color=f"C{i}", label=name)
+        intercept, slope = _law(points)
+        d = np.geomspace(points[0][0], 1e3 * points[-1][0], 50)
+        ax.plot(d, np.exp(intercept + slope * np.log(d)), ":", color=f"C{i}")
+    ax.set_xscale("log")
+    ax.set_xlabel("bytes coded D (prefixes of the file; dotted: power-law fits, extrapolated)")
+    ax.set_ylabel("bits per byte")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def _power_law(runs: list[dict]) -> tuple[float, float]:
