@@ -51,16 +51,28 @@ def _experiment(data: str, tokens: int) -> LMCompressionExperiment:
     return replace(LMCompressionExperiment(data), tokens=tokens, max_epochs=256, prefixes=(0,))
 
 
-def run_key(method: str, tokens: int, prefix: int) -> str:
-    """``<method>-<tokens>`` for the whole file, ``<method>-<tokens>-p<bytes>`` for a prefix."""
-    return f"{method}-{tokens}" + (f"-p{prefix}" if prefix else "")
+def run_key(method: str, tokens: int, prefix: int, d_model: int = D_MODEL) -> str:
+    """``<method>-<tokens>`` for the whole file at the default width, ``-d<width>`` after it
+    for another width, ``-p<bytes>`` for a prefix."""
+    width = f"-d{d_model}" if d_model != D_MODEL else ""
+    return f"{method}-{tokens}{width}" + (f"-p{prefix}" if prefix else "")
+
+
+def series(r: dict) -> str:
+    """A run's curve: its method, and its width where not the default."""
+    return r["method"] + (f" d{r['d_model']}" if r["d_model"] != D_MODEL else "")
 
 
 def run(
-    out: Path, tokens: list[int], methods: list[str], workers: int, prefixes: list[int]
+    out: Path,
+    tokens: list[int],
+    methods: list[str],
+    workers: int,
+    prefixes: list[int],
+    widths: list[int],
 ) -> None:
-    """Every (method, budget, prefix) run and each prefix's baselines, into the run folder
-    ``out`` (prefix 0: the whole file)."""
+    """Every (method, budget, width, prefix) run and each prefix's baselines, into the run
+    folder ``out`` (prefix 0: the whole file)."""
     path = resolve_text_path(str(TEXT) if TEXT.is_file() else None)
     text = path.read_bytes()
     folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
@@ -73,8 +85,9 @@ def run(
         for t in tokens:
             exp = _experiment(str(path), t)
             tasks += [
-                (run_key(m, t, prefix), two_part_job, (exp, data, m, D_MODEL, None))
+                (run_key(m, t, prefix, d), two_part_job, (exp, data, m, d, None))
                 for m in methods
+                for d in widths
             ]
     config = {"benchmark": "lm_budget", "data": str(path), "d_model": D_MODEL}
     with open_sweep(folder, config, {"workers": workers}) as executor:
@@ -98,11 +111,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="runs at once (local processes)")
     parser.add_argument("--prefixes", type=int, nargs="+", default=[0],
                         help="bytes of the file to code (0: all of it)")  # fmt: skip
+    parser.add_argument("--widths", type=int, nargs="+", default=[D_MODEL],
+                        help="d_model of the runs (2 blocks, context 64)")  # fmt: skip
     parser.add_argument("--publish", action="store_true", help="write the results file")
     args = parser.parse_args()
     out = Path(args.out)
     if not args.publish:
-        run(out, [int(t) for t in args.tokens], args.methods, args.workers, args.prefixes)
+        tokens = [int(t) for t in args.tokens]
+        run(out, tokens, args.methods, args.workers, args.prefixes, args.widths)
         return 0
     return _publish_folder(out)
 
@@ -118,11 +134,12 @@ def _publish_folder(out: Path) -> int:
     for key, r in records.items():
         if key.startswith("base"):
             continue
-        _, tokens, *prefix = key.split("-")  # see run_key
-        r["tokens"], r["prefix"] = int(tokens), int(prefix[0][1:]) if prefix else 0
+        _, tokens, *rest = key.split("-")  # see run_key
+        prefix = [int(part[1:]) for part in rest if part.startswith("p")]
+        r["tokens"], r["prefix"] = int(tokens), prefix[0] if prefix else 0
         every.append(r)
     runs = sorted(
-        (r for r in every if r["prefix"] == 0), key=lambda r: (r["method"], compute_flops(r))
+        (r for r in every if r["prefix"] == 0), key=lambda r: (series(r), compute_flops(r))
     )
     if not runs:
         print("no finished runs in", out, file=sys.stderr)
@@ -132,18 +149,22 @@ def _publish_folder(out: Path) -> int:
         "",
         f"Machine: {platform.machine()}, {cpu_name()}, 2 cores shared with other jobs. "
         f"Command: `.venv/bin/python benchmarks/lm_budget.py --out {out} --tokens "
-        f"{' '.join(f'{t:g}' for t in sorted({r['tokens'] for r in runs}))} --methods "
-        f"{' '.join(sorted({r['method'] for r in runs}))}` then `--publish`. "
-        f"Data: the whole file, {base['length']:,} bytes; d_model {D_MODEL}, 2 blocks, "
+        f"{' '.join(f'{t:g}' for t in sorted({r['tokens'] for r in every}))} --methods "
+        f"{' '.join(sorted({r['method'] for r in runs}))} --widths "
+        f"{' '.join(str(d) for d in sorted({r['d_model'] for r in every}))} --prefixes "
+        f"{' '.join(str(n) for n in sorted({r['prefix'] for r in every}))}` (each budget, "
+        "width and prefix in turn, as they were run) then `--publish`. "
+        f"Data: the whole file, {base['length']:,} bytes; d_model {D_MODEL} unless the "
+        "row says otherwise, 2 blocks, "
         "context 64, batch 8, one training thread per run.",
         "",
-        "| method | tokens | epochs | C (TFLOP) | train min | nonzero | model B | data B | "
-        "total B | test bits/byte | decoded |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| method | d_model | tokens | epochs | C (TFLOP) | train min | nonzero | model B | "
+        "data B | total B | test bits/byte | decoded |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r['method']} | {r['tokens']:,} | "
+            f"| {r['method']} | {r['d_model']} | {r['tokens']:,} | "
             f"{r['epochs']}+{r.get('finetune_epochs', 0)} | {compute_flops(r) / 1e12:.1f} | "
             f"{r['train_seconds'] / 60:.1f} | {r['nonzero']:,} | {r['model_bytes']:,} | "
             f"{r['data_bits'] / 8:,.0f} | {r['total_bits'] / 8:,.0f} | "
@@ -163,22 +184,22 @@ def _publish_folder(out: Path) -> int:
 def _series(every: list[dict], baselines: dict[int, dict]) -> dict[str, list[tuple[int, float]]]:
     """Bits per byte against the prefix length: per (method, budget) with the whole file and at
     least two prefixes, and per baseline at the same lengths."""
-    series: dict[str, list[tuple[int, float]]] = {}
-    for method, tokens in sorted({(r["method"], r["tokens"]) for r in every}):
-        mine = sorted((r for r in every if (r["method"], r["tokens"]) == (method, tokens)),
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for method, tokens in sorted({(series(r), r["tokens"]) for r in every}):
+        mine = sorted((r for r in every if (series(r), r["tokens"]) == (method, tokens)),
                       key=lambda r: r["length"])  # fmt: skip
         if len(mine) >= 3:
-            series[f"two-part {method}, {tokens / 1e6:g}M bytes"] = [
+            curves[f"two-part {method}, {tokens / 1e6:g}M bytes"] = [
                 (r["length"], r["total_bits"] / r["length"]) for r in mine
             ]
-    lengths = sorted({length for points in series.values() for length, _ in points})
+    lengths = sorted({length for points in curves.values() for length, _ in points})
     by_length = {b["length"]: b for b in baselines.values()}
     for name in baselines[0]["sizes"]:
         points = [(n, 8 * by_length[n]["sizes"][name]["bytes"] / n) for n in lengths
                   if n in by_length]  # fmt: skip
         if len(points) >= 3:
-            series[baselines[0]["sizes"][name]["label"]] = points
-    return series
+            curves[baselines[0]["sizes"][name]["label"]] = points
+    return curves
 
 
 def _law(points: list[tuple[int, float]]) -> tuple[float, float]:
@@ -191,11 +212,11 @@ def _data_size(every: list[dict], baselines: dict[int, dict]) -> list[str]:
     """The projection in data size: bits per byte of each code against the prefix coded, a
     power law per code, checked on the whole file when fitted on the prefixes, and the length at
     which each two-part curve would cross each baseline's (an extrapolation, stated as such)."""
-    series = _series(every, baselines)
-    mine = {k: v for k, v in series.items() if k.startswith("two-part")}
+    curves = _series(every, baselines)
+    mine = {k: v for k, v in curves.items() if k.startswith("two-part")}
     if not mine:
         return []
-    lengths = sorted({n for points in series.values() for n, _ in points})
+    lengths = sorted({n for points in curves.values() for n, _ in points})
     lines = [
         "",
         "## Data size: bits per byte against the bytes coded (same budget in training bytes)",
@@ -203,7 +224,7 @@ def _data_size(every: list[dict], baselines: dict[int, dict]) -> list[str]:
         "| code | " + " | ".join(f"{n:,} B" for n in lengths) + " |",
         "|---|" + "---:|" * len(lengths),
     ]
-    for name, points in series.items():
+    for name, points in curves.items():
         values = dict(points)
         cells = [f"{values[n]:.3f}" if n in values else "" for n in lengths]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -220,7 +241,7 @@ def _data_size(every: list[dict], baselines: dict[int, dict]) -> list[str]:
         intercept, slope = _law(points)
         lines.append(f"Fit ({name}, all {len(points)}): bits/byte ≈ "
                      f"{math.exp(intercept):.4g} · D^({slope:.4f}).")  # fmt: skip
-        for other, theirs in series.items():
+        for other, theirs in curves.items():
             if other.startswith("two-part"):
                 continue
             i2, s2 = _law(theirs)
@@ -243,11 +264,11 @@ def _plot_data_size(every: list[dict], baselines: dict[int, dict], path: Path) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = _series(every, baselines)
-    if not any(k.startswith("two-part") for k in series):
+    curves = _series(every, baselines)
+    if not any(k.startswith("two-part") for k in curves):
         return
     fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (name, points) in enumerate(series.items()):
+    for i, (name, points) in enumerate(curves.items()):
         ax.plot([n for n, _ in points], [v for _, v in points], "o", color=f"C{i}", label=name)
         intercept, slope = _law(points)
         d = np.geomspace(points[0][0], 1e3 * points[-1][0], 50)
@@ -273,8 +294,8 @@ def _fits(runs: list[dict], sizes: dict) -> list[str]:
     (the check of a projected point), then the fit over every budget and the compute at which
     it would reach each baseline (an extrapolation, stated as such)."""
     lines = []
-    for method in sorted({r["method"] for r in runs}):
-        mine = [r for r in runs if r["method"] == method]
+    for method in sorted({series(r) for r in runs}):
+        mine = [r for r in runs if series(r) == method]
         if len(mine) < 3:
             continue
         last = mine[-1]
@@ -313,8 +334,8 @@ def _plot(runs: list[dict], sizes: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method in sorted({r["method"] for r in runs}):
-        mine = [r for r in runs if r["method"] == method]
+    for method in sorted({series(r) for r in runs}):
+        mine = [r for r in runs if series(r) == method]
         ax.plot([compute_flops(r) for r in mine], [r["total_bits"] / 8 for r in mine], "o",
                 label=f"two-part ({method}), measured")  # fmt: skip
         if len(mine) >= 2:
