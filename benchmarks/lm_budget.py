@@ -23,6 +23,7 @@ projects the length at which each two-part curve would cross each baseline's
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import platform
@@ -70,9 +71,11 @@ def run(
     workers: int,
     prefixes: list[int],
     widths: list[int],
+    equal_compute: bool = False,
 ) -> None:
     """Every (method, budget, width, prefix) run and each prefix's baselines, into the run
-    folder ``out`` (prefix 0: the whole file)."""
+    folder ``out`` (prefix 0: the whole file). With ``equal_compute`` a width's budget is
+    scaled by parameters(d_model 96) / parameters(width), so every width costs the same C."""
     path = resolve_text_path(str(TEXT) if TEXT.is_file() else None)
     text = path.read_bytes()
     folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
@@ -82,16 +85,25 @@ def run(
         data = text[:prefix] if prefix else text
         key = "baselines" + (f"-p{prefix}" if prefix else "")
         tasks.append((key, baselines_job, (data, ppmd_orders, True)))
-        for t in tokens:
+        for budget, d in itertools.product(tokens, widths):
+            t = (
+                round(budget * _params(path, D_MODEL) / _params(path, d))
+                if equal_compute
+                else budget
+            )
             exp = _experiment(str(path), t)
             tasks += [
-                (run_key(m, t, prefix, d), two_part_job, (exp, data, m, d, None))
-                for m in methods
-                for d in widths
+                (run_key(m, t, prefix, d), two_part_job, (exp, data, m, d, None)) for m in methods
             ]
     config = {"benchmark": "lm_budget", "data": str(path), "d_model": D_MODEL}
     with open_sweep(folder, config, {"workers": workers}) as executor:
         run_jobs(folder, tasks, executor)
+
+
+def _params(path: Path, d_model: int) -> int:
+    """Parameters of the byte transformer of this width (the plan's other settings)."""
+    spec = LMCompressionExperiment(str(path)).plan(1 << 20, "l1", d_model).spec()
+    return sum(p.numel() for p in spec.build().parameters())
 
 
 def compute_flops(record: dict) -> float:
@@ -113,12 +125,14 @@ def main() -> int:
                         help="bytes of the file to code (0: all of it)")  # fmt: skip
     parser.add_argument("--widths", type=int, nargs="+", default=[D_MODEL],
                         help="d_model of the runs (2 blocks, context 64)")  # fmt: skip
+    parser.add_argument("--equal-compute", action="store_true",
+                        help="scale each width's budget to d_model 96's compute")  # fmt: skip
     parser.add_argument("--publish", action="store_true", help="write the results file")
     args = parser.parse_args()
     out = Path(args.out)
     if not args.publish:
         tokens = [int(t) for t in args.tokens]
-        run(out, tokens, args.methods, args.workers, args.prefixes, args.widths)
+        run(out, tokens, args.methods, args.workers, args.prefixes, args.widths, args.equal_compute)
         return 0
     return _publish_folder(out)
 
