@@ -188,6 +188,7 @@ def _publish_folder(out: Path) -> int:
     lines += [f"- {b['label']}: {b['bytes']:,} B" for b in sizes.values()]
     lines += ["", *_fits(runs, sizes)]
     lines += _data_size(every, baselines)
+    lines += _joint(every, baselines)
     text = "\n".join(lines) + "\n"
     publish("lm_budget.md", text)
     _plot(runs, sizes, RESULTS / "lm_budget.png")
@@ -268,6 +269,56 @@ def _data_size(every: list[dict], baselines: dict[int, dict]) -> list[str]:
                 f"- {other} (≈ {math.exp(i2):.4g} · D^({s2:.4f})): crossed at D ≈ "
                 f"{d_cross:.3g} bytes ({d_cross / last[0]:.3g}× the whole file), at "
                 f"{math.exp(intercept + slope * math.log(d_cross)):.3f} bits/byte"
+            )
+    return lines
+
+
+def _joint(every: list[dict], baselines: dict[int, dict]) -> list[str]:
+    """Data size and budget together: log bits/byte = A + β_D log D + β_T log T over the runs
+    at the default width (D the bytes coded, T the training bytes), fitted on the whole-file
+    runs and the prefixes' largest budget, checked on the prefixes' smaller budgets; then the
+    data size at which it would pass each baseline if the budget grew with the data (T/D kept
+    at the whole-file run nearest 10M training bytes)."""
+    lines: list[str] = []
+    for method in sorted({r["method"] for r in every}):
+        mine = [r for r in every if series(r) == method]
+        prefix_tokens = {r["tokens"] for r in mine if r["prefix"]}
+        if not prefix_tokens or len({r["length"] for r in mine}) < 2:
+            continue
+        held = [r for r in mine if r["prefix"] and r["tokens"] < max(prefix_tokens)]
+        fitted = [r for r in mine if r not in held]
+        x = np.array([[1.0, math.log(r["length"]), math.log(r["tokens"])] for r in fitted])
+        y = np.log([r["total_bits"] / r["length"] for r in fitted])
+        (a, b_d, b_t), *_ = np.linalg.lstsq(x, y, rcond=None)
+        lines += [
+            "",
+            f"Joint fit ({method}, {len(fitted)} runs): bits/byte ≈ {math.exp(a):.4g} · "
+            f"D^({b_d:.4f}) · T^({b_t:.4f}).",
+        ]
+        for r in held:
+            predicted = math.exp(a + b_d * math.log(r["length"]) + b_t * math.log(r["tokens"]))
+            measured = r["total_bits"] / r["length"]
+            lines.append(
+                f"- check at D = {r['length']:,} B, T = {r['tokens']:,}: predicts "
+                f"{predicted:.3f}, measured {measured:.3f} ({predicted / measured - 1:+.1%})"
+            )
+        whole = [r for r in mine if not r["prefix"]]
+        ref = min(whole, key=lambda r: abs(math.log(r["tokens"] / 1e7)))
+        k = ref["tokens"] / ref["length"]
+        for name, points in _series(every, baselines).items():
+            if name.startswith("two-part"):
+                continue
+            i2, s2 = _law(points)
+            if b_d + b_t >= s2:
+                lines.append(f"- {name}: never passed with T ∝ D on this fit")
+                continue
+            log_d = (i2 - a - b_t * math.log(k)) / (b_d + b_t - s2)
+            d_cross = math.exp(log_d)
+            hours = ref["train_seconds"] / 3600 * (k * d_cross) / ref["tokens"]
+            lines.append(
+                f"- {name}: passed at D ≈ {d_cross:.3g} B with T = {k:.2f}·D ≈ "
+                f"{k * d_cross:.3g} training bytes (about {hours:,.1f} hours at the measured "
+                f"speed of d_model {D_MODEL}), at {math.exp(i2 + s2 * log_d):.3f} bits/byte"
             )
     return lines
 
