@@ -113,6 +113,33 @@ def test_an_all_ones_mask_changes_nothing() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
+def test_random_gradient_pruning_keeps_a_unit_only_real_inputs_wake() -> None:
+    # Hidden unit 0 fires only when x0 > 10 (bias −10): never on N(0, 1) inputs, yet it moves
+    # the output on data where x0 is large. Random inputs alone cut it; real inputs keep it.
+    def model() -> nn.Sequential:
+        net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+        with torch.no_grad():
+            net[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+            net[0].bias.copy_(torch.tensor([-10.0, 5.0]))
+            net[2].weight.copy_(torch.tensor([[2.0, 3.0]]))
+            net[2].bias.zero_()
+        return net
+
+    data = torch.tensor([[20.0, 0.0], [0.5, -0.5]])
+    alone, with_data = model(), model()
+    cut = random_gradient_prune(alone, (2,), batch_size=1024)
+    kept = random_gradient_prune(with_data, (2,), batch_size=1024, inputs=data)
+    assert not cut.keep["0.weight"][0, 0] and not cut.keep["2.weight"][0, 0]
+    assert kept.keep["0.weight"][0, 0] and kept.keep["2.weight"][0, 0] and kept.keep["0.bias"][0]
+    # the kept network still computes what it did on the data; the cut one does not
+    assert torch.equal(with_data(data), model()(data))
+    assert not torch.equal(alone(data), model()(data))
+    # an entry that is zero already stays cut, and a mismatched shape is refused
+    assert not kept.keep["0.weight"][0, 1]
+    with pytest.raises(MdlkitError, match="input shape"):
+        random_gradient_prune(model(), (2,), inputs=torch.zeros(3, 4))
+
+
 def test_random_gradient_pruning_on_a_cnn_removes_a_dead_channels_weights() -> None:
     # Channel 3 of the first convolution feeds nothing once the second convolution's weights
     # from it are pruned: its 3×3 kernel and bias dangle, and only those go. Positive weights

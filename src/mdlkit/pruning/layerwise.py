@@ -165,7 +165,7 @@ def layerwise_prune(
             check_every=check_every,
         )
         mask = random_gradient_prune(
-            model, input_shape, mask=Mask.from_nonzero(model), seed=seed + i
+            model, input_shape, mask=Mask.from_nonzero(model), seed=seed + i, inputs=sample[:1024]
         )
         after = int(torch.count_nonzero(layer.weight)) + (
             int(torch.count_nonzero(layer.bias)) if layer.bias is not None else 0

@@ -6,6 +6,12 @@ direction v ~ N(0, 1), every parameter whose gradient of ⟨v, f_θ(x)⟩ is exa
 the output, and is zeroed. The batch goes through in slices (memory); an entry is kept when
 its gradient is nonzero on some slice. A model over token ids (an embedding first) gets random
 ids instead: ``vocab_size`` says how many there are.
+
+Random inputs alone can wake too few units: a ReLU unit of a trained convolutional network may
+answer one stroke of a digit and stay off for every noise image, and its weights would be cut
+although it moves the output on real data (LeNet-5-Caffe after DRR at α = 1e-4: 98.6 % → 94.9 %
+validation accuracy). ``inputs`` — real samples, e.g. training and validation images — join
+the random batch, so an entry is kept when ANY of them moves it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ def random_gradient_prune(
     batch_size: int = 1024,
     seed: int = 0,
     vocab_size: int | None = None,
+    inputs: torch.Tensor | None = None,
 ) -> Mask:
     """Zero the dangling weights of ``model`` in place and return the mask of what is kept.
 
@@ -43,6 +50,9 @@ def random_gradient_prune(
     embedding row look dangling), so the batch must hold at least ``vocab_size`` tokens. A
     transformer's position rows beyond the length in ``input_shape`` are unused at that length,
     so they are pruned.
+
+    ``inputs``: real samples of shape ``(m, *input_shape)`` added to the random batch (an entry
+    one of them moves is kept).
     """
     if mask is not None:
         mask.apply(model)
@@ -57,6 +67,13 @@ def random_gradient_prune(
                 f"got a batch of {x.numel()}; use a larger batch"
             )
         x.view(-1)[:vocab_size] = torch.randperm(vocab_size, generator=gen)
+    if inputs is not None:
+        if tuple(inputs.shape[1:]) != tuple(x.shape[1:]):
+            raise MdlkitError(
+                f"random gradient pruning: inputs of shape {tuple(inputs.shape[1:])} do not "
+                f"match the model's input shape {tuple(x.shape[1:])}"
+            )
+        x = torch.cat([x, inputs.to(x.dtype)])
     names, params = zip(*model.named_parameters(), strict=True)
     was_training = model.training
     model.eval()

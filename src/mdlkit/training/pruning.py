@@ -84,6 +84,8 @@ def prune(
     cost: Callable[[nn.Module], float] | None = None,
 ) -> PruneResult:
     """Random gradient pruning → TAMADE → random gradient pruning, in place; returns the mask.
+    Random gradient pruning sees ``random_batch`` random inputs and as many training and
+    validation samples (:func:`~mdlkit.pruning.random_gradient_prune`'s ``inputs``).
 
     TAMADE scores with the plain data loss (cross-entropy, or ½·MSE for regression), which is
     positive, as its relative tolerance requires. In ``codelength`` mode the threshold minimises
@@ -94,12 +96,15 @@ def prune(
     if config.mode == "codelength" and cost is None:
         raise MdlkitError("pruning by code length needs a cost function (bits of a model)")
     before = count_nonzero(model)
+    # Real samples beside the random ones: a unit live on the data is never cut as dangling.
+    real = torch.cat([splits.train.x[: config.random_batch], splits.val.x[: config.random_batch]])
     random_gradient_prune(
         model,
         splits.input_shape,
         batch_size=config.random_batch,
         seed=config.seed,
         vocab_size=splits.vocab_size,
+        inputs=real,
     )
     if config.mode == "codelength":
         assert cost is not None
@@ -119,6 +124,7 @@ def prune(
         batch_size=config.random_batch,
         seed=config.seed + 1,
         vocab_size=splits.vocab_size,
+        inputs=real,
     )
     return PruneResult(mask, result, before, count_nonzero(model))
 
