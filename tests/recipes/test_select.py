@@ -216,6 +216,23 @@ def test_cheapest_step_minimises_the_cost_over_quarter_octaves() -> None:
     assert torch.equal(model.weight, torch.tensor([[1.0, 0.3, -0.7]]))  # left as it was
 
 
+def test_cheapest_step_looks_below_the_bulk_when_coarse_steps_lose_to_the_zero_model() -> None:
+    # One weight of 10 and a bulk near 0.5: every step down to the bulk rounds the model into
+    # confident garbage (cost 1000, worse than the all-zero model's 500 at the top step); the
+    # right step, 0.1, lies two octaves below the median |θ|. The search must get there.
+    model = nn.Linear(5, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[10.0, 0.5, -0.45, 0.55, 0.4]]))
+
+    def cost(m: nn.Module, step: float) -> float:
+        if step >= 10:
+            return 500.0
+        return 1000.0 if step > 0.12 else 100.0 + abs(math.log2(step) - math.log2(0.1))
+
+    step, bits = cheapest_step(model, cost)
+    assert step <= 0.12 and bits < 101.0
+
+
 # --- the recipe and the command ---------------------------------------------------------------
 
 

@@ -132,7 +132,8 @@ def cheapest_step(
     two-part length weighs both in the same unit, where a loss tolerance (:func:`choose_step`)
     means little once the loss is near zero. The steps tried are :func:`grid_step` (e): first
     every 4th e (whole octaves) from the one just above max|θ| downwards, until ``patience``
-    octaves past the best so far and below the median nonzero |θ| (at most 24 octaves), then
+    octaves past the best so far and ``patience`` octaves below the median nonzero |θ| (at most
+    24 octaves), then
     the three quarter octaves on either side of the best. The model is left as it was.
     """
     snapshot = Snapshot(model)
@@ -145,14 +146,17 @@ def cheapest_step(
         step = grid_step(e)
         return snapshot.score_change(lambda m: quantize_model(m, step), lambda m: cost(m, step))
 
-    # Never stop above the typical weight: the largest |θ| (a LayerNorm gain near 1, say) can
-    # sit octaves above the rest, and every step in between rounds the bulk of the weights to
-    # zero — a model worse than any, which patience alone would take for the far side.
-    bulk = snapshot.median_nonzero_abs
+    # Never stop above the typical weight, nor within ``patience`` octaves below it: the largest
+    # |θ| (a LayerNorm gain near 1, say) can sit octaves above the rest, and every step down to
+    # about the median |θ| rounds much of the bulk to zero or to a neighbouring value — a model
+    # that predicts confidently and wrongly, worse than the all-zero one, which patience alone
+    # would take for the far side (a byte transformer with max|θ| ≈ 11 was once coded as the
+    # all-zero model at 8 bits per byte that way).
+    floor = snapshot.median_nonzero_abs / 2**patience
     best, best_cost = first, cost_at(first)
     e = first - STEPS_PER_OCTAVE
     while e >= first - _OCTAVES * STEPS_PER_OCTAVE and (
-        e >= best - patience * STEPS_PER_OCTAVE or grid_step(e) > bulk
+        e >= best - patience * STEPS_PER_OCTAVE or grid_step(e) > floor
     ):
         c = cost_at(e)
         if c < best_cost:
