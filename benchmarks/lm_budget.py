@@ -13,11 +13,14 @@ Run: ``.venv/bin/python benchmarks/lm_budget.py --out runs/lm-budget --workers 2
 2.5M … 40M bytes, R-L1; about 2 hours on 2 cores; resumable: finished runs are skipped), then
 ``--publish`` to fit total bytes ≈ a · C^(−b) over the finished runs and write the results file.
 
-Data size: ``--prefixes 100000 300000 --tokens 1e7`` codes the first 100 KB and 300 KB with the
-same budget (and their baselines); ``--publish`` then fits bits per byte ≈ a · D^(−b) for each
-code over the prefixes and the whole file, checks the fit of the prefixes on the whole file, and
-projects the length at which each two-part curve would cross each baseline's
-(results/lm_budget_data.png).
+Data size (:mod:`lm_budget_data`): ``--prefixes 100000 300000 --tokens 1e7`` codes the first
+100 KB and 300 KB with the same budget (and their baselines); ``--publish`` then fits bits per
+byte ≈ a · D^b for each code, checks the prefixes' fit on the whole file, fits the joint law
+a · D^β_D · T^β_T (checked on a smaller budget's prefixes) and projects where each two-part
+curve would pass each baseline (results/lm_budget_data.png).
+
+Width: ``--widths 64 128 --equal-compute --tokens 1e7`` trains other d_model at the compute of
+d_model 96 with 10M bytes (each width's budget scaled by the ratio of parameters).
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ from pathlib import Path
 
 import numpy as np
 from _publish import RESULTS, cpu_name, publish
+from lm_budget_data import (
+    D_MODEL,
+    data_size_lines,
+    joint_lines,
+    plot_data_size,
+    series,
+    train_bytes,
+)
 
 from mdlkit.recipes.lm_compression import (
     LMCompressionExperiment,
@@ -44,7 +55,6 @@ from mdlkit.runs import RunFolder
 from mdlkit.sweeps import open_sweep, run_jobs
 
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "tinyshakespeare.txt"
-D_MODEL = 96
 
 
 def _experiment(data: str, tokens: int) -> LMCompressionExperiment:
@@ -57,11 +67,6 @@ def run_key(method: str, tokens: int, prefix: int, d_model: int = D_MODEL) -> st
     for another width, ``-p<bytes>`` for a prefix."""
     width = f"-d{d_model}" if d_model != D_MODEL else ""
     return f"{method}-{tokens}{width}" + (f"-p{prefix}" if prefix else "")
-
-
-def series(r: dict) -> str:
-    """A run's curve: its method, and its width where not the default."""
-    return r["method"] + (f" d{r['d_model']}" if r["d_model"] != D_MODEL else "")
 
 
 def run(
@@ -108,10 +113,8 @@ def _params(path: Path, d_model: int) -> int:
 
 def compute_flops(record: dict) -> float:
     """C = 6 · parameters · bytes trained on (regularized + fine-tuning epochs)."""
-    plan = record["plan"]
-    n_train = round(record["length"] * (1 - plan["val_fraction"] - plan["test_fraction"]))
     epochs = record["epochs"] + record.get("finetune_epochs", 0)
-    return 6.0 * record["n_params"] * epochs * n_train
+    return 6.0 * record["n_params"] * epochs * train_bytes(record)
 
 
 def main() -> int:
@@ -142,6 +145,9 @@ def _publish_folder(out: Path) -> int:
     baselines = {
         int(key.partition("-p")[2] or 0): r for key, r in records.items() if key.startswith("base")
     }
+    if 0 not in baselines:
+        print(f"no whole-file baselines in {out}: run it with --prefixes 0 first", file=sys.stderr)
+        return 2
     base = baselines[0]
     sizes = base["sizes"]
     every = []
@@ -187,163 +193,13 @@ def _publish_folder(out: Path) -> int:
     lines += ["", "Baselines (whole file, same run folder):", ""]
     lines += [f"- {b['label']}: {b['bytes']:,} B" for b in sizes.values()]
     lines += ["", *_fits(runs, sizes)]
-    lines += _data_size(every, baselines)
-    lines += _joint(every, baselines)
+    lines += data_size_lines(every, baselines)
+    lines += joint_lines(every, baselines)
     text = "\n".join(lines) + "\n"
     publish("lm_budget.md", text)
     _plot(runs, sizes, RESULTS / "lm_budget.png")
-    _plot_data_size(every, baselines, RESULTS / "lm_budget_data.png")
+    plot_data_size(every, baselines, RESULTS / "lm_budget_data.png")
     return 0
-
-
-def _series(every: list[dict], baselines: dict[int, dict]) -> dict[str, list[tuple[int, float]]]:
-    """Bits per byte against the prefix length: per (method, budget) with the whole file and at
-    least two prefixes, and per baseline at the same lengths."""
-    curves: dict[str, list[tuple[int, float]]] = {}
-    for method, tokens in sorted({(series(r), r["tokens"]) for r in every}):
-        mine = sorted((r for r in every if (series(r), r["tokens"]) == (method, tokens)),
-                      key=lambda r: r["length"])  # fmt: skip
-        if len(mine) >= 3:
-            curves[f"two-part {method}, {tokens / 1e6:g}M bytes"] = [
-                (r["length"], r["total_bits"] / r["length"]) for r in mine
-            ]
-    lengths = sorted({length for points in curves.values() for length, _ in points})
-    by_length = {b["length"]: b for b in baselines.values()}
-    for name in baselines[0]["sizes"]:
-        points = [(n, 8 * by_length[n]["sizes"][name]["bytes"] / n) for n in lengths
-                  if n in by_length]  # fmt: skip
-        if len(points) >= 3:
-            curves[baselines[0]["sizes"][name]["label"]] = points
-    return curves
-
-
-def _law(points: list[tuple[int, float]]) -> tuple[float, float]:
-    """(log a, −b) of bits per byte ≈ a · D^(−b), D the bytes coded (least squares, log–log)."""
-    slope, intercept = np.polyfit(np.log([n for n, _ in points]), np.log([v for _, v in points]), 1)
-    return float(intercept), float(slope)
-
-
-def _data_size(every: list[dict], baselines: dict[int, dict]) -> list[str]:
-    """The projection in data size: bits per byte of each code against the prefix coded, a
-    power law per code, checked on the whole file when fitted on the prefixes, and the length at
-    which each two-part curve would cross each baseline's (an extrapolation, stated as such)."""
-    curves = _series(every, baselines)
-    mine = {k: v for k, v in curves.items() if k.startswith("two-part")}
-    if not mine:
-        return []
-    lengths = sorted({n for points in curves.values() for n, _ in points})
-    lines = [
-        "",
-        "## Data size: bits per byte against the bytes coded (same budget in training bytes)",
-        "",
-        "| code | " + " | ".join(f"{n:,} B" for n in lengths) + " |",
-        "|---|" + "---:|" * len(lengths),
-    ]
-    for name, points in curves.items():
-        values = dict(points)
-        cells = [f"{values[n]:.3f}" if n in values else "" for n in lengths]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
-    for name, points in mine.items():
-        head, last = points[:-1], points[-1]
-        intercept, slope = _law(head)
-        predicted = math.exp(intercept + slope * math.log(last[0]))
-        lines.append(
-            f"Check ({name}): fitted on the {len(head)} prefixes, bits/byte ≈ "
-            f"{math.exp(intercept):.4g} · D^({slope:.4f}); at {last[0]:,} B it predicts "
-            f"{predicted:.3f}, measured {last[1]:.3f} ({predicted / last[1] - 1:+.1%})."
-        )
-        intercept, slope = _law(points)
-        lines.append(f"Fit ({name}, all {len(points)}): bits/byte ≈ "
-                     f"{math.exp(intercept):.4g} · D^({slope:.4f}).")  # fmt: skip
-        for other, theirs in curves.items():
-            if other.startswith("two-part"):
-                continue
-            i2, s2 = _law(theirs)
-            if slope >= s2:
-                lines.append(f"- {other} (D^({s2:.4f})): never crossed on these fits (the "
-                             "two-part code does not fall faster)")  # fmt: skip
-                continue
-            d_cross = math.exp((i2 - intercept) / (slope - s2))
-            lines.append(
-                f"- {other} (≈ {math.exp(i2):.4g} · D^({s2:.4f})): crossed at D ≈ "
-                f"{d_cross:.3g} bytes ({d_cross / last[0]:.3g}× the whole file), at "
-                f"{math.exp(intercept + slope * math.log(d_cross)):.3f} bits/byte"
-            )
-    return lines
-
-
-def _joint(every: list[dict], baselines: dict[int, dict]) -> list[str]:
-    """Data size and budget together: log bits/byte = A + β_D log D + β_T log T over the runs
-    at the default width (D the bytes coded, T the training bytes), fitted on the whole-file
-    runs and the prefixes' largest budget, checked on the prefixes' smaller budgets; then the
-    data size at which it would pass each baseline if the budget grew with the data (T/D kept
-    at the whole-file run nearest 10M training bytes)."""
-    lines: list[str] = []
-    for method in sorted({r["method"] for r in every}):
-        mine = [r for r in every if series(r) == method]
-        prefix_tokens = {r["tokens"] for r in mine if r["prefix"]}
-        if not prefix_tokens or len({r["length"] for r in mine}) < 2:
-            continue
-        held = [r for r in mine if r["prefix"] and r["tokens"] < max(prefix_tokens)]
-        fitted = [r for r in mine if r not in held]
-        x = np.array([[1.0, math.log(r["length"]), math.log(r["tokens"])] for r in fitted])
-        y = np.log([r["total_bits"] / r["length"] for r in fitted])
-        (a, b_d, b_t), *_ = np.linalg.lstsq(x, y, rcond=None)
-        lines += [
-            "",
-            f"Joint fit ({method}, {len(fitted)} runs): bits/byte ≈ {math.exp(a):.4g} · "
-            f"D^({b_d:.4f}) · T^({b_t:.4f}).",
-        ]
-        for r in held:
-            predicted = math.exp(a + b_d * math.log(r["length"]) + b_t * math.log(r["tokens"]))
-            measured = r["total_bits"] / r["length"]
-            lines.append(
-                f"- check at D = {r['length']:,} B, T = {r['tokens']:,}: predicts "
-                f"{predicted:.3f}, measured {measured:.3f} ({predicted / measured - 1:+.1%})"
-            )
-        whole = [r for r in mine if not r["prefix"]]
-        ref = min(whole, key=lambda r: abs(math.log(r["tokens"] / 1e7)))
-        k = ref["tokens"] / ref["length"]
-        for name, points in _series(every, baselines).items():
-            if name.startswith("two-part"):
-                continue
-            i2, s2 = _law(points)
-            if b_d + b_t >= s2:
-                lines.append(f"- {name}: never passed with T ∝ D on this fit")
-                continue
-            log_d = (i2 - a - b_t * math.log(k)) / (b_d + b_t - s2)
-            d_cross = math.exp(log_d)
-            hours = ref["train_seconds"] / 3600 * (k * d_cross) / ref["tokens"]
-            lines.append(
-                f"- {name}: passed at D ≈ {d_cross:.3g} B with T = {k:.2f}·D ≈ "
-                f"{k * d_cross:.3g} training bytes (about {hours:,.1f} hours at the measured "
-                f"speed of d_model {D_MODEL}), at {math.exp(i2 + s2 * log_d):.3f} bits/byte"
-            )
-    return lines
-
-
-def _plot_data_size(every: list[dict], baselines: dict[int, dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curves = _series(every, baselines)
-    if not any(k.startswith("two-part") for k in curves):
-        return
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (name, points) in enumerate(curves.items()):
-        ax.plot([n for n, _ in points], [v for _, v in points], "o", color=f"C{i}", label=name)
-        intercept, slope = _law(points)
-        d = np.geomspace(points[0][0], 1e3 * points[-1][0], 50)
-        ax.plot(d, np.exp(intercept + slope * np.log(d)), ":", color=f"C{i}")
-    ax.set_xscale("log")
-    ax.set_xlabel("bytes coded D (prefixes of the file; dotted: power-law fits, extrapolated)")
-    ax.set_ylabel("bits per byte")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 def _power_law(runs: list[dict]) -> tuple[float, float]:

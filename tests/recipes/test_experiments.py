@@ -5,7 +5,12 @@ from pathlib import Path
 import pytest
 
 from mdlkit import MdlkitError
-from mdlkit.recipes.mnist_pruning import MnistPruningExperiment, run_mnist_pruning
+from mdlkit.recipes.mnist_pruning import (
+    BUDGETS,
+    MnistPruningExperiment,
+    NetworkBudget,
+    run_mnist_pruning,
+)
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
 from mdlkit.runs import RunFolder
 
@@ -84,9 +89,25 @@ def test_mnist_pruning_each_network_trains_on_its_own_budget() -> None:
                 budget.finetune_epochs,
             )
             assert config.window == budget.window
-    # LeNet-300-100 keeps the paper's schedule; LeNet-5-Caffe's is shorter (an epoch costs 30×).
-    assert (jobs["lenet-300-100-drr"].epochs, jobs["lenet-300-100-drr"].window) == (300, 50)
+    # LeNet-300-100 keeps the paper's schedule and its published strengths, as before budgets
+    # were per network; LeNet-5-Caffe's is shorter (an epoch costs 30×).
+    assert BUDGETS["lenet-300-100"] == NetworkBudget(
+        (("drr", 3e-5), ("l1", 5e-5), ("pmmp", 3e-5)), 300, 100, 50, (5, 10, 20, 40, 80)
+    )
+    assert MnistPruningExperiment(mnist_path=None) == MnistPruningExperiment.of(
+        None, ("lenet-300-100",)
+    )
+    assert jobs["lenet-300-100-drr"].warmup_epochs == 10
     assert jobs["lenet5-caffe-drr"].epochs < 300 and jobs["lenet5-caffe-drr"].window < 50
+
+
+def test_mnist_pruning_refuses_a_folder_of_the_older_layout(tmp_path: Path) -> None:
+    folder = RunFolder.new(tmp_path / "old", kind="mnist-pruning")
+    folder.start({"experiment": {"alphas": [["drr", 3e-5]], "models": ["lenet-300-100"]}})
+    with pytest.raises(MdlkitError, match="older mdlkit"):
+        run_mnist_pruning(
+            MnistPruningExperiment.quick(None), RunFolder.resume(tmp_path / "old"), workers=1
+        )
 
 
 def test_experiment_cli_errors(tmp_path: Path, refused: Callable[..., str]) -> None:

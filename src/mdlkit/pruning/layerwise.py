@@ -164,6 +164,8 @@ def layerwise_prune(
             max_steps=max_steps,
             check_every=check_every,
         )
+        # real samples beside the random batch (as many: its default size) keep units that
+        # only data wakes
         mask = random_gradient_prune(
             model, input_shape, mask=Mask.from_nonzero(model), seed=seed + i, inputs=sample[:1024]
         )

@@ -133,8 +133,8 @@ def cheapest_step(
     means little once the loss is near zero. The steps tried are :func:`grid_step` (e): first
     every 4th e (whole octaves) from the one just above max|θ| downwards, until ``patience``
     octaves past the best so far and ``patience`` octaves below the median nonzero |θ| (at most
-    24 octaves), then
-    the three quarter octaves on either side of the best. The model is left as it was.
+    24 octaves), then the three quarter octaves on either side of the best. The model is left
+    as it was.
     """
     snapshot = Snapshot(model)
     top = snapshot.max_abs

@@ -18,7 +18,7 @@ from mdlkit.recipes.lm_compression import (
     resolve_text_path,
     run_lm_compression,
 )
-from mdlkit.recipes.mnist_pruning import PAPER, MnistPruningExperiment, run_mnist_pruning
+from mdlkit.recipes.mnist_pruning import BUDGETS, MnistPruningExperiment, run_mnist_pruning
 from mdlkit.recipes.teacher_student import TeacherStudentExperiment, run_teacher_student
 from mdlkit.report import Report
 from mdlkit.runs import RunFolder
@@ -77,9 +77,9 @@ class ExperimentConfig:
             raise MdlkitError("llc-vs-compressibility is not a sweep; drop --workers and --ray")
         if self.name == "llc-vs-compressibility" and self.device != "auto":
             raise MdlkitError("llc-vs-compressibility runs on the CPU; drop --device")
-        if self.network and (self.name != "mnist-pruning" or self.network not in PAPER):
+        if self.network and (self.name != "mnist-pruning" or self.network not in BUDGETS):
             raise MdlkitError(
-                f"--network {self.network!r}: mnist-pruning takes one of {', '.join(PAPER)}"
+                f"--network {self.network!r}: mnist-pruning takes one of {', '.join(BUDGETS)}"
             )
         if self.network and self.slow:
             raise MdlkitError("--network picks one network and --slow adds one; give one of them")
@@ -140,6 +140,8 @@ def run_experiment(
         return ExperimentResult(run_llc_vs_compressibility(lc, folder, progress=progress))
     models = ("lenet-300-100", "lenet5-caffe") if config.slow else ("lenet-300-100",)
     models = (config.network,) if config.network else models
-    quick = MnistPruningExperiment.quick(path, models) if config.quick else None
-    mp = quick or MnistPruningExperiment.of(path, models)
+    if config.quick:
+        mp = MnistPruningExperiment.quick(path, models)
+    else:
+        mp = MnistPruningExperiment.of(path, models)
     return ExperimentResult(run_mnist_pruning(mp, folder, progress=progress, **where))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 from mdlkit.data import Splits
+from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate
 from mdlkit.pruning import count_nonzero, count_parameters, prune_to_compression_rate
 from mdlkit.recipes.fit import FitConfig, fit_spec
@@ -257,6 +258,11 @@ def run_mnist_pruning(
     Two waves of jobs, each where ``where`` says (:class:`~mdlkit.sweeps.Where`: ``workers``
     local processes, None: one per core, 1: serially here; or the Ray cluster at ``ray``): the
     methods' runs and the baselines, then magnitude pruning of each trained baseline."""
+    if folder.resumed and "alphas" in folder.read_config().get("experiment", {}):
+        raise MdlkitError(
+            f"{folder.path} was started by an older mdlkit (one budget for every network); "
+            "start the experiment in a new --out"
+        )
     with open_sweep(folder, {"experiment": asdict(exp)}, where) as executor:
         device = where.get("device")
         runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress, device=device)

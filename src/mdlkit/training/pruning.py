@@ -84,8 +84,9 @@ def prune(
     cost: Callable[[nn.Module], float] | None = None,
 ) -> PruneResult:
     """Random gradient pruning → TAMADE → random gradient pruning, in place; returns the mask.
-    Random gradient pruning sees ``random_batch`` random inputs and as many training and
-    validation samples (:func:`~mdlkit.pruning.random_gradient_prune`'s ``inputs``).
+    Random gradient pruning sees ``random_batch`` random inputs and, besides them, up to
+    ``random_batch`` training and as many validation samples (the ``inputs`` of
+    :func:`~mdlkit.pruning.random_gradient_prune`): up to three times the random batch a call.
 
     TAMADE scores with the plain data loss (cross-entropy, or ½·MSE for regression), which is
     positive, as its relative tolerance requires. In ``codelength`` mode the threshold minimises
