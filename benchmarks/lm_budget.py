@@ -41,6 +41,7 @@ from lm_budget_data import (
     data_size_lines,
     joint_lines,
     plot_data_size,
+    save_log_plot,
     series,
     train_bytes,
 )
@@ -266,12 +267,7 @@ def _plot(runs: list[dict], sizes: dict, path: Path) -> None:
                     label=f"fit a·C^({slope:.3f}), extrapolated")  # fmt: skip
     for i, b in enumerate(sizes.values()):
         ax.axhline(b["bytes"], ls="--", lw=0.8, color=f"C{i + 2}", label=b["label"])
-    ax.set_xscale("log")
-    ax.set_xlabel("training compute C = 6·N·D (FLOP)")
-    ax.set_ylabel("bytes")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_log_plot(fig, ax, "training compute C = 6·N·D (FLOP)", "bytes", path)
 
 
 if __name__ == "__main__":

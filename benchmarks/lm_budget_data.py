@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -185,9 +186,15 @@ def plot_data_size(every: list[dict], baselines: dict[int, dict], path: Path) ->
         intercept, slope = power_law(points)
         d = np.geomspace(points[0][0], 1e3 * points[-1][0], 50)
         ax.plot(d, np.exp(intercept + slope * np.log(d)), ":", color=f"C{i}")
+    x_label = "bytes coded D (prefixes of the file; dotted: power-law fits, extrapolated)"
+    save_log_plot(fig, ax, x_label, "bits per byte", path)
+
+
+def save_log_plot(fig: Any, ax: Any, x_label: str, y_label: str, path: Path) -> None:
+    """Log x axis, labels and legend, then the file (both plots of the benchmark)."""
     ax.set_xscale("log")
-    ax.set_xlabel("bytes coded D (prefixes of the file; dotted: power-law fits, extrapolated)")
-    ax.set_ylabel("bits per byte")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

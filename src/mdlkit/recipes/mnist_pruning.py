@@ -77,9 +77,9 @@ LENET_300_100 = NetworkBudget(
 # lowest after ~5 epochs, so the paper's schedule would take ~6 hours here. A window of 20 and
 # 150 + 40 epochs at most are meant to keep the whole experiment within 3 hours on 2 cores. DRR's
 # α is from a scan with this schedule (results/mnist_pruning.md, "LeNet-5-Caffe": 1e-4 gives
-# CR 348 at EI 0.19, 2e-4 CR 503 at EI 0.34, 3e-5 CR 169 at EI 0.07); R-L1's and PMMP's are
-# stronger than LeNet-300-100's by DRR's factor and more (on LeNet-300-100 both prune less than
-# DRR at the same α).
+# CR 348 at EI 0.19, 2e-4 CR 503 at EI 0.34, 3e-5 CR 169 at EI 0.07). R-L1's and PMMP's were
+# not scanned: guesses, stronger than LeNet-300-100's by DRR's factor and more (on LeNet-300-100
+# both prune less than DRR at the same α).
 LENET5_CAFFE = NetworkBudget(
     alphas=(("drr", 1e-4), ("l1", 2e-4), ("pmmp", 5e-4)),
     epochs=150,
