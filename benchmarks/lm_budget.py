@@ -46,6 +46,7 @@ from lm_budget_data import (
     train_bytes,
 )
 
+from mdlkit.pruning import count_parameters
 from mdlkit.recipes.lm_compression import (
     LMCompressionExperiment,
     baselines_job,
@@ -86,17 +87,17 @@ def run(
     text = path.read_bytes()
     folder = RunFolder.resume(out) if (out / "config.json").is_file() else RunFolder(out)
     ppmd_orders = LMCompressionExperiment(str(path)).ppmd_orders
+    # (training bytes, width) of every run: the same for every prefix
+    plans = [(budget, d) for budget, d in itertools.product(tokens, widths)]
+    if equal_compute:
+        params = {d: _params(path, d) for d in {D_MODEL, *widths}}
+        plans = [(round(b * params[D_MODEL] / params[d]), d) for b, d in plans]
     tasks = []
     for prefix in prefixes:
         data = text[:prefix] if prefix else text
         key = "baselines" + (f"-p{prefix}" if prefix else "")
         tasks.append((key, baselines_job, (data, ppmd_orders, True)))
-        for budget, d in itertools.product(tokens, widths):
-            t = (
-                round(budget * _params(path, D_MODEL) / _params(path, d))
-                if equal_compute
-                else budget
-            )
+        for t, d in plans:
             exp = _experiment(str(path), t)
             tasks += [
                 (run_key(m, t, prefix, d), two_part_job, (exp, data, m, d, None)) for m in methods
@@ -109,7 +110,7 @@ def run(
 def _params(path: Path, d_model: int) -> int:
     """Parameters of the byte transformer of this width (the plan's other settings)."""
     spec = LMCompressionExperiment(str(path)).plan(1 << 20, "l1", d_model).spec()
-    return sum(p.numel() for p in spec.build().parameters())
+    return count_parameters(spec.build())
 
 
 def compute_flops(record: dict) -> float:

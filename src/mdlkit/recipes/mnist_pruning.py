@@ -123,10 +123,6 @@ class MnistPruningExperiment:
         return cls(mnist_path=mnist_path, networks=tuple((m, BUDGETS[m]) for m in models))
 
     @property
-    def models(self) -> tuple[str, ...]:
-        return tuple(model for model, _ in self.networks)
-
-    @property
     def methods(self) -> list[str]:
         """Every network's methods, in order of first appearance."""
         seen = [method for _, budget in self.networks for method, _ in budget.alphas]
