@@ -160,8 +160,12 @@ def test_list_reads_only_the_header_and_the_index_of_a_file_and_all_of_a_pipe(
 
 
 def test_mdlz_online_imports_neither_torch_nor_sklearn(folder: Path) -> None:
-    """Nor constriction (formats 1-3 only) nor scipy.linalg (numba's BLAS check, skipped)."""
+    """Nor constriction (formats 1-3 only) nor scipy.linalg (numba's BLAS check, skipped), nor
+    numba where the kernels are built ahead of time."""
+    from mdlkit.compression.native import kernels
+
     heavy = ["torch", "sklearn", "constriction", "scipy.linalg"]
+    heavy += ["numba"] if kernels().origin == "native" else []
     code = (
         "import json, sys; from mdlkit.cli.mdlz import main; "
         "codes = [main(['-q', 'a.txt']), main(['-q', '-d', '-f', 'a.txt.mdlz']), "

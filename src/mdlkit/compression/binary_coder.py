@@ -25,8 +25,9 @@ block's CRC then says whether the bytes were right.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from mdlkit.compression.jit import njit
 
 __all__ = [
     "CODER_FIELDS",
@@ -50,13 +51,13 @@ def new_encoder() -> np.ndarray:
     return np.array([0, _MASK, 0, 0], dtype=np.int64)
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _split(x1: np.int64, x2: np.int64, p: np.int64) -> np.int64:
     r = x2 - x1
     return x1 + (r >> 12) * p + (((r & 4095) * p) >> 12)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def encode_bit(coder, out, p, y):  # type: ignore[no-untyped-def]
     """Code bit ``y`` under P(1) = p/4096 (1 ≤ p ≤ 4095), writing finished bytes to ``out``.
     Bytes beyond ``out``'s length are counted (``coder[POSITION]``) but not written: a caller
@@ -87,7 +88,7 @@ def finish(coder: np.ndarray, out: np.ndarray) -> int:
     return pos + 1
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _byte(src, i):  # type: ignore[no-untyped-def]
     return np.int64(src[i]) if i < src.shape[0] else np.int64(255)
 
@@ -98,7 +99,7 @@ def new_decoder(src: np.ndarray) -> np.ndarray:
     return np.array([0, _MASK, int.from_bytes(head, "big"), 4], dtype=np.int64)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def decode_bit(coder, src, p):  # type: ignore[no-untyped-def]
     """The next bit of ``src`` under P(1) = p/4096: the encoder's split, the same way."""
     x1, x2, x = coder[X1], coder[X2], coder[X]
@@ -118,13 +119,13 @@ def decode_bit(coder, src, p):  # type: ignore[no-untyped-def]
     return y
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _encode_all(coder, bits, probs, out):  # type: ignore[no-untyped-def]
     for i in range(bits.shape[0]):
         encode_bit(coder, out, probs[i], bits[i])
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _decode_all(coder, src, probs, bits):  # type: ignore[no-untyped-def]
     for i in range(bits.shape[0]):
         bits[i] = decode_bit(coder, src, probs[i])

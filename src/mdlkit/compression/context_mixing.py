@@ -42,10 +42,10 @@ Segments are independent byte streams coded in lockstep (segment k covers
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from mdlkit.compression.binary_coder import decode_bit, encode_bit
+from mdlkit.compression.jit import njit
 
 __all__ = [
     "MIN_TABLE_BITS",
@@ -170,7 +170,7 @@ FINAL_LR = 1
 SETK = 12
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _hash(a: np.int64, b: np.int64) -> np.int64:
     h = (a * np.int64(0x2F0F3D4B) + b * np.int64(0x6F4F2A35) + np.int64(0x1234567)) & 0xFFFFFFFF
     h ^= h >> 15
@@ -179,14 +179,14 @@ def _hash(a: np.int64, b: np.int64) -> np.int64:
     return h
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _known(p: int, n: int, seg_len: int, t: int) -> bool:
     """Whether data[p] is already known to the decoder after step t (offsets 0..t of every
     segment are)."""
     return 0 <= p < n and p % seg_len <= t
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, record, markup):  # type: ignore[no-untyped-def]
     """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
     ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. The match table has
@@ -271,14 +271,14 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, reco
     seg[k, MATCH_PTR] = ptr
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _n_models(record, markup):  # type: ignore[no-untyped-def]
     """How many of the models (in order) a block's loops visit: the markup model is skipped when
     off, the record models come last."""
     return N_MODELS if record > 0 else (MARKUP + 1 if markup else N_CONTEXTS)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _markup(seg, k, byte):  # type: ignore[no-untyped-def]
     """The markup model's context after ``byte``: where segment k is (0 text, 1 a tag's name,
     2 its attributes, 3 a quoted value), the hash of the last tag's name, the byte itself.
@@ -325,7 +325,7 @@ APM_W = np.array([2, 2, 1], dtype=np.int64)  # the APMs' weights in the final av
 APM_DEN = 1 + int(APM_W.sum())
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _predict(
     seg, n_active, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
 ):  # type: ignore[no-untyped-def]
@@ -445,7 +445,7 @@ def _predict(
         out[k] = max(1, min(4095, (total + APM_DEN // 2) // APM_DEN))
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _learn(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     """A counter (22-bit probability, 10-bit count) moved toward bit y at rate 1/(n + 1.1)."""
     n = slot & 1023
@@ -458,7 +458,7 @@ def _learn(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     return (fast << 32) | (p << 10) | n
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     """A context slot's two counters moved toward bit y, and its bit history (bits 54..60):
     the counts of 0s and 1s up to 7 and the last bit, the other bit's count cut to 1 whenever
@@ -477,7 +477,7 @@ def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     return counters | ((n0 | (n1 << 3) | (y << 6)) << 54)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _update(
     seg,
     n_active,
@@ -637,17 +637,17 @@ def new_lanes(n: int, seg_len: int) -> np.ndarray:
     return lanes
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _active(n, seg_len, n_seg, step):  # type: ignore[no-untyped-def]
     return min(n_seg, max(0, (n - step + seg_len - 1) // seg_len))
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _part(state, lay, j):  # type: ignore[no-untyped-def]
     return state[lay[L_PARTS + j] : lay[L_PARTS + j + 1]]
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _learned(state):  # type: ignore[no-untyped-def]
     """Views of the learned parts of ``state`` that predicting reads: the context tables, the
     mixers' and the final mixer's weights, the APMs, the match and bit-history state maps; and
@@ -664,7 +664,7 @@ def _learned(state):  # type: ignore[no-untyped-def]
     )
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no-untyped-def]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
@@ -674,7 +674,7 @@ def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no
     )  # fmt: skip
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ignore[no-untyped-def]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
@@ -698,7 +698,7 @@ def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ign
     )
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def step_one(state, lanes, data, bit, step):  # type: ignore[no-untyped-def]
     """One segment (a sequential decoder): learn ``bit`` (coded at byte offset ``step``; −1 =
     nothing yet), then return the 12-bit probability that the next bit is 1."""
@@ -712,7 +712,7 @@ def step_one(state, lanes, data, bit, step):  # type: ignore[no-untyped-def]
     return out[0]
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def run_known(state, lanes, data, seg_len, first, last, outside, probs):  # type: ignore[no-untyped-def]
     """Steps first..last−1 of a block whose bytes are all known (an encoder's side, or a
     stored block): exactly the predict/update calls a decoder makes, in the same order.
@@ -737,7 +737,7 @@ def run_known(state, lanes, data, seg_len, first, last, outside, probs):  # type
 # these loops with the coder's own kernels on the same probabilities, which catches a miss).
 # The loops take the state's views once and call _predict/_update directly: predict_many and
 # update_many remake the views (two reshapes each) on every call, a quarter of the time per bit.
-@numba.njit(cache=True)
+@njit(cache=True)
 def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record):  # type: ignore[no-untyped-def]
     """Steps first..last−1 of a known block coded by the binary coder (``coder``, ``out``: see
     :mod:`~mdlkit.compression.binary_coder`) in the decoder's order (step, bit, segment), the
@@ -773,7 +773,7 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
     return count, ideal
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record):  # type: ignore[no-untyped-def]
     """The decoder of :func:`encode_steps`: decodes steps first..last−1 from ``src`` into
     ``data``. Returns the bits decoded; ``record`` as there."""

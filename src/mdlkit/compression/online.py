@@ -24,48 +24,25 @@ only.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-
-def _load_numba_without_scipy_linalg() -> None:
-    """Let numba register its numpy functions with scipy.linalg hidden.
-
-    When numba loads its first kernel it imports scipy.linalg to see whether BLAS is there for
-    np.dot and friends: about 0.3 s and 15 MB of a small file's whole compression, for
-    functions no kernel of mdlkit calls. With the module hidden numba records "no BLAS" (only
-    np.dot and linear algebra inside kernels compiled in this process would be refused), and
-    the module is unhidden at once, so a later ``import scipy.linalg`` works as usual.
-    """
-    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
-        return
-    sys.modules["scipy.linalg.cython_blas"] = None  # type: ignore[assignment]
-    try:
-        import numba.np.arraymath  # noqa: F401
-    finally:
-        del sys.modules["scipy.linalg.cython_blas"]
-
-
-_load_numba_without_scipy_linalg()
-
-from mdlkit.compression.binary_coder import (  # noqa: E402
+from mdlkit.compression.binary_coder import (
     POSITION,
     finish,
     new_decoder,
     new_encoder,
 )
-from mdlkit.compression.context_mixing import (  # noqa: E402
+from mdlkit.compression.context_mixing import (
     MIN_TABLE_BITS,
     TABLE_BITS,
-    decode_steps,
-    encode_steps,
     new_lanes,
     new_state,
 )
-from mdlkit.errors import MdlkitError  # noqa: E402
+from mdlkit.compression.native import kernels
+from mdlkit.errors import MdlkitError
 
 __all__ = [
     "BLOCK_BYTES",
@@ -170,6 +147,7 @@ class OnlineCoder:
         seg_len = segment_length(n, self.segments)
         lanes = new_lanes(n, seg_len)
         coder, out, ideal = new_encoder(), np.zeros(n, dtype=np.uint8), 0.0
+        encode_steps = kernels().encode_steps
         for first, last in self._slices(n, lanes):
             record = _record_for(probabilities, last - first, lanes)
             count, bits = encode_steps(self.state, lanes, data, seg_len, first, last, coder, out,
@@ -195,6 +173,7 @@ class OnlineCoder:
         data = np.zeros(n, dtype=np.uint8)
         lanes = new_lanes(n, seg_len)
         coder = new_decoder(src)
+        decode_steps = kernels().decode_steps
         for first, last in self._slices(n, lanes):
             record = _record_for(probabilities, last - first, lanes)
             count = decode_steps(self.state, lanes, data, seg_len, first, last, coder, src, record)
