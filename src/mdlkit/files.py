@@ -76,9 +76,11 @@ def check_output(
 ) -> Output:
     """The output ``name`` (``-``: standard output) as :class:`Output`, or an
     :class:`MdlkitError` naming the problem: a folder, the input itself, an existing regular
-    file or link without ``force``, a socket, a missing folder, or ``binary`` data for a
-    terminal."""
+    file or link without ``force``, a socket, a missing folder, ``binary`` data for a
+    terminal, or standard output closed."""
     if name == "-":
+        if sys.stdout is None:  # started with standard output closed (>&-)
+            raise MdlkitError("standard output is closed; write to a file instead")
         if binary and sys.stdout.isatty():
             raise MdlkitError(
                 "compressed data is not written to a terminal; redirect it (> FILE) or give -o"

@@ -191,3 +191,13 @@ def test_mdlz_version_names_the_archive_format_and_imports_no_coder() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env).stdout.splitlines()  # fmt: skip
     assert out == [f"mdlz (mdlkit {__version__}, archive format {FORMAT.version})", "[]"]
+
+
+def test_standard_output_closed_is_one_line_and_exit_2(folder: Path) -> None:
+    """``mdlz -c a.txt >&-``: Python starts with no sys.stdout at all."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2] / "src"))
+    command = 'exec "$0" -m mdlkit.cli.mdlz -q -c a.txt >&-'
+    done = subprocess.run(["sh", "-c", command, sys.executable], cwd=folder, env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == "mdlz: a.txt: standard output is closed; write to a file instead\n"

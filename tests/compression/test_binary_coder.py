@@ -7,9 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdlkit.compression import context_mixing, native
 from mdlkit.compression.binary_coder import decode_bits, encode_bits
-from mdlkit.compression.context_mixing import new_lanes, new_state, run_known
+from mdlkit.compression.context_mixing import (
+    decode_steps,
+    encode_steps,
+    new_lanes,
+    new_state,
+    run_known,
+)
 
 _BITS_AND_PROBS = st.integers(0, 2**32 - 1).flatmap(
     lambda seed: st.integers(0, 3000).map(lambda n: _sample(n, seed))
@@ -73,22 +78,13 @@ def test_any_bytes_decode_to_some_bits_without_error() -> None:
         assert bits.shape == (5000,) and set(np.unique(bits)) <= {0, 1}
 
 
-@pytest.mark.parametrize("origin", ["jit", "native"])
 @pytest.mark.parametrize("segments", [1, 7])
 def test_the_model_loops_code_what_the_coder_codes_under_the_model_s_probabilities(
-    segments: int, origin: str
+    segments: int,
 ) -> None:
     """encode_steps / decode_steps (model and coder in one compiled loop) against run_known's
     probabilities coded by the coder's own kernels: the same bytes, the same ideal length (a
-    stale numba cache of either module would show here), from numba's just-in-time kernels and
-    from the ones built ahead of time alike."""
-    steps = native.kernels()
-    if origin == "jit":
-        encode_steps, decode_steps = context_mixing.encode_steps, context_mixing.decode_steps
-    elif steps.origin == "native":
-        encode_steps, decode_steps = steps.encode_steps, steps.decode_steps
-    else:
-        pytest.skip(f"no kernels built ahead of time here ({steps.origin}: see native.py)")
+    stale numba cache of either module would show here)."""
     data = np.frombuffer(b"abracadabra, said the cat to the hat. " * 40, dtype=np.uint8).copy()
     n = len(data)
     seg_len = -(-n // segments)

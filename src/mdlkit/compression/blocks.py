@@ -199,6 +199,11 @@ class Workers:
                 yield function(*task)
             return
         if self._pool is None:
+            # The kernels once, here: forked workers inherit them, spawned ones load the file
+            # built here rather than each building its own on a fresh installation.
+            from mdlkit.compression.native import kernels
+
+            kernels()
             context = multiprocessing.get_context(start_method())
             self._pool = ProcessPoolExecutor(
                 self.threads, mp_context=context, initializer=_ignore_interrupts

@@ -17,10 +17,15 @@ same on-disk cache as a decorator applied at import.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Kernel", "load_numba", "njit"]
+
+# One lock for every kernel: a thread must not compile a kernel while another is still swapping
+# its module's kernels in (numba would meet a Kernel where it needs a dispatcher).
+_SWAP = threading.RLock()
 
 
 def load_numba() -> Any:
@@ -50,19 +55,24 @@ class Kernel:
         self.py_func = function
         self.options = options
         self._dispatcher: Any = None
+        self._ready = False  # the dispatcher made and the module's kernels swapped in
         self.__doc__ = function.__doc__
         self.__name__ = function.__name__
         self.__module__ = function.__module__
 
     def dispatcher(self) -> Any:
         """numba's dispatcher of this kernel (made once), the module's kernels swapped in."""
-        if self._dispatcher is None:
-            self._dispatcher = load_numba().njit(**self.options)(self.py_func)
-            namespace = self.py_func.__globals__
-            for name, value in list(namespace.items()):
-                if isinstance(value, Kernel):
-                    namespace[name] = value.dispatcher()
-        return self._dispatcher
+        if self._ready:
+            return self._dispatcher
+        with _SWAP:
+            if self._dispatcher is None:
+                self._dispatcher = load_numba().njit(**self.options)(self.py_func)
+                namespace = self.py_func.__globals__
+                for name, value in list(namespace.items()):
+                    if isinstance(value, Kernel):
+                        namespace[name] = value.dispatcher()
+                self._ready = True
+            return self._dispatcher
 
     def __call__(self, *args: Any) -> Any:
         return self.dispatcher()(*args)

@@ -1,4 +1,4 @@
-"""The online code's two hot kernels, compiled ahead of time once per installation.
+"""The online code's two hot kernels, compiled ahead of time once per cache folder.
 
 Every call of ``mdlz`` or ``mdlkit compress --mode online`` runs
 :func:`~mdlkit.compression.context_mixing.encode_steps` (and, to verify or decompress,
@@ -7,16 +7,18 @@ they cost each process about 0.5 s and 110 MB: numba itself, LLVM, and the kerne
 code linked again. Compiled ahead of time by ``numba.pycc`` into a small extension module
 (about 0.8 MB), the same kernels load in milliseconds and never import numba.
 
-:func:`kernels` gives the pair. The first call on an installation builds the extension into
-:func:`cache_dir` (about 15 s, plus a C compiler's link; the file is named by a hash of the
-kernels' sources, so an upgrade builds anew and never loads a stale one); later calls load it.
-Where no build is possible (no C compiler, numba without ``pycc``) the reason is kept beside
-it and every call uses numba's just-in-time kernels instead, compiled once into numba's own
-cache (delete the ``.failed`` file to try the build again). ``MDLKIT_NATIVE=0`` asks for
-those always. numba's ``pycc`` is pending deprecation since numba 0.57: a numba without it
-means the just-in-time kernels, not an error. Both are compiled from the same Python
-source by the same compiler, integer arithmetic throughout: their archives are identical (the
-tests check one against the other).
+:func:`kernels` gives the pair. The first call builds the extension into :func:`cache_dir`
+(``$MDLKIT_CACHE_DIR``, else ``~/.cache/mdlkit``; 7–15 s here, with a C compiler's link; one
+process builds while others wait on a lock). The file is named by a hash of the kernels'
+sources and of the Python and numpy versions, so an upgrade builds anew; a file that does not
+load is built again once. Where no build is possible (no C compiler, numba without ``pycc``,
+a cache folder that cannot be written) the reason goes to ``NAME.failed`` beside it, one line
+to standard error, and every call for a day uses numba's just-in-time kernels instead (then a
+build is tried again; delete the file to try at once). ``MDLKIT_NATIVE=0`` asks for the
+just-in-time kernels always. numba's ``pycc`` is pending deprecation since numba 0.57: a numba
+without it means the just-in-time kernels, not an error. Both are compiled from the same
+Python source by the same compiler, integer arithmetic throughout, so their archives are the
+same bytes (the tests code with one and decode with the other).
 """
 
 from __future__ import annotations
@@ -24,14 +26,19 @@ from __future__ import annotations
 import hashlib
 import importlib.machinery
 import importlib.util
+import logging
 import os
+import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, redirect_stdout, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = ["EXPORTS", "Steps", "build", "cache_dir", "kernels", "module_name"]
 
@@ -43,6 +50,14 @@ EXPORTS = {
 }
 """The kernels built ahead of time, with their numba signatures (C-contiguous arrays)."""
 _SOURCES = ("context_mixing.py", "binary_coder.py", "jit.py", "native.py")
+# The arguments' dtypes and dimensions (None: an integer), checked before every native call:
+# pycc's wrappers check an array's item size only and would read a strided or int32 array as
+# if it were the contiguous int64 one it was compiled for.
+_TYPES = (
+    (np.int64, 1), (np.int64, 2), (np.uint8, 1), None, None, None,
+    (np.int64, 1), (np.uint8, 1), (np.int64, 1),
+)  # fmt: skip
+RETRY_SECONDS = 86_400  # a failed build is tried again after a day
 
 
 @dataclass(frozen=True)
@@ -54,12 +69,31 @@ class Steps:
     origin: str
 
 
+def _checked(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with its arguments checked against :data:`_TYPES` first (a few calls per
+    block: nothing against the kernels' own time)."""
+
+    def call(*args: Any) -> Any:
+        for i, (arg, kind) in enumerate(zip(args, _TYPES, strict=True)):
+            if kind is None:
+                continue
+            if not (isinstance(arg, np.ndarray) and arg.dtype == kind[0]
+                    and arg.ndim == kind[1] and arg.flags.c_contiguous):  # fmt: skip
+                raise TypeError(f"argument {i} must be a C-contiguous {kind[1]}-d "
+                                f"{np.dtype(kind[0]).name} array")  # fmt: skip
+        return function(*args)
+
+    call.__name__ = call.__qualname__ = getattr(function, "__name__", "kernel")
+    return call
+
+
 def module_name() -> str:
     """The extension's module name: ``mdlkit_online_`` + 16 hex digits of the SHA-256 of the
-    kernels' sources (the files they are compiled from)."""
+    kernels' sources (the files they are compiled from), the Python version and numpy's."""
     digest = hashlib.sha256()
     for name in _SOURCES:
         digest.update((Path(__file__).parent / name).read_bytes())
+    digest.update(f"{sys.version}|{np.__version__}".encode())
     return "mdlkit_online_" + digest.hexdigest()[:16]
 
 
@@ -73,16 +107,43 @@ def cache_dir() -> Path:
 
 
 @contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    # The compiler and linker run as child processes; a word of theirs on standard output
-    # would land inside an archive written there (mdlz -c).
-    saved = os.dup(1)
+def _quiet_build() -> Iterator[None]:
+    """Standard output goes to standard error while building, and the logging levels are
+    kept: the compiler and linker run as child processes, and a word of theirs on standard
+    output would land inside an archive written there (mdlz -c); pycc lowers the root
+    logger's level."""
+    level = logging.getLogger().level
+    sys.stdout.flush()
     try:
+        saved = os.dup(1)
         os.dup2(2, 1)
-        yield
+    except OSError:  # standard output or error closed: nothing to protect, or nowhere to go
+        saved = -1
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        if saved >= 0:
+            os.dup2(saved, 1)
+            os.close(saved)
+        logging.getLogger().setLevel(level)
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (made if missing), so that one process builds while the
+    others wait; where ``fcntl`` is missing (Windows), no lock: each process may build."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build(directory: Path) -> Path:
@@ -99,7 +160,7 @@ def build(directory: Path) -> Path:
 
     directory.mkdir(parents=True, exist_ok=True)
     name = module_name()
-    with tempfile.TemporaryDirectory(dir=directory, prefix=".build-") as tmp, _stdout_to_stderr():
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".build-") as tmp, _quiet_build():
         compiler = CC(name)
         compiler.output_dir = tmp
         for export, signature in EXPORTS.items():
@@ -114,34 +175,53 @@ def build(directory: Path) -> Path:
     return target
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path) -> Steps:
     spec = importlib.util.spec_from_file_location(path.name.split(".")[0], path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    return Steps(_checked(module.encode_steps), _checked(module.decode_steps), "native")
 
 
-def _native() -> Steps | None:
+def _native() -> Steps:
+    """The built kernels, building them if needed; raises whatever stopped it."""
     directory = cache_dir()
     name = module_name()
     path = directory / (name + importlib.machinery.EXTENSION_SUFFIXES[0])
     failed = directory / (name + ".failed")
-    if not path.exists():
-        if failed.exists():
-            return None
-        try:
-            path = build(directory)
-        except Exception as error:  # any reason at all: the just-in-time kernels still work
-            with suppress(OSError):
-                failed.write_text(f"{type(error).__name__}: {error}\n")
-            return None
-    try:
-        module = _load(path)
-    except ImportError:
+
+    def built_or_failed() -> Steps | None:
+        if path.exists():
+            with suppress(ImportError):  # damaged, or built against what changed: build again
+                return _load(path)
+        if failed.exists() and time.time() - failed.stat().st_mtime < RETRY_SECONDS:
+            raise RuntimeError(failed.read_text().strip())
         return None
-    return Steps(module.encode_steps, module.decode_steps, "native")
+
+    steps = built_or_failed()
+    if steps is not None:
+        return steps
+    directory.mkdir(parents=True, exist_ok=True)
+    with _lock(directory / (name + ".lock")):
+        steps = built_or_failed()  # another process may have built it (or failed) meanwhile
+        if steps is not None:
+            return steps
+        if sys.stderr is not None and sys.stderr.isatty():
+            print("mdlkit: compiling the online coder's kernels (once)…", file=sys.stderr)
+        try:
+            build(directory)
+            steps = _load(path)
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            with suppress(OSError):
+                failed.write_text(reason + "\n")
+            print(f"mdlkit: could not compile the online kernels ahead of time ({reason}); "
+                  f"numba's serve instead (slower to start; see {failed})",
+                  file=sys.stderr)  # fmt: skip
+            raise
+        failed.unlink(missing_ok=True)
+        return steps
 
 
 _KERNELS: Steps | None = None
@@ -152,7 +232,12 @@ def kernels() -> Steps:
     notes), else numba's just-in-time kernels. Decided once per process."""
     global _KERNELS
     if _KERNELS is None:
-        steps = _native() if os.environ.get("MDLKIT_NATIVE", "1") != "0" else None
+        steps = None
+        if os.environ.get("MDLKIT_NATIVE", "1") != "0":
+            try:
+                steps = _native()
+            except Exception:  # any reason at all: the just-in-time kernels still work
+                steps = None
         if steps is None:
             from mdlkit.compression.context_mixing import decode_steps, encode_steps
 
