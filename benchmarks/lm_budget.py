@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from _publish import RESULTS, cpu_name, publish
 from lm_budget_data import (
+    CONTEXT,
     D_MODEL,
     data_size_lines,
     joint_lines,
@@ -59,16 +60,21 @@ from mdlkit.sweeps import open_sweep, run_jobs
 TEXT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "tinyshakespeare.txt"
 
 
-def _experiment(data: str, tokens: int) -> LMCompressionExperiment:
+def _experiment(data: str, tokens: int, context: int = CONTEXT) -> LMCompressionExperiment:
     # max_epochs 256: a short prefix gets its whole budget too (the whole file needs ≤ 45 epochs)
-    return replace(LMCompressionExperiment(data), tokens=tokens, max_epochs=256, prefixes=(0,))
+    exp = LMCompressionExperiment(data)
+    return replace(exp, tokens=tokens, max_epochs=256, prefixes=(0,), context=context)
 
 
-def run_key(method: str, tokens: int, prefix: int, d_model: int = D_MODEL) -> str:
-    """``<method>-<tokens>`` for the whole file at the default width, ``-d<width>`` after it
-    for another width, ``-p<bytes>`` for a prefix."""
+def run_key(
+    method: str, tokens: int, prefix: int, d_model: int = D_MODEL, context: int = CONTEXT
+) -> str:
+    """``<method>-<tokens>`` for the whole file at the default width and context, then
+    ``-d<width>`` for another width, ``-c<bytes>`` for another context, ``-p<bytes>`` for a
+    prefix."""
     width = f"-d{d_model}" if d_model != D_MODEL else ""
-    return f"{method}-{tokens}{width}" + (f"-p{prefix}" if prefix else "")
+    ctx = f"-c{context}" if context != CONTEXT else ""
+    return f"{method}-{tokens}{width}{ctx}" + (f"-p{prefix}" if prefix else "")
 
 
 def run(
@@ -79,6 +85,7 @@ def run(
     prefixes: list[int],
     widths: list[int],
     equal_compute: bool = False,
+    context: int = CONTEXT,
 ) -> None:
     """Every (method, budget, width, prefix) run and each prefix's baselines, into the run
     folder ``out`` (prefix 0: the whole file). With ``equal_compute`` a width's budget is
@@ -98,9 +105,10 @@ def run(
         key = "baselines" + (f"-p{prefix}" if prefix else "")
         tasks.append((key, baselines_job, (data, ppmd_orders, True)))
         for t, d in plans:
-            exp = _experiment(str(path), t)
+            exp = _experiment(str(path), t, context)
             tasks += [
-                (run_key(m, t, prefix, d), two_part_job, (exp, data, m, d, None)) for m in methods
+                (run_key(m, t, prefix, d, context), two_part_job, (exp, data, m, d, None))
+                for m in methods
             ]
     config = {"benchmark": "lm_budget", "data": str(path), "d_model": D_MODEL}
     with open_sweep(folder, config, {"workers": workers}) as executor:
@@ -129,7 +137,9 @@ def main() -> int:
     parser.add_argument("--prefixes", type=int, nargs="+", default=[0],
                         help="bytes of the file to code (0: all of it)")  # fmt: skip
     parser.add_argument("--widths", type=int, nargs="+", default=[D_MODEL],
-                        help="d_model of the runs (2 blocks, context 64)")  # fmt: skip
+                        help="d_model of the runs (2 blocks)")  # fmt: skip
+    parser.add_argument("--context", type=int, default=CONTEXT,
+                        help="bytes of context of the runs (default 64)")  # fmt: skip
     parser.add_argument("--equal-compute", action="store_true",
                         help="scale each width's budget to d_model 96's compute")  # fmt: skip
     parser.add_argument("--publish", action="store_true", help="write the results file")
@@ -137,7 +147,8 @@ def main() -> int:
     out = Path(args.out)
     if not args.publish:
         tokens = [int(t) for t in args.tokens]
-        run(out, tokens, args.methods, args.workers, args.prefixes, args.widths, args.equal_compute)
+        run(out, tokens, args.methods, args.workers, args.prefixes, args.widths,
+            args.equal_compute, args.context)  # fmt: skip
         return 0
     return _publish_folder(out)
 
@@ -173,20 +184,21 @@ def _publish_folder(out: Path) -> int:
         f"Command: `.venv/bin/python benchmarks/lm_budget.py --out {out} --tokens "
         f"{' '.join(f'{t:g}' for t in sorted({r['tokens'] for r in every}))} --methods "
         f"{' '.join(sorted({r['method'] for r in runs}))} --widths "
-        f"{' '.join(str(d) for d in sorted({r['d_model'] for r in every}))} --prefixes "
+        f"{' '.join(str(d) for d in sorted({r['d_model'] for r in every}))} --context "
+        f"{' '.join(str(c) for c in sorted({r['plan']['context'] for r in every}))} --prefixes "
         f"{' '.join(str(n) for n in sorted({r['prefix'] for r in every}))}` (each budget, "
-        "width and prefix in turn, as they were run) then `--publish`. "
+        "width, context and prefix in turn, as they were run) then `--publish`. "
         f"Data: the whole file, {base['length']:,} bytes; d_model {D_MODEL} unless the "
         "row says otherwise, 2 blocks, "
-        "context 64, batch 8, one training thread per run.",
+        f"context {CONTEXT} unless the row says otherwise, batch 8, one training thread per run.",
         "",
-        "| method | d_model | tokens | epochs | C (TFLOP) | train min | nonzero | model B | "
-        "data B | total B | test bits/byte | decoded |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| method | d_model | context | tokens | epochs | C (TFLOP) | train min | nonzero | "
+        "model B | data B | total B | test bits/byte | decoded |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r['method']} | {r['d_model']} | {r['tokens']:,} | "
+            f"| {r['method']} | {r['d_model']} | {r['plan']['context']} | {r['tokens']:,} | "
             f"{r['epochs']}+{r.get('finetune_epochs', 0)} | {compute_flops(r) / 1e12:.1f} | "
             f"{r['train_seconds'] / 60:.1f} | {r['nonzero']:,} | {r['model_bytes']:,} | "
             f"{r['data_bits'] / 8:,.0f} | {r['total_bits'] / 8:,.0f} | "
@@ -194,7 +206,7 @@ def _publish_folder(out: Path) -> int:
         )
     lines += ["", "Baselines (whole file, same run folder):", ""]
     lines += [f"- {b['label']}: {b['bytes']:,} B" for b in sizes.values()]
-    lines += ["", *_fits(runs, sizes)]
+    lines += ["", *_fits(runs, sizes), *_width_lines(runs)]
     lines += data_size_lines(every, baselines)
     lines += joint_lines(every, baselines)
     text = "\n".join(lines) + "\n"
@@ -247,6 +259,27 @@ def _fits(runs: list[dict], sizes: dict) -> list[str]:
                 f"({c_pass / compute_flops(last):.3g}× the largest budget; about {hours:,.1f} "
                 "hours of training at its measured speed)"
             )
+    return lines
+
+
+def _width_lines(runs: list[dict]) -> list[str]:
+    """Which width the fitted laws favour at a given compute: each series of one method with
+    three budgets or more, compared at the smallest, middle and largest measured compute and
+    at 10× the largest (an extrapolation)."""
+    laws = {}
+    for name in sorted({series(r) for r in runs}):
+        mine = [r for r in runs if series(r) == name]
+        if len(mine) >= 3:
+            laws[name] = _power_law(mine)
+    if len(laws) < 2:
+        return []
+    flops = sorted(compute_flops(r) for r in runs)
+    lines = ["", "Sizing by the fitted laws (total bytes at the same compute; lowest first):", ""]
+    for c in (flops[0], flops[len(flops) // 2], flops[-1], 10 * flops[-1]):
+        totals = sorted((math.exp(a + b * math.log(c)), name) for name, (a, b) in laws.items())
+        ranked = ", ".join(f"{name} {total:,.0f} B" for total, name in totals)
+        beyond = " (extrapolated)" if c > flops[-1] else ""
+        lines.append(f"- C = {c / 1e12:,.1f} TFLOP{beyond}: {ranked}")
     return lines
 
 

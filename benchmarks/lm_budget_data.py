@@ -17,12 +17,15 @@ from typing import Any
 import numpy as np
 
 D_MODEL = 96  # the default width of every run
+CONTEXT = 64  # the default context of every run (bytes)
 Curves = dict[str, list[tuple[int, float]]]
 
 
 def series(r: dict) -> str:
-    """A run's curve: its method, and its width where not the default."""
-    return r["method"] + (f" d{r['d_model']}" if r["d_model"] != D_MODEL else "")
+    """A run's curve: its method, and its width and context where not the default."""
+    context = r["plan"]["context"]
+    return (r["method"] + (f" d{r['d_model']}" if r["d_model"] != D_MODEL else "")
+            + (f" c{context}" if context != CONTEXT else ""))  # fmt: skip
 
 
 def train_bytes(r: dict) -> int:
