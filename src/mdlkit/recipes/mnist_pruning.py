@@ -23,7 +23,7 @@ from mdlkit.errors import MdlkitError
 from mdlkit.heads import evaluate
 from mdlkit.pruning import count_nonzero, count_parameters, prune_to_compression_rate
 from mdlkit.recipes.fit import FitConfig, fit_spec
-from mdlkit.recipes.sweep import job_data, run_sweep, share_data, shared_for
+from mdlkit.recipes.sweep import fit_tasks, job_data, share_data, shared_for
 from mdlkit.report.mnist_pruning import mnist_pruning_table, plot_ei_vs_cr
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
@@ -221,23 +221,25 @@ def _magnitude_job(
 def _magnitude_tasks(
     exp: MnistPruningExperiment,
     folder: RunFolder,
-    runs: dict[str, dict[str, Any]],
+    model_name: str,
+    baseline: dict[str, Any],
     executor: Executor,
 ) -> list[Task]:
-    """One job per network and target CR, each from its trained baseline's checkpoint."""
+    """One job per target CR of ``model_name``, each from its trained baseline's checkpoint
+    (``baseline``: that run's record)."""
+    budget = exp.budget(model_name)
+    keys = [_magnitude_key(model_name, cr) for cr in budget.magnitude_crs]
+    config = exp.base(model_name)
+    # A network whose magnitude runs have all finished needs neither its baseline nor data.
+    needed = [config] if any(folder.record(key) is None for key in keys) else []
+    plain = folder.checkpoints / f"{model_name}-none" / "plain.pt"
+    weights = plain.read_bytes() if needed else b""
+    splits = shared_for(share_data(executor, needed), config)
+    accuracy = baseline["test_accuracy"]
     tasks: list[Task] = []
-    for model_name, budget in exp.networks:
-        keys = [_magnitude_key(model_name, cr) for cr in budget.magnitude_crs]
-        config = exp.base(model_name)
-        # A network whose magnitude runs have all finished needs neither its baseline nor data.
-        needed = [config] if any(folder.record(key) is None for key in keys) else []
-        plain = folder.checkpoints / f"{model_name}-none" / "plain.pt"
-        baseline = plain.read_bytes() if needed else b""
-        accuracy = runs[f"{model_name}-none"]["test_accuracy"]
-        splits = shared_for(share_data(executor, needed), config)
-        for key, cr in zip(keys, budget.magnitude_crs, strict=True):
-            args = (exp, model_name, cr, baseline, accuracy, str(folder.path), key, splits)
-            tasks.append((key, _magnitude_job, args))
+    for key, cr in zip(keys, budget.magnitude_crs, strict=True):
+        args = (exp, model_name, cr, weights, accuracy, str(folder.path), key, splits)
+        tasks.append((key, _magnitude_job, args))
     return tasks
 
 
@@ -251,21 +253,28 @@ def run_mnist_pruning(
     """Run the experiment into ``folder`` (new, or resumed after a kill); write
     ``results.json``, ``table.md`` and the plot ``ei_vs_cr.png``; return the table.
 
-    Two waves of jobs, each where ``where`` says (:class:`~mdlkit.sweeps.Where`: ``workers``
-    local processes, None: one per core, 1: serially here; or the Ray cluster at ``ray``): the
-    methods' runs and the baselines, then magnitude pruning of each trained baseline."""
+    The jobs run where ``where`` says (:class:`~mdlkit.sweeps.Where`: ``workers`` local
+    processes, None: one per core, 1: serially here; or the Ray cluster at ``ray``): the
+    methods' runs and the baselines, and magnitude pruning of each baseline as soon as it is
+    trained (beside the methods' runs still going, so no worker waits for the slowest)."""
     if folder.resumed and "alphas" in folder.read_config().get("experiment", {}):
         raise MdlkitError(
             f"{folder.path} was started by an older mdlkit (one budget for every network); "
             "start the experiment in a new --out"
         )
     with open_sweep(folder, {"experiment": asdict(exp)}, where) as executor:
-        device = where.get("device")
-        runs = run_sweep(folder, exp.jobs(), executor=executor, progress=progress, device=device)
-        tasks = _magnitude_tasks(exp, folder, runs, executor)
-        magnitude_records = run_jobs(folder, tasks, executor, progress=progress)
+        baselines = {f"{model_name}-none": model_name for model_name, _ in exp.networks}
+
+        def then(key: str, record: dict[str, Any]) -> list[Task]:
+            if key not in baselines:
+                return []
+            return _magnitude_tasks(exp, folder, baselines[key], record, executor)
+
+        tasks = fit_tasks(folder, exp.jobs(), executor, where.get("device"))
+        records = run_jobs(folder, tasks, executor, progress=progress, then=then)
+    runs = {key: records[key] for key, _ in exp.jobs()}
     magnitude = {
-        model_name: [magnitude_records[_magnitude_key(model_name, cr)] for cr in b.magnitude_crs]
+        model_name: [records[_magnitude_key(model_name, cr)] for cr in b.magnitude_crs]
         for model_name, b in exp.networks
     }
     methods = exp.methods

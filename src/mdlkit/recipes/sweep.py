@@ -17,7 +17,7 @@ from mdlkit.recipes.fit import FitConfig, fit_data, run_fit
 from mdlkit.runs import RunFolder
 from mdlkit.sweeps import Executor, JobOutput, SerialExecutor, Task, job_checkpoints, run_jobs
 
-__all__ = ["job_data", "run_fit_job", "run_sweep", "share_data", "shared_for"]
+__all__ = ["fit_tasks", "job_data", "run_fit_job", "run_sweep", "share_data", "shared_for"]
 
 _CACHE: dict[tuple[Any, ...], Splits] = {}
 
@@ -76,6 +76,25 @@ def run_fit_job(config: FitConfig, folder: str, key: str, splits: Splits | None)
     return JobOutput(summary, files, result.seconds)
 
 
+def fit_tasks(
+    folder: RunFolder,
+    jobs: Sequence[tuple[str, FitConfig]],
+    executor: Executor,
+    device: str | None = None,
+) -> list[Task]:
+    """The tasks of the fits ``(key, config)`` for :func:`~mdlkit.sweeps.run_jobs`, their data
+    shared where the executor needs it. ``device`` (if given) replaces every job's ``device``:
+    where it trains, not what it does."""
+    if device is not None:
+        jobs = [(key, dataclasses.replace(config, device=device)) for key, config in jobs]
+    unfinished = [config for key, config in jobs if folder.record(key) is None]
+    shared = share_data(executor, unfinished)
+    return [
+        (key, run_fit_job, (config, str(folder.path), key, shared_for(shared, config)))
+        for key, config in jobs
+    ]
+
+
 def run_sweep(
     folder: RunFolder,
     jobs: Sequence[tuple[str, FitConfig]],
@@ -86,16 +105,9 @@ def run_sweep(
 ) -> dict[str, dict[str, Any]]:
     """Run every fit ``(key, config)`` not finished yet through ``executor`` (default: serially
     in this process); return ``key → summary`` for all jobs, in the order of ``jobs``.
-    ``device`` (if given) replaces every job's ``device``: where it trains, not what it does.
+    ``device`` as in :func:`fit_tasks`.
 
     ``folder`` must be started (:meth:`RunFolder.start`) already."""
     executor = executor if executor is not None else SerialExecutor()
-    if device is not None:
-        jobs = [(key, dataclasses.replace(config, device=device)) for key, config in jobs]
-    unfinished = [config for key, config in jobs if folder.record(key) is None]
-    shared = share_data(executor, unfinished)
-    tasks: list[Task] = [
-        (key, run_fit_job, (config, str(folder.path), key, shared_for(shared, config)))
-        for key, config in jobs
-    ]
+    tasks = fit_tasks(folder, jobs, executor, device)
     return run_jobs(folder, tasks, executor, progress=progress)

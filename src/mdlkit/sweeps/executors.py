@@ -1,7 +1,9 @@
 """Where a sweep's jobs run: in this process, in a pool of local processes, or on a Ray cluster.
 
 An executor takes tasks — a key, a picklable module-level function and its arguments — and
-yields ``(key, result)`` as each task finishes, in whatever order they finish. It knows nothing
+yields ``(key, result)`` as each task finishes, in whatever order they finish. The list of
+tasks may grow while it runs: a task appended to it after a result was yielded (a job that
+could only start once another had finished) runs too, in the same pool. It knows nothing
 about run folders: the sweep (:mod:`mdlkit.sweeps.jobs`) writes every result from the parent
 process, so where a task ran never changes what ends up in the folder.
 
@@ -22,7 +24,7 @@ import multiprocessing
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from types import ModuleType, TracebackType
 from typing import Any
@@ -101,14 +103,18 @@ class SerialExecutor(Executor):
         self.description = "serial"
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
-        for key, fn, args in tasks:
+        done = 0
+        while done < len(tasks):  # len again after each yield: the caller may have added tasks
+            key, fn, args = tasks[done]
+            done += 1
             yield key, _call_with_threads(self.threads, fn, *args)
 
 
 class LocalPoolExecutor(Executor):
     """Tasks in up to ``workers`` spawned local processes, started on the first call with more
     than one task and kept for later calls until :meth:`close` (starting one costs seconds:
-    torch and mdlkit are imported afresh). A lone task before that runs in this process."""
+    torch and mdlkit are imported afresh). A lone task before that runs in this process (tasks
+    added after it go to the pool)."""
 
     def __init__(self, workers: int | None = None, *, threads: int = 1) -> None:
         self.workers = default_workers() if workers is None else workers
@@ -117,8 +123,15 @@ class LocalPoolExecutor(Executor):
         self._pool: ProcessPoolExecutor | None = None
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
-        if self._pool is None and (self.workers == 1 or len(tasks) <= 1):
+        if self.workers == 1:
             yield from SerialExecutor(threads=self.threads).run(tasks)
+            return
+        submitted = 0
+        if self._pool is None and len(tasks) == 1:  # a lone task: here, no pool to start
+            key, fn, args = tasks[0]
+            submitted = 1
+            yield key, _call_with_threads(self.threads, fn, *args)
+        if submitted == len(tasks):  # nothing added meanwhile
             return
         if self._pool is None:
             # spawn, not fork: a forked child inherits torch's thread pool and locks mid-state.
@@ -130,10 +143,15 @@ class LocalPoolExecutor(Executor):
                 initializer=torch.set_num_threads,
                 initargs=(self.threads,),
             )
-        futures = {self._pool.submit(fn, *args): key for key, fn, args in tasks}
+        futures: dict[Future[Any], str] = {}
         try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            while submitted < len(tasks) or futures:
+                for key, fn, args in tasks[submitted:]:  # the first ones, or tasks added since
+                    futures[self._pool.submit(fn, *args)] = key
+                submitted = len(tasks)
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield futures.pop(future), future.result()
         except BrokenProcessPool:
             raise MdlkitError(
                 "a worker process died (killed, out of memory, or started from a script "
@@ -225,13 +243,14 @@ class RayExecutor(Executor):
         return self.ray.put(value)
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
-        queue = list(tasks)
-        limit = self.workers or len(queue)
+        limit = self.workers or max(1, len(tasks))
+        submitted = 0
         pending: dict[Any, str] = {}
         try:
-            while queue or pending:
-                while queue and len(pending) < limit:
-                    key, fn, args = queue.pop(0)
+            while submitted < len(tasks) or pending:
+                while submitted < len(tasks) and len(pending) < limit:
+                    key, fn, args = tasks[submitted]
+                    submitted += 1
                     # Arguments go one by one: Ray resolves only top-level object references.
                     pending[self._task.remote(self.threads, fn, *args)] = key
                 [ready], _ = self.ray.wait(list(pending), num_returns=1)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,17 +107,31 @@ def run_jobs(
     executor: Executor,
     *,
     progress: bool = False,
+    then: Callable[[str, dict[str, Any]], Sequence[Task]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run every task (each returning a :class:`JobOutput`) whose key has no record yet;
-    return ``key → record`` for all of them, in the order of ``tasks``."""
+    return ``key → record`` for all of them, in the order of ``tasks``.
+
+    ``then(key, record)``, called once for every job with a record (finished before this call
+    or during it), returns the jobs that could only start once that one had finished (e.g.
+    fine-tuning a trained baseline); they join the same wave at once, so no worker waits for
+    the wave's slowest job, and their records follow in the returned order."""
     records: dict[str, dict[str, Any]] = {}
-    todo = []
-    for task in tasks:
-        record = folder.record(task[0])
-        if record is not None:
+    order: list[str] = []
+    todo: list[Task] = []  # grows while the executor runs it (see mdlkit.sweeps.executors)
+
+    def add(new: Sequence[Task]) -> None:
+        for task in new:
+            order.append(task[0])
+            record = folder.record(task[0])
+            if record is None:
+                todo.append(task)
+                continue
             records[task[0]] = record
-        else:
-            todo.append(task)
+            if then is not None:
+                add(then(task[0], record))
+
+    add(tasks)
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -129,13 +143,15 @@ def run_jobs(
     with bar:
         line = bar.add_task(
             f"{len(todo)} jobs, {executor.description}",
-            total=len(tasks),
-            completed=len(tasks) - len(todo),
+            total=len(order),
+            completed=len(order) - len(todo),
         )
         for key, output in executor.run(todo):
             _finish(folder, key, output)
             records[key] = output.record
             if not progress:
                 print(f"{key}: done in {output.seconds:.1f} s", file=sys.stderr)
-            bar.advance(line)
-    return {task[0]: records[task[0]] for task in tasks}
+            if then is not None:
+                add(then(key, output.record))
+            bar.update(line, advance=1, total=len(order))
+    return {key: records[key] for key in order}
