@@ -13,6 +13,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# The online kernels compiled ahead of time go into the checkout (a home folder may be read-only
+# where the tests run); every test and every command a test starts shares the one build.
+os.environ.setdefault("MDLKIT_CACHE_DIR", str(ROOT / ".cache" / "mdlkit"))
 
 
 @pytest.fixture(autouse=True)
