@@ -115,21 +115,24 @@ def run_jobs(
     ``then(key, record)``, called once for every job with a record (finished before this call
     or during it), returns the jobs that could only start once that one had finished (e.g.
     fine-tuning a trained baseline); they join the same wave at once, so no worker waits for
-    the wave's slowest job, and their records follow in the returned order."""
+    the wave's slowest job. They start after the jobs given (which may be long; a pool runs
+    tasks in the order they come), and their records follow in the returned order."""
     records: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     todo: list[Task] = []  # grows while the executor runs it (see mdlkit.sweeps.executors)
 
     def add(new: Sequence[Task]) -> None:
+        later: list[Task] = []  # follow-ups of jobs finished before: after the jobs given
         for task in new:
             order.append(task[0])
             record = folder.record(task[0])
             if record is None:
                 todo.append(task)
-                continue
-            records[task[0]] = record
-            if then is not None:
-                add(then(task[0], record))
+            else:
+                records[task[0]] = record
+                later += then(task[0], record) if then is not None else []
+        if later:
+            add(later)
 
     add(tasks)
     bar = Progress(
