@@ -290,17 +290,18 @@ def _plot(runs: list[dict], sizes: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method in sorted({series(r) for r in runs}):
+    for i, method in enumerate(sorted({series(r) for r in runs})):
         mine = [r for r in runs if series(r) == method]
         ax.plot([compute_flops(r) for r in mine], [r["total_bits"] / 8 for r in mine], "o",
-                label=f"two-part ({method}), measured")  # fmt: skip
+                color=f"C{i}", label=f"two-part ({method}), measured")  # fmt: skip
         if len(mine) >= 2:
             intercept, slope = _power_law(mine)
             c = np.geomspace(compute_flops(mine[0]), 1e3 * compute_flops(mine[-1]), 50)
-            ax.plot(c, np.exp(intercept + slope * np.log(c)), ":",
-                    label=f"fit a·C^({slope:.3f}), extrapolated")  # fmt: skip
+            ax.plot(c, np.exp(intercept + slope * np.log(c)), ":", color=f"C{i}",
+                    label=f"its fit a·C^({slope:.3f}), extrapolated")  # fmt: skip
+    baseline_colors = ["black", "dimgray", "darkgoldenrod", "darkcyan"]
     for i, b in enumerate(sizes.values()):
-        ax.axhline(b["bytes"], ls="--", lw=0.8, color=f"C{i + 2}", label=b["label"])
+        ax.axhline(b["bytes"], ls="--", lw=0.8, color=baseline_colors[i % 4], label=b["label"])
     save_log_plot(fig, ax, "training compute C = 6·N·D (FLOP)", "bytes", path)
 
 
