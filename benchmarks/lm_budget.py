@@ -97,7 +97,7 @@ def run(
     # (training bytes, width) of every run: the same for every prefix
     plans = [(budget, d) for budget, d in itertools.product(tokens, widths)]
     if equal_compute:
-        params = {d: _params(path, d) for d in {D_MODEL, *widths}}
+        params = {d: _params(path, d, context) for d in {D_MODEL, *widths}}
         plans = [(round(b * params[D_MODEL] / params[d]), d) for b, d in plans]
     tasks = []
     for prefix in prefixes:
@@ -115,9 +115,11 @@ def run(
         run_jobs(folder, tasks, executor)
 
 
-def _params(path: Path, d_model: int) -> int:
-    """Parameters of the byte transformer of this width (the plan's other settings)."""
-    spec = LMCompressionExperiment(str(path)).plan(1 << 20, "l1", d_model).spec()
+def _params(path: Path, d_model: int, context: int = CONTEXT) -> int:
+    """Parameters of the byte transformer of this width and context (the plan's other
+    settings; the position embedding grows with the context)."""
+    exp = replace(LMCompressionExperiment(str(path)), context=context)
+    spec = exp.plan(1 << 20, "l1", d_model).spec()
     return count_parameters(spec.build())
 
 
@@ -266,20 +268,25 @@ def _width_lines(runs: list[dict]) -> list[str]:
     """Which width the fitted laws favour at a given compute: each series of one method with
     three budgets or more, compared at the smallest, middle and largest measured compute and
     at 10× the largest (an extrapolation)."""
-    laws = {}
+    laws, ranges = {}, {}
     for name in sorted({series(r) for r in runs}):
         mine = [r for r in runs if series(r) == name]
         if len(mine) >= 3:
             laws[name] = _power_law(mine)
+            ranges[name] = (compute_flops(mine[0]), compute_flops(mine[-1]))
     if len(laws) < 2:
         return []
     flops = sorted(compute_flops(r) for r in runs)
     lines = ["", "Sizing by the fitted laws (total bytes at the same compute; lowest first):", ""]
     for c in (flops[0], flops[len(flops) // 2], flops[-1], 10 * flops[-1]):
         totals = sorted((math.exp(a + b * math.log(c)), name) for name, (a, b) in laws.items())
-        ranked = ", ".join(f"{name} {total:,.0f} B" for total, name in totals)
-        beyond = " (extrapolated)" if c > flops[-1] else ""
-        lines.append(f"- C = {c / 1e12:,.1f} TFLOP{beyond}: {ranked}")
+        ranked = ", ".join(
+            f"{name} {total:,.0f} B" + ("" if ranges[name][0] <= c <= ranges[name][1] else "*")
+            for total, name in totals
+        )
+        lines.append(f"- C = {c / 1e12:,.1f} TFLOP: {ranked}")
+    lines.append("")
+    lines.append("*: outside the compute that series was measured at (its law extrapolated).")
     return lines
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mdlkit.errors import MdlkitError
 from mdlkit.runs import RunFolder
 from mdlkit.sweeps import JobOutput, LocalPoolExecutor, SerialExecutor, Task, run_jobs
 
@@ -49,12 +53,36 @@ def test_a_job_finished_before_still_brings_its_follow_ups(tmp_path: Path) -> No
     assert list(records) == ["a", "b", "a-x2", "a-x3", "b-x2", "b-x3"]
 
 
+def test_two_jobs_of_one_name_are_refused(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path / "run")
+    folder.start({})
+    with pytest.raises(MdlkitError, match="two jobs named a-x2"):
+        run_jobs(folder, [_task("a", 1), _task("a-x2", 5)], SerialExecutor(), then=_then)
+
+
 def test_a_pool_starts_a_task_added_mid_run_without_waiting_for_the_slowest() -> None:
-    tasks: list[Task] = [("slow", time.sleep, (4.0,)), ("fast", abs, (-1,))]
-    finished = []
     with LocalPoolExecutor(workers=2) as executor:
+        # Both workers started (each imports torch) before the timing below counts.
+        assert sorted(executor.run([("w1", abs, (-1,)), ("w2", abs, (-2,))])) == [
+            ("w1", 1),
+            ("w2", 2),
+        ]
+        tasks: list[Task] = [("slow", time.sleep, (3.0,)), ("fast", abs, (-1,))]
+        finished = []
         for key, _ in executor.run(tasks):
             finished.append(key)
             if key == "fast":
                 tasks.append(("after", abs, (-5,)))
     assert finished == ["fast", "after", "slow"]
+
+
+def test_a_lone_task_runs_here_and_tasks_added_after_it_go_to_the_pool() -> None:
+    tasks: list[Task] = [("here", os.getpid, ())]
+    pids = {}
+    with LocalPoolExecutor(workers=2) as executor:
+        for key, pid in executor.run(tasks):
+            pids[key] = pid
+            if key == "here":
+                tasks += [("there", os.getpid, ()), ("there too", os.getpid, ())]
+    assert pids["here"] == os.getpid()
+    assert os.getpid() not in {pids["there"], pids["there too"]}

@@ -153,6 +153,7 @@ class LocalPoolExecutor(Executor):
                 for future in finished:
                     yield futures.pop(future), future.result()
         except BrokenProcessPool:
+            self._pool = None  # broken for good; the next call starts a new one
             raise MdlkitError(
                 "a worker process died (killed, out of memory, or started from a script "
                 "without `if __name__ == '__main__':`); workers=1 runs the jobs in this process"
@@ -243,12 +244,13 @@ class RayExecutor(Executor):
         return self.ray.put(value)
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[str, Any]]:
-        limit = self.workers or max(1, len(tasks))
         submitted = 0
         pending: dict[Any, str] = {}
         try:
             while submitted < len(tasks) or pending:
-                while submitted < len(tasks) and len(pending) < limit:
+                while submitted < len(tasks) and (
+                    self.workers is None or len(pending) < self.workers
+                ):
                     key, fn, args = tasks[submitted]
                     submitted += 1
                     # Arguments go one by one: Ray resolves only top-level object references.

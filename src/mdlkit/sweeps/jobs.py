@@ -31,6 +31,7 @@ from typing import Any, TypedDict
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from mdlkit.errors import MdlkitError
 from mdlkit.files import write_atomically
 from mdlkit.runs import RunFolder
 from mdlkit.sweeps.executors import Executor, Task, make_executor
@@ -120,10 +121,14 @@ def run_jobs(
     records: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     todo: list[Task] = []  # grows while the executor runs it (see mdlkit.sweeps.executors)
+    seen: set[str] = set()
 
     def add(new: Sequence[Task]) -> None:
         later: list[Task] = []  # follow-ups of jobs finished before: after the jobs given
         for task in new:
+            if task[0] in seen:  # two jobs would write one record
+                raise MdlkitError(f"the sweep has two jobs named {task[0]}")
+            seen.add(task[0])
             order.append(task[0])
             record = folder.record(task[0])
             if record is None:
