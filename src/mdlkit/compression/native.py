@@ -42,21 +42,28 @@ import numpy as np
 
 __all__ = ["EXPORTS", "Steps", "build", "cache_dir", "kernels", "module_name"]
 
-_ARRAY, _LANES, _BYTES = "i8[::1]", "i8[:, ::1]", "u1[::1]"
-_ARGS = f"{_ARRAY}, {_LANES}, {_BYTES}, i8, i8, i8, {_ARRAY}, {_BYTES}, {_ARRAY}"
+# The kernels' arguments (both take the same): dtype and dimensions, 0 for an integer. The one
+# description serves twice: numba's signatures below, and the check before every native call —
+# pycc's wrappers check an array's item size only and would read a strided or int32 array as if
+# it were the contiguous int64 one it was compiled for.
+_ARGS = (
+    ("int64", 1), ("int64", 2), ("uint8", 1), ("int64", 0), ("int64", 0), ("int64", 0),
+    ("int64", 1), ("uint8", 1), ("int64", 1),
+)  # fmt: skip
+
+
+def _numba_type(dtype: str, ndim: int) -> str:
+    """numba's name of a C-contiguous array (``int64[:, ::1]``), or of the scalar."""
+    return dtype if ndim == 0 else f"{dtype}[{', '.join([':'] * (ndim - 1) + ['::1'])}]"
+
+
+_SIGNATURE = ", ".join(_numba_type(dtype, ndim) for dtype, ndim in _ARGS)
 EXPORTS = {
-    "encode_steps": f"Tuple((i8, f8))({_ARGS})",
-    "decode_steps": f"i8({_ARGS})",
+    "encode_steps": f"Tuple((int64, float64))({_SIGNATURE})",
+    "decode_steps": f"int64({_SIGNATURE})",
 }
 """The kernels built ahead of time, with their numba signatures (C-contiguous arrays)."""
 _SOURCES = ("context_mixing.py", "binary_coder.py", "jit.py", "native.py")
-# The arguments' dtypes and dimensions (None: an integer), checked before every native call:
-# pycc's wrappers check an array's item size only and would read a strided or int32 array as
-# if it were the contiguous int64 one it was compiled for.
-_TYPES = (
-    (np.int64, 1), (np.int64, 2), (np.uint8, 1), None, None, None,
-    (np.int64, 1), (np.uint8, 1), (np.int64, 1),
-)  # fmt: skip
 RETRY_SECONDS = 86_400  # a failed build is tried again after a day
 
 
@@ -70,17 +77,14 @@ class Steps:
 
 
 def _checked(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` with its arguments checked against :data:`_TYPES` first (a few calls per
+    """``function`` with its array arguments checked against ``_ARGS`` first (a few calls per
     block: nothing against the kernels' own time)."""
 
     def call(*args: Any) -> Any:
-        for i, (arg, kind) in enumerate(zip(args, _TYPES, strict=True)):
-            if kind is None:
-                continue
-            if not (isinstance(arg, np.ndarray) and arg.dtype == kind[0]
-                    and arg.ndim == kind[1] and arg.flags.c_contiguous):  # fmt: skip
-                raise TypeError(f"argument {i} must be a C-contiguous {kind[1]}-d "
-                                f"{np.dtype(kind[0]).name} array")  # fmt: skip
+        for i, (arg, (dtype, ndim)) in enumerate(zip(args, _ARGS, strict=True)):
+            if ndim and not (isinstance(arg, np.ndarray) and arg.dtype == dtype
+                             and arg.ndim == ndim and arg.flags.c_contiguous):  # fmt: skip
+                raise TypeError(f"argument {i} must be a C-contiguous {ndim}-d {dtype} array")
         return function(*args)
 
     call.__name__ = call.__qualname__ = getattr(function, "__name__", "kernel")
