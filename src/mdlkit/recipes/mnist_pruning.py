@@ -75,7 +75,7 @@ LENET_300_100 = NetworkBudget(
 )
 # LeNet-5-Caffe: an epoch costs ~20 s on one core (30× LeNet-300-100), and its validation loss is
 # lowest after ~5 epochs, so the paper's schedule would take ~6 hours here. A window of 20 and
-# 150 + 40 epochs at most are meant to keep the whole experiment within 3 hours on 2 cores. DRR's
+# 150 + 40 epochs at most kept the whole experiment to about 2 h 17 min on 2 cores here. DRR's
 # α is from a scan with this schedule (results/mnist_pruning.md, "LeNet-5-Caffe": 1e-4 gives
 # CR 348 at EI 0.19, 2e-4 CR 503 at EI 0.34, 3e-5 CR 169 at EI 0.07). R-L1's and PMMP's were
 # not scanned: guesses, stronger than LeNet-300-100's by DRR's factor and more (on LeNet-300-100
