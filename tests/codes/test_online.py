@@ -11,7 +11,13 @@ from torch import nn
 from mdlkit import MdlkitError
 from mdlkit.cli import main
 from mdlkit.codes.learners import Fitted, TorchLearner
-from mdlkit.codes.online import decode_online, encode_online, prequential_code, switching_code
+from mdlkit.codes.online import (
+    BLENDS,
+    decode_online,
+    encode_online,
+    prequential_code,
+    switching_code,
+)
 from mdlkit.codes.schedules import check_schedule, doubling_schedule, fraction_schedule
 from mdlkit.codes.variational import gaussian_kl_nats, variational_code
 from mdlkit.data import load_digits
@@ -80,9 +86,39 @@ def test_switching_pays_at_most_its_stated_overhead_over_the_best_strategy() -> 
     learners = [_Fixed([3.0] + [0.0] * 9), _Fixed([0.0] * 9 + [3.0]), _learner()]
     mixed = switching_code(x, y, 10, learners, bounds)
     singles = [mixed.learner_result(j).length.total for j in range(3)]
-    assert mixed.length.total <= min(singles) + math.log2(3) + math.log2(301) + 1e-9
+    experts = 3 + 3 * len(BLENDS)  # each learner, and each pair's blends
+    blocks = len(bounds) - 1
+    assert mixed.length.total <= min(singles) + math.log2(experts) + math.log2(blocks) + 1e-9
     # and decoding the mixture re-runs the same computation
     decoded = decode_online(encode_online(mixed), x, 10, learners, bounds)
+    assert np.array_equal(decoded, y.numpy())
+
+
+def test_switching_length_matches_an_independent_mixture_over_blends() -> None:
+    """Bayes over the experts (learners and blends) within a block, a fixed share between
+    blocks, recomputed here in log space from each learner's own −log2 p."""
+    x, y = _digits(200)
+    bounds = doubling_schedule(200, first=10)
+    blends = (0.1, 0.5)
+    learners = [_learner(hidden=0), _learner(hidden=8)]
+    mixed = switching_code(x, y, 10, learners, bounds, blends=blends)
+    p = 2.0**-mixed.learner_bits  # (n, 2): each learner's probability of the true label
+    mixes = [(1.0, 0.0), (0.0, 1.0), (0.9, 0.1), (0.5, 0.5)]
+    log_v = np.full(len(mixes), -math.log(len(mixes)))
+    total = 0.0
+    for k, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        for t in range(start, end):
+            log_e = np.log([a * p[t, 0] + b * p[t, 1] for a, b in mixes])
+            log_m = np.logaddexp.reduce(log_v + log_e)
+            total -= log_m / math.log(2)
+            log_v = log_v + log_e - log_m
+        if end < len(y):
+            alpha = 1.0 / (k + 2)
+            log_v = np.log((1 - alpha) * np.exp(log_v) + alpha / len(mixes))
+    assert mixed.ideal_bits == pytest.approx(total, rel=1e-9)
+    # the learners' weights before block 0: the mean of the experts' rows under a flat prior
+    assert np.allclose(mixed.weights[0], [0.6, 0.4])
+    decoded = decode_online(encode_online(mixed), x, 10, learners, bounds, blends=blends)
     assert np.array_equal(decoded, y.numpy())
 
 

@@ -8,12 +8,17 @@ retrains on, so the models are never sent:
 
     L_preq = t1·log2 K + Σ_k Σ_{i in block k} −log2 p_{θ(t_k)}(y_i | x_i)
 
-Switching (van Erven, Grünwald & de Rooij 2012) mixes several learners' predictions with
-fixed-share weights, updated exactly after every label: predict with Σ_j w_j p_j, then
-w_j ∝ w_j p_j(y_t) and w ← (1 − α_t)·w + α_t / J, with α_t = 1/(t + 2) by default. Against the
-best single learner it pays at most log2 J + log2(n + 1) bits (the prior 1/J and the chance
-Π(1 − α_t) ≥ 1/(n + 1) of never switching); over one learner it IS that learner's code. Choosing
-among learners in hindsight is therefore inside the code, not free. Switching mixes class
+Switching (van Erven, Grünwald & de Rooij 2012) mixes several learners' predictions. Its
+experts are fixed convex combinations of the J learners: each learner alone, and for every pair
+i < j the blends (1 − w)·p_i + w·p_j with w on a dyadic grid (:data:`BLENDS`, 2^-10 … 1 − 2^-10).
+A blend pays where two networks err on different samples: on MNIST, 3 % of a 4-channel CNN under
+the 32-channel one codes 2 % shorter than either. The weights v over the E experts are updated
+exactly after every label (predict with Σ_e v_e p_e, then v_e ∝ v_e p_e(y_t)), and a switch is
+allowed only between blocks, where the models change: after block k, v ← (1 − α_k)·v + α_k/E
+with α_k = 1/(k + 2). Against the best expert — in particular the best single learner — it pays
+at most log2 E + log2 S bits over S blocks (the prior 1/E and the chance Π(1 − α_k) ≥ 1/S of
+never switching); over one learner it IS that learner's code. Choosing among learners and
+blends in hindsight is therefore inside the code, not free. Switching mixes class
 probabilities; regression targets take the prequential code.
 
 Both codes are real: the pass that computes them writes a range-coded stream (head + stream,
@@ -49,6 +54,7 @@ from mdlkit.coding.streams import Decoder, EncodedStream, Encoder
 from mdlkit.errors import MdlkitError
 
 __all__ = [
+    "BLENDS",
     "OnlineCode",
     "decode_online",
     "encode_online",
@@ -104,8 +110,27 @@ def _task(y: np.ndarray | None, n_classes: int | None, epsilon: float | None) ->
     return _Task(None, support, float(epsilon))
 
 
-def _default_rate(t: int) -> float:
-    return 1.0 / (t + 2)
+BLENDS: tuple[float, ...] = tuple(
+    [2.0**-k for k in range(10, 0, -1)] + [1.0 - 2.0**-k for k in range(2, 11)]
+)
+"""The switching code's blend weights w of a pair's second learner (19 values, 2^-10 … 1 − 2^-10)."""
+
+
+def _default_rate(block: int) -> float:
+    return 1.0 / (block + 2)
+
+
+def _experts(n_learners: int, blends: Sequence[float]) -> np.ndarray:
+    """(E, J): each learner alone, then (1 − w)·e_i + w·e_j for every pair i < j and blend w."""
+    rows = list(np.eye(n_learners))
+    for i, j in itertools.combinations(range(n_learners), 2):
+        for w in blends:
+            if not 0.0 < w < 1.0:
+                raise MdlkitError(f"a blend weight must lie strictly between 0 and 1, got {w}")
+            row = np.zeros(n_learners)
+            row[i], row[j] = 1.0 - w, w
+            rows.append(row)
+    return np.array(rows)
 
 
 @dataclass
@@ -124,6 +149,7 @@ def _run(
     boundaries: list[int],
     learners: Sequence[Learner],
     rate: Callable[[int], float],
+    blends: Sequence[float],
     transmit: Callable[[Distribution], np.ndarray],
     learner_encoders: list[Encoder] | None = None,
     on_block: Callable[[int, int, int, float], None] | None = None,
@@ -135,7 +161,8 @@ def _run(
     sample_bits = np.empty(n, dtype=np.float64)
     learner_bits = np.empty((n, n_learners), dtype=np.float64)
     probs = np.empty((n, task.n_classes), dtype=np.float64) if task.n_classes else None
-    weights = np.full(n_learners, 1.0 / n_learners)
+    experts = _experts(n_learners, blends)  # (E, J)
+    belief = np.full(len(experts), 1.0 / len(experts))  # v: the weights over the experts
     history: list[np.ndarray] = []
     fitted: list[Fitted | None] = [None] * n_learners
     for k, (start, end) in enumerate(itertools.pairwise(boundaries)):
@@ -145,7 +172,7 @@ def _run(
             seen_x, seen_y = x[:start], task.targets(labels[:start])
             fitted = [lr.fit(seen_x, seen_y, fitted[j], k) for j, lr in enumerate(learners)]
             dists = [task.block(f, x[start:end]) for f in fitted]  # type: ignore[arg-type]
-        history.append(weights.copy())
+        history.append(belief @ experts)  # the learners' weights before the block
         if n_learners == 1:
             labels[start:end] = transmit(dists[0])
             if probs is not None:
@@ -154,14 +181,15 @@ def _run(
             stacked = np.stack([d.probs for d in dists])  # type: ignore[union-attr]  # (J, m, K)
             for i in range(end - start):
                 t = start + i
-                mixture = weights @ stacked[:, i, :]
+                mixture = (belief @ experts) @ stacked[:, i, :]
                 assert probs is not None
                 probs[t] = mixture
                 labels[t] = transmit(Categorical(mixture[None, :]))[0]
-                weights = weights * stacked[:, i, labels[t]]
-                weights = weights / weights.sum()
-                alpha = rate(t)
-                weights = (1.0 - alpha) * weights + alpha / n_learners
+                belief = belief * (experts @ stacked[:, i, labels[t]])
+                belief = belief / belief.sum()
+            if end < n:  # a switch between blocks only: the models change there
+                alpha = rate(k)
+                belief = (1.0 - alpha) * belief + alpha / len(experts)
         block = labels[start:end]
         for j, dist in enumerate(dists):
             if learner_encoders is not None:
@@ -214,13 +242,15 @@ def switching_code(
     boundaries: Sequence[int],
     rate: Callable[[int], float] = _default_rate,
     *,
+    blends: Sequence[float] = BLENDS,
     epsilon: float | None = None,
     verify: bool = False,
     on_block: Callable[[int, int, int, float], None] | None = None,
     receiver: Sequence[Learner] | None = None,
 ) -> OnlineCode:
-    """The switching (fixed-share) code over ``learners``; with one learner, its prequential
-    code exactly. The stream is always written; ``verify`` also decodes it back, retraining
+    """The switching (fixed-share) code over ``learners`` and their pairwise ``blends`` (see the
+    module docstring; ``rate(k)`` is the share α_k spread over the experts after block k); with
+    one learner, its prequential code exactly. The stream is always written; ``verify`` also decodes it back, retraining
     with ``receiver`` (default: ``learners``; pass the plain learners when ``learners`` load
     stored fits, see :class:`~mdlkit.codes.block_cache.CachedLearner`). ``on_block(k, start,
     end, bits)`` is called after each block is coded (progress)."""
@@ -257,13 +287,21 @@ def switching_code(
         position += len(dist)
         return block
 
-    result = _run(x, task, bounds, list(learners), rate, send, learner_encoders, on_block)
+    result = _run(x, task, bounds, list(learners), rate, blends, send, learner_encoders, on_block)
     stream = encoder.finish()
     name = "switching" if len(learners) > 1 else "prequential"
     if verify:
         decoders = list(receiver) if receiver is not None else list(learners)
         decoded = decode_online(
-            stream, x, n_classes, decoders, bounds, rate, support=task.support, epsilon=epsilon
+            stream,
+            x,
+            n_classes,
+            decoders,
+            bounds,
+            rate,
+            blends=blends,
+            support=task.support,
+            epsilon=epsilon,
         )
         if not np.array_equal(decoded, symbols):
             raise RuntimeError(f"{name}: decoded targets differ from the originals (a bug)")
@@ -303,13 +341,14 @@ def decode_online(
     boundaries: Sequence[int],
     rate: Callable[[int], float] = _default_rate,
     *,
+    blends: Sequence[float] = BLENDS,
     support: BinRange | None = None,
     epsilon: float | None = None,
     learner_streams: Mapping[int, EncodedStream] | None = None,
 ) -> np.ndarray:
     """Recover the targets (class labels, or bins k): decode block 0 uniformly, retrain on what
     was decoded, decode the next block with those predictions, and so on (the receiver's side
-    of both online codes). Regression needs the sent bin range ``support`` and ``epsilon``.
+    of both online codes; ``rate`` and ``blends`` as the sender's). Regression needs the sent bin range ``support`` and ``epsilon``.
 
     ``learner_streams`` {j: learner j's own prequential stream} are decoded in the same pass,
     with the same models, and must give the same targets block by block. That proves each
@@ -324,7 +363,8 @@ def decode_online(
     decoder = Decoder(encoded.words)
     own = learner_streams or {}
     checks = [_Check(own[j].words if j in own else None, j) for j in range(len(learners))]
-    return _run(x, task, bounds, list(learners), rate, decoder.decode, checks).labels  # type: ignore[arg-type]
+    run = _run(x, task, bounds, list(learners), rate, blends, decoder.decode, checks)  # type: ignore[arg-type]
+    return run.labels
 
 
 class _Check:
