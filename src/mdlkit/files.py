@@ -4,7 +4,8 @@ ever replacing what is not a regular file.
 A checkpoint, a sweep job's record or a weight file that a kill interrupts halfway must not be
 read back as if it were complete: :func:`write_atomically` fills a temporary file beside the
 target and renames it over the target in one step, so a reader finds the old file, the new one
-or none. It is for the files mdlkit creates in its run folders. A user's output path may be a
+or none. It is for the files mdlkit creates in its run folders; :func:`exclusive_lock` lets one
+process of several do a piece of work while the others wait for it. A user's output path may be a
 device, a FIFO or a link: :func:`check_output` says how it may be written (before any work),
 :func:`deliver` writes it once the data is complete.
 
@@ -21,14 +22,33 @@ import os
 import shutil
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from mdlkit.errors import MdlkitError
 
-__all__ = ["Output", "check_output", "deliver", "write_atomically"]
+__all__ = ["Output", "check_output", "deliver", "exclusive_lock", "write_atomically"]
+
+
+@contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing; its folder must exist): a second
+    process asking for it waits until the first leaves, or dies (the system then frees the
+    lock). Where ``fcntl`` is missing (Windows) there is no lock: each process goes on."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with Path(path).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], object]) -> Path:

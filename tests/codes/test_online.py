@@ -1,3 +1,4 @@
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -106,7 +107,7 @@ def test_switching_length_matches_an_independent_mixture_over_blends() -> None:
     mixes = [(1.0, 0.0), (0.0, 1.0), (0.9, 0.1), (0.5, 0.5)]
     log_v = np.full(len(mixes), -math.log(len(mixes)))
     total = 0.0
-    for k, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+    for k, (start, end) in enumerate(itertools.pairwise(bounds)):
         for t in range(start, end):
             log_e = np.log([a * p[t, 0] + b * p[t, 1] for a, b in mixes])
             log_m = np.logaddexp.reduce(log_v + log_e)

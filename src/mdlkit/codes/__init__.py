@@ -29,7 +29,7 @@ from mdlkit.codes.online import (
     prequential_code,
     switching_code,
 )
-from mdlkit.codes.online_run import float32_two_part, run_online_codes
+from mdlkit.codes.online_run import float32_two_part, run_online_codes, train_receivers_ahead
 from mdlkit.codes.posterior import GaussianPosterior
 from mdlkit.codes.result import CodeResult
 from mdlkit.codes.schedules import doubling_schedule, fraction_schedule
@@ -83,6 +83,7 @@ __all__ = [
     "switching_code",
     "temperature_posterior",
     "train_posterior",
+    "train_receivers_ahead",
     "two_part_bits",
     "two_part_code",
     "uniform_bits",

@@ -113,7 +113,7 @@ def _task(y: np.ndarray | None, n_classes: int | None, epsilon: float | None) ->
 BLENDS: tuple[float, ...] = tuple(
     [2.0**-k for k in range(10, 0, -1)] + [1.0 - 2.0**-k for k in range(2, 11)]
 )
-"""The switching code's blend weights w of a pair's second learner (19 values, 2^-10 … 1 − 2^-10)."""
+"""The switching code's blends: weights w of a pair's second learner, 2^-10 … 1 − 2^-10 (19)."""
 
 
 def _default_rate(block: int) -> float:
@@ -250,10 +250,11 @@ def switching_code(
 ) -> OnlineCode:
     """The switching (fixed-share) code over ``learners`` and their pairwise ``blends`` (see the
     module docstring; ``rate(k)`` is the share α_k spread over the experts after block k); with
-    one learner, its prequential code exactly. The stream is always written; ``verify`` also decodes it back, retraining
-    with ``receiver`` (default: ``learners``; pass the plain learners when ``learners`` load
-    stored fits, see :class:`~mdlkit.codes.block_cache.CachedLearner`). ``on_block(k, start,
-    end, bits)`` is called after each block is coded (progress)."""
+    one learner, its prequential code exactly. The stream is always written; ``verify`` also
+    decodes it back, retraining with ``receiver`` (default: ``learners``; pass the plain
+    learners when ``learners`` load stored fits, see
+    :class:`~mdlkit.codes.block_cache.CachedLearner`). ``on_block(k, start, end, bits)`` is
+    called after each block is coded (progress)."""
     if not learners:
         raise MdlkitError("switching needs at least one learner")
     values = np.asarray(y)
@@ -348,7 +349,8 @@ def decode_online(
 ) -> np.ndarray:
     """Recover the targets (class labels, or bins k): decode block 0 uniformly, retrain on what
     was decoded, decode the next block with those predictions, and so on (the receiver's side
-    of both online codes; ``rate`` and ``blends`` as the sender's). Regression needs the sent bin range ``support`` and ``epsilon``.
+    of both online codes; ``rate`` and ``blends`` as the sender's). Regression needs the sent
+    bin range ``support`` and ``epsilon``.
 
     ``learner_streams`` {j: learner j's own prequential stream} are decoded in the same pass,
     with the same models, and must give the same targets block by block. That proves each

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from mdlkit.files import exclusive_lock
+
 __all__ = ["EXPORTS", "Steps", "build", "cache_dir", "kernels", "module_name"]
 
 # The kernels' arguments (both take the same): dtype and dimensions, 0 for an integer. The one
@@ -133,23 +135,6 @@ def _quiet_build() -> Iterator[None]:
         logging.getLogger().setLevel(level)
 
 
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (made if missing), so that one process builds while the
-    others wait; where ``fcntl`` is missing (Windows), no lock: each process may build."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build(directory: Path) -> Path:
     """Compile :data:`EXPORTS` into ``directory`` (made if missing); returns the file. The file
     appears whole or not at all (built in a temporary folder beside it, then renamed)."""
@@ -207,7 +192,7 @@ def _native() -> Steps:
     if steps is not None:
         return steps
     directory.mkdir(parents=True, exist_ok=True)
-    with _lock(directory / (name + ".lock")):
+    with exclusive_lock(directory / (name + ".lock")):
         steps = built_or_failed()  # another process may have built it (or failed) meanwhile
         if steps is not None:
             return steps

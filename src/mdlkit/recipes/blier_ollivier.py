@@ -10,6 +10,11 @@ the file's order; the receiver has the images. Rows, each a resumable job of the
   already sent, with random shifts of the images (augmentation), continue from the previous
   block's weights with replay of all seen data, and code with a temperature posterior learned on
   the last 10 % of the seen data. Each block's models are cached, so a killed run resumes.
+- ``receivers``: the receiver's models of the online codes, trained from the labels in a
+  second process at the same time as ``online`` codes them
+  (:func:`~mdlkit.codes.train_receivers_ahead`); ``online``'s decoding waits for it and finds
+  each model under the labels it decoded. With one worker it runs after ``online`` and only
+  finds the models ``online`` trained.
 - ``two-part``: mdlkit's codec — a DRR-trained LeNet-300-100, pruned, quantized and entropy
   coded, then the labels under the decoded weights (the pipeline of ``mdlkit fit``).
 - ``variational``: the bits-back code with a diagonal Gaussian posterior (an MLP, a learned
@@ -30,7 +35,13 @@ from typing import Any, Unpack
 
 import torch
 
-from mdlkit.codes import TorchLearner, doubling_schedule, run_online_codes, variational_code
+from mdlkit.codes import (
+    TorchLearner,
+    doubling_schedule,
+    run_online_codes,
+    train_receivers_ahead,
+    variational_code,
+)
 from mdlkit.data import Splits, read_mnist
 from mdlkit.data.splits import Split
 from mdlkit.errors import MdlkitError
@@ -180,6 +191,20 @@ def online_job(exp: BlierOllivierExperiment, folder: str) -> JobOutput:
     return JobOutput({"rows": rows, "boundaries": bounds}, files, time.perf_counter() - start)
 
 
+def receivers_job(exp: BlierOllivierExperiment, folder: str) -> JobOutput:
+    """The online codes' receiver models, trained ahead into the online job's cache."""
+    x, y, _, k = exp.data()
+    start = time.perf_counter()
+    files: dict[str, bytes] = {}
+    with job_checkpoints(folder, "online", files) as cache:
+        counts = train_receivers_ahead(
+            x, y, exp.learners(x.shape[-1], k), doubling_schedule(len(x), exp.first_block), cache
+        )
+    # a job that cannot see the run folder trained into a folder of its own: nothing to hand
+    # back (the online job trains what it misses)
+    return JobOutput(counts, seconds=time.perf_counter() - start)
+
+
 def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
     """The variational code as a bits-back stream, decoded back by retraining q."""
     x, y, test, k = exp.data()
@@ -248,6 +273,7 @@ def run_blier_ollivier(
     fit_config, splits = _two_part_config(exp, x, y, test, k)
     tasks: list[Task] = [
         ("online", online_job, (exp, str(folder.path))),
+        *([("receivers", receivers_job, (exp, str(folder.path)))] if exp.decode else []),
         ("two-part", run_fit_job, (fit_config, str(folder.path), "two-part", splits)),
         ("variational", variational_job, (exp,)),
     ]
