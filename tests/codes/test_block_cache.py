@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from mdlkit.codes.learners import TorchLearner
 from mdlkit.codes.online import decode_online, prequential_code
 from mdlkit.codes.schedules import doubling_schedule
 from mdlkit.data import load_digits
+from mdlkit.devices import torch_threads
 from mdlkit.models import ModelSpec
 from mdlkit.training import TrainConfig
 
@@ -83,3 +85,26 @@ def test_augmentation_fields_enter_the_cache_key_only_when_used() -> None:
     assert "shift=2" in _settings(plain)
     keys = {_settings(replace(plain, rotate=r, scale=s)) for r, s in ((0, 0), (10, 0), (0, 10))}
     assert len(keys) == 3
+
+
+def test_a_model_stored_with_another_thread_count_is_trained_anew(tmp_path: Path) -> None:
+    s = load_digits(seed=0)
+    x, y = s.train.x[:40], s.train.y[:40]
+    bounds = doubling_schedule(40, first=10)  # 3 blocks, 2 trained
+    plain = TorchLearner(ModelSpec("mlp", {"sizes": [64, 10]}), TrainConfig(max_epochs=2))
+    with torch_threads(1):
+        prequential_code(x, y, 10, CachedLearner(plain, tmp_path), bounds)
+    metas = sorted(tmp_path.glob("*.json"))
+    assert [json.loads(m.read_text())["threads"] for m in metas] == [1, 1]
+    with torch_threads(2):  # other float sums, other weights: not the stored models
+        two = CachedLearner(plain, tmp_path)
+        prequential_code(x, y, 10, two, bounds)
+    assert (two.trained, two.loaded) == (2, 0)
+    # A record from before the count was kept loads as it is; a damaged one is trained anew.
+    legacy = json.loads(metas[0].read_text())
+    del legacy["threads"]
+    metas[0].write_text(json.dumps(legacy))
+    metas[1].write_text("[1, 2]")
+    again = CachedLearner(plain, tmp_path)
+    prequential_code(x, y, 10, again, bounds)
+    assert (again.trained, again.loaded) == (1, 1)

@@ -4,40 +4,46 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from mdlkit.codes.learners import TorchLearner
 from mdlkit.codes.online_run import run_online_codes, train_receivers_ahead
 from mdlkit.codes.schedules import doubling_schedule
 from mdlkit.data import load_digits
+from mdlkit.devices import torch_threads
 from mdlkit.files import exclusive_lock
 from mdlkit.models import ModelSpec
 from mdlkit.training import TrainConfig
 
 
-def test_sender_and_receiver_each_resume_from_their_own_models(tmp_path: Path) -> None:
+def _setup(epochs: int) -> tuple[torch.Tensor, torch.Tensor, list[int], list[TorchLearner]]:
+    """160 digits in 5 blocks (4 trained), a calibrated linear model and a continued MLP."""
     s = load_digits(seed=0)
-    x, y = s.train.x[:160], s.train.y[:160]
-    bounds = doubling_schedule(160, first=10)  # 5 blocks, 4 trained
-    config = TrainConfig(max_epochs=10, batch_size=32, stopping=None)
+    config = TrainConfig(max_epochs=epochs, batch_size=32, stopping=None)
     learners = [
         TorchLearner(ModelSpec("mlp", {"sizes": [64, 10]}), config, calibrate=True),
         TorchLearner(ModelSpec("mlp", {"sizes": [64, 8, 10]}), config, mode="continue"),
     ]
-    rows = run_online_codes(x, y, 10, learners, bounds, cache=tmp_path, test=s.test)
+    return s.train.x[:160], s.train.y[:160], doubling_schedule(160, first=10), learners
+
+
+def test_sender_and_receiver_each_resume_from_their_own_models(tmp_path: Path) -> None:
+    x, y, bounds, learners = _setup(epochs=10)
+    test = load_digits(seed=0).test
+    rows = run_online_codes(x, y, 10, learners, bounds, cache=tmp_path, test=test)
     assert rows["switching"]["decoded"] and rows["prequential"]["decoded"]
     assert rows["prequential"]["bits"] == rows["learner 1"]["bits"]
     assert rows["prequential"]["bits"] < 160 * math.log2(10)  # it learns
-    for j in range(2):
-        sent = sorted(p.name for p in (tmp_path / f"learner-{j}").glob("*.safetensors"))
-        got = sorted(p.name for p in (tmp_path / f"receiver-{j}").glob("*.safetensors"))
-        assert len(sent) == 4 and got == sent  # the receiver trained the same models itself
-        for name in sent:  # bit for bit: training repeats exactly
-            a = (tmp_path / f"learner-{j}" / name).read_bytes()
-            assert (tmp_path / f"receiver-{j}" / name).read_bytes() == a
+    assert rows["switching"]["decode_models_trained"] == 8
+    for j in range(2):  # the receiver trained the same models itself, bit for bit
+        sent = sorted(p.read_bytes() for p in (tmp_path / f"learner-{j}").glob("*.safetensors"))
+        got = sorted(p.read_bytes() for p in (tmp_path / f"receiver-{j}").glob("*.safetensors"))
+        assert len(sent) == 4 and got == sent
     # Killed during the decode: the receiver's last models are gone; a rerun trains only them.
     for j in range(2):
         for path in (tmp_path / f"receiver-{j}").glob("*"):
             path.unlink()
-    again = run_online_codes(x, y, 10, learners, bounds, cache=tmp_path, test=s.test)
+    again = run_online_codes(x, y, 10, learners, bounds, cache=tmp_path, test=test)
     assert again["switching"]["bits"] == rows["switching"]["bits"]
     assert again["switching"]["decoded"]
 
@@ -47,18 +53,11 @@ def _files(folder: Path) -> dict[str, int]:
 
 
 def test_receivers_trained_ahead_are_found_only_under_the_labels_decoded(tmp_path: Path) -> None:
-    s = load_digits(seed=0)
-    x, y = s.train.x[:160], s.train.y[:160]
-    bounds = doubling_schedule(160, first=10)  # 5 blocks, 4 trained
-    config = TrainConfig(max_epochs=6, batch_size=32, stopping=None)
-    learners = [
-        TorchLearner(ModelSpec("mlp", {"sizes": [64, 10]}), config),
-        TorchLearner(ModelSpec("mlp", {"sizes": [64, 8, 10]}), config, mode="continue"),
-    ]
+    x, y, bounds, learners = _setup(epochs=6)
     assert train_receivers_ahead(x, y, learners, bounds, tmp_path) == {"trained": 8, "loaded": 0}
     ahead = _files(tmp_path)
     rows = run_online_codes(x, y, 10, learners, bounds, cache=tmp_path)
-    assert rows["switching"]["decoded"]
+    assert rows["switching"]["decoded"] and rows["switching"]["decode_models_trained"] == 0
     assert _files(tmp_path) == ahead  # the decoding pass found every model and wrote none
     # Models trained ahead on other labels are never used: the decoder trains its own.
     other = tmp_path / "other"
@@ -66,6 +65,12 @@ def test_receivers_trained_ahead_are_found_only_under_the_labels_decoded(tmp_pat
     assert len(_files(other)) == 16  # 8 models, each weights + head
     rows = run_online_codes(x, y, 10, learners, bounds, cache=other)
     assert rows["switching"]["decoded"] and len(_files(other)) == 32
+    # ... nor are models trained ahead with another torch thread count (they would differ)
+    third = tmp_path / "third"
+    with torch_threads(torch.get_num_threads() + 1):
+        train_receivers_ahead(x, y, learners, bounds, third)
+    rows = run_online_codes(x, y, 10, learners, bounds, cache=third)
+    assert rows["switching"]["decoded"] and rows["switching"]["decode_models_trained"] == 8
 
 
 def test_a_second_process_waits_for_the_lock(tmp_path: Path) -> None:

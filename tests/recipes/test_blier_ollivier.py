@@ -50,9 +50,10 @@ def test_every_code_of_the_table_is_real_and_random_labels_stay_at_uniform(
     codes = ("prequential", "switching", "two-part float32", "two-part (mdlkit codec)")
     for name in (*codes, "variational"):
         assert rows[name]["decoded"], name
-    # A switching code over two learners pays at most log2 2 + log2(n + 1) over either.
+    # Switching over two learners and their 19 blends pays at most log2 21 + log2 S over either.
     best = min(rows["learner 0"]["bits"], rows["learner 1"]["bits"])
-    assert rows["switching"]["bits"] <= best + 1 + math.log2(301) + 1e-6
+    blocks = len(rows["prequential"]["block_bits"])
+    assert rows["switching"]["bits"] <= best + math.log2(21) + math.log2(blocks) + 1e-6
     # block 0 is uniform: 10 labels at log2 10 each
     assert rows["prequential"]["block_bits"][0] == pytest.approx(10 * math.log2(10))
     assert (tmp_path / "run" / "bits_per_block.png").stat().st_size > 0

@@ -9,15 +9,20 @@ the model depends on:
 
 The settings are the learner's repr without ``workers`` (how many processes train the members
 never changes the weights) and without ``threads`` while it is None (keys written before the
-field existed stay valid).
+field existed stay valid). The torch thread count a model was trained with (which changes its
+weights) is stored beside it instead, and a model stored with another count than the fit's is
+trained anew (models stored before that record load as they are).
 
 A killed run that starts again with the same folder loads the blocks it finished and trains the
 rest, and ends with exactly the stream an uninterrupted run writes (training is deterministic,
 so a loaded model is the model the training would give). A changed setting or different data
 makes different keys and is simply trained anew. A receiver must never load the sender's
-models (it would not be decoding anything): it may keep a cache of its own, in a folder the
-sender never writes, holding only models it trained itself on the labels it decoded, so that a
-killed decode resumes as well (:func:`~mdlkit.codes.run_online_codes` does both).
+models: their keys would match, but the point of decoding — that training from the decoded
+labels repeats the sender's models bit for bit — would go unchecked. It may keep a cache of its
+own, in a folder the sender never writes, holding only models it trained itself (before a
+kill, or ahead in a second process: :func:`~mdlkit.codes.train_receivers_ahead`) under the
+labels they were trained on, so that a killed decode resumes as well
+(:func:`~mdlkit.codes.run_online_codes` does both).
 """
 
 from __future__ import annotations
@@ -67,6 +72,11 @@ def _settings(learner: TorchLearner) -> str:
         and not (f.name in _LATER_FIELDS and getattr(learner, f.name) == _LATER_FIELDS[f.name])
     ]
     return f"{type(learner).__qualname__}({', '.join(kept)})"
+
+
+def _threads(learner: TorchLearner) -> int:
+    """The torch thread count a fit of ``learner`` trains with now."""
+    return learner.threads if learner.threads is not None else torch.get_num_threads()
 
 
 def _head_json(fitted: Fitted) -> dict[str, object]:
@@ -133,7 +143,7 @@ class CachedLearner:
             fitted = self.learner.fit(x, y, previous, block)
             state = {k: v.contiguous() for k, v in fitted.model.state_dict().items()}
             write_atomically(weights, lambda p: save_file(state, str(p)))
-            text = json.dumps(_head_json(fitted))
+            text = json.dumps({**_head_json(fitted), "threads": _threads(self.learner)})
             write_atomically(meta, lambda p: p.write_text(text))
             self.trained += 1
         else:
@@ -144,10 +154,14 @@ class CachedLearner:
     def _load(self, weights: Path, meta: Path, x: torch.Tensor, y: torch.Tensor) -> Fitted | None:
         """The stored fit, or None when its files are damaged (it is then trained anew)."""
         try:
-            temperature, head = _head(json.loads(meta.read_text()))
+            stored = json.loads(meta.read_text())
+            if stored.get("threads", _threads(self.learner)) != _threads(self.learner):
+                return None  # trained with another thread count: other weights
+            temperature, head = _head(stored)
             model = self.learner.build()
             model.load_state_dict(load_file(str(weights)))
         except (
+            AttributeError,
             OSError,
             ValueError,
             KeyError,

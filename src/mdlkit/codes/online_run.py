@@ -106,13 +106,16 @@ def train_receivers_ahead(
     :func:`run_online_codes` is given), holding the lock its decoding pass waits for; returns
     how many models were trained and how many were found already. Call it in another process
     at the same time as :func:`run_online_codes` (the order does not matter: whichever takes
-    the lock second finds the other's models), with the same torch thread count."""
+    the lock second finds the other's models), with the same torch thread count (a model
+    stored with another count is not used: the decoder trains its own)."""
+    if y.dtype != torch.int64 or y.ndim != 1 or len(y) != len(x):
+        raise MdlkitError("train_receivers_ahead takes one int64 class label per input")
     receivers = _receivers(learners, cache)
     with _receivers_lock(cache):
         fitted: list[Fitted | None] = [None] * len(learners)
         for k, start in enumerate(check_schedule(boundaries, len(x))[:-1]):
             if k > 0:  # block 0 is coded uniformly: no model
-                seen_x, seen_y = x[:start], y[:start].to(torch.int64)
+                seen_x, seen_y = x[:start], y[:start]  # as decode_online's pass has them
                 fitted = [r.fit(seen_x, seen_y, fitted[j], k) for j, r in enumerate(receivers)]
     return {
         "trained": sum(r.trained for r in receivers),
@@ -168,7 +171,8 @@ def run_online_codes(
         streams = {main: alone} if len(learners) > 1 else {}
         # The receiver keeps its own cache (models it trained on decoded labels, in folders
         # the sender never writes), so a killed decode resumes too.
-        receivers = _receivers(learners, cache) if cache is not None else list(learners)
+        cached = _receivers(learners, cache) if cache is not None else None
+        receivers = cached if cached is not None else list(learners)
         with _receivers_lock(cache):  # waits while train_receivers_ahead runs
             back = decode_online(
                 mixed.encoded, x, n_classes, receivers, boundaries, learner_streams=streams
@@ -179,6 +183,12 @@ def run_online_codes(
             if name in rows:
                 rows[name]["decoded"] = True
                 rows[name]["decode_seconds"] = time.perf_counter() - t
+                # 0 when every model was trained ahead (train_receivers_ahead) or before a kill
+                rows[name]["decode_models_trained"] = (
+                    sum(r.trained for r in cached)
+                    if cached is not None
+                    else (len(boundaries) - 2) * len(learners)
+                )
     final = mixed.fitted[main]
     if final is not None:
         t = time.perf_counter()

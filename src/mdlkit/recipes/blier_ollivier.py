@@ -13,8 +13,8 @@ the file's order; the receiver has the images. Rows, each a resumable job of the
 - ``receivers``: the receiver's models of the online codes, trained from the labels in a
   second process at the same time as ``online`` codes them
   (:func:`~mdlkit.codes.train_receivers_ahead`); ``online``'s decoding waits for it and finds
-  each model under the labels it decoded. With one worker it runs after ``online`` and only
-  finds the models ``online`` trained.
+  each model under the labels it decoded. Only in a local pool of several workers (serially it
+  would only find ``online``'s models); if it fails, ``online`` trains what it misses.
 - ``two-part``: mdlkit's codec — a DRR-trained LeNet-300-100, pruned, quantized and entropy
   coded, then the labels under the decoded weights (the pipeline of ``mdlkit fit``).
 - ``variational``: the bits-back code with a diagonal Gaussian posterior (an MLP, a learned
@@ -196,13 +196,15 @@ def receivers_job(exp: BlierOllivierExperiment, folder: str) -> JobOutput:
     x, y, _, k = exp.data()
     start = time.perf_counter()
     files: dict[str, bytes] = {}
-    with job_checkpoints(folder, "online", files) as cache:
-        counts = train_receivers_ahead(
-            x, y, exp.learners(x.shape[-1], k), doubling_schedule(len(x), exp.first_block), cache
-        )
-    # a job that cannot see the run folder trained into a folder of its own: nothing to hand
-    # back (the online job trains what it misses)
-    return JobOutput(counts, seconds=time.perf_counter() - start)
+    bounds = doubling_schedule(len(x), exp.first_block)
+    try:
+        with job_checkpoints(folder, "online", files) as cache:
+            record: dict[str, Any] = dict(
+                train_receivers_ahead(x, y, exp.learners(x.shape[-1], k), bounds, cache)
+            )
+    except Exception as error:  # a help, not a row: the online job trains what it misses
+        record = {"error": f"{type(error).__name__}: {error}"}
+    return JobOutput(record, seconds=time.perf_counter() - start)
 
 
 def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
@@ -271,9 +273,16 @@ def run_blier_ollivier(
     ``bits_per_block.png``; return the table (Markdown)."""
     x, y, test, k = exp.data()  # refuses a bad file or n before the folder is written
     fit_config, splits = _two_part_config(exp, x, y, test, k)
+    # the receiver trains ahead only beside the online job: in a local pool of several workers
+    ahead = (
+        exp.decode
+        and folder.record("online") is None
+        and where.get("workers") != 1
+        and where.get("ray") is None
+    )
     tasks: list[Task] = [
         ("online", online_job, (exp, str(folder.path))),
-        *([("receivers", receivers_job, (exp, str(folder.path)))] if exp.decode else []),
+        *([("receivers", receivers_job, (exp, str(folder.path)))] if ahead else []),
         ("two-part", run_fit_job, (fit_config, str(folder.path), "two-part", splits)),
         ("variational", variational_job, (exp,)),
     ]
