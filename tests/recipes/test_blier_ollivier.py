@@ -8,8 +8,13 @@ import pytest
 from sklearn.datasets import load_digits
 
 from mdlkit.errors import MdlkitError
-from mdlkit.recipes.blier_ollivier import BlierOllivierExperiment, run_blier_ollivier
+from mdlkit.recipes.blier_ollivier import (
+    BlierOllivierExperiment,
+    run_blier_ollivier,
+    trains_ahead,
+)
 from mdlkit.runs import RunFolder
+from mdlkit.sweeps import default_workers
 
 
 def _digits_npz(path: Path, shuffle: bool) -> Path:
@@ -70,3 +75,18 @@ def test_bad_settings_are_refused_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(MdlkitError, match="cannot read"):
         BlierOllivierExperiment(str(tmp_path / "bad.npz")).data()
+
+
+def test_the_receiver_trains_ahead_only_beside_a_fresh_online_job_in_a_pool(
+    tmp_path: Path,
+) -> None:
+    exp = _tiny(_digits_npz(tmp_path / "digits.npz", False))
+    folder = RunFolder(tmp_path / "run")
+    assert trains_ahead(exp, folder, {"workers": 2})
+    assert not trains_ahead(exp, folder, {"workers": 1})
+    assert not trains_ahead(exp, folder, {"workers": 2, "ray": "auto"})
+    assert not trains_ahead(replace(exp, decode=False), folder, {"workers": 2})
+    assert trains_ahead(exp, folder, {"workers": None}) == (default_workers() > 1)
+    folder.start({})
+    folder.write_record("online", {"rows": {}})  # a resumed folder: online has finished
+    assert not trains_ahead(exp, folder, {"workers": 2})

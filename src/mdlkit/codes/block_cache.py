@@ -155,13 +155,14 @@ class CachedLearner:
         """The stored fit, or None when its files are damaged (it is then trained anew)."""
         try:
             stored = json.loads(meta.read_text())
+            if not isinstance(stored, dict):
+                return None
             if stored.get("threads", _threads(self.learner)) != _threads(self.learner):
                 return None  # trained with another thread count: other weights
             temperature, head = _head(stored)
             model = self.learner.build()
             model.load_state_dict(load_file(str(weights)))
         except (
-            AttributeError,
             OSError,
             ValueError,
             KeyError,

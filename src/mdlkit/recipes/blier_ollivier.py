@@ -52,7 +52,15 @@ from mdlkit.recipes.sweep import run_fit_job
 from mdlkit.report.blier_ollivier import PAPER, blier_ollivier_table, plot_block_bits
 from mdlkit.runs import RunFolder
 from mdlkit.stopping import LossSaturation
-from mdlkit.sweeps import JobOutput, Task, Where, job_checkpoints, open_sweep, run_jobs
+from mdlkit.sweeps import (
+    JobOutput,
+    Task,
+    Where,
+    default_workers,
+    job_checkpoints,
+    open_sweep,
+    run_jobs,
+)
 from mdlkit.training.loop import TrainConfig
 
 __all__ = ["PAPER", "BlierOllivierExperiment", "run_blier_ollivier"]
@@ -207,6 +215,19 @@ def receivers_job(exp: BlierOllivierExperiment, folder: str) -> JobOutput:
     return JobOutput(record, seconds=time.perf_counter() - start)
 
 
+def trains_ahead(exp: BlierOllivierExperiment, folder: RunFolder, where: Where) -> bool:
+    """Whether the ``receivers`` job runs: only beside an online job still to run, in a local
+    pool of several workers (serially it would only find the online job's models; a Ray
+    worker may not see the run folder)."""
+    workers = where.get("workers")
+    return (
+        exp.decode
+        and folder.record("online") is None
+        and (default_workers() if workers is None else workers) > 1
+        and where.get("ray") is None
+    )
+
+
 def variational_job(exp: BlierOllivierExperiment) -> JobOutput:
     """The variational code as a bits-back stream, decoded back by retraining q."""
     x, y, test, k = exp.data()
@@ -273,13 +294,7 @@ def run_blier_ollivier(
     ``bits_per_block.png``; return the table (Markdown)."""
     x, y, test, k = exp.data()  # refuses a bad file or n before the folder is written
     fit_config, splits = _two_part_config(exp, x, y, test, k)
-    # the receiver trains ahead only beside the online job: in a local pool of several workers
-    ahead = (
-        exp.decode
-        and folder.record("online") is None
-        and where.get("workers") != 1
-        and where.get("ray") is None
-    )
+    ahead = trains_ahead(exp, folder, where)
     tasks: list[Task] = [
         ("online", online_job, (exp, str(folder.path))),
         *([("receivers", receivers_job, (exp, str(folder.path)))] if ahead else []),
