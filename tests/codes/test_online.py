@@ -314,3 +314,10 @@ def test_a_learners_own_stream_decodes_in_the_mixtures_pass_and_damage_is_caught
     with pytest.raises(MdlkitError, match="own stream decodes to other targets"):
         wrong = {1: mixed.learner_streams[0]}
         decode_online(encode_online(mixed), x, 10, learners, bounds, learner_streams=wrong)
+
+
+@pytest.mark.parametrize("blend", [0.0, 1.0, -0.5, float("nan")])
+def test_a_blend_weight_outside_the_open_unit_interval_is_refused(blend: float) -> None:
+    x, y = _digits(40)
+    with pytest.raises(MdlkitError, match="blend weight must lie strictly between 0 and 1"):
+        switching_code(x, y, 10, [_Fixed([1.0] * 10)], [0, 10, 40], blends=(0.5, blend))

@@ -122,11 +122,12 @@ def _default_rate(block: int) -> float:
 
 def _experts(n_learners: int, blends: Sequence[float]) -> np.ndarray:
     """(E, J): each learner alone, then (1 − w)·e_i + w·e_j for every pair i < j and blend w."""
+    for w in blends:
+        if not 0.0 < w < 1.0:
+            raise MdlkitError(f"a blend weight must lie strictly between 0 and 1, got {w}")
     rows = list(np.eye(n_learners))
     for i, j in itertools.combinations(range(n_learners), 2):
         for w in blends:
-            if not 0.0 < w < 1.0:
-                raise MdlkitError(f"a blend weight must lie strictly between 0 and 1, got {w}")
             row = np.zeros(n_learners)
             row[i], row[j] = 1.0 - w, w
             rows.append(row)

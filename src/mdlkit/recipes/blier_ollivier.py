@@ -212,7 +212,7 @@ def receivers_job(exp: BlierOllivierExperiment, folder: str) -> JobOutput:
             )
     except Exception as error:  # a help, not a row: the online job trains what it misses
         record = {"error": f"{type(error).__name__}: {error}"}
-    return JobOutput(record, seconds=time.perf_counter() - start)
+    return JobOutput(record, files, time.perf_counter() - start)
 
 
 def trains_ahead(exp: BlierOllivierExperiment, folder: RunFolder, where: Where) -> bool:

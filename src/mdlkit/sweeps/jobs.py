@@ -121,14 +121,12 @@ def run_jobs(
     records: dict[str, dict[str, Any]] = {}
     order: list[str] = []
     todo: list[Task] = []  # grows while the executor runs it (see mdlkit.sweeps.executors)
-    seen: set[str] = set()
 
     def add(new: Sequence[Task]) -> None:
         later: list[Task] = []  # follow-ups of jobs finished before: after the jobs given
         for task in new:
-            if task[0] in seen:  # two jobs would write one record
+            if task[0] in order:  # two jobs would write one record
                 raise MdlkitError(f"the sweep has two jobs named {task[0]}")
-            seen.add(task[0])
             order.append(task[0])
             record = folder.record(task[0])
             if record is None:
