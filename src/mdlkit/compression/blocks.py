@@ -73,19 +73,21 @@ def resolve_threads(threads: int) -> int:
 def encode_block(
     block: bytes,
     segments: int,
+    predictor: str = "cm1",
     probabilities: list[int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, bytes, float]:
-    """(tag, body, ideal bits) of the record of one block coded from a fresh model (its record
-    models on if the block shows fixed-length records): a coded block, or the block itself
-    (stored) when its code would not be shorter."""
+    """(tag, body, ideal bits) of the record of one block coded from a fresh model of
+    ``predictor`` (its record models on if the block shows fixed-length records): a coded
+    block, or the block itself (stored) when its code would not be shorter."""
     from mdlkit.compression.online import CodedBlock, OnlineCoder, table_bits_for
     from mdlkit.compression.structure import TRIAL_BYTES, structure
 
     tried: dict[tuple[int, bool], CodedBlock] = {}
 
     def cost(sample: bytes, record: int, markup: bool) -> int:
-        coder = OnlineCoder(segments, None, table_bits_for(len(sample)), record, markup)
+        coder = OnlineCoder(segments, None, table_bits_for(len(sample)), record, markup,
+                            predictor)  # fmt: skip
         coded = tried[record, markup] = coder.encode(sample)
         return len(coded.payload)
 
@@ -93,7 +95,7 @@ def encode_block(
     coded = tried.get((record, markup)) if tried and len(block) <= TRIAL_BYTES else None
     if coded is None or probabilities is not None or progress is not None:
         # (a block no longer than the trial sample was coded whole by the winning trial)
-        coder = OnlineCoder(segments, progress, table_bits, record, markup)
+        coder = OnlineCoder(segments, progress, table_bits, record, markup, predictor)
         coded = coder.encode(block, probabilities)
     if coded.stored:
         return STORED, bytes(block), coded.ideal_bits
@@ -108,11 +110,12 @@ def decode_block(
     segments: int,
     block_bytes: int,
     version: int,
+    predictor: str = "cm1",
     probabilities: list[int] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> bytes:
     """The original bytes of one block's record of an archive of format ``version`` (3: range
-    coded, 4 and 5: binary coded), checked against the block's CRC-32."""
+    coded, 4 and 5: binary coded) made by ``predictor``, checked against the block's CRC-32."""
     from mdlkit.compression.context_mixing import MAX_RECORD, MIN_TABLE_BITS, TABLE_BITS
     from mdlkit.compression.online import CodedBlock, OnlineCoder
 
@@ -129,8 +132,10 @@ def decode_block(
         raise damaged("a block's record length is impossible")
     if coded.flags & ~MARKUP_FLAG:
         raise damaged("a block asks for models this version does not have")
+    if version < BINARY_CODER and predictor != "cm1":
+        raise damaged("its predictor did not exist in its format")
     coder = OnlineCoder(segments, progress, coded.table_bits, coded.record,
-                        bool(coded.flags & MARKUP_FLAG))  # fmt: skip
+                        bool(coded.flags & MARKUP_FLAG), predictor)  # fmt: skip
     block = CodedBlock(coded.length, False, coded.payload, 0.0)
     if version >= BINARY_CODER:
         data = coder.decode(block, probabilities)

@@ -50,6 +50,7 @@ from mdlkit.compression.jit import njit
 __all__ = [
     "MIN_TABLE_BITS",
     "N_INPUTS",
+    "PREDICTORS",
     "TABLE_BITS",
     "decode_steps",
     "encode_steps",
@@ -69,39 +70,50 @@ __all__ = [
 # compiles globals in as constants, and its on-disk cache (cache=True) is invalidated only when
 # the kernel's own source file changes, so a value kept in another module could change (and with
 # it the archives' bytes) without the cached kernels noticing.
+PREDICTORS = {"cm1": 1, "cm2": 2}  # the arithmetic's names (archives record them) → versions
 TABLE_BITS = 22  # the largest size (and the size of archives that do not record one)
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
 # After the N_CONTEXTS models every block uses come the markup model (MARKUP) and the N_RECORD
 # record models, given tables only in a block that turns them on.
 CONTEXT_BITS = np.array(
-    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22], dtype=np.int64
+    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22],
+    dtype=np.int64,
 )
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
 MARKUP = N_CONTEXTS  # the markup model: (tag name, place in the tag, previous byte)
 N_RECORD = 3  # record models: (column, byte above), + the byte before, + the byte two above
 RECORD0 = MARKUP + 1
-N_MODELS = RECORD0 + N_RECORD
+# Predictor cm2's five more: the bytes that followed the last two bytes (indirect), the classes
+# of the last 8 bytes, word + the word two back, word + the bytes before it, last word + byte.
+EXTRA0 = RECORD0 + N_RECORD
+N_EXTRA = 5
+N_MODELS = EXTRA0 + N_EXTRA
 MAX_RECORD = 1 << 16  # the longest record length a block may declare
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
-# Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then three
-# per context model i (3 + 3i: its slow counter, 4 + 3i: fast counter, 5 + 3i: state map). A
-# block without markup or records uses the first 3 + 3·N_CONTEXTS (integer sums: the inputs'
-# order and the unused ones, always 0, change no bit of the result).
-N_INPUTS = 3 * N_MODELS + 3
-N_MIXERS = 4
+# Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then PER
+# per context model i (3 + PER·i: its slow counter, 4 + PER·i: fast counter, 5 + PER·i: state
+# map; cm2 adds 6 + PER·i: its run, the last byte seen in the context); PER is 3 in cm1, 4 in
+# cm2. A block without markup or records uses the first 3 + PER·N_CONTEXTS (integer sums: the
+# inputs' order and the unused ones, always 0, change no bit of the result).
+N_INPUTS = 4 * N_MODELS + 3
+N_MIXERS = 8  # cm1 uses the first 4
+N_MIXERS1 = 4
 APM_RATE = 5
-N_APM = 3
+N_APM = 5  # cm1 uses the first 3
+N_APM1 = 3
 FRESH = (1 << 53) | (1 << 31)  # a counter slot never seen: both probabilities ½, count 0
 FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
 
 # Per-segment scalar state, columns of the int64 array ``seg``.
 C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS, WORD2, LINE0, LINE1 = range(12)
 TAG, IN_TAG = 12, 13  # markup only: the hash of the last tag's name, where in a tag we are
-HASH0 = 14  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
+CLASSES, WORD_SEP = 14, 15  # cm2: the last 8 bytes' classes, the 2 bytes before the word
+HASH0 = 16  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
 BASE0 = HASH0 + N_MODELS  # each model's slot group for the current nibble (16 slots)
-N_SEG_FIELDS = BASE0 + N_MODELS
+RUN0 = BASE0 + N_MODELS  # cm2: each model's group of the byte's first nibble (holds the run)
+N_SEG_FIELDS = RUN0 + N_MODELS
 
 
 def _squash_table() -> np.ndarray:
@@ -138,6 +150,22 @@ STRETCH = _stretch_table()
 # Adaptation rate of a counter seen n times: 1/(n + 1.1), in 1/65536 units (the first bit seen
 # moves it most of the way: contexts are mostly deterministic, the state maps calibrate that).
 RATE = (65536.0 / (np.arange(1024) + 1.1)).astype(np.int64)
+
+
+def _byte_classes() -> np.ndarray:
+    """cm2's class of each byte value: 0 a lower-case letter, 1 upper-case, 2 a digit, 3 space,
+    4 newline, 5 the end of a sentence (``.!?``), 6 a pause (``,;:``), 7 anything else."""
+    classes = np.full(256, 7, dtype=np.int64)
+    classes[ord("a") : ord("z") + 1] = 0
+    classes[ord("A") : ord("Z") + 1] = 1
+    classes[ord("0") : ord("9") + 1] = 2
+    classes[[32, 10]] = [3, 4]
+    classes[[ord(c) for c in ".!?"]] = 5
+    classes[[ord(c) for c in ",;:"]] = 6
+    return classes
+
+
+BYTE_CLASS = _byte_classes()
 
 
 def squash(x: int) -> int:
@@ -187,11 +215,12 @@ def _known(p: int, n: int, seg_len: int, t: int) -> bool:
 
 
 @njit(cache=True)
-def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, record, markup):  # type: ignore[no-untyped-def]
+def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect):  # type: ignore[no-untyped-def]
     """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
-    ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. The match table has
-    2^match_bits entries; ``record`` is the block's record length (0: none), ``markup`` whether
-    its markup model is on."""
+    ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. ``lay`` is the state's
+    layout (the match table's size, the record length, the models on); ``indirect`` (cm2) holds
+    the last two bytes that followed each pair of bytes."""
+    match_bits, record, markup = lay[L_MATCH_BITS], lay[L_RECORD], lay[L_MARKUP]
     n = data.shape[0]
     c4 = seg[k, C4]
     c8 = ((seg[k, C8] << 8) | (c4 >> 24)) & 0xFFFFFFFF
@@ -205,6 +234,8 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, reco
     # Words: letters only, case folded.
     lower = byte | 32
     if 97 <= lower <= 122:
+        if seg[k, WORD] == 0:
+            seg[k, WORD_SEP] = (c4 >> 8) & 0xFFFF  # what came before the word: ", " or ". "
         seg[k, WORD] = _hash(seg[k, WORD] + 1, lower)
     elif seg[k, WORD] != 0:
         seg[k, WORD2] = seg[k, PREV_WORD]
@@ -230,6 +261,8 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, reco
     seg[k, HASH0 + 10] = _hash(11, c4 & 0xFFFF00)
     seg[k, HASH0 + 11] = _hash(_hash(12, seg[k, WORD]), _hash(seg[k, PREV_WORD], seg[k, WORD2]))
     seg[k, HASH0 + 12] = _hash(_hash(13, above_byte), (col << 8) | (c4 & 0xFF))
+    if lay[L_VERSION] == 2:
+        _extra_contexts(seg, k, byte, c4, indirect)
     if markup:
         _markup(seg, k, byte)
     if record > 0:
@@ -271,11 +304,18 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, match_bits, reco
     seg[k, MATCH_PTR] = ptr
 
 
-@njit(cache=True, inline="always")
-def _n_models(record, markup):  # type: ignore[no-untyped-def]
-    """How many of the models (in order) a block's loops visit: the markup model is skipped when
-    off, the record models come last."""
-    return N_MODELS if record > 0 else (MARKUP + 1 if markup else N_CONTEXTS)
+@njit(cache=True)
+def _extra_contexts(seg, k, byte, c4, indirect):  # type: ignore[no-untyped-def]
+    """cm2's five contexts after ``byte`` (``c4``: the last 4 bytes, ``byte`` the lowest)."""
+    pair = (c4 >> 8) & 0xFFFF  # the two bytes before ``byte``: it follows them
+    indirect[pair] = ((indirect[pair] << 8) | byte) & 0xFFFF
+    seg[k, CLASSES] = ((seg[k, CLASSES] << 3) | BYTE_CLASS[byte]) & 0xFFFFFF
+    word = seg[k, WORD]
+    seg[k, HASH0 + EXTRA0] = _hash(_hash(21, c4 & 0xFFFF), indirect[c4 & 0xFFFF])
+    seg[k, HASH0 + EXTRA0 + 1] = _hash(22, seg[k, CLASSES])
+    seg[k, HASH0 + EXTRA0 + 2] = _hash(_hash(23, word), seg[k, WORD2])
+    seg[k, HASH0 + EXTRA0 + 3] = _hash(_hash(24, word), seg[k, WORD_SEP])
+    seg[k, HASH0 + EXTRA0 + 4] = _hash(_hash(26, seg[k, PREV_WORD]), c4 & 0xFF)
 
 
 @njit(cache=True)
@@ -316,33 +356,42 @@ S_MATCH = S_FPR + 1  # match state-map index, or -1
 S_APM = S_MATCH + 1  # N_APM APM slot indices
 S_APMP = S_APM + N_APM  # N_APM APM outputs
 S_STATE = S_APMP + N_APM  # N_MODELS state-map indices, or -1
-N_SCRATCH = S_STATE + N_MODELS
+S_RUN = S_STATE + N_MODELS  # cm2: N_MODELS run-map indices, or -1
+N_SCRATCH = S_RUN + N_MODELS
 
 APM_BUCKETS = 33
 APM_BITS = 16  # at TABLE_BITS: the order-1 APM is indexed by (byte, c0) itself, not a hash
 APM3_CTX = 65 * 256  # the match state × c0
-APM_W = np.array([2, 2, 1], dtype=np.int64)  # the APMs' weights in the final average (mixer's: 1)
-APM_DEN = 1 + int(APM_W.sum())
+# The APMs' weights in the final average (the mixer's: 1); cm2 adds two APMs, in the contexts
+# of the current word and of the last 3 bytes.
+APM_W = np.array([2, 2, 1, 2, 2], dtype=np.int64)
+RUN_MAPS = N_MODELS * 2048  # where the run maps start in the state maps: 64 per model
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _predict(
-    seg, n_active, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside, scratch, out
-):  # type: ignore[no-untyped-def]
+    seg, n_active, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside, scratch,
+    out, cm2,
+):  # type: ignore[no-untyped-def]  # fmt: skip
     """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1; ``lay`` is the state's
-    layout (:func:`state_layout`: where each model's table starts and its size)."""
+    layout (:func:`state_layout`: where each model's table starts and its size), ``cm2``
+    whether it is predictor cm2's (a constant where :func:`_predict_any` inlines it)."""
     apm_bits = lay[L_APM_BITS]
-    record, markup = lay[L_RECORD], lay[L_MARKUP]
-    n_models = _n_models(record, markup)
-    n_in = 3 + 3 * n_models
+    record = lay[L_RECORD]
+    per, n_mix, n_apm = (4, N_MIXERS, N_APM) if cm2 else (3, N_MIXERS1, N_APM1)
+    n_last = lay[L_LAST]
+    n_in = 3 + per * n_last
+    den = 1
+    for a in range(n_apm):
+        den += APM_W[a]
     for k in range(n_active):
         c0 = seg[k, C0]
         bitpos = seg[k, BITPOS]
-        seen = 0
+        seen, seen_mask = 0, 0
         # 1..15: a leading 1, then the bits of the current nibble seen so far.
         nibble = c0 if bitpos < 4 else (1 << (bitpos - 4)) | (c0 & ((1 << (bitpos - 4)) - 1))
-        for i in range(n_models):
-            if i == MARKUP and not markup:
+        for i in range(n_last):
+            if not lay[L_ON + i]:
                 continue  # its inputs stay 0
             # The 15 slots of a nibble's bits sit together (one or two cache lines), looked up
             # by hash at the nibble's start: a quarter of the cache misses of a hash per bit.
@@ -350,11 +399,11 @@ def _predict(
                 h = _hash(seg[k, HASH0 + i], c0)
                 base = lay[L_CTX_OFF + i] + ((h >> (32 - lay[L_CTX_BITS + i])) & ~np.int64(15))
                 check = (h & 1023) + 1
-                if tables[base] != check:
+                if (tables[base] & 2047) != check:
                     # Two places per context: its own group or the neighbour; a new context
                     # takes the one whose first bit was seen less often.
                     other = base ^ 16
-                    if tables[other] == check:
+                    if (tables[other] & 2047) == check:
                         base = other
                     else:
                         if (tables[other + 1] & 1023) < (tables[base + 1] & 1023):
@@ -363,10 +412,14 @@ def _predict(
                         for slot_i in range(1, 16):
                             tables[base + slot_i] = FRESH
                 seg[k, BASE0 + i] = base
+                if cm2 and bitpos == 0:
+                    seg[k, RUN0 + i] = base
             idx = seg[k, BASE0 + i] + nibble
             scratch[k, S_IDX + i] = idx
             slot = tables[idx]
-            x = S_X + 3 + 3 * i
+            x = S_X + 3 + per * i
+            if cm2:
+                _run_input(seg, k, i, tables, state_sm, scratch, x + 3, c0, bitpos)
             if slot & 1023:
                 scratch[k, x] = STRETCH[(slot >> 20) & 4095]
                 scratch[k, x + 1] = STRETCH[(slot >> 42) & 4095]
@@ -376,6 +429,8 @@ def _predict(
                 scratch[k, x + 2] = STRETCH[(state_sm[state] >> 20) & 4095]
                 if 1 <= i <= 7:
                     seen = i
+                if cm2 and 2 <= i <= 8:
+                    seen_mask |= 1 << (i - 2)
             else:
                 scratch[k, x] = 0
                 scratch[k, x + 1] = 0
@@ -403,7 +458,15 @@ def _predict(
             scratch[k, S_SET + 3] = (seg[k, POS] % record) & 0xFF
         else:
             scratch[k, S_SET + 3] = (seg[k, C4] >> 8) & 0xFF
-        for j in range(N_MIXERS):
+        if cm2:
+            # ... and by the match's length, the classes of the last two bytes, the current
+            # word, the orders (2-6, 8, word) seen before.
+            classes = seg[k, CLASSES]
+            scratch[k, S_SET + 4] = min(length, 15) * 16 + (8 if length > 0 else 0) + bitpos
+            scratch[k, S_SET + 5] = (classes & 63) * 4 + (bitpos >> 1)
+            scratch[k, S_SET + 6] = (seg[k, WORD] & 0x1F) * 8 + bitpos
+            scratch[k, S_SET + 7] = seen_mask * 2 + (length > 0)
+        for j in range(n_mix):
             s = scratch[k, S_SET + j]
             dot = np.int64(0)
             for i in range(n_in):
@@ -413,7 +476,7 @@ def _predict(
         fs = c0
         scratch[k, S_FSET] = fs
         dot = np.int64(0)
-        for j in range(N_MIXERS):
+        for j in range(n_mix):
             dot += final_w[fs, j] * scratch[k, S_DOT + j]
         dot >>= 16
         pr = SQUASH[max(-2047, min(2047, dot)) + 2047]
@@ -430,19 +493,64 @@ def _predict(
         ctx2 = _hash(seg[k, C4] & 0xFFFF, c0) >> (32 - apm_bits)
         ctx3 = (scratch[k, S_MATCH] + 1) * 256 + c0
         total = pr
-        for a in range(N_APM):
+        for a in range(n_apm):
             if a == 0:
                 ctx = ctx1
             elif a == 1:
                 ctx = (1 << apm_bits) + ctx2
-            else:
+            elif a == 2:
                 ctx = (2 << apm_bits) + ctx3
+            elif a == 3:  # cm2: the current word (with the byte before it, as model 8)
+                h = _hash(seg[k, HASH0 + 8], c0) >> (32 - apm_bits)
+                ctx = APM3_CTX + (2 << apm_bits) + h
+            else:  # cm2: the last 3 bytes
+                h = _hash(seg[k, C4] & 0xFFFFFF, c0 + 512) >> (32 - apm_bits)
+                ctx = APM3_CTX + (3 << apm_bits) + h
             base = ctx * APM_BUCKETS + lo
             p = (apm[base] * (128 - w) + apm[base + 1] * w) >> 11
             scratch[k, S_APM + a] = base * 128 + w  # both buckets learn, by their weights
             scratch[k, S_APMP + a] = p
             total += p * APM_W[a]
-        out[k] = max(1, min(4095, (total + APM_DEN // 2) // APM_DEN))
+        out[k] = max(1, min(4095, (total + den // 2) // den))
+
+
+# Each predictor's own compiled copy of _predict and _update (inlined with cm2 a constant, so
+# cm1 pays nothing for cm2's branches); _predict_any and _update_any choose by the layout.
+@njit(cache=True)
+def _predict1(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out,
+             False)  # fmt: skip
+
+
+@njit(cache=True)
+def _predict2(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out,
+             True)  # fmt: skip
+
+
+@njit(cache=True)
+def _predict_any(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+    if lay[L_VERSION] == 2:
+        _predict2(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
+    else:
+        _predict1(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
+
+
+@njit(cache=True, inline="always")
+def _run_input(seg, k, i, tables, state_sm, scratch, x, c0, bitpos):  # type: ignore[no-untyped-def]
+    """cm2's run input of model i: the first slot of the context's first-nibble group holds, above
+    its check (bits 0-10: 1..1024), the last byte seen in the context (bits 11-18) and how many
+    times in a row it came (bits 19-24). While the bits so far agree with that byte, its next bit is
+    predicted by a state map in the context (model, run length, that bit)."""
+    first = tables[seg[k, RUN0 + i]]
+    run = (first >> 19) & 63
+    last = (first >> 11) & 0xFF
+    scratch[k, S_RUN + i] = -1
+    scratch[k, x] = 0
+    if run > 0 and ((last | 256) >> (8 - bitpos)) == c0:
+        m = RUN_MAPS + i * 64 + min(run, 31) * 2 + ((last >> (7 - bitpos)) & 1)
+        scratch[k, S_RUN + i] = m
+        scratch[k, x] = STRETCH[(state_sm[m] >> 20) & 4095]
 
 
 @njit(cache=True, inline="always")
@@ -477,7 +585,7 @@ def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     return counters | ((n0 | (n1 << 3) | (y << 6)) << 54)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update(
     seg,
     n_active,
@@ -492,30 +600,34 @@ def _update(
     match_sm,
     state_sm,
     match_table,
+    indirect,
     lay,
     scratch,
+    cm2,
 ):  # type: ignore[no-untyped-def]
-    """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment)."""
-    record, markup = lay[L_RECORD], lay[L_MARKUP]
-    n_models = _n_models(record, markup)
-    n_in = 3 + 3 * n_models
+    """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment);
+    ``cm2`` as in :func:`_predict`."""
+    per, n_mix, n_apm = (4, N_MIXERS, N_APM) if cm2 else (3, N_MIXERS1, N_APM1)
+    n_last = lay[L_LAST]
+    n_in = 3 + per * n_last
     for k in range(n_active):
         y = np.int64(bits[k])
-        for i in range(n_models):
-            if i == MARKUP and not markup:
+        for i in range(n_last):
+            if not lay[L_ON + i]:
                 continue
             idx = scratch[k, S_IDX + i]
             tables[idx] = _learn_slot(tables[idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
-        for i in range(n_models):
-            if i == MARKUP and not markup:
-                continue
             st = scratch[k, S_STATE + i]
             if st >= 0:
                 state_sm[st] = _learn(state_sm[st], y, 1023)
+            if cm2:
+                st = scratch[k, S_RUN + i]
+                if st >= 0:
+                    state_sm[st] = _learn(state_sm[st], y, 1023)
         m = scratch[k, S_MATCH]
         if m >= 0:
             match_sm[m] = _learn(match_sm[m], y, 1023)
-        for j in range(N_MIXERS):
+        for j in range(n_mix):
             s = scratch[k, S_SET + j]
             n_set = mix_w[j, s, N_INPUTS]  # the set's update count, after its weights
             mix_w[j, s, N_INPUTS] = n_set + 1
@@ -525,10 +637,10 @@ def _update(
                 mix_w[j, s, i] += (scratch[k, S_X + i] * err) >> 18
         err = ((y << 12) - scratch[k, S_FPR]) * FINAL_LR
         fs = scratch[k, S_FSET]
-        for j in range(N_MIXERS):
+        for j in range(n_mix):
             final_w[fs, j] += (scratch[k, S_DOT + j] * err) >> 14
         target = y * 65535
-        for a in range(N_APM):
+        for a in range(n_apm):
             idx = scratch[k, S_APM + a] >> 7
             w = scratch[k, S_APM + a] & 127
             apm[idx] += ((target - apm[idx]) * (128 - w)) >> (APM_RATE + 7)
@@ -538,11 +650,50 @@ def _update(
     if seg[0, BITPOS] == 8:
         for k in range(n_active):
             data[seg[k, POS]] = seg[k, C0] & 0xFF
+            if cm2:
+                _learn_runs(seg, k, seg[k, C0] & 0xFF, tables, lay)
         for k in range(n_active):
-            _byte_boundary(
-                seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table, lay[L_MATCH_BITS],
-                record, markup,
-            )  # fmt: skip
+            _byte_boundary(seg, k, seg[k, C0] & 0xFF, data, seg_len, step, match_table, lay,
+                           indirect)  # fmt: skip
+
+
+@njit(cache=True)
+def _update1(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+             indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
+    _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+            indirect, lay, scratch, False)  # fmt: skip
+
+
+@njit(cache=True)
+def _update2(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+             indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
+    _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+            indirect, lay, scratch, True)  # fmt: skip
+
+
+@njit(cache=True)
+def _update_any(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
+                match_table, indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
+    if lay[L_VERSION] == 2:
+        _update2(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
+                 match_table, indirect, lay, scratch)  # fmt: skip
+    else:
+        _update1(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
+                 match_table, indirect, lay, scratch)  # fmt: skip
+
+
+@njit(cache=True)
+def _learn_runs(seg, k, byte, tables, lay):  # type: ignore[no-untyped-def]
+    """cm2: each model's context of segment k's byte learns that ``byte`` came (see
+    :func:`_run_input`): one more in the run if it was the context's last byte, else a new run."""
+    for i in range(lay[L_LAST]):
+        if not lay[L_ON + i]:
+            continue
+        where = seg[k, RUN0 + i]
+        first = tables[where]
+        same = ((first >> 19) & 63) > 0 and ((first >> 11) & 0xFF) == byte
+        run = min(((first >> 19) & 63) + 1, 63) if same else 1
+        tables[where] = (first & 2047) | (byte << 11) | (run << 19)
 
 
 # Everything the model learns lives in ONE flat int64 array (so a kernel call passes few
@@ -556,19 +707,28 @@ L_APM_BITS = L_MATCH_BITS + 1  # the order-1 and order-2 APMs' sizes, log2 conte
 L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
 L_RECORD = L_TABLE_BITS + 1  # the record length (0: none, and the record models have no table)
 L_MARKUP = L_RECORD + 1  # 1: the markup model is on (else it has no table)
-L_PARTS = L_MARKUP + 1  # the starts of the parts below, then the end of the last one
-PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table")
+L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1) or 2 (cm2)
+L_ON = L_VERSION + 1  # N_MODELS entries: 1 where the model is on
+L_LAST = L_ON + N_MODELS  # 1 + the last model on: the models' loops stop there
+L_PARTS = L_LAST + 1  # the starts of the parts below, then the end of the last one
+PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table", "indirect")
 N_LAYOUT = L_PARTS + len(PARTS) + 1
 LANE = N_SEG_FIELDS + N_SCRATCH  # a segment's row: its contexts, then its scratch
 
 
-def state_layout(table_bits: int = TABLE_BITS, record: int = 0, markup: bool = False) -> np.ndarray:
+def state_layout(
+    table_bits: int = TABLE_BITS, record: int = 0, markup: bool = False, predictor: str = "cm1"
+) -> np.ndarray:
     """The layout of a state with tables of size ``table_bits`` (MIN_TABLE_BITS..TABLE_BITS):
     the 22-bit models get 2^table_bits slots, the 23-bit ones twice that, orders 0-1 at most
     their own size; the match table 2^(table_bits − 2) entries, the order-1 and order-2 APMs
     2^(table_bits − 6) contexts each (at least 2^10). At TABLE_BITS every size is the one of
     predictor cm1's first archives, which recorded no size. ``record`` (0, or 2..MAX_RECORD
-    bytes) turns the record models on, ``markup`` the markup model; models off take no room."""
+    bytes) turns the record models on, ``markup`` the markup model; models off take no room.
+    ``predictor`` (:data:`PREDICTORS`): cm2 adds five models, their runs, four mixers and two
+    APMs to cm1."""
+    if predictor not in PREDICTORS:
+        raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
         raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
     if record != 0 and not 2 <= record <= MAX_RECORD:
@@ -576,7 +736,7 @@ def state_layout(table_bits: int = TABLE_BITS, record: int = 0, markup: bool = F
     lay = np.zeros(N_LAYOUT, dtype=np.int64)
     ctx_bits = np.minimum(CONTEXT_BITS, table_bits + np.maximum(0, CONTEXT_BITS - TABLE_BITS))
     on = np.arange(N_MODELS) < N_CONTEXTS
-    on[MARKUP], on[RECORD0:] = markup, record > 0
+    on[MARKUP], on[RECORD0:EXTRA0], on[EXTRA0:] = markup, record > 0, predictor == "cm2"
     slots = (1 << ctx_bits) * on
     lay[L_CTX_OFF : L_CTX_OFF + N_MODELS] = np.concatenate(([0], np.cumsum(slots)[:-1]))
     lay[L_CTX_BITS : L_CTX_BITS + N_MODELS] = ctx_bits
@@ -585,24 +745,31 @@ def state_layout(table_bits: int = TABLE_BITS, record: int = 0, markup: bool = F
     lay[L_TABLE_BITS] = table_bits
     lay[L_RECORD] = record
     lay[L_MARKUP] = int(markup)
+    lay[L_VERSION] = PREDICTORS[predictor]
+    lay[L_ON : L_ON + N_MODELS] = on
+    lay[L_LAST] = 1 + int(np.flatnonzero(on)[-1])
+    cm2 = predictor == "cm2"
     sizes = (
         int(slots.sum()),
         N_MIXERS * 256 * (N_INPUTS + 1),
         256 * N_MIXERS,
-        ((2 << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
+        (((4 if cm2 else 2) << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
         64,
-        N_MODELS * 2048,
+        N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2) run maps
         1 << int(lay[L_MATCH_BITS]),
+        1 << 16 if cm2 else 0,
     )
     lay[L_PARTS : L_PARTS + len(PARTS) + 1] = np.concatenate(([0], np.cumsum(sizes)))
     return lay
 
 
-def new_state(table_bits: int = TABLE_BITS, record: int = 0, markup: bool = False) -> np.ndarray:
+def new_state(
+    table_bits: int = TABLE_BITS, record: int = 0, markup: bool = False, predictor: str = "cm1"
+) -> np.ndarray:
     """The model before it has seen a byte: every probability ½, mixer weights equal; tables of
-    size ``table_bits``, the record length and the markup model (see :func:`state_layout`), the
-    layout in the last N_LAYOUT entries."""
-    lay = state_layout(table_bits, record, markup)
+    size ``table_bits``, the record length, the markup model and the predictor (see
+    :func:`state_layout`), the layout in the last N_LAYOUT entries."""
+    lay = state_layout(table_bits, record, markup, predictor)
     bounds = {
         name: (int(lay[L_PARTS + j]), int(lay[L_PARTS + j + 1])) for j, name in enumerate(PARTS)
     }
@@ -611,7 +778,8 @@ def new_state(table_bits: int = TABLE_BITS, record: int = 0, markup: bool = Fals
     view["tables"][:] = FRESH  # slow and fast counters at ½, count 0
     view["mix_w"][:] = (1 << 16) // 16
     view["mix_w"].reshape((N_MIXERS, 256, N_INPUTS + 1))[:, :, N_INPUTS] = 0
-    view["final_w"][:] = (1 << 16) // N_MIXERS
+    n_mix = N_MIXERS if predictor == "cm2" else N_MIXERS1
+    view["final_w"].reshape((256, N_MIXERS))[:, :n_mix] = (1 << 16) // n_mix
     ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
     view["apm"][:] = np.tile(ramp, len(view["apm"]) // APM_BUCKETS)
     view["match_sm"][:] = 1 << 31
@@ -664,11 +832,17 @@ def _learned(state):  # type: ignore[no-untyped-def]
     )
 
 
+@njit(cache=True, inline="always")
+def _learned_more(state, lay):  # type: ignore[no-untyped-def]
+    """The parts only learning reads: the match table and cm2's indirect table."""
+    return _part(state, lay, 6), _part(state, lay, 7)
+
+
 @njit(cache=True)
 def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no-untyped-def]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
-    _predict(
+    _predict_any(
         seg, n_active, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
         scratch, out,
     )  # fmt: skip
@@ -678,8 +852,9 @@ def predict_many(state, lanes, data, n_active, outside, out):  # type: ignore[no
 def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ignore[no-untyped-def]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
-    match_table = _part(state, lay, 6)  # learning also records where each context was last seen
-    _update(
+    # Learning also records where each context was last seen (and what followed two bytes).
+    match_table, indirect = _learned_more(state, lay)
+    _update_any(
         seg,
         n_active,
         step,
@@ -693,6 +868,7 @@ def update_many(state, lanes, data, seg_len, n_active, step, bits):  # type: ign
         match_sm,
         state_sm,
         match_table,
+        indirect,
         lay,
         scratch,
     )
@@ -747,13 +923,13 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
     work = np.zeros((3, n_seg), dtype=np.int64)
     p_out, bits, outside = work[0], work[1], work[2]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
-    match_table = _part(state, lay, 6)
+    match_table, indirect = _learned_more(state, lay)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
     count, ideal = 0, 0.0
     for t in range(first, last):
         a = _active(n, seg_len, n_seg, t)
         for j in range(8):
-            _predict(
+            _predict_any(
                 seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
                 scratch, p_out,
             )  # fmt: skip
@@ -766,9 +942,9 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
                 if record.shape[0]:
                     record[count] = p
                 count += 1
-            _update(
+            _update_any(
                 seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
-                match_table, lay, scratch,
+                match_table, indirect, lay, scratch,
             )  # fmt: skip
     return count, ideal
 
@@ -781,13 +957,13 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
     work = np.zeros((3, n_seg), dtype=np.int64)
     p_out, bits, outside = work[0], work[1], work[2]
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
-    match_table = _part(state, lay, 6)
+    match_table, indirect = _learned_more(state, lay)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
     count = 0
     for t in range(first, last):
         a = _active(n, seg_len, n_seg, t)
         for _ in range(8):
-            _predict(
+            _predict_any(
                 seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
                 scratch, p_out,
             )  # fmt: skip
@@ -796,8 +972,8 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
                 if record.shape[0]:
                     record[count] = p_out[k]
                 count += 1
-            _update(
+            _update_any(
                 seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
-                match_table, lay, scratch,
+                match_table, indirect, lay, scratch,
             )  # fmt: skip
     return count

@@ -37,6 +37,7 @@ from mdlkit.compression.binary_coder import (
 )
 from mdlkit.compression.context_mixing import (
     MIN_TABLE_BITS,
+    PREDICTORS,
     TABLE_BITS,
     new_lanes,
     new_state,
@@ -99,7 +100,9 @@ class OnlineCoder:
 
     ``table_bits`` sizes the model's tables (see :func:`table_bits_for`) and ``record`` (0:
     none) turns the record models on and ``markup`` the markup model (see
-    :mod:`~mdlkit.compression.structure`); encoder and decoder must agree on all three.
+    :mod:`~mdlkit.compression.structure`); ``predictor`` names the arithmetic (cm1 or cm2,
+    :func:`~mdlkit.compression.context_mixing.state_layout`); encoder and decoder must agree
+    on all four.
     ``progress(n)`` is called with the number of bytes of a block done so far, now and then.
     """
 
@@ -110,13 +113,17 @@ class OnlineCoder:
         table_bits: int = TABLE_BITS,
         record: int = 0,
         markup: bool = False,
+        predictor: str = "cm1",
     ) -> None:
         if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
             raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
+        if predictor not in PREDICTORS:
+            raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
         self.segments = segments
         self.table_bits = table_bits
         self.record = record
         self.markup = markup
+        self.predictor = predictor
         self._state: np.ndarray | None = None
         self.progress = progress
 
@@ -124,7 +131,7 @@ class OnlineCoder:
     def state(self) -> np.ndarray:
         # Made on first use: up to a few hundred MB of tables that a refused archive never needs.
         if self._state is None:
-            self._state = new_state(self.table_bits, self.record, self.markup)
+            self._state = new_state(self.table_bits, self.record, self.markup, self.predictor)
         return self._state
 
     def _slices(self, n: int, lanes: np.ndarray) -> list[tuple[int, int]]:

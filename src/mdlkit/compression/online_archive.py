@@ -95,12 +95,14 @@ def encode_blocks(
     block_bytes: int,
     threads: int,
     add: Callable[[bytes], None],
+    predictor: str = "cm1",
     progress: Callable[[int], None] | None = None,
     probabilities: list[int] | None = None,
 ) -> tuple[int, float]:
     """Code ``first`` and the rest of ``src`` as independent blocks of ``block_bytes`` (the
     first one already read), write their records and the index to ``dst``; ``add`` sees every
-    block of the original. Returns (bytes written, ideal bits)."""
+    block of the original; ``predictor`` names the model's arithmetic. Returns (bytes written,
+    ideal bits)."""
     from mdlkit.compression.blocks import Workers, encode_block
 
     if probabilities is not None and threads != 1:
@@ -117,9 +119,9 @@ def encode_blocks(
             original.add(block)
             pending.append((len(block), zlib.crc32(block)))
             if threads == 1:  # in this process: progress within a block, probabilities
-                yield block, segments, probabilities, in_block if progress else None
+                yield block, segments, predictor, probabilities, in_block if progress else None
             else:
-                yield block, segments
+                yield block, segments, predictor
 
     with Workers(threads) as workers:
         for tag, body, bits in workers.map(encode_block, tasks()):
@@ -155,6 +157,7 @@ def decode_blocks(
     if probabilities is not None and threads != 1:
         raise ValueError("probabilities are recorded with one thread only")
     segments, block_bytes = header.settings["segments"], header.settings["block_bytes"]
+    predictor = header.settings["predictor"]
     original, seen, found = _Original(add), list[Entry](), list[Index]()
 
     def in_block(n: int) -> None:
@@ -171,9 +174,9 @@ def decode_blocks(
             seen.append(entry_of(record, header.version))
             if threads == 1:
                 yield (record.tag, record.body, segments, block_bytes, header.version,
-                       probabilities, in_block if progress else None)  # fmt: skip
+                       predictor, probabilities, in_block if progress else None)  # fmt: skip
             else:
-                yield record.tag, record.body, segments, block_bytes, header.version
+                yield record.tag, record.body, segments, block_bytes, header.version, predictor
 
     with Workers(threads) as workers:
         for block in workers.map(decode_block, tasks()):
@@ -202,6 +205,8 @@ def decode_chained(
     from mdlkit.compression.online import CodedBlock, OnlineCoder
 
     segments, block_bytes = header.settings["segments"], header.settings["block_bytes"]
+    if header.settings["predictor"] != "cm1":  # the only predictor of formats 1 and 2
+        raise damaged("its predictor did not exist in its format")
     # Archives of format 1 record no table size: they were coded with the largest tables.
     table_bits = header.settings.get("table_bits", TABLE_BITS)
     original, end = _Original(add), (0, 0)
