@@ -55,6 +55,20 @@ def test_list_reads_sizes_without_decoding_and_test_decodes(
     assert "every checksum matched" in capsys.readouterr().err
 
 
+def test_numeric_levels_name_the_online_then_the_two_part_levels(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mdlkit.cli.mdlz import LEVELS
+
+    assert LEVELS == {1: ("online", 1), 2: ("online", 2), 3: ("online", 3), 4: ("two-part", 1),
+                      5: ("two-part", 2), 6: ("two-part", 3)}  # fmt: skip
+    assert main(["-q", "-3", "a.txt"]) == 0
+    capsys.readouterr()
+    assert main(["-l", "a.txt.mdlz"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[3:5] == ["online", "3"]
+    assert decompress((folder / "a.txt.mdlz").read_bytes()) == TEXTS["a.txt"]
+
+
 def test_rm_removes_inputs_only_when_done_and_stdout_keeps_them(folder: Path) -> None:
     assert main(["--rm", "a.txt"]) == 0
     assert not (folder / "a.txt").exists() and (folder / "a.txt.mdlz").exists()

@@ -51,19 +51,23 @@ def _structured() -> bytes:
     return records + tags
 
 
-@pytest.mark.parametrize(("record", "markup"), [(0, False), (16, True)])
+@pytest.mark.parametrize(
+    ("record", "markup", "predictor"), [(0, False, "cm1"), (16, True, "cm1"), (16, True, "cm2")]
+)
 def test_native_and_just_in_time_kernels_make_the_same_archive_and_read_each_other(
-    monkeypatch: pytest.MonkeyPatch, record: int, markup: bool
+    monkeypatch: pytest.MonkeyPatch, record: int, markup: bool, predictor: str
 ) -> None:
     data = _structured()
     built = native_steps()
     jit = native.Steps(context_mixing.encode_steps, context_mixing.decode_steps, "jit")
     coded = {}
+
+    def coder() -> OnlineCoder:
+        return OnlineCoder(3, table_bits=12, record=record, markup=markup, predictor=predictor)
+
     for steps in (built, jit):
         monkeypatch.setattr(native, "_KERNELS", steps)
-        coded[steps.origin] = OnlineCoder(3, table_bits=12, record=record, markup=markup).encode(
-            data
-        )
+        coded[steps.origin] = coder().encode(data)
     assert not coded["native"].stored
     assert (coded["native"].length, coded["native"].payload) == (
         coded["jit"].length,
@@ -71,7 +75,7 @@ def test_native_and_just_in_time_kernels_make_the_same_archive_and_read_each_oth
     )
     for steps, origin in ((jit, "native"), (built, "jit")):
         monkeypatch.setattr(native, "_KERNELS", steps)
-        back = OnlineCoder(3, table_bits=12, record=record, markup=markup).decode(coded[origin])
+        back = coder().decode(coded[origin])
         assert back == data
 
 

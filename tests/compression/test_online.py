@@ -32,7 +32,7 @@ def _random_bytes(n: int, seed: int = 0) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
 
 
-@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize("level", [1, 2, 3])
 @pytest.mark.parametrize(
     "data",
     [b"", b"x", bytes(range(256)), b"ab" * 5000, bytes(3000), TEXT],
@@ -63,12 +63,12 @@ def test_text_beats_zlib() -> None:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=600), st.sampled_from([1, 2]))
+@given(st.binary(max_size=600), st.sampled_from([1, 2, 3]))
 def test_any_bytes_round_trip(data: bytes, level: int) -> None:
     assert decompress(compress(data, level=level, verify=False)) == data
 
 
-@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize("level", [1, 2, 3])
 def test_encoder_and_decoder_use_identical_probabilities(level: int) -> None:
     data = TEXT[:3000] + _random_bytes(500)
     out, used_by_encoder, used_by_decoder = io.BytesIO(), [], []
@@ -252,9 +252,10 @@ def test_two_part_archive_round_trips(data: bytes) -> None:
     assert len(archive) <= len(data) + 420  # a stored record when the model does not pay, + index
 
 
-GOLDEN = {  # archives of _GOLDEN_INPUT made by predictor "cm1", format 5: must not drift
+GOLDEN = {  # archives of _GOLDEN_INPUT made by predictors cm1 (1, 2), cm2 (3), format 5
     1: (655, "b60053244b91926719d72c8ef4ce201ad157239b5c283396e9d3dec1507a6edf"),
     2: (538, "8ce9db5c71d6860a3f1962e71000dfd1059cb54accba35571f4609ed10d35c0d"),
+    3: (394, "18f22e86fd43c2048f754e96cb32d0954ad13d8122c6d88e7169307b10e7137f"),
 }
 GOLDEN_V4 = {  # the same made by format 4 (no record length in a coded block)
     1: (653, "3d77855e0155e5c1b5597e04b68bf8ddbe1e4e6cf39099f7cfded1103b504d65"),
@@ -279,14 +280,43 @@ _GOLDEN_INPUT = b"".join(
 )
 
 
-@pytest.mark.parametrize("level", [1, 2])
-def test_archives_of_predictor_cm1_are_byte_identical_to_those_made_before(level: int) -> None:
-    """Archives already written must keep decoding: a change to the predictor's arithmetic
-    needs a new predictor name (compressor.PREDICTOR), and new golden values."""
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_archives_are_byte_identical_to_those_made_before(level: int) -> None:
+    """Archives already written must keep decoding: a change to a predictor's arithmetic
+    needs a new predictor name (compressor._PREDICTOR), and new golden values."""
     import hashlib
 
     archive = compress(_GOLDEN_INPUT, level=level)
     assert (len(archive), hashlib.sha256(archive).hexdigest()) == GOLDEN[level]
+
+
+def test_level_3_codes_text_shorter_than_level_2() -> None:
+    """Predictor cm2 is cm1 with more models: on text it must pay for them."""
+    readme = (Path(__file__).parents[2] / "README.md").read_bytes()
+    for data in (TEXT, readme):
+        assert len(compress(data, level=3)) < len(compress(data, level=2))
+
+
+def test_an_unknown_predictor_is_a_one_line_error() -> None:
+    from mdlkit.compression.archive import Header
+    from mdlkit.compression.compressor import _check_environment
+    from mdlkit.compression.online import OnlineCoder
+
+    settings = {"predictor": "cm9", "segments": 1, "block_bytes": 256, "table_bits": 12}
+    with pytest.raises(MdlkitError, match="predictor 'cm9'") as info:
+        _check_environment(Header("online", 2, settings, {"mdlkit": "0"}))
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="cm9"):
+        OnlineCoder(predictor="cm9")
+
+
+def test_predictor_cm2_in_a_format_that_predates_it_is_refused() -> None:
+    from mdlkit.compression.archive import CODED, coded_body
+    from mdlkit.compression.blocks import decode_block
+
+    body = coded_body(3, bytes(4), 12, zlib.crc32(b"abc"))  # format 3: one range-coder word
+    with pytest.raises(MdlkitError, match="predictor did not exist"):
+        decode_block(CODED, body, 1, 256, 3, "cm2")
 
 
 @pytest.mark.parametrize("level", [1, 2])

@@ -66,7 +66,7 @@ def test_blocks_are_independent_and_indexed() -> None:
     assert third.body == records[2].body
 
 
-@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize("level", [1, 2, 3])
 def test_the_archive_is_the_same_for_any_number_of_workers(level: int) -> None:
     data = (TEXT * 2)[:3000] + NOISE
     archives = [compress(data, level=level, block_bytes=512, threads=n) for n in (1, 2, 3)]
@@ -282,7 +282,7 @@ def _damaged(archive: bytes, stride: int) -> Iterator[bytes]:
     yield from (archive + extra for extra in (b"\0", archive[-4:], archive))
 
 
-@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize("level", [1, 2, 3])
 @pytest.mark.parametrize(
     ("data", "block_bytes", "stride"),
     [
@@ -297,7 +297,7 @@ def _damaged(archive: bytes, stride: int) -> Iterator[bytes]:
 def test_any_damage_to_a_format_5_archive_is_refused_in_one_line(
     data: bytes, block_bytes: int, stride: int, level: int
 ) -> None:
-    """Format 5 at both levels, empty, one block, several, a block of fixed-length records
+    """Format 5 at every level, empty, one block, several, a block of fixed-length records
     (record models on) and one of markup (markup model on): the compiled decoder fed damaged
     bytes ends, and the damage is refused (never other output, never a second line)."""
     archive = compress(data, level=level, block_bytes=block_bytes)
@@ -308,7 +308,7 @@ def test_any_damage_to_a_format_5_archive_is_refused_in_one_line(
         assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("level", [1, 2])
+@pytest.mark.parametrize("level", [1, 2, 3])
 def test_damage_is_refused_when_two_workers_decode(level: int) -> None:
     archive = compress(SMALL, level=level, block_bytes=256, threads=2)
     assert archive == compress(SMALL, level=level, block_bytes=256)  # -T 2 writes the same

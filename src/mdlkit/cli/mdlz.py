@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="mdlz",
         description="Compress or decompress FILEs with mdlkit (.mdlz), like xz and zstd.",
         epilog="Levels: -1, -2, -3 online (fast, -2 the default, -3 smaller and slower); -4, -5, "
-        "-6 two-part (trains a byte transformer on the file). With no FILE, or when FILE is -, read standard input.",
+        "-6 two-part (trains a byte transformer on the file). With no FILE, or when FILE is -, "
+        "read standard input.",
     )
     operation = parser.add_mutually_exclusive_group()
     for flag, name, text in (

@@ -125,6 +125,8 @@ def decode_block(
         return body
     if tag != CODED:
         raise damaged("a record does not belong in an online archive")
+    if version < BINARY_CODER and predictor != "cm1":
+        raise damaged("its predictor did not exist in its format")
     coded = parse_coded(body, block_bytes, version)
     if coded.table_bits is None or not MIN_TABLE_BITS <= coded.table_bits <= TABLE_BITS:
         raise damaged("a block's table size is impossible")
@@ -132,8 +134,6 @@ def decode_block(
         raise damaged("a block's record length is impossible")
     if coded.flags & ~MARKUP_FLAG:
         raise damaged("a block asks for models this version does not have")
-    if version < BINARY_CODER and predictor != "cm1":
-        raise damaged("its predictor did not exist in its format")
     coder = OnlineCoder(segments, progress, coded.table_bits, coded.record,
                         bool(coded.flags & MARKUP_FLAG), predictor)  # fmt: skip
     block = CodedBlock(coded.length, False, coded.payload, 0.0)

@@ -6,7 +6,7 @@ coded; the decoder repeats the same computation (integer arithmetic, so any mach
 archive). Tables are sized to each block. Blocks are coded and decoded by N worker processes
 (``threads``), the archive identical for any N (:mod:`mdlkit.compression.online_archive`).
 Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways, slightly
-larger), 2 codes each block sequentially, 3 does too with predictor cm2 (five more context
+larger), 2 codes each block sequentially, 3 does too with predictor cm2 (six more context
 models, each context's last byte and its run, twice the mixers, two more APMs: about 1 % smaller
 on text, half the speed). Decoding runs the same compiled steps as encoding
 (:mod:`mdlkit.compression.online`), so it is as fast.

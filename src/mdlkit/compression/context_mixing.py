@@ -20,6 +20,15 @@ the byte before it (in a block of records: by the position in the record); each 
 learns fast while it is young. A final mixer combines the four, and three adaptive probability
 maps (SSE, in the contexts order 1, order 2 and the match state) refine the result.
 
+That is predictor cm1. Predictor cm2 (:data:`PREDICTORS`, chosen per state and recorded in the
+archive) adds six context models (the bytes that followed the last two bytes, the classes of the
+last 8 bytes, the word with the word two back, the word with the bytes before it, the last word
+with the last byte, the match model's expected byte), a fourth input per model (the last byte
+seen in the context and how often in a row: its run), four mixers (weight sets by the match
+length, the classes of the last two bytes, the word slot's bit history, the orders seen) and two
+APMs (the current word, the last three bytes). cm1's arithmetic is untouched: each predictor
+has its own compiled copy of the per-bit step.
+
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
 on any machine compute bit-identical probabilities. The tables are sized once per input, before
@@ -77,17 +86,18 @@ MIN_TABLE_BITS = 12
 # After the N_CONTEXTS models every block uses come the markup model (MARKUP) and the N_RECORD
 # record models, given tables only in a block that turns them on.
 CONTEXT_BITS = np.array(
-    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22],
+    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22],
     dtype=np.int64,
 )
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
 MARKUP = N_CONTEXTS  # the markup model: (tag name, place in the tag, previous byte)
 N_RECORD = 3  # record models: (column, byte above), + the byte before, + the byte two above
 RECORD0 = MARKUP + 1
-# Predictor cm2's five more: the bytes that followed the last two bytes (indirect), the classes
-# of the last 8 bytes, word + the word two back, word + the bytes before it, last word + byte.
+# Predictor cm2's six more: the bytes that followed the last two bytes (indirect), the classes
+# of the last 8 bytes, word + the word two back, word + the bytes before it, last word + byte,
+# the byte the match model expects with its length and the last byte.
 EXTRA0 = RECORD0 + N_RECORD
-N_EXTRA = 5
+N_EXTRA = 6
 N_MODELS = EXTRA0 + N_EXTRA
 MAX_RECORD = 1 << 16  # the longest record length a block may declare
 MATCH_MIN = 6  # bytes of context the match model hashes
@@ -302,11 +312,15 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect): 
         match_table[h] = pos
     seg[k, MATCH_LEN] = length
     seg[k, MATCH_PTR] = ptr
+    if lay[L_VERSION] == 2:
+        expected = np.int64(data[ptr]) if length > 0 else 256
+        seg[k, HASH0 + EXTRA0 + 5] = _hash(_hash(30, expected), min(length, 15) << 8 | c4 & 0xFF)
 
 
 @njit(cache=True)
 def _extra_contexts(seg, k, byte, c4, indirect):  # type: ignore[no-untyped-def]
-    """cm2's five contexts after ``byte`` (``c4``: the last 4 bytes, ``byte`` the lowest)."""
+    """cm2's first five contexts after ``byte`` (``c4``: the last 4 bytes, ``byte`` the lowest;
+    the sixth, the match model's, is made with the match)."""
     pair = (c4 >> 8) & 0xFFFF  # the two bytes before ``byte``: it follows them
     indirect[pair] = ((indirect[pair] << 8) | byte) & 0xFFFF
     seg[k, CLASSES] = ((seg[k, CLASSES] << 3) | BYTE_CLASS[byte]) & 0xFFFFFF
@@ -459,12 +473,12 @@ def _predict(
         else:
             scratch[k, S_SET + 3] = (seg[k, C4] >> 8) & 0xFF
         if cm2:
-            # ... and by the match's length, the classes of the last two bytes, the current
-            # word, the orders (2-6, 8, word) seen before.
+            # ... and by the match's length, the classes of the last two bytes, the bit history
+            # of the current word's slot, the orders (2-6, 8, word) seen before.
             classes = seg[k, CLASSES]
             scratch[k, S_SET + 4] = min(length, 15) * 16 + (8 if length > 0 else 0) + bitpos
             scratch[k, S_SET + 5] = (classes & 63) * 4 + (bitpos >> 1)
-            scratch[k, S_SET + 6] = (seg[k, WORD] & 0x1F) * 8 + bitpos
+            scratch[k, S_SET + 6] = ((tables[scratch[k, S_IDX + 8]] >> 54) & 31) * 8 + bitpos
             scratch[k, S_SET + 7] = seen_mask * 2 + (length > 0)
         for j in range(n_mix):
             s = scratch[k, S_SET + j]
@@ -725,8 +739,8 @@ def state_layout(
     2^(table_bits − 6) contexts each (at least 2^10). At TABLE_BITS every size is the one of
     predictor cm1's first archives, which recorded no size. ``record`` (0, or 2..MAX_RECORD
     bytes) turns the record models on, ``markup`` the markup model; models off take no room.
-    ``predictor`` (:data:`PREDICTORS`): cm2 adds five models, their runs, four mixers and two
-    APMs to cm1."""
+    ``predictor`` (:data:`PREDICTORS`): cm2 adds six models, every model's run, four mixers
+    and two APMs to cm1."""
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:

@@ -53,7 +53,7 @@ class BenchCompressConfig:
 
     files: tuple[str, ...]
     """files to compress (each whole, one at a time)"""
-    mdlkit_modes: tuple[str, ...] = ("online:1", "online:2")
+    mdlkit_modes: tuple[str, ...] = ("online:1", "online:2", "online:3")
     """mdlkit's own compressor as mode:level, comma-separated (an empty list: none)"""
     ppmd_orders: tuple[int, ...] = (4, 6, 8, 12, 16)
     """PPMd model orders to try (2–64); per file the smallest output wins"""

@@ -50,7 +50,7 @@ class CompressConfig:
     mode: Literal["online", "two-part"] = "online"
     """online: a predictor that learns as it codes; two-part: a stored byte transformer"""
     level: int | None = None
-    """online: 1 (a little faster, larger) or 2 (smallest, default); two-part: 1 (default) to 3"""
+    """online: 1 (faster, larger), 2 (default) or 3 (smallest, slower); two-part: 1 (default)-3"""
     verify: bool = True
     """decoding the archive back and comparing it before keeping it is on; --no-verify skips it"""
     force: bool = False
