@@ -306,6 +306,9 @@ def test_an_unknown_predictor_is_a_one_line_error() -> None:
     with pytest.raises(MdlkitError, match="predictor 'cm9'") as info:
         _check_environment(Header("online", 2, settings, {"mdlkit": "0"}))
     assert "\n" not in str(info.value)
+    settings["predictor"] = ["cm2"]  # a forged JSON header: not a name at all
+    with pytest.raises(MdlkitError, match="predictor"):
+        _check_environment(Header("online", 2, settings, {"mdlkit": "0"}))
     with pytest.raises(ValueError, match="cm9"):
         OnlineCoder(predictor="cm9")
 

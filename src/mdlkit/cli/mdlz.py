@@ -1,6 +1,6 @@
 """``mdlz``: mdlkit's compressor with the habits of xz and zstd.
 
-    mdlz [-z | -d | -t | -l] [-c] [-k | --rm] [-f] [-q | -v] [-1 … -5] [-T N] [--block-size SIZE]
+    mdlz [-z | -d | -t | -l] [-c] [-k | --rm] [-f] [-q | -v] [-1 … -6] [-T N] [--block-size SIZE]
          [--no-verify] [-V] [FILE ...]
 
 - ``-z`` compresses (the default), ``-d`` decompresses, ``-t`` tests (decodes, checks every

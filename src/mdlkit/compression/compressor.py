@@ -73,7 +73,7 @@ TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in m
 # The online mode's block: a file up to this size is one block, coded as before blocks were
 # independent (no loss); a larger one loses what the model would carry across (measured in
 # benchmarks/results/compress_threads.md). 8 MiB keeps a block and its tables in memory per
-# worker (the input's bytes plus the 464 MB tables of 22 bits).
+# worker (the input's bytes plus the tables of 22 bits: 464 MiB, level 3's 691 MiB).
 DEFAULT_BLOCK_BYTES = 1 << 23
 
 
@@ -144,9 +144,10 @@ def _check_environment(header: Header) -> None:
     if header.mode == "online":
         from mdlkit.compression.context_mixing import PREDICTORS
 
-        if header.settings.get("predictor") not in PREDICTORS:
+        predictor = header.settings.get("predictor")
+        if not isinstance(predictor, str) or predictor not in PREDICTORS:
             raise MdlkitError(
-                f"this archive was made with predictor {header.settings.get('predictor')!r}, "
+                f"this archive was made with predictor {predictor!r}, "
                 f"which this mdlkit ({__version__}, predictors {', '.join(PREDICTORS)}) does "
                 "not have; decompress it with the mdlkit that made it"
             )

@@ -34,11 +34,11 @@ Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits,
 on any machine compute bit-identical probabilities. The tables are sized once per input, before
 its first byte (:func:`state_layout`: ``table_bits`` from MIN_TABLE_BITS to TABLE_BITS, recorded
 in the archive so that the decoder makes the same), and do not grow with it: at the largest size
-(:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 464 MiB, at
-18 bits (an input of 5 KB) 37.5 MB. The kernels read the sizes from the state itself, so one
-compiled kernel serves every size. A table is kept in groups of 16 slots, the 15 bits of one
-nibble's context; a context may sit in either of two neighbouring groups, and a new one replaces
-the less used.
+(:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 466 MiB
+(cm2: 691 MiB; the markup and record models add 128 MiB), at 18 bits (an input of 5 KB)
+38.9 MB (cm2: 54.2 MB). The kernels read the sizes from the state itself, so one compiled kernel
+serves every size. A table is kept in groups of 16 slots, the 15 bits of one nibble's context; a
+context may sit in either of two neighbouring groups, and a new one replaces the less used.
 
 The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
 is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does
@@ -84,7 +84,7 @@ TABLE_BITS = 22  # the largest size (and the size of archives that do not record
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
 # After the N_CONTEXTS models every block uses come the markup model (MARKUP) and the N_RECORD
-# record models, given tables only in a block that turns them on.
+# record models, given tables only in a block that turns them on, then cm2's N_EXTRA models.
 CONTEXT_BITS = np.array(
     [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22],
     dtype=np.int64,
@@ -925,8 +925,9 @@ def run_known(state, lanes, data, seg_len, first, last, outside, probs):  # type
 # The coder's kernels live in their own module; numba's cache keys a kernel on its own file
 # only, so a change to binary_coder.py must come with a touch of this file (the tests compare
 # these loops with the coder's own kernels on the same probabilities, which catches a miss).
-# The loops take the state's views once and call _predict/_update directly: predict_many and
-# update_many remake the views (two reshapes each) on every call, a quarter of the time per bit.
+# The loops take the state's views once and call the predictor's _predict/_update copy directly:
+# predict_many and update_many remake the views (two reshapes each) on every call, a quarter of
+# the time per bit.
 @njit(cache=True)
 def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record):  # type: ignore[no-untyped-def]
     """Steps first..last−1 of a known block coded by the binary coder (``coder``, ``out``: see
@@ -939,14 +940,17 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     match_table, indirect = _learned_more(state, lay)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
-    count, ideal = 0, 0.0
+    count, ideal, cm2 = 0, 0.0, lay[L_VERSION] == 2
     for t in range(first, last):
         a = _active(n, seg_len, n_seg, t)
         for j in range(8):
-            _predict_any(
-                seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
-                scratch, p_out,
-            )  # fmt: skip
+            # (the predictor's own copy called directly: a dispatching call per bit costs)
+            if cm2:
+                _predict2(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            else:
+                _predict1(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
             for k in range(a):
                 y = (np.int64(data[k * seg_len + t]) >> (7 - j)) & 1
                 bits[k] = y
@@ -956,10 +960,12 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
                 if record.shape[0]:
                     record[count] = p
                 count += 1
-            _update_any(
-                seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
-                match_table, indirect, lay, scratch,
-            )  # fmt: skip
+            if cm2:
+                _update2(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            else:
+                _update1(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
     return count, ideal
 
 
@@ -973,21 +979,26 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     match_table, indirect = _learned_more(state, lay)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
-    count = 0
+    count, cm2 = 0, lay[L_VERSION] == 2
     for t in range(first, last):
         a = _active(n, seg_len, n_seg, t)
         for _ in range(8):
-            _predict_any(
-                seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside,
-                scratch, p_out,
-            )  # fmt: skip
+            # (the predictor's own copy called directly: a dispatching call per bit costs)
+            if cm2:
+                _predict2(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            else:
+                _predict1(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
             for k in range(a):
                 bits[k] = decode_bit(coder, src, p_out[k])
                 if record.shape[0]:
                     record[count] = p_out[k]
                 count += 1
-            _update_any(
-                seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm, state_sm,
-                match_table, indirect, lay, scratch,
-            )  # fmt: skip
+            if cm2:
+                _update2(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            else:
+                _update1(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
     return count
