@@ -291,10 +291,9 @@ def test_archives_are_byte_identical_to_those_made_before(level: int) -> None:
 
 
 def test_level_3_codes_text_shorter_than_level_2() -> None:
-    """Predictor cm2 is cm1 with more models: on text it must pay for them."""
-    readme = (Path(__file__).parents[2] / "README.md").read_bytes()
-    for data in (TEXT, readme):
-        assert len(compress(data, level=3)) < len(compress(data, level=2))
+    """Predictor cm2 is cm1 with more models: on text (10 KB of this repository's docs, about
+    1 % shorter) it must pay for them."""
+    assert len(compress(TEXT, level=3)) < len(compress(TEXT, level=2))
 
 
 def test_an_unknown_predictor_is_a_one_line_error() -> None:
