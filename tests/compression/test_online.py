@@ -313,12 +313,14 @@ def test_an_unknown_predictor_is_a_one_line_error() -> None:
 
 
 def test_predictor_cm2_in_a_format_that_predates_it_is_refused() -> None:
-    from mdlkit.compression.archive import CODED, coded_body
-    from mdlkit.compression.blocks import decode_block
+    from mdlkit.compression.archive import Header
+    from mdlkit.compression.compressor import _check_online_settings
 
-    body = coded_body(3, bytes(4), 12, zlib.crc32(b"abc"))  # format 3: one range-coder word
-    with pytest.raises(MdlkitError, match="predictor did not exist"):
-        decode_block(CODED, body, 1, 256, 3, "cm2")
+    settings = {"predictor": "cm2", "segments": 1, "block_bytes": 256, "table_bits": 12}
+    _check_online_settings(Header("online", 3, settings, {"mdlkit": "0"}, 5))
+    for version in (1, 2, 3, 4):
+        with pytest.raises(MdlkitError, match="predictor did not exist"):
+            _check_online_settings(Header("online", 3, settings, {"mdlkit": "0"}, version))
 
 
 @pytest.mark.parametrize("level", [1, 2])

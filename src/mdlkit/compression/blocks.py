@@ -125,8 +125,6 @@ def decode_block(
         return body
     if tag != CODED:
         raise damaged("a record does not belong in an online archive")
-    if version < BINARY_CODER and predictor != "cm1":
-        raise damaged("its predictor did not exist in its format")
     coded = parse_coded(body, block_bytes, version)
     if coded.table_bits is None or not MIN_TABLE_BITS <= coded.table_bits <= TABLE_BITS:
         raise damaged("a block's table size is impossible")

@@ -68,6 +68,7 @@ DEFAULT_LEVEL = {"online": 2, "two-part": 1}
 # Each online level's predictor: the name of its context-mixing arithmetic, recorded in the
 # archive (any change to the arithmetic needs a new name), and its segments per block.
 _PREDICTOR = {1: "cm1", 2: "cm1", 3: "cm2"}
+_FIRST_FORMAT = {"cm1": 1, "cm2": 5}  # the first archive format each predictor was written in
 _SEGMENTS = {1: 16, 2: 1, 3: 1}
 TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in memory
 # The online mode's block: a file up to this size is one block, coded as before blocks were
@@ -187,6 +188,8 @@ def _check_online_settings(header: Header) -> None:
         raise damaged("its block settings are impossible")
     if not isinstance(table_bits, int) or not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
         raise damaged("its table size is impossible")
+    if header.version < _FIRST_FORMAT[header.settings["predictor"]]:  # (a known name by now)
+        raise damaged("its predictor did not exist in its format")
 
 
 def compress_stream(

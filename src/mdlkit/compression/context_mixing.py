@@ -271,8 +271,6 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect): 
     seg[k, HASH0 + 10] = _hash(11, c4 & 0xFFFF00)
     seg[k, HASH0 + 11] = _hash(_hash(12, seg[k, WORD]), _hash(seg[k, PREV_WORD], seg[k, WORD2]))
     seg[k, HASH0 + 12] = _hash(_hash(13, above_byte), (col << 8) | (c4 & 0xFF))
-    if lay[L_VERSION] == 2:
-        _extra_contexts(seg, k, byte, c4, indirect)
     if markup:
         _markup(seg, k, byte)
     if record > 0:
@@ -313,14 +311,14 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect): 
     seg[k, MATCH_LEN] = length
     seg[k, MATCH_PTR] = ptr
     if lay[L_VERSION] == 2:
-        expected = np.int64(data[ptr]) if length > 0 else 256
-        seg[k, HASH0 + EXTRA0 + 5] = _hash(_hash(30, expected), min(length, 15) << 8 | c4 & 0xFF)
+        expected = np.int64(data[ptr]) if length > 0 else 256  # (known: the match checked it)
+        _extra_contexts(seg, k, byte, c4, indirect, expected, length)
 
 
 @njit(cache=True)
-def _extra_contexts(seg, k, byte, c4, indirect):  # type: ignore[no-untyped-def]
-    """cm2's first five contexts after ``byte`` (``c4``: the last 4 bytes, ``byte`` the lowest;
-    the sixth, the match model's, is made with the match)."""
+def _extra_contexts(seg, k, byte, c4, indirect, expected, length):  # type: ignore[no-untyped-def]
+    """cm2's six contexts after ``byte`` (``c4``: the last 4 bytes, ``byte`` the lowest), the
+    match model's byte ``expected`` next (256: none) and its ``length`` known."""
     pair = (c4 >> 8) & 0xFFFF  # the two bytes before ``byte``: it follows them
     indirect[pair] = ((indirect[pair] << 8) | byte) & 0xFFFF
     seg[k, CLASSES] = ((seg[k, CLASSES] << 3) | BYTE_CLASS[byte]) & 0xFFFFFF
@@ -330,6 +328,7 @@ def _extra_contexts(seg, k, byte, c4, indirect):  # type: ignore[no-untyped-def]
     seg[k, HASH0 + EXTRA0 + 2] = _hash(_hash(23, word), seg[k, WORD2])
     seg[k, HASH0 + EXTRA0 + 3] = _hash(_hash(24, word), seg[k, WORD_SEP])
     seg[k, HASH0 + EXTRA0 + 4] = _hash(_hash(26, seg[k, PREV_WORD]), c4 & 0xFF)
+    seg[k, HASH0 + EXTRA0 + 5] = _hash(_hash(30, expected), min(length, 15) << 8 | c4 & 0xFF)
 
 
 @njit(cache=True)

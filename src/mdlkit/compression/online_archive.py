@@ -205,8 +205,6 @@ def decode_chained(
     from mdlkit.compression.online import CodedBlock, OnlineCoder
 
     segments, block_bytes = header.settings["segments"], header.settings["block_bytes"]
-    if header.settings["predictor"] != "cm1":  # the only predictor of formats 1 and 2
-        raise damaged("its predictor did not exist in its format")
     # Archives of format 1 record no table size: they were coded with the largest tables.
     table_bits = header.settings.get("table_bits", TABLE_BITS)
     original, end = _Original(add), (0, 0)
