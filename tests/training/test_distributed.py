@@ -3,6 +3,7 @@ torchrun fit resumed, and the device checks."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -69,15 +71,22 @@ def test_two_processes_half_batches_match_one_process_whole_batches(ranks):
     assert float(reference["pmmp.state.gamma.0.weight"].min()) < 1.0
 
 
+# TAMADE's threshold (--prune-mode relative): the default search for the shortest two-part code
+# codes the model some 750 times, seconds per run, for nothing this file checks.
 FIT = [
-    "fit", "--epochs", "40", "--window", "20", "--warmup-epochs", "5", "--finetune-epochs", "5",
-    "--grid-epochs", "3", "--hidden", "16", "--no-progress",
+    "fit", "--epochs", "20", "--window", "20", "--warmup-epochs", "5", "--finetune-epochs", "5",
+    "--grid-epochs", "3", "--hidden", "16", "--prune-mode", "relative", "--no-progress",
 ]  # fmt: skip
 
 
 def _fit(*args: str) -> subprocess.CompletedProcess[str]:
     cmd = [*_torchrun(), "-m", "mdlkit", *args]
     return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+
+
+def _record(folder: Path) -> dict[str, Any]:
+    """The fit's record in ``folder``'s results.json."""
+    return json.loads((folder / "results.json").read_text())["runs"]["drr"]
 
 
 def _kill_all(marker: str) -> None:
@@ -110,6 +119,9 @@ def test_a_killed_torchrun_fit_resumes_to_the_same_weight_file(tmp_path):
     assert done.returncode == 0, done.stderr[:2000]
     assert (killed / "drr.mdlw").read_bytes() == (whole / "drr.mdlw").read_bytes()
     assert done.stdout.count("run folder:") == 1  # rank 0 alone prints
+    # Finer than the quantized weights (some of which survived): every epoch's losses are equal.
+    resumed, uninterrupted = (_record(f) for f in (killed, whole))
+    assert resumed["phases"] == uninterrupted["phases"] and uninterrupted["nonzero"] > 0
 
 
 def test_torchrun_compress_trains_on_two_ranks_and_rank_0_writes_one_archive(tmp_path):
@@ -125,18 +137,50 @@ def test_torchrun_compress_trains_on_two_ranks_and_rank_0_writes_one_archive(tmp
     assert restored.read_bytes() == original.read_bytes()
 
 
-def test_torchrun_refuses_commands_that_run_in_one_process(tmp_path):
-    done = _fit("compress", str(TESTS.parents[1] / "README.md"), "-o", str(tmp_path / "x.mdlz"))
-    assert done.returncode != 0 and "the online mode runs in one process" in done.stderr
-    done = _fit("codelength", "--out", str(tmp_path / "run"))
-    assert done.returncode != 0 and "mdlkit codelength runs in one process" in done.stderr
-    assert not list(tmp_path.iterdir())
+# Commands a torchrun start must refuse on every rank, with one line and exit code 2, before
+# joining the process group: those that run in one process, and a fit without its one folder.
+REFUSALS = {
+    "compress": (
+        ["compress", str(TESTS.parents[1] / "README.md"), "-o", "{work}/x.mdlz"],
+        "the online mode runs in one process",
+    ),
+    "codelength": (["codelength", "--out", "{work}/run"], "mdlkit codelength runs in one process"),
+    "fit": (FIT, "under torchrun give --out DIR"),
+}
 
 
-def test_torchrun_needs_an_out_folder():
-    done = _fit(*FIT)
-    assert done.returncode != 0
-    assert "under torchrun give --out DIR" in done.stderr
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, list]]]:
+    """Every command of :data:`REFUSALS` on both ranks of one torchrun start (each start costs
+    seconds of imports in three processes), run in an empty working folder: that folder and
+    each rank's exit codes and standard errors."""
+    work, out = tmp_path_factory.mktemp("work"), tmp_path_factory.mktemp("refusals")
+    argvs = {
+        name: [arg.replace("{work}", str(work)) for arg in argv]
+        for name, (argv, _) in REFUSALS.items()
+    }
+    cmd = [*_torchrun(), str(TESTS / "torchrun_refusals.py"), str(out), json.dumps(argvs)]
+    done = subprocess.run(cmd, env=_env(), cwd=work, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return work, [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+
+
+def _check_refused(refusals: tuple[Path, list[dict[str, list]]], name: str) -> None:
+    work, ranks = refusals
+    for rank in ranks:
+        code, err = rank[name]
+        assert code == 2 and REFUSALS[name][1] in err, (name, code, err)
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert not list(work.iterdir())  # nothing written
+
+
+def test_torchrun_refuses_commands_that_run_in_one_process(refusals):
+    _check_refused(refusals, "compress")
+    _check_refused(refusals, "codelength")
+
+
+def test_torchrun_needs_an_out_folder(refusals):
+    _check_refused(refusals, "fit")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
