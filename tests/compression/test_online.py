@@ -241,10 +241,12 @@ def test_two_part_archive_from_another_environment_is_refused() -> None:
         decompress(forged.getvalue())
 
 
+# Random bytes: the one case that trains a model (2 KiB and up) that does not pay; 10 KB are
+# still three chunks of 4 KiB, and a third of 30 KB's training.
 @pytest.mark.parametrize(
     "data",
-    [b"", b"x", bytes(range(256)), b"ab" * 1000, _random_bytes(30_000, seed=3)],
-    ids=["empty", "one-byte", "all-256", "repetitive", "random-30k"],
+    [b"", b"x", bytes(range(256)), b"ab" * 1000, _random_bytes(10_000, seed=3)],
+    ids=["empty", "one-byte", "all-256", "repetitive", "random-10k"],
 )
 def test_two_part_archive_round_trips(data: bytes) -> None:
     archive = compress(data, mode="two-part")
