@@ -33,14 +33,15 @@ from mdlkit.runs import RunFolder
 SHARED_MNIST = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist.npz"
 
 
-@pytest.fixture
-def mnist_file(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def mnist_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real MNIST if present; otherwise 1,200 + 200 generated 28×28 digits-like images
     (a fixed noisy prototype per class) in the same .npz layout, so the test never needs
     ../shared."""
     real = Path(os.environ.get("MDLKIT_MNIST", SHARED_MNIST))
     if real.is_file():
         return real
+    tmp_path = tmp_path_factory.mktemp("mnist")
     rng = np.random.default_rng(0)
     prototypes = rng.integers(0, 256, size=(10, 28, 28))
 
@@ -67,6 +68,18 @@ def text_file(tmp_path: Path) -> Path:
 
 def _records(path: Path) -> dict[str, Any]:
     return json.loads((path / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def mnist_study(
+    mnist_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[LLCVsCompressibilityExperiment, Path, str]:
+    """The quick experiment's MNIST study, uninterrupted, once for the tests that read it: the
+    experiment, its folder and its table."""
+    exp = LLCVsCompressibilityExperiment.quick(str(mnist_file))
+    folder = RunFolder.new(tmp_path_factory.mktemp("study") / "run", kind="x")
+    table = run_llc_vs_compressibility(exp, folder)
+    return exp, folder.path, table
 
 
 def test_quick_experiment_end_to_end(mnist_file: Path, text_file: Path, tmp_path: Path) -> None:
@@ -117,11 +130,11 @@ def _check_fit(fit: dict[str, float], x: list[float], y: list[float]) -> None:
         assert fit["r2"] == pytest.approx(np.corrcoef(x, y)[0, 1] ** 2, rel=1e-9, abs=1e-12)
 
 
-def test_fits_equal_numpy_on_the_recorded_numbers(mnist_file: Path, tmp_path: Path) -> None:
-    exp = LLCVsCompressibilityExperiment.quick(str(mnist_file))
-    folder = RunFolder.new(tmp_path / "run", kind="x")
-    table = run_llc_vs_compressibility(exp, folder)
-    (study,) = _records(folder.path)["studies"]
+def test_fits_equal_numpy_on_the_recorded_numbers(
+    mnist_study: tuple[LLCVsCompressibilityExperiment, Path, str],
+) -> None:
+    exp, path, table = mnist_study
+    (study,) = _records(path)["studies"]
     rows = study["checkpoints"]
     good = [r for r in rows if r["llc"]["llc"] > 0 and not r["llc"]["warnings"]]
     assert len(study["fits"]) == len(exp.tolerances) * len(MEASURES)
@@ -174,12 +187,11 @@ def test_tolerances_read_off_one_search_equal_separate_searches() -> None:
 
 
 def test_resume_skips_finished_checkpoints(
-    mnist_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mnist_study: tuple[LLCVsCompressibilityExperiment, Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    exp = LLCVsCompressibilityExperiment.quick(str(mnist_file))
-    whole = RunFolder.new(tmp_path / "whole", kind="x")
-    run_llc_vs_compressibility(exp, whole)
-
+    exp, whole, _ = mnist_study
     measured: list[int] = []
     trained: list[str] = []
     kill = [True]
@@ -211,7 +223,7 @@ def test_resume_skips_finished_checkpoints(
     assert len(trained) == 1  # every weight file was there: no training again
     assert (folder.path / "runs" / "mnist-mlp-epoch0001.json").read_bytes() == first
     # Deterministic under the seed and one thread: the resumed run equals the uninterrupted one.
-    killed, uninterrupted = _records(folder.path), _records(whole.path)
+    killed, uninterrupted = _records(folder.path), _records(whole)
     for a, b in zip(
         killed["studies"][0]["checkpoints"],
         uninterrupted["studies"][0]["checkpoints"],
