@@ -67,7 +67,9 @@ def test_a_pool_starts_a_task_added_mid_run_without_waiting_for_the_slowest() ->
             ("w1", 1),
             ("w2", 2),
         ]
-        tasks: list[Task] = [("slow", time.sleep, (3.0,)), ("fast", abs, (-1,))]
+        # "after" needs milliseconds in the idle worker; a pool that waited for the whole wave
+        # would hand it back after "slow" however short the sleep.
+        tasks: list[Task] = [("slow", time.sleep, (1.0,)), ("fast", abs, (-1,))]
         finished = []
         for key, _ in executor.run(tasks):
             finished.append(key)
