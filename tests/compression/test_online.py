@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from mdlkit.cli import main
 from mdlkit.compression import compress, compress_stream, decompress, decompress_stream
 from mdlkit.compression.archive import FORMAT
+from mdlkit.compression.compressor import Summary
 from mdlkit.compression.context_mixing import squash, stretch
 from mdlkit.errors import MdlkitError
 
@@ -210,11 +211,20 @@ def test_cli_stdin_to_stdout_in_child_processes(tmp_path: Path) -> None:
 
 
 # The two-part mode through the archive (the model itself is tested in test_two_part.py).
-def test_two_part_archive_round_trip_and_report() -> None:
+@pytest.fixture(scope="module")
+def two_part_text() -> tuple[bytes, Summary, bytes]:
+    """2,500 bytes of text in the two-part mode (a model is trained: seconds), made once for the
+    tests that read the archive: the data, the summary and the archive."""
     data = TEXT[:2500]
     out = io.BytesIO()
     summary = compress_stream(io.BytesIO(data), out, mode="two-part")
-    archive = out.getvalue()
+    return data, summary, out.getvalue()
+
+
+def test_two_part_archive_round_trip_and_report(
+    two_part_text: tuple[bytes, Summary, bytes],
+) -> None:
+    data, summary, archive = two_part_text
     assert summary.archive_bytes == len(archive) and 0 < summary.model_bytes < len(archive)
     assert decompress(archive) == data
     from mdlkit.compression.archive_index import list_archive
@@ -227,11 +237,12 @@ def test_two_part_archive_round_trip_and_report() -> None:
             decompress(archive[:n])
 
 
-def test_two_part_archive_from_another_environment_is_refused() -> None:
+def test_two_part_archive_from_another_environment_is_refused(
+    two_part_text: tuple[bytes, Summary, bytes],
+) -> None:
     from mdlkit.compression.archive import read_header, write_header
 
-    archive = compress(TEXT[:2100], mode="two-part", verify=False)
-    src = io.BytesIO(archive)
+    src = io.BytesIO(two_part_text[2])
     header = read_header(src)
     moved = dataclasses.replace(header, environment=header.environment | {"cpu": "VSX"})
     forged = io.BytesIO()
