@@ -7,6 +7,7 @@ import dataclasses
 import json
 import lzma
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,15 +26,26 @@ SHAKESPEARE = (
 )
 
 
-@pytest.fixture
-def text_file(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """25 KB of word salad with structure a small model can learn (no shared data needed)."""
     rng = random.Random(0)
     words = ("to", "be", "or", "not", "the", "question", "whether", "tis", "nobler", "in", "mind")
     lines = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 12))) for _ in range(600)]
-    path = tmp_path / "text.txt"
+    path = tmp_path_factory.mktemp("text") / "text.txt"
     path.write_text("\n".join(lines)[:25_000])
     return path
+
+
+@pytest.fixture(scope="module")
+def quick_run(
+    text_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[LMCompressionExperiment, Path, str]:
+    """The quick experiment without the online code, run once for the tests that read it (or
+    a copy of its folder): the experiment, its folder and its table."""
+    exp = dataclasses.replace(LMCompressionExperiment.quick(str(text_file)), online=False)
+    folder = RunFolder.new(tmp_path_factory.mktemp("quick") / "run", kind="lm-compression")
+    return exp, folder.path, run_lm_compression(exp, folder, workers=1)
 
 
 def _table_rows(table: str) -> list[list[str]]:
@@ -44,11 +56,11 @@ def _table_rows(table: str) -> list[list[str]]:
     ]
 
 
-def test_quick_experiment_totals_and_baselines(text_file: Path, tmp_path: Path) -> None:
-    exp = dataclasses.replace(LMCompressionExperiment.quick(str(text_file)), online=False)
-    folder = RunFolder.new(tmp_path / "run", kind="lm-compression")
-    table = run_lm_compression(exp, folder, workers=1)
-    results = json.loads((folder.path / "results.json").read_text())
+def test_quick_experiment_totals_and_baselines(
+    text_file: Path, quick_run: tuple[LMCompressionExperiment, Path, str]
+) -> None:
+    _, path, table = quick_run
+    results = json.loads((path / "results.json").read_text())
     runs = results["runs"]
     assert set(runs) == {"20000-none-d16", "20000-none-d32", "20000-drr-d32"}
     prefix = text_file.read_bytes()[:20_000]
@@ -71,7 +83,7 @@ def test_quick_experiment_totals_and_baselines(text_file: Path, tmp_path: Path) 
     assert xz == len(lzma.compress(prefix, preset=9 | lzma.PRESET_EXTREME))
     xz_row = next(row for row in rows if row[1] == "xz -9e")
     assert int(xz_row[7].replace(",", "")) == xz
-    assert (folder.path / "lm_compression.png").stat().st_size > 0
+    assert (path / "lm_compression.png").stat().st_size > 0
     # Tab. 3's own convention: every 512-byte chunk its own xz file; 4 B/nz + ideal data bytes
     chunked = results["baselines"]["20000"]["chunked"]
     per_chunk = [lzma.compress(prefix[i : i + 512]) for i in range(0, len(prefix), 512)]
@@ -84,18 +96,19 @@ def test_quick_experiment_totals_and_baselines(text_file: Path, tmp_path: Path) 
     assert "- 20,000 bytes: DRR and R-L1 < LZMA2, ZSTD and every unregularized model" in paper
 
 
-def test_a_resumed_folder_skips_finished_runs(text_file: Path, tmp_path: Path) -> None:
-    exp = dataclasses.replace(LMCompressionExperiment.quick(str(text_file)), online=False)
-    exp = dataclasses.replace(exp, sizes=(16,), methods=())
-    folder = RunFolder.new(tmp_path / "run", kind="lm-compression")
-    first = run_lm_compression(exp, folder, workers=1)
+def test_a_resumed_folder_skips_finished_runs(
+    quick_run: tuple[LMCompressionExperiment, Path, str], tmp_path: Path
+) -> None:
+    exp, path, first = quick_run
+    copy = tmp_path / "run"
+    shutil.copytree(path, copy)
     # a killed run: results.json not written yet; a finished record must not be recomputed
-    (folder.path / "results.json").unlink()
-    record = folder.path / "runs" / "20000-none-d16.json"
+    (copy / "results.json").unlink()
+    record = copy / "runs" / "20000-none-d16.json"
     stored = json.loads(record.read_text())
     stored["train_seconds"] = 12345.0  # a marker the recomputation would not reproduce
     record.write_text(json.dumps(stored))
-    second = run_lm_compression(exp, RunFolder.resume(folder.path), workers=1)
+    second = run_lm_compression(exp, RunFolder.resume(copy), workers=1)
     assert "12,3" in second and second != first
 
 
