@@ -124,19 +124,6 @@ def test_a_killed_torchrun_fit_resumes_to_the_same_weight_file(tmp_path):
     assert resumed["phases"] == uninterrupted["phases"] and uninterrupted["nonzero"] > 0
 
 
-def test_torchrun_compress_trains_on_two_ranks_and_rank_0_writes_one_archive(tmp_path):
-    original = tmp_path / "text.txt"
-    original.write_bytes((TESTS.parents[1] / "README.md").read_bytes()[:3000])
-    archive = tmp_path / "text.mdlz"
-    done = _fit("compress", str(original), "--mode", "two-part", "-o", str(archive))
-    assert done.returncode == 0, done.stderr[:3000]
-    assert done.stderr.count("verified by decoding") == 1  # rank 0 alone reports
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["text.mdlz", "text.txt"]
-    restored = tmp_path / "restored"
-    assert main(["decompress", str(archive), "-o", str(restored)]) == 0
-    assert restored.read_bytes() == original.read_bytes()
-
-
 # Commands a torchrun start must refuse on every rank, with one line and exit code 2, before
 # joining the process group: those that run in one process, and a fit without its one folder.
 REFUSALS = {
@@ -147,26 +134,46 @@ REFUSALS = {
     "codelength": (["codelength", "--out", "{work}/run"], "mdlkit codelength runs in one process"),
     "fit": (FIT, "under torchrun give --out DIR"),
 }
+Ranks = list[dict[str, list]]  # per rank: each command's [exit code, standard error]
 
 
 @pytest.fixture(scope="module")
-def refusals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, list]]]:
-    """Every command of :data:`REFUSALS` on both ranks of one torchrun start (each start costs
-    seconds of imports in three processes), run in an empty working folder: that folder and
-    each rank's exit codes and standard errors."""
-    work, out = tmp_path_factory.mktemp("work"), tmp_path_factory.mktemp("refusals")
+def commands(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Ranks]:
+    """The refusals of :data:`REFUSALS`, then a two-part compression of 3,000 bytes (data-parallel,
+    so last), on both ranks of one torchrun start (each start costs seconds of imports in three
+    processes) in an empty working folder: that folder, the compression's folder and each rank's
+    exit codes and standard errors."""
+    work, files = tmp_path_factory.mktemp("work"), tmp_path_factory.mktemp("compress")
+    out = tmp_path_factory.mktemp("ranks")
+    original = files / "text.txt"
+    original.write_bytes((TESTS.parents[1] / "README.md").read_bytes()[:3000])
     argvs = {
         name: [arg.replace("{work}", str(work)) for arg in argv]
         for name, (argv, _) in REFUSALS.items()
     }
-    cmd = [*_torchrun(), str(TESTS / "torchrun_refusals.py"), str(out), json.dumps(argvs)]
+    archive = files / "text.mdlz"
+    argvs["two-part"] = ["compress", str(original), "--mode", "two-part", "-o", str(archive)]
+    cmd = [*_torchrun(), str(TESTS / "torchrun_commands.py"), str(out), json.dumps(argvs)]
     done = subprocess.run(cmd, env=_env(), cwd=work, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return work, [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    assert done.returncode == 0, done.stderr[-3000:]
+    return work, files, [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
 
 
-def _check_refused(refusals: tuple[Path, list[dict[str, list]]], name: str) -> None:
-    work, ranks = refusals
+def test_torchrun_compress_trains_on_two_ranks_and_rank_0_writes_one_archive(
+    commands: tuple[Path, Path, Ranks], tmp_path: Path
+) -> None:
+    _, files, ranks = commands
+    assert [rank["two-part"][0] for rank in ranks] == [0, 0], ranks[0]["two-part"][1][-3000:]
+    # rank 0 alone reports
+    assert [rank["two-part"][1].count("verified by decoding") for rank in ranks] == [1, 0]
+    assert sorted(p.name for p in files.iterdir()) == ["text.mdlz", "text.txt"]
+    restored = tmp_path / "restored"
+    assert main(["decompress", str(files / "text.mdlz"), "-o", str(restored)]) == 0
+    assert restored.read_bytes() == (files / "text.txt").read_bytes()
+
+
+def _check_refused(commands: tuple[Path, Path, Ranks], name: str) -> None:
+    work, _, ranks = commands
     for rank in ranks:
         code, err = rank[name]
         assert code == 2 and REFUSALS[name][1] in err, (name, code, err)
@@ -174,13 +181,13 @@ def _check_refused(refusals: tuple[Path, list[dict[str, list]]], name: str) -> N
     assert not list(work.iterdir())  # nothing written
 
 
-def test_torchrun_refuses_commands_that_run_in_one_process(refusals):
-    _check_refused(refusals, "compress")
-    _check_refused(refusals, "codelength")
+def test_torchrun_refuses_commands_that_run_in_one_process(commands):
+    _check_refused(commands, "compress")
+    _check_refused(commands, "codelength")
 
 
-def test_torchrun_needs_an_out_folder(refusals):
-    _check_refused(refusals, "fit")
+def test_torchrun_needs_an_out_folder(commands):
+    _check_refused(commands, "fit")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
