@@ -6,10 +6,11 @@ coded; the decoder repeats the same computation (integer arithmetic, so any mach
 archive). Tables are sized to each block. Blocks are coded and decoded by N worker processes
 (``threads``), the archive identical for any N (:mod:`mdlkit.compression.online_archive`).
 Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways, slightly
-larger), 2 codes each block sequentially, 3 does too with predictor cm2 (six more context
-models, each context's last byte and its run, twice the mixers, two more APMs: about 1 % smaller
-on text, half the speed). Decoding runs the same compiled steps as encoding
-(:mod:`mdlkit.compression.online`), so it is as fast.
+larger), 2 codes each block sequentially, 3 does too with predictor cm3 (fourteen more context
+models, among them the column, the quote the text is in and the byte classes; each context's last
+byte and its run, twice the mixers, two more APMs: about 3 % smaller on text at a third of the
+speed; archives of its first predictor, cm2, still decode). Decoding runs the same compiled
+steps as encoding (:mod:`mdlkit.compression.online`), so it is as fast.
 
 ``two-part`` (the seed paper's setting): a byte transformer trained on the file with DRR,
 pruned and quantized; the weight file is stored in the archive and the data is coded with the
@@ -67,14 +68,15 @@ LEVELS = {"online": (1, 2, 3), "two-part": (1, 2, 3)}
 DEFAULT_LEVEL = {"online": 2, "two-part": 1}
 # Each online level's predictor: the name of its context-mixing arithmetic, recorded in the
 # archive (any change to the arithmetic needs a new name), and its segments per block.
-_PREDICTOR = {1: "cm1", 2: "cm1", 3: "cm2"}
-_FIRST_FORMAT = {"cm1": 1, "cm2": 5}  # the first archive format each predictor was written in
+_PREDICTOR = {1: "cm1", 2: "cm1", 3: "cm3"}  # (level 3 wrote cm2 before cm3 existed)
+# The first archive format each predictor was written in.
+_FIRST_FORMAT = {"cm1": 1, "cm2": 5, "cm3": 5}
 _SEGMENTS = {1: 16, 2: 1, 3: 1}
 TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in memory
 # The online mode's block: a file up to this size is one block, coded as before blocks were
 # independent (no loss); a larger one loses what the model would carry across (measured in
 # benchmarks/results/compress_threads.md). 8 MiB keeps a block and its tables in memory per
-# worker (the input's bytes plus the tables of 22 bits: 464 MiB, level 3's 691 MiB).
+# worker (the input's bytes plus the tables of 22 bits: 466 MiB, level 3's 932 MiB).
 DEFAULT_BLOCK_BYTES = 1 << 23
 
 

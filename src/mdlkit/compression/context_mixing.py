@@ -26,8 +26,17 @@ last 8 bytes, the word with the word two back, the word with the bytes before it
 with the last byte, the match model's expected byte), a fourth input per model (the last byte
 seen in the context and how often in a row: its run), four mixers (weight sets by the match
 length, the classes of the last two bytes, the word slot's bit history, the orders seen) and two
-APMs (the current word, the last three bytes). cm1's arithmetic is untouched: each predictor
-has its own compiled copy of the per-bit step.
+APMs (the current word, the last three bytes). Predictor cm3 adds to cm2 eight models of where
+the text is rather than what it says: the column alone; the previous line's length with the
+column; the line's first byte with the column; the classes of the four bytes before the last
+with the last byte, and with the last two; the last six letters (whatever separates them); the
+quote or bracket the text is in (a quote opened by a backtick is closed by an apostrophe that
+no letter follows) with the current word, and with the last three bytes. It selects the first
+mixer's weights by the partial byte and the last byte's class, skips a mixer's update when its
+error is within 17/4096, lets its weight sets slow down sooner (SETK3) and every slot's second
+counter move 1/32 of the way (FAST_SHIFT3: a second, slower average; the bit history already
+tells recency). Each predictor has its own compiled copy of the per-bit step, so cm1's and
+cm2's arithmetic is untouched.
 
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
@@ -35,10 +44,11 @@ on any machine compute bit-identical probabilities. The tables are sized once pe
 its first byte (:func:`state_layout`: ``table_bits`` from MIN_TABLE_BITS to TABLE_BITS, recorded
 in the archive so that the decoder makes the same), and do not grow with it: at the largest size
 (:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 466 MiB
-(cm2: 691 MiB; the markup and record models add 128 MiB), at 18 bits (an input of 5 KB)
-38.9 MB (cm2: 54.2 MB). The kernels read the sizes from the state itself, so one compiled kernel
-serves every size. A table is kept in groups of 16 slots, the 15 bits of one nibble's context; a
-context may sit in either of two neighbouring groups, and a new one replaces the less used.
+(cm2: 692 MiB, cm3: 932 MiB; the markup and record models add 128 MiB), at 18 bits (an input
+of 5 KB) 39.6 MB (cm2: 54.9 MB, cm3: 86.3 MB). The kernels read the sizes from the state
+itself, so one compiled kernel serves every size. A table is kept in groups of 16 slots, the 15
+bits of one nibble's context; a context may sit in either of two neighbouring groups, and a new
+one replaces the less used.
 
 The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
 is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does
@@ -79,16 +89,19 @@ __all__ = [
 # compiles globals in as constants, and its on-disk cache (cache=True) is invalidated only when
 # the kernel's own source file changes, so a value kept in another module could change (and with
 # it the archives' bytes) without the cached kernels noticing.
-PREDICTORS = {"cm1": 1, "cm2": 2}  # the arithmetic's names (archives record them) → versions
+# The arithmetic's names (archives record them) → versions.
+PREDICTORS = {"cm1": 1, "cm2": 2, "cm3": 3}
 TABLE_BITS = 22  # the largest size (and the size of archives that do not record one)
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
 # After the N_CONTEXTS models every block uses come the markup model (MARKUP) and the N_RECORD
-# record models, given tables only in a block that turns them on, then cm2's N_EXTRA models.
+# record models, given tables only in a block that turns them on, then cm2's N_EXTRA models
+# and cm3's N_TEXT (the column alone has as few contexts as order 1).
 CONTEXT_BITS = np.array(
-    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22],
+    [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
+     18, 22, 22, 22, 22, 22, 22, 22],
     dtype=np.int64,
-)
+)  # fmt: skip
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
 MARKUP = N_CONTEXTS  # the markup model: (tag name, place in the tag, previous byte)
 N_RECORD = 3  # record models: (column, byte above), + the byte before, + the byte two above
@@ -98,15 +111,20 @@ RECORD0 = MARKUP + 1
 # the byte the match model expects with its length and the last byte.
 EXTRA0 = RECORD0 + N_RECORD
 N_EXTRA = 6
-N_MODELS = EXTRA0 + N_EXTRA
+# Predictor cm3's eight more (see the module's docstring): the column; the previous line's
+# length + column; the line's first byte + column; 4 classes + byte; the last 6 letters;
+# 4 classes + 2 bytes; quote + word; quote + 3 bytes.
+TEXT0 = EXTRA0 + N_EXTRA
+N_TEXT = 8
+N_MODELS = TEXT0 + N_TEXT
 MAX_RECORD = 1 << 16  # the longest record length a block may declare
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
 # Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then PER
 # per context model i (3 + PER·i: its slow counter, 4 + PER·i: fast counter, 5 + PER·i: state
 # map; cm2 adds 6 + PER·i: its run, the last byte seen in the context); PER is 3 in cm1, 4 in
-# cm2. A block without markup or records uses the first 3 + PER·N_CONTEXTS (integer sums: the
-# inputs' order and the unused ones, always 0, change no bit of the result).
+# cm2 and cm3. A block without markup or records uses the first 3 + PER·N_CONTEXTS (integer
+# sums: the inputs' order and the unused ones, always 0, change no bit of the result).
 N_INPUTS = 4 * N_MODELS + 3
 N_MIXERS = 8  # cm1 uses the first 4
 N_MIXERS1 = 4
@@ -115,12 +133,15 @@ N_APM = 5  # cm1 uses the first 3
 N_APM1 = 3
 FRESH = (1 << 53) | (1 << 31)  # a counter slot never seen: both probabilities ½, count 0
 FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
+FAST_SHIFT3 = 5  # cm3: 1/32 of the way (a slower average: the bit history tells recency)
+MIX_SKIP3 = 17  # cm3: a mixer learns nothing from an error within 17/4096
 
 # Per-segment scalar state, columns of the int64 array ``seg``.
 C0, C4, C8, WORD, PREV_WORD, MATCH_PTR, MATCH_LEN, POS, BITPOS, WORD2, LINE0, LINE1 = range(12)
 TAG, IN_TAG = 12, 13  # markup only: the hash of the last tag's name, where in a tag we are
 CLASSES, WORD_SEP = 14, 15  # cm2: the last 8 bytes' classes, the 2 bytes before the word
-HASH0 = 16  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
+LETTERS, QUOTE = 16, 17  # cm3: the last 6 letters (5 bits each), the quote or bracket we are in
+HASH0 = 18  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
 BASE0 = HASH0 + N_MODELS  # each model's slot group for the current nibble (16 slots)
 RUN0 = BASE0 + N_MODELS  # cm2: each model's group of the byte's first nibble (holds the run)
 N_SEG_FIELDS = RUN0 + N_MODELS
@@ -206,6 +227,7 @@ LR_MIN = 10
 LR_SPAN = 128
 FINAL_LR = 1
 SETK = 12
+SETK3 = 10  # cm3
 
 
 @njit(cache=True, inline="always")
@@ -310,9 +332,12 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect): 
         match_table[h] = pos
     seg[k, MATCH_LEN] = length
     seg[k, MATCH_PTR] = ptr
-    if lay[L_VERSION] == 2:
+    if lay[L_VERSION] >= 2:
         expected = np.int64(data[ptr]) if length > 0 else 256  # (known: the match checked it)
         _extra_contexts(seg, k, byte, c4, indirect, expected, length)
+    if lay[L_VERSION] >= 3:
+        first = np.int64(data[seg[k, LINE0]]) if pos > seg[k, LINE0] else 256
+        _text_contexts(seg, k, byte, c4, col, min(seg[k, LINE0] - seg[k, LINE1], 255), first)
 
 
 @njit(cache=True)
@@ -329,6 +354,41 @@ def _extra_contexts(seg, k, byte, c4, indirect, expected, length):  # type: igno
     seg[k, HASH0 + EXTRA0 + 3] = _hash(_hash(24, word), seg[k, WORD_SEP])
     seg[k, HASH0 + EXTRA0 + 4] = _hash(_hash(26, seg[k, PREV_WORD]), c4 & 0xFF)
     seg[k, HASH0 + EXTRA0 + 5] = _hash(_hash(30, expected), min(length, 15) << 8 | c4 & 0xFF)
+
+
+@njit(cache=True)
+def _text_contexts(seg, k, byte, c4, col, above_len, first):  # type: ignore[no-untyped-def]
+    """cm3's eight contexts after ``byte`` (after cm2's, so the classes include it): ``col``
+    the column of the next byte, ``above_len`` the previous line's length (both up to 255),
+    ``first`` the line's first byte (256: none yet)."""
+    lower = byte | 32
+    letter = 97 <= lower <= 122
+    if letter:
+        seg[k, LETTERS] = ((seg[k, LETTERS] << 5) | (lower - 96)) & 0x3FFFFFFF
+    # The quote or bracket the text is in: " toggles; ` ( [ open and ' ) ] close their own. In
+    # a `quote' a ' is an apostrophe (don't) when a letter follows it, so it is held open (97)
+    # until the next byte says.
+    q = seg[k, QUOTE]
+    if q == 97:
+        q = 96 if letter else 0
+    if byte == 34:
+        q = 0 if q == 34 else 34
+    elif byte == 96 or byte == 40 or byte == 91:
+        q = byte
+    elif byte == 39 and q == 96:
+        q = 97
+    elif (byte == 41 and q == 40) or (byte == 93 and q == 91):
+        q = 0
+    seg[k, QUOTE] = q
+    older = (seg[k, CLASSES] >> 3) & 0xFFF  # the classes of the four bytes before ``byte``
+    seg[k, HASH0 + TEXT0] = _hash(49, col)
+    seg[k, HASH0 + TEXT0 + 1] = _hash(66, (above_len << 8) | col)
+    seg[k, HASH0 + TEXT0 + 2] = _hash(64, (first << 8) | col)
+    seg[k, HASH0 + TEXT0 + 3] = _hash(52, (older << 8) | (c4 & 0xFF))
+    seg[k, HASH0 + TEXT0 + 4] = _hash(61, seg[k, LETTERS])
+    seg[k, HASH0 + TEXT0 + 5] = _hash(56, (older << 16) | (c4 & 0xFFFF))
+    seg[k, HASH0 + TEXT0 + 6] = _hash(_hash(69, q), seg[k, WORD])
+    seg[k, HASH0 + TEXT0 + 7] = _hash(70, (q << 24) | (c4 & 0xFFFFFF))
 
 
 @njit(cache=True)
@@ -384,11 +444,12 @@ RUN_MAPS = N_MODELS * 2048  # where the run maps start in the state maps: 64 per
 @njit(cache=True, inline="always")
 def _predict(
     seg, n_active, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm, outside, scratch,
-    out, cm2,
+    out, version,
 ):  # type: ignore[no-untyped-def]  # fmt: skip
     """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1; ``lay`` is the state's
-    layout (:func:`state_layout`: where each model's table starts and its size), ``cm2``
-    whether it is predictor cm2's (a constant where :func:`_predict_any` inlines it)."""
+    layout (:func:`state_layout`: where each model's table starts and its size), ``version``
+    the predictor's (:data:`PREDICTORS`; a constant where each predictor's copy inlines it)."""
+    cm2, cm3 = version >= 2, version >= 3
     apm_bits = lay[L_APM_BITS]
     record = lay[L_RECORD]
     per, n_mix, n_apm = (4, N_MIXERS, N_APM) if cm2 else (3, N_MIXERS1, N_APM1)
@@ -462,8 +523,9 @@ def _predict(
                 scratch[k, S_X] = STRETCH[(match_sm[m] >> 20) & 4095]
         scratch[k, S_X + 1] = STRETCH[outside[k]] if outside[k] > 0 else 0
         scratch[k, S_X + 2] = 256
-        # Four mixers, each with its weight set chosen by a different context.
-        scratch[k, S_SET + 0] = c0
+        # Four mixers, each with its weight set chosen by a different context (cm3: the first
+        # by the partial byte and the last byte's class).
+        scratch[k, S_SET + 0] = c0 + (BYTE_CLASS[seg[k, C4] & 0xFF] << 8 if cm3 else 0)
         scratch[k, S_SET + 1] = seen * 8 + bitpos + (64 if length > 0 else 0)
         scratch[k, S_SET + 2] = seg[k, C4] & 0xFF
         # (records: the position in the record, which says more of a field than the byte two back)
@@ -527,23 +589,29 @@ def _predict(
         out[k] = max(1, min(4095, (total + den // 2) // den))
 
 
-# Each predictor's own compiled copy of _predict and _update (inlined with cm2 a constant, so
-# cm1 pays nothing for cm2's branches); _predict_any and _update_any choose by the layout.
+# Each predictor's own compiled copy of _predict and _update (inlined with its version a
+# constant, so cm1 pays nothing for the others' branches); _predict_any and _update_any choose
+# by the layout.
 @njit(cache=True)
 def _predict1(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
-    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out,
-             False)  # fmt: skip
+    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out, 1)
 
 
 @njit(cache=True)
 def _predict2(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
-    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out,
-             True)  # fmt: skip
+    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out, 2)
+
+
+@njit(cache=True)
+def _predict3(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out, 3)
 
 
 @njit(cache=True)
 def _predict_any(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
-    if lay[L_VERSION] == 2:
+    if lay[L_VERSION] == 3:
+        _predict3(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
+    elif lay[L_VERSION] == 2:
         _predict2(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
     else:
         _predict1(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
@@ -567,20 +635,21 @@ def _run_input(seg, k, i, tables, state_sm, scratch, x, c0, bitpos):  # type: ig
 
 
 @njit(cache=True, inline="always")
-def _learn(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
-    """A counter (22-bit probability, 10-bit count) moved toward bit y at rate 1/(n + 1.1)."""
+def _learn(slot: np.int64, y: np.int64, limit: np.int64, shift: np.int64 = FAST_SHIFT) -> np.int64:
+    """A counter (22-bit probability, 10-bit count) moved toward bit y at rate 1/(n + 1.1), and
+    the second counter above it by 2^−shift of the way."""
     n = slot & 1023
     p = (slot >> 10) & 0x3FFFFF
     p += (((y << 22) - p) * RATE[n]) >> 16
     if n < limit:
         n += 1
     fast = slot >> 32
-    fast += ((y << 22) - fast) >> FAST_SHIFT
+    fast += ((y << 22) - fast) >> shift
     return (fast << 32) | (p << 10) | n
 
 
 @njit(cache=True, inline="always")
-def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
+def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64, shift: np.int64) -> np.int64:
     """A context slot's two counters moved toward bit y, and its bit history (bits 54..60):
     the counts of 0s and 1s up to 7 and the last bit, the other bit's count cut to 1 whenever
     a bit arrives, so the history says which bit came last, how long its run is, and whether
@@ -594,7 +663,7 @@ def _learn_slot(slot: np.int64, y: np.int64, limit: np.int64) -> np.int64:
     else:
         n0 += n0 < 7
         n1 = min(n1, np.int64(1))
-    counters = _learn(slot & ((np.int64(1) << 54) - 1), y, limit)
+    counters = _learn(slot & ((np.int64(1) << 54) - 1), y, limit, shift)
     return counters | ((n0 | (n1 << 3) | (y << 6)) << 54)
 
 
@@ -616,11 +685,13 @@ def _update(
     indirect,
     lay,
     scratch,
-    cm2,
+    version,
 ):  # type: ignore[no-untyped-def]
     """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment);
-    ``cm2`` as in :func:`_predict`."""
+    ``version`` as in :func:`_predict`."""
+    cm2, cm3 = version >= 2, version >= 3
     per, n_mix, n_apm = (4, N_MIXERS, N_APM) if cm2 else (3, N_MIXERS1, N_APM1)
+    shift, setk = (FAST_SHIFT3, SETK3) if cm3 else (FAST_SHIFT, SETK)
     n_last = lay[L_LAST]
     n_in = 3 + per * n_last
     for k in range(n_active):
@@ -629,7 +700,7 @@ def _update(
             if not lay[L_ON + i]:
                 continue
             idx = scratch[k, S_IDX + i]
-            tables[idx] = _learn_slot(tables[idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH)
+            tables[idx] = _learn_slot(tables[idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH, shift)
             st = scratch[k, S_STATE + i]
             if st >= 0:
                 state_sm[st] = _learn(state_sm[st], y, 1023)
@@ -644,8 +715,10 @@ def _update(
             s = scratch[k, S_SET + j]
             n_set = mix_w[j, s, N_INPUTS]  # the set's update count, after its weights
             mix_w[j, s, N_INPUTS] = n_set + 1
-            lr = LR_MIN + (LR_SPAN << SETK) // ((1 << SETK) + n_set)
-            err = ((y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]) * lr
+            err = (y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]
+            if cm3 and -MIX_SKIP3 <= err <= MIX_SKIP3:
+                continue  # (the set still counts it: its rate slows as it is used)
+            err *= LR_MIN + (LR_SPAN << setk) // ((1 << setk) + n_set)
             for i in range(n_in):
                 mix_w[j, s, i] += (scratch[k, S_X + i] * err) >> 18
         err = ((y << 12) - scratch[k, S_FPR]) * FINAL_LR
@@ -674,20 +747,30 @@ def _update(
 def _update1(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
              indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
     _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
-            indirect, lay, scratch, False)  # fmt: skip
+            indirect, lay, scratch, 1)  # fmt: skip
 
 
 @njit(cache=True)
 def _update2(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
              indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
     _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
-            indirect, lay, scratch, True)  # fmt: skip
+            indirect, lay, scratch, 2)  # fmt: skip
+
+
+@njit(cache=True)
+def _update3(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+             indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
+    _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+            indirect, lay, scratch, 3)  # fmt: skip
 
 
 @njit(cache=True)
 def _update_any(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                 match_table, indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
-    if lay[L_VERSION] == 2:
+    if lay[L_VERSION] == 3:
+        _update3(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
+                 match_table, indirect, lay, scratch)  # fmt: skip
+    elif lay[L_VERSION] == 2:
         _update2(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                  match_table, indirect, lay, scratch)  # fmt: skip
     else:
@@ -697,7 +780,7 @@ def _update_any(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_s
 
 @njit(cache=True)
 def _learn_runs(seg, k, byte, tables, lay):  # type: ignore[no-untyped-def]
-    """cm2: each model's context of segment k's byte learns that ``byte`` came (see
+    """cm2, cm3: each model's context of segment k's byte learns that ``byte`` came (see
     :func:`_run_input`): one more in the run if it was the context's last byte, else a new run."""
     for i in range(lay[L_LAST]):
         if not lay[L_ON + i]:
@@ -720,8 +803,9 @@ L_APM_BITS = L_MATCH_BITS + 1  # the order-1 and order-2 APMs' sizes, log2 conte
 L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
 L_RECORD = L_TABLE_BITS + 1  # the record length (0: none, and the record models have no table)
 L_MARKUP = L_RECORD + 1  # 1: the markup model is on (else it has no table)
-L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1) or 2 (cm2)
-L_ON = L_VERSION + 1  # N_MODELS entries: 1 where the model is on
+L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1), 2 (cm2) or 3 (cm3)
+L_SETS = L_VERSION + 1  # the weight sets per mixer: 256 (cm3: 2048)
+L_ON = L_SETS + 1  # N_MODELS entries: 1 where the model is on
 L_LAST = L_ON + N_MODELS  # 1 + the last model on: the models' loops stop there
 L_PARTS = L_LAST + 1  # the starts of the parts below, then the end of the last one
 PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table", "indirect")
@@ -739,7 +823,7 @@ def state_layout(
     predictor cm1's first archives, which recorded no size. ``record`` (0, or 2..MAX_RECORD
     bytes) turns the record models on, ``markup`` the markup model; models off take no room.
     ``predictor`` (:data:`PREDICTORS`): cm2 adds six models, every model's run, four mixers
-    and two APMs to cm1."""
+    and two APMs to cm1; cm3 eight more models and 2048 weight sets per mixer to cm2."""
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
@@ -749,7 +833,9 @@ def state_layout(
     lay = np.zeros(N_LAYOUT, dtype=np.int64)
     ctx_bits = np.minimum(CONTEXT_BITS, table_bits + np.maximum(0, CONTEXT_BITS - TABLE_BITS))
     on = np.arange(N_MODELS) < N_CONTEXTS
-    on[MARKUP], on[RECORD0:EXTRA0], on[EXTRA0:] = markup, record > 0, predictor == "cm2"
+    version = PREDICTORS[predictor]
+    on[MARKUP], on[RECORD0:EXTRA0] = markup, record > 0
+    on[EXTRA0:TEXT0], on[TEXT0:] = version >= 2, version >= 3
     slots = (1 << ctx_bits) * on
     lay[L_CTX_OFF : L_CTX_OFF + N_MODELS] = np.concatenate(([0], np.cumsum(slots)[:-1]))
     lay[L_CTX_BITS : L_CTX_BITS + N_MODELS] = ctx_bits
@@ -758,17 +844,18 @@ def state_layout(
     lay[L_TABLE_BITS] = table_bits
     lay[L_RECORD] = record
     lay[L_MARKUP] = int(markup)
-    lay[L_VERSION] = PREDICTORS[predictor]
+    lay[L_VERSION] = version
+    lay[L_SETS] = 2048 if version >= 3 else 256
     lay[L_ON : L_ON + N_MODELS] = on
     lay[L_LAST] = 1 + int(np.flatnonzero(on)[-1])
-    cm2 = predictor == "cm2"
+    cm2 = version >= 2
     sizes = (
         int(slots.sum()),
-        N_MIXERS * 256 * (N_INPUTS + 1),
+        N_MIXERS * int(lay[L_SETS]) * (N_INPUTS + 1),
         256 * N_MIXERS,
         (((4 if cm2 else 2) << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
         64,
-        N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2) run maps
+        N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2, cm3) run maps
         1 << int(lay[L_MATCH_BITS]),
         1 << 16 if cm2 else 0,
     )
@@ -790,8 +877,8 @@ def new_state(
     view = {name: state[a:b] for name, (a, b) in bounds.items()}
     view["tables"][:] = FRESH  # slow and fast counters at ½, count 0
     view["mix_w"][:] = (1 << 16) // 16
-    view["mix_w"].reshape((N_MIXERS, 256, N_INPUTS + 1))[:, :, N_INPUTS] = 0
-    n_mix = N_MIXERS if predictor == "cm2" else N_MIXERS1
+    view["mix_w"].reshape((N_MIXERS, int(lay[L_SETS]), N_INPUTS + 1))[:, :, N_INPUTS] = 0
+    n_mix = N_MIXERS if PREDICTORS[predictor] >= 2 else N_MIXERS1
     view["final_w"].reshape((256, N_MIXERS))[:, :n_mix] = (1 << 16) // n_mix
     ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
     view["apm"][:] = np.tile(ramp, len(view["apm"]) // APM_BUCKETS)
@@ -836,7 +923,7 @@ def _learned(state):  # type: ignore[no-untyped-def]
     lay = state[state.shape[0] - N_LAYOUT :]
     return (
         _part(state, lay, 0),
-        _part(state, lay, 1).reshape((N_MIXERS, 256, N_INPUTS + 1)),
+        _part(state, lay, 1).reshape((N_MIXERS, lay[L_SETS], N_INPUTS + 1)),
         _part(state, lay, 2).reshape((256, N_MIXERS)),
         _part(state, lay, 3),
         _part(state, lay, 4),
@@ -847,7 +934,7 @@ def _learned(state):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, inline="always")
 def _learned_more(state, lay):  # type: ignore[no-untyped-def]
-    """The parts only learning reads: the match table and cm2's indirect table."""
+    """The parts only learning reads: the match table and (cm2, cm3) the indirect table."""
     return _part(state, lay, 6), _part(state, lay, 7)
 
 
@@ -939,12 +1026,15 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     match_table, indirect = _learned_more(state, lay)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
-    count, ideal, cm2 = 0, 0.0, lay[L_VERSION] == 2
+    count, ideal, version = 0, 0.0, lay[L_VERSION]
     for t in range(first, last):
         a = _active(n, seg_len, n_seg, t)
         for j in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if cm2:
+            if version == 3:
+                _predict3(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            elif version == 2:
                 _predict2(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             else:
@@ -959,7 +1049,10 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
                 if record.shape[0]:
                     record[count] = p
                 count += 1
-            if cm2:
+            if version == 3:
+                _update3(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            elif version == 2:
                 _update2(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             else:
@@ -978,12 +1071,15 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
     tables, mix_w, final_w, apm, match_sm, state_sm, lay = _learned(state)
     match_table, indirect = _learned_more(state, lay)
     seg, scratch = lanes[:, :N_SEG_FIELDS], lanes[:, N_SEG_FIELDS:]
-    count, cm2 = 0, lay[L_VERSION] == 2
+    count, version = 0, lay[L_VERSION]
     for t in range(first, last):
         a = _active(n, seg_len, n_seg, t)
         for _ in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if cm2:
+            if version == 3:
+                _predict3(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            elif version == 2:
                 _predict2(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             else:
@@ -994,7 +1090,10 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
                 if record.shape[0]:
                     record[count] = p_out[k]
                 count += 1
-            if cm2:
+            if version == 3:
+                _update3(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            elif version == 2:
                 _update2(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             else:
