@@ -635,7 +635,7 @@ def _run_input(seg, k, i, tables, state_sm, scratch, x, c0, bitpos):  # type: ig
 
 
 @njit(cache=True, inline="always")
-def _learn(slot: np.int64, y: np.int64, limit: np.int64, shift: np.int64 = FAST_SHIFT) -> np.int64:
+def _learn(slot: np.int64, y: np.int64, limit: np.int64, shift: np.int64) -> np.int64:
     """A counter (22-bit probability, 10-bit count) moved toward bit y at rate 1/(n + 1.1), and
     the second counter above it by 2^−shift of the way."""
     n = slot & 1023
@@ -703,14 +703,14 @@ def _update(
             tables[idx] = _learn_slot(tables[idx], y, LIMIT_LOW if i <= 2 else LIMIT_HIGH, shift)
             st = scratch[k, S_STATE + i]
             if st >= 0:
-                state_sm[st] = _learn(state_sm[st], y, 1023)
+                state_sm[st] = _learn(state_sm[st], y, 1023, FAST_SHIFT)
             if cm2:
                 st = scratch[k, S_RUN + i]
                 if st >= 0:
-                    state_sm[st] = _learn(state_sm[st], y, 1023)
+                    state_sm[st] = _learn(state_sm[st], y, 1023, FAST_SHIFT)
         m = scratch[k, S_MATCH]
         if m >= 0:
-            match_sm[m] = _learn(match_sm[m], y, 1023)
+            match_sm[m] = _learn(match_sm[m], y, 1023, FAST_SHIFT)
         for j in range(n_mix):
             s = scratch[k, S_SET + j]
             n_set = mix_w[j, s, N_INPUTS]  # the set's update count, after its weights
