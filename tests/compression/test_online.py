@@ -325,6 +325,25 @@ def test_level_3_codes_text_shorter_than_level_2() -> None:
     assert len(compress(TEXT, level=3)) < len(compress(TEXT, level=2))
 
 
+def test_cm3_follows_the_quote_or_bracket_the_text_is_in() -> None:
+    """The state cm3's two quote models read, byte by byte: a backtick's quote stays open over
+    an apostrophe that a letter follows (Don't) and closes at one that none follows; brackets
+    close their own kind only; a double quote toggles."""
+    from mdlkit.compression import context_mixing as cm
+
+    text = b"`Don't,' x (a [b] c) \"d\" e"
+    expected = [96, 96, 96, 96, 97, 96, 96, 97, 0, 0, 0, 40, 40, 40, 91, 91, 0, 0, 0, 0, 0,
+                34, 34, 0, 0, 0]  # fmt: skip
+    seg = np.zeros((1, cm.N_SEG_FIELDS), dtype=np.int64)
+    seen = []
+    c4 = 0
+    for byte in text:
+        c4 = ((c4 << 8) | byte) & 0xFFFFFFFF
+        cm._text_contexts(seg, 0, byte, c4, 0, 0, 256)
+        seen.append(int(seg[0, cm.QUOTE]))
+    assert seen == expected
+
+
 def test_an_unknown_predictor_is_a_one_line_error() -> None:
     from mdlkit.compression.archive import Header
     from mdlkit.compression.compressor import _check_environment
