@@ -109,7 +109,8 @@ def test_a_resumed_folder_skips_finished_runs(
     stored["train_seconds"] = 12345.0  # a marker the recomputation would not reproduce
     record.write_text(json.dumps(stored))
     second = run_lm_compression(exp, RunFolder.resume(copy), workers=1)
-    assert "12,3" in second and second != first
+    assert json.loads(record.read_text())["train_seconds"] == 12345.0
+    assert "| 20000-none-d16 | 12,345 |" in second and second != first
 
 
 def test_missing_text_file_is_a_one_line_error(tmp_path: Path, monkeypatch) -> None:

@@ -8,7 +8,7 @@ archive). Tables are sized to each block. Blocks are coded and decoded by N work
 Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways, slightly
 larger), 2 codes each block sequentially, 3 does too with predictor cm3 (fourteen more context
 models, among them the column, the quote the text is in and the byte classes; each context's last
-byte and its run, twice the mixers, two more APMs: about 3 % smaller on text at a third of the
+byte and its run, twice the mixers, two more APMs: 2–4 % smaller on text at a third of the
 speed; archives of its first predictor, cm2, still decode). Decoding runs the same compiled
 steps as encoding (:mod:`mdlkit.compression.online`), so it is as fast.
 

@@ -123,8 +123,8 @@ MATCH_BITS = 20
 # Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then PER
 # per context model i (3 + PER·i: its slow counter, 4 + PER·i: fast counter, 5 + PER·i: state
 # map; cm2 adds 6 + PER·i: its run, the last byte seen in the context); PER is 3 in cm1, 4 in
-# cm2 and cm3. A block without markup or records uses the first 3 + PER·N_CONTEXTS (integer
-# sums: the inputs' order and the unused ones, always 0, change no bit of the result).
+# cm2 and cm3. The inputs of models that are off (markup, records, or another predictor's)
+# stay 0 (integer sums: the inputs' order and the unused ones change no bit of the result).
 N_INPUTS = 4 * N_MODELS + 3
 N_MIXERS = 8  # cm1 uses the first 4
 N_MIXERS1 = 4
@@ -250,8 +250,8 @@ def _known(p: int, n: int, seg_len: int, t: int) -> bool:
 def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect):  # type: ignore[no-untyped-def]
     """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
     ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. ``lay`` is the state's
-    layout (the match table's size, the record length, the models on); ``indirect`` (cm2) holds
-    the last two bytes that followed each pair of bytes."""
+    layout (the match table's size, the record length, the models on); ``indirect`` (cm2, cm3)
+    holds the last two bytes that followed each pair of bytes."""
     match_bits, record, markup = lay[L_MATCH_BITS], lay[L_RECORD], lay[L_MARKUP]
     n = data.shape[0]
     c4 = seg[k, C4]

@@ -129,7 +129,7 @@ class OnlineCoder:
 
     @property
     def state(self) -> np.ndarray:
-        # Made on first use: up to a few hundred MB of tables that a refused archive never needs.
+        # Made on first use: up to about 1 GB of tables that a refused archive never needs.
         if self._state is None:
             self._state = new_state(self.table_bits, self.record, self.markup, self.predictor)
         return self._state
