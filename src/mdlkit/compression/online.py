@@ -37,10 +37,10 @@ from mdlkit.compression.binary_coder import (
 )
 from mdlkit.compression.context_mixing import (
     MIN_TABLE_BITS,
-    PREDICTORS,
     TABLE_BITS,
     new_lanes,
     new_state,
+    state_layout,
 )
 from mdlkit.compression.native import kernels
 from mdlkit.errors import MdlkitError
@@ -115,10 +115,7 @@ class OnlineCoder:
         markup: bool = False,
         predictor: str = "cm1",
     ) -> None:
-        if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
-            raise ValueError(f"table bits {table_bits} outside {MIN_TABLE_BITS}..{TABLE_BITS}")
-        if predictor not in PREDICTORS:
-            raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
+        state_layout(table_bits, record, markup, predictor)  # refuses bad settings now
         self.segments = segments
         self.table_bits = table_bits
         self.record = record
