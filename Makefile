@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/lint-imports --no-cache
-	$(VENV)/bin/python -m pytest src tests
+	$(VENV)/bin/python -m pytest -n auto --maxprocesses=4 --dist loadfile src tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
