@@ -303,34 +303,50 @@ def test_archives_are_byte_identical_to_those_made_before(level: int) -> None:
     assert (len(archive), hashlib.sha256(archive).hexdigest()) == GOLDEN[level]
 
 
-GOLDEN_CM2 = {  # level-3 archives written before level 3 moved to cm3: (archive, original)
-    "": ((394, "18f22e86fd43c2048f754e96cb32d0954ad13d8122c6d88e7169307b10e7137f"), None),
-    "_records": (  # 600 binary records of 16 bytes: the record models on (length 16)
-        (349, "9baacfd83a350a323b43be32a3c44aceb2dc41e9bcf7d5689764d97c114cb63a"),
-        (9600, "9287dc3acffe077b8eac9875f2bd408c13acacc7d04198a668a16363db529fa8"),
-    ),
-    "_markup": (  # HTML: the markup model on
-        (516, "f0e74786d7646b96f8b4faf7ad5263c100a740d9d4189ef8f30abfa78808cecf"),
-        (16740, "44776983fb5060f8a5004c0ac559f7b4fc06b28955d976fb2139a22423932453"),
-    ),
+GOLDEN_STORED = {  # level-3 archives of earlier predictors: (archive, original or None: the input)
+    "cm2": {  # written before level 3 moved to cm3
+        "": ((394, "18f22e86fd43c2048f754e96cb32d0954ad13d8122c6d88e7169307b10e7137f"), None),
+        "_records": (  # 600 binary records of 16 bytes: the record models on (length 16)
+            (349, "9baacfd83a350a323b43be32a3c44aceb2dc41e9bcf7d5689764d97c114cb63a"),
+            (9600, "9287dc3acffe077b8eac9875f2bd408c13acacc7d04198a668a16363db529fa8"),
+        ),
+        "_markup": (  # HTML: the markup model on
+            (516, "f0e74786d7646b96f8b4faf7ad5263c100a740d9d4189ef8f30abfa78808cecf"),
+            (16740, "44776983fb5060f8a5004c0ac559f7b4fc06b28955d976fb2139a22423932453"),
+        ),
+    },
+    "cm3": {  # written before level 3 moved to cm4 (the same originals)
+        "": ((407, "a64583e2c6a93f5581cdd903ea0e9290a0387f0d254e7302c2e81128cfba091c"), None),
+        "_records": (
+            (363, "935e436a1356e9858cbe24645b5456670786e4496b918ce9a73c6545844d7838"),
+            (9600, "9287dc3acffe077b8eac9875f2bd408c13acacc7d04198a668a16363db529fa8"),
+        ),
+        "_markup": (
+            (521, "d41404096881b63e4a20f6e12b60e5cddccd8d5f29ec5f2c844854a21ffc2b3f"),
+            (16740, "44776983fb5060f8a5004c0ac559f7b4fc06b28955d976fb2139a22423932453"),
+        ),
+    },
 }
 
 
-@pytest.mark.parametrize("kind", list(GOLDEN_CM2))
-def test_archives_of_predictor_cm2_still_decode(kind: str) -> None:
-    """data/cm2_v5_level3*.mdlz were written by level 3 before it moved to predictor cm3 (their
-    hashes are the golden values of that time), on text, on records and on markup: they decode
-    to the originals of that time, so cm2's arithmetic is untouched on every path."""
+@pytest.mark.parametrize(
+    ("predictor", "kind"), [(p, k) for p, kinds in GOLDEN_STORED.items() for k in kinds]
+)
+def test_archives_of_earlier_predictors_still_decode(predictor: str, kind: str) -> None:
+    """data/<predictor>_v5_level3*.mdlz were written by level 3 while it used that predictor
+    (their hashes are the golden values of that time), on text, on records and on markup: they
+    decode to the originals of that time, so the predictor's arithmetic is untouched on every
+    path."""
     import hashlib
 
     from mdlkit.compression.archive import parse_coded, read_header, read_records
 
-    archive = (DATA / f"cm2_v5_level3{kind}.mdlz").read_bytes()
-    golden, original = GOLDEN_CM2[kind]
+    archive = (DATA / f"{predictor}_v5_level3{kind}.mdlz").read_bytes()
+    golden, original = GOLDEN_STORED[predictor][kind]
     assert (len(archive), hashlib.sha256(archive).hexdigest()) == golden
     src = io.BytesIO(archive)
     header = read_header(src)
-    assert header.settings["predictor"] == "cm2"
+    assert header.settings["predictor"] == predictor
     (record, _) = read_records(src, header.version)  # the coded block, the end
     coded = parse_coded(record.body, 1 << 23, header.version)
     assert (coded.record, coded.flags) == {"": (0, 0), "_records": (16, 0), "_markup": (0, 1)}[kind]
