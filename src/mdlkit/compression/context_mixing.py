@@ -90,7 +90,7 @@ __all__ = [
 # the kernel's own source file changes, so a value kept in another module could change (and with
 # it the archives' bytes) without the cached kernels noticing.
 # The arithmetic's names (archives record them) → versions.
-PREDICTORS = {"cm1": 1, "cm2": 2, "cm3": 3}
+PREDICTORS = {"cm1": 1, "cm2": 2, "cm3": 3, "cm4": 4}
 TABLE_BITS = 22  # the largest size (and the size of archives that do not record one)
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
@@ -99,7 +99,7 @@ MIN_TABLE_BITS = 12
 # and cm3's N_TEXT (the column alone has as few contexts as order 1).
 CONTEXT_BITS = np.array(
     [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
-     18, 22, 22, 22, 22, 22, 22, 22],
+     18, 22, 22, 22, 22, 22, 22, 22, 22],
     dtype=np.int64,
 )  # fmt: skip
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
@@ -116,7 +116,8 @@ N_EXTRA = 6
 # 4 classes + 2 bytes; quote + word; quote + 3 bytes.
 TEXT0 = EXTRA0 + N_EXTRA
 N_TEXT = 8
-N_MODELS = TEXT0 + N_TEXT
+LONG = TEXT0 + N_TEXT  # cm4: the last 12 bytes
+N_MODELS = LONG + 1
 MAX_RECORD = 1 << 16  # the longest record length a block may declare
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
@@ -126,11 +127,13 @@ MATCH_BITS = 20
 # cm2 and cm3. The inputs of models that are off (markup, records, or another predictor's)
 # stay 0 (integer sums: the inputs' order and the unused ones change no bit of the result).
 N_INPUTS = 4 * N_MODELS + 3
-N_MIXERS = 8  # cm1 uses the first 4
+N_MIXERS = 11  # cm4's; cm1 uses the first 4, cm2 and cm3 the first 8
 N_MIXERS1 = 4
+N_MIXERS2 = 8
 APM_RATE = 5
-N_APM = 5  # cm1 uses the first 3
+N_APM = 8  # cm4's; cm1 uses the first 3, cm2 and cm3 the first 5
 N_APM1 = 3
+N_APM2 = 5
 FRESH = (1 << 53) | (1 << 31)  # a counter slot never seen: both probabilities ½, count 0
 FAST_SHIFT = 2  # the second counter of every slot moves 1/4 of the way: recency
 FAST_SHIFT3 = 5  # cm3: 1/32 of the way (a slower average: the bit history tells recency)
@@ -338,6 +341,11 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect): 
     if lay[L_VERSION] >= 3:
         first = np.int64(data[seg[k, LINE0]]) if pos > seg[k, LINE0] else 256
         _text_contexts(seg, k, byte, c4, col, min(seg[k, LINE0] - seg[k, LINE1], 255), first)
+    if lay[L_VERSION] >= 4:
+        h = np.int64(77)  # the last 12 bytes of the segment (fewer near its start)
+        for j in range(max(start, pos - 12), pos):
+            h = _hash(h, np.int64(data[j]))
+        seg[k, HASH0 + LONG] = h
 
 
 @njit(cache=True)
@@ -437,8 +445,18 @@ APM_BITS = 16  # at TABLE_BITS: the order-1 APM is indexed by (byte, c0) itself,
 APM3_CTX = 65 * 256  # the match state × c0
 # The APMs' weights in the final average (the mixer's: 1); cm2 adds two APMs, in the contexts
 # of the current word and of the last 3 bytes.
-APM_W = np.array([2, 2, 1, 2, 2], dtype=np.int64)
+APM_W = np.array([2, 2, 1, 2, 2, 2, 2, 2], dtype=np.int64)
 RUN_MAPS = N_MODELS * 2048  # where the run maps start in the state maps: 64 per model
+
+
+@njit(cache=True, inline="always")
+def _sizes(version):  # type: ignore[no-untyped-def]
+    """A predictor's inputs per model, mixers and APMs."""
+    if version >= 4:
+        return 4, N_MIXERS, N_APM
+    if version >= 2:
+        return 4, N_MIXERS2, N_APM2
+    return 3, N_MIXERS1, N_APM1
 
 
 @njit(cache=True, inline="always")
@@ -449,10 +467,10 @@ def _predict(
     """Fill out[k] (12-bit P(next bit = 1)) for segments 0..n_active−1; ``lay`` is the state's
     layout (:func:`state_layout`: where each model's table starts and its size), ``version``
     the predictor's (:data:`PREDICTORS`; a constant where each predictor's copy inlines it)."""
-    cm2, cm3 = version >= 2, version >= 3
+    cm2, cm3, cm4 = version >= 2, version >= 3, version >= 4
     apm_bits = lay[L_APM_BITS]
     record = lay[L_RECORD]
-    per, n_mix, n_apm = (4, N_MIXERS, N_APM) if cm2 else (3, N_MIXERS1, N_APM1)
+    per, n_mix, n_apm = _sizes(version)
     n_last = lay[L_LAST]
     n_in = 3 + per * n_last
     den = 1
@@ -541,6 +559,14 @@ def _predict(
             scratch[k, S_SET + 5] = (classes & 63) * 4 + (bitpos >> 1)
             scratch[k, S_SET + 6] = ((tables[scratch[k, S_IDX + 8]] >> 54) & 31) * 8 + bitpos
             scratch[k, S_SET + 7] = seen_mask * 2 + (length > 0)
+        if cm4:
+            # ... and (hashed with the partial byte) by the classes of the last four bytes, the
+            # quote the text is in with the last byte's class, the current word.
+            s = _hash(seg[k, CLASSES] & 0xFFF, c0)
+            scratch[k, S_SET + 8] = (s >> 19) & (lay[L_SETS] - 1)
+            s = _hash(seg[k, QUOTE] * 8 + BYTE_CLASS[seg[k, C4] & 0xFF], c0 + 555)
+            scratch[k, S_SET + 9] = (s >> 21) & 2047
+            scratch[k, S_SET + 10] = (_hash(seg[k, WORD], c0 + 777) >> 19) & (lay[L_SETS] - 1)
         for j in range(n_mix):
             s = scratch[k, S_SET + j]
             dot = np.int64(0)
@@ -578,9 +604,18 @@ def _predict(
             elif a == 3:  # cm2: the current word (with the byte before it, as model 8)
                 h = _hash(seg[k, HASH0 + 8], c0) >> (32 - apm_bits)
                 ctx = APM3_CTX + (2 << apm_bits) + h
-            else:  # cm2: the last 3 bytes
+            elif a == 4:  # cm2: the last 3 bytes
                 h = _hash(seg[k, C4] & 0xFFFFFF, c0 + 512) >> (32 - apm_bits)
                 ctx = APM3_CTX + (3 << apm_bits) + h
+            elif a == 5:  # cm4: the classes of the last 4 bytes with the quote
+                h = _hash((seg[k, CLASSES] & 0xFFF) * 128 + seg[k, QUOTE], c0 + 1024)
+                ctx = APM3_CTX + (4 << apm_bits) + (h >> (32 - apm_bits))
+            elif a == 6:  # cm4: the classes of the last 6 bytes
+                h = _hash(seg[k, CLASSES] & 0x3FFFF, c0 + 1536) >> (32 - apm_bits)
+                ctx = APM3_CTX + (5 << apm_bits) + h
+            else:  # cm4: the word pair (as model 9)
+                h = _hash(seg[k, HASH0 + 9], c0 + 2048) >> (32 - apm_bits)
+                ctx = APM3_CTX + (6 << apm_bits) + h
             base = ctx * APM_BUCKETS + lo
             p = (apm[base] * (128 - w) + apm[base + 1] * w) >> 11
             scratch[k, S_APM + a] = base * 128 + w  # both buckets learn, by their weights
@@ -608,8 +643,15 @@ def _predict3(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outsid
 
 
 @njit(cache=True)
+def _predict4(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out, 4)
+
+
+@njit(cache=True)
 def _predict_any(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
-    if lay[L_VERSION] == 3:
+    if lay[L_VERSION] == 4:
+        _predict4(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
+    elif lay[L_VERSION] == 3:
         _predict3(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
     elif lay[L_VERSION] == 2:
         _predict2(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
@@ -690,7 +732,7 @@ def _update(
     """Learn bits[k] for segments 0..n_active−1 (coded at offset ``step`` of their segment);
     ``version`` as in :func:`_predict`."""
     cm2, cm3 = version >= 2, version >= 3
-    per, n_mix, n_apm = (4, N_MIXERS, N_APM) if cm2 else (3, N_MIXERS1, N_APM1)
+    per, n_mix, n_apm = _sizes(version)
     shift, setk = (FAST_SHIFT3, SETK3) if cm3 else (FAST_SHIFT, SETK)
     n_last = lay[L_LAST]
     n_in = 3 + per * n_last
@@ -765,9 +807,19 @@ def _update3(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, 
 
 
 @njit(cache=True)
+def _update4(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+             indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
+    _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+            indirect, lay, scratch, 4)  # fmt: skip
+
+
+@njit(cache=True)
 def _update_any(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                 match_table, indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
-    if lay[L_VERSION] == 3:
+    if lay[L_VERSION] == 4:
+        _update4(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
+                 match_table, indirect, lay, scratch)  # fmt: skip
+    elif lay[L_VERSION] == 3:
         _update3(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                  match_table, indirect, lay, scratch)  # fmt: skip
     elif lay[L_VERSION] == 2:
@@ -804,8 +856,9 @@ L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
 L_RECORD = L_TABLE_BITS + 1  # the record length (0: none, and the record models have no table)
 L_MARKUP = L_RECORD + 1  # 1: the markup model is on (else it has no table)
 L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1), 2 (cm2) or 3 (cm3)
-L_SETS = L_VERSION + 1  # the weight sets per mixer: 256 (cm3: 2048)
-L_ON = L_SETS + 1  # N_MODELS entries: 1 where the model is on
+L_SETS = L_VERSION + 1  # the weight sets per mixer: 256 (cm3: 2048; cm4: 2^11..2^13 by size)
+L_MIXERS = L_SETS + 1  # the predictor's mixers (the weights of no other are kept)
+L_ON = L_MIXERS + 1  # N_MODELS entries: 1 where the model is on
 L_LAST = L_ON + N_MODELS  # 1 + the last model on: the models' loops stop there
 L_PARTS = L_LAST + 1  # the starts of the parts below, then the end of the last one
 PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table", "indirect")
@@ -835,7 +888,7 @@ def state_layout(
     on = np.arange(N_MODELS) < N_CONTEXTS
     version = PREDICTORS[predictor]
     on[MARKUP], on[RECORD0:EXTRA0] = markup, record > 0
-    on[EXTRA0:TEXT0], on[TEXT0:] = version >= 2, version >= 3
+    on[EXTRA0:TEXT0], on[TEXT0:LONG], on[LONG] = version >= 2, version >= 3, version >= 4
     slots = (1 << ctx_bits) * on
     lay[L_CTX_OFF : L_CTX_OFF + N_MODELS] = np.concatenate(([0], np.cumsum(slots)[:-1]))
     lay[L_CTX_BITS : L_CTX_BITS + N_MODELS] = ctx_bits
@@ -845,15 +898,20 @@ def state_layout(
     lay[L_RECORD] = record
     lay[L_MARKUP] = int(markup)
     lay[L_VERSION] = version
-    lay[L_SETS] = 2048 if version >= 3 else 256
+    # (cm4: 2^13 sets at the largest tables, 2^11 for an input of 64 KB or less)
+    lay[L_SETS] = (
+        1 << min(13, max(11, table_bits - 9)) if version >= 4 else 2048 if version >= 3 else 256
+    )
+    lay[L_MIXERS] = N_MIXERS if version >= 4 else N_MIXERS2 if version >= 2 else N_MIXERS1
     lay[L_ON : L_ON + N_MODELS] = on
     lay[L_LAST] = 1 + int(np.flatnonzero(on)[-1])
     cm2 = version >= 2
     sizes = (
         int(slots.sum()),
-        N_MIXERS * int(lay[L_SETS]) * (N_INPUTS + 1),
+        int(lay[L_MIXERS]) * int(lay[L_SETS]) * (N_INPUTS + 1),
         256 * N_MIXERS,
-        (((4 if cm2 else 2) << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
+        (((7 if version >= 4 else 4 if cm2 else 2) << int(lay[L_APM_BITS])) + APM3_CTX)
+        * APM_BUCKETS,
         64,
         N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2, cm3) run maps
         1 << int(lay[L_MATCH_BITS]),
@@ -877,8 +935,8 @@ def new_state(
     view = {name: state[a:b] for name, (a, b) in bounds.items()}
     view["tables"][:] = FRESH  # slow and fast counters at ½, count 0
     view["mix_w"][:] = (1 << 16) // 16
-    view["mix_w"].reshape((N_MIXERS, int(lay[L_SETS]), N_INPUTS + 1))[:, :, N_INPUTS] = 0
-    n_mix = N_MIXERS if PREDICTORS[predictor] >= 2 else N_MIXERS1
+    view["mix_w"].reshape((int(lay[L_MIXERS]), int(lay[L_SETS]), N_INPUTS + 1))[:, :, N_INPUTS] = 0
+    n_mix = int(lay[L_MIXERS])
     view["final_w"].reshape((256, N_MIXERS))[:, :n_mix] = (1 << 16) // n_mix
     ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
     view["apm"][:] = np.tile(ramp, len(view["apm"]) // APM_BUCKETS)
@@ -923,7 +981,7 @@ def _learned(state):  # type: ignore[no-untyped-def]
     lay = state[state.shape[0] - N_LAYOUT :]
     return (
         _part(state, lay, 0),
-        _part(state, lay, 1).reshape((N_MIXERS, lay[L_SETS], N_INPUTS + 1)),
+        _part(state, lay, 1).reshape((lay[L_MIXERS], lay[L_SETS], N_INPUTS + 1)),
         _part(state, lay, 2).reshape((256, N_MIXERS)),
         _part(state, lay, 3),
         _part(state, lay, 4),
@@ -1031,7 +1089,10 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
         a = _active(n, seg_len, n_seg, t)
         for j in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if version == 3:
+            if version == 4:
+                _predict4(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            elif version == 3:
                 _predict3(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             elif version == 2:
@@ -1049,7 +1110,10 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
                 if record.shape[0]:
                     record[count] = p
                 count += 1
-            if version == 3:
+            if version == 4:
+                _update4(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            elif version == 3:
                 _update3(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             elif version == 2:
@@ -1076,7 +1140,10 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
         a = _active(n, seg_len, n_seg, t)
         for _ in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if version == 3:
+            if version == 4:
+                _predict4(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            elif version == 3:
                 _predict3(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             elif version == 2:
@@ -1090,7 +1157,10 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
                 if record.shape[0]:
                     record[count] = p_out[k]
                 count += 1
-            if version == 3:
+            if version == 4:
+                _update4(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            elif version == 3:
                 _update3(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             elif version == 2:
