@@ -6,11 +6,12 @@ coded; the decoder repeats the same computation (integer arithmetic, so any mach
 archive). Tables are sized to each block. Blocks are coded and decoded by N worker processes
 (``threads``), the archive identical for any N (:mod:`mdlkit.compression.online_archive`).
 Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways, slightly
-larger), 2 codes each block sequentially, 3 does too with predictor cm3 (fourteen more context
-models, among them the column, the quote the text is in and the byte classes; each context's last
-byte and its run, twice the mixers, two more APMs: 2–4 % smaller on text at a third of the
-speed; archives of its first predictor, cm2, still decode). Decoding runs the same compiled
-steps as encoding (:mod:`mdlkit.compression.online`), so it is as fast.
+larger), 2 codes each block sequentially, 3 does too with predictor cm4 (fifteen more context
+models, among them the column, the quote the text is in, the byte classes and the last 12 bytes;
+each context's last byte and its run, 11 mixers against 4, five more APMs: 3–7 % smaller on text
+at about a third of the speed; archives of its earlier predictors, cm2 and cm3, still decode).
+Decoding runs the same compiled steps as encoding (:mod:`mdlkit.compression.online`), so it is
+as fast.
 
 ``two-part`` (the seed paper's setting): a byte transformer trained on the file with DRR,
 pruned and quantized; the weight file is stored in the archive and the data is coded with the

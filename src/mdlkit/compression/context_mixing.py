@@ -35,20 +35,24 @@ no letter follows) with the current word, and with the last three bytes. It sele
 mixer's weights by the partial byte and the last byte's class, skips a mixer's update when its
 error is within 17/4096, lets its weight sets slow down sooner (SETK3) and every slot's second
 counter move 1/32 of the way (FAST_SHIFT3: a second, slower average; the bit history already
-tells recency). Each predictor has its own compiled copy of the per-bit step, so cm1's and
-cm2's arithmetic is untouched.
+tells recency). Predictor cm4 adds to cm3 an order-12 context model (the last 12 bytes), three
+mixers whose weight sets are chosen by the partial byte hashed with the classes of the last four
+bytes, with the quote and the last byte's class, and with the current word (2^11 to 2^13 sets,
+by the table size), and three APMs (the classes of the last four bytes with the quote, the
+classes of the last six, the word pair). Each predictor has its own compiled copy of the
+per-bit step, so the earlier predictors' arithmetic is untouched.
 
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
 on any machine compute bit-identical probabilities. The tables are sized once per input, before
 its first byte (:func:`state_layout`: ``table_bits`` from MIN_TABLE_BITS to TABLE_BITS, recorded
 in the archive so that the decoder makes the same), and do not grow with it: at the largest size
-(:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 466 MiB
-(cm2: 692 MiB, cm3: 932 MiB; the markup and record models add 128 MiB), at 18 bits (an input
-of 5 KB) 39.6 MB (cm2: 54.9 MB, cm3: 86.3 MB). The kernels read the sizes from the state
-itself, so one compiled kernel serves every size. A table is kept in groups of 16 slots, the 15
-bits of one nibble's context; a context may sit in either of two neighbouring groups, and a new
-one replaces the less used.
+(:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 465 MiB
+(cm2: 692 MiB, cm3: 932 MiB, cm4: 1,088 MiB; the markup and record models add 128 MiB), at 18
+bits (an input of 5 KB) 38.6 MB (cm2: 55.0 MB, cm3: 86.9 MB, cm4: 98.7 MB). The kernels read
+the sizes from the state itself, so one compiled kernel serves every size. A table is kept in
+groups of 16 slots, the 15 bits of one nibble's context; a context may sit in either of two
+neighbouring groups, and a new one replaces the less used.
 
 The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
 is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does
@@ -124,7 +128,7 @@ MATCH_BITS = 20
 # Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then PER
 # per context model i (3 + PER·i: its slow counter, 4 + PER·i: fast counter, 5 + PER·i: state
 # map; cm2 adds 6 + PER·i: its run, the last byte seen in the context); PER is 3 in cm1, 4 in
-# cm2 and cm3. The inputs of models that are off (markup, records, or another predictor's)
+# cm2 to cm4. The inputs of models that are off (markup, records, or another predictor's)
 # stay 0 (integer sums: the inputs' order and the unused ones change no bit of the result).
 N_INPUTS = 4 * N_MODELS + 3
 N_MIXERS = 11  # cm4's; cm1 uses the first 4, cm2 and cm3 the first 8
@@ -253,8 +257,8 @@ def _known(p: int, n: int, seg_len: int, t: int) -> bool:
 def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect):  # type: ignore[no-untyped-def]
     """Advance segment k's contexts past ``byte``, its byte at offset t (absolute position
     ``seg[k, POS]``); every segment's bytes at offsets 0..t are known. ``lay`` is the state's
-    layout (the match table's size, the record length, the models on); ``indirect`` (cm2, cm3)
-    holds the last two bytes that followed each pair of bytes."""
+    layout (the match table's size, the record length, the models on); ``indirect`` (cm2 and
+    later) holds the last two bytes that followed each pair of bytes."""
     match_bits, record, markup = lay[L_MATCH_BITS], lay[L_RECORD], lay[L_MARKUP]
     n = data.shape[0]
     c4 = seg[k, C4]
@@ -832,7 +836,7 @@ def _update_any(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_s
 
 @njit(cache=True)
 def _learn_runs(seg, k, byte, tables, lay):  # type: ignore[no-untyped-def]
-    """cm2, cm3: each model's context of segment k's byte learns that ``byte`` came (see
+    """cm2 and later: each model's context of segment k's byte learns that ``byte`` came (see
     :func:`_run_input`): one more in the run if it was the context's last byte, else a new run."""
     for i in range(lay[L_LAST]):
         if not lay[L_ON + i]:
@@ -855,7 +859,7 @@ L_APM_BITS = L_MATCH_BITS + 1  # the order-1 and order-2 APMs' sizes, log2 conte
 L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
 L_RECORD = L_TABLE_BITS + 1  # the record length (0: none, and the record models have no table)
 L_MARKUP = L_RECORD + 1  # 1: the markup model is on (else it has no table)
-L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1), 2 (cm2) or 3 (cm3)
+L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1) … 4 (cm4)
 L_SETS = L_VERSION + 1  # the weight sets per mixer: 256 (cm3: 2048; cm4: 2^11..2^13 by size)
 L_MIXERS = L_SETS + 1  # the predictor's mixers (the weights of no other are kept)
 L_ON = L_MIXERS + 1  # N_MODELS entries: 1 where the model is on
@@ -876,7 +880,9 @@ def state_layout(
     predictor cm1's first archives, which recorded no size. ``record`` (0, or 2..MAX_RECORD
     bytes) turns the record models on, ``markup`` the markup model; models off take no room.
     ``predictor`` (:data:`PREDICTORS`): cm2 adds six models, every model's run, four mixers
-    and two APMs to cm1; cm3 eight more models and 2048 weight sets per mixer to cm2."""
+    and two APMs to cm1; cm3 eight more models and 2048 weight sets per mixer to cm2; cm4 an
+    order-12 model, three mixers (2^11..2^13 weight sets each, by ``table_bits``) and three
+    APMs to cm3."""
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
@@ -913,7 +919,7 @@ def state_layout(
         (((7 if version >= 4 else 4 if cm2 else 2) << int(lay[L_APM_BITS])) + APM3_CTX)
         * APM_BUCKETS,
         64,
-        N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2, cm3) run maps
+        N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2 and later) run maps
         1 << int(lay[L_MATCH_BITS]),
         1 << 16 if cm2 else 0,
     )
@@ -992,7 +998,7 @@ def _learned(state):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, inline="always")
 def _learned_more(state, lay):  # type: ignore[no-untyped-def]
-    """The parts only learning reads: the match table and (cm2, cm3) the indirect table."""
+    """The parts only learning reads: the match table and (cm2 and later) the indirect table."""
     return _part(state, lay, 6), _part(state, lay, 7)
 
 
