@@ -904,7 +904,7 @@ def state_layout(
     lay[L_RECORD] = record
     lay[L_MARKUP] = int(markup)
     lay[L_VERSION] = version
-    # (cm4: 2^13 sets at the largest tables, 2^11 for an input of 64 KB or less)
+    # (cm4: 2^13 sets at 22 table bits, an input over 64 KB; 2^12 over 32 KB; 2^11 below)
     lay[L_SETS] = (
         1 << min(13, max(11, table_bits - 9)) if version >= 4 else 2048 if version >= 3 else 256
     )
