@@ -8,8 +8,8 @@ archive). Tables are sized to each block. Blocks are coded and decoded by N work
 Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways, slightly
 larger), 2 codes each block sequentially, 3 does too with predictor cm4 (fifteen more context
 models, among them the column, the quote the text is in, the byte classes and the last 12 bytes;
-each context's last byte and its run, 11 mixers against 4, five more APMs: 3–7 % smaller on text
-at about a third of the speed; archives of its earlier predictors, cm2 and cm3, still decode).
+each context's last byte and its run, 11 mixers against 4, five more APMs: 3–5 % smaller on text
+at about a quarter of the speed; archives of its earlier predictors, cm2 and cm3, still decode).
 Decoding runs the same compiled steps as encoding (:mod:`mdlkit.compression.online`), so it is
 as fast.
 
