@@ -77,7 +77,7 @@ TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in m
 # The online mode's block: a file up to this size is one block, coded as before blocks were
 # independent (no loss); a larger one loses what the model would carry across (measured in
 # benchmarks/results/compress_threads.md). 8 MiB keeps a block and its tables in memory per
-# worker (the input's bytes plus the tables of 22 bits: 466 MiB, level 3's 932 MiB).
+# worker (the input's bytes plus the tables of 22 bits: 465 MiB, level 3's 1,088 MiB).
 DEFAULT_BLOCK_BYTES = 1 << 23
 
 

@@ -908,7 +908,8 @@ def state_layout(
     lay[L_SETS] = (
         1 << min(13, max(11, table_bits - 9)) if version >= 4 else 2048 if version >= 3 else 256
     )
-    lay[L_MIXERS] = N_MIXERS if version >= 4 else N_MIXERS2 if version >= 2 else N_MIXERS1
+    _, n_mix, n_apm = _sizes.py_func(version)  # (the kernels' own answer, run in Python)
+    lay[L_MIXERS] = n_mix
     lay[L_ON : L_ON + N_MODELS] = on
     lay[L_LAST] = 1 + int(np.flatnonzero(on)[-1])
     cm2 = version >= 2
@@ -916,8 +917,8 @@ def state_layout(
         int(slots.sum()),
         int(lay[L_MIXERS]) * int(lay[L_SETS]) * (N_INPUTS + 1),
         256 * N_MIXERS,
-        (((7 if version >= 4 else 4 if cm2 else 2) << int(lay[L_APM_BITS])) + APM3_CTX)
-        * APM_BUCKETS,
+        # (the match APM has its own APM3_CTX contexts, each other APM 2^apm_bits)
+        (((n_apm - 1) << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
         64,
         N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2 and later) run maps
         1 << int(lay[L_MATCH_BITS]),
