@@ -53,7 +53,14 @@ def _structured() -> bytes:
 
 @pytest.mark.parametrize(
     ("record", "markup", "predictor"),
-    [(0, False, "cm1"), (16, True, "cm1"), (16, True, "cm2"), (16, True, "cm3"), (16, True, "cm4")],
+    [
+        (0, False, "cm1"),
+        (16, True, "cm1"),
+        (16, True, "cm2"),
+        (16, True, "cm3"),
+        (16, True, "cm4"),
+        (16, True, "cm5"),
+    ],
 )
 def test_native_and_just_in_time_kernels_make_the_same_archive_and_read_each_other(
     monkeypatch: pytest.MonkeyPatch, record: int, markup: bool, predictor: str

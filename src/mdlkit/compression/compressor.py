@@ -69,9 +69,9 @@ LEVELS = {"online": (1, 2, 3), "two-part": (1, 2, 3)}
 DEFAULT_LEVEL = {"online": 2, "two-part": 1}
 # Each online level's predictor: the name of its context-mixing arithmetic, recorded in the
 # archive (any change to the arithmetic needs a new name), and its segments per block.
-_PREDICTOR = {1: "cm1", 2: "cm1", 3: "cm4"}  # (level 3 wrote cm2, then cm3, before cm4)
+_PREDICTOR = {1: "cm1", 2: "cm1", 3: "cm5"}  # (level 3 wrote cm2, cm3, then cm4, before cm5)
 # The first archive format each predictor was written in.
-_FIRST_FORMAT = {"cm1": 1, "cm2": 5, "cm3": 5, "cm4": 5}
+_FIRST_FORMAT = {"cm1": 1, "cm2": 5, "cm3": 5, "cm4": 5, "cm5": 5}
 _SEGMENTS = {1: 16, 2: 1, 3: 1}
 TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in memory
 # The online mode's block: a file up to this size is one block, coded as before blocks were

@@ -39,8 +39,14 @@ tells recency). Predictor cm4 adds to cm3 an order-12 context model (the last 12
 mixers whose weight sets are chosen by the partial byte hashed with the classes of the last four
 bytes, with the quote and the last byte's class, and with the current word (2^11 to 2^13 sets,
 by the table size), and three APMs (the classes of the last four bytes with the quote, the
-classes of the last six, the word pair). Each predictor has its own compiled copy of the
-per-bit step, so the earlier predictors' arithmetic is untouched.
+classes of the last six, the word pair). Predictor cm5 adds to cm4 seven models of words and
+paragraphs: what followed the current token last time (a token is a word's letters so far, or
+the gap since the last word; the table keeps the last two bytes after each: paq8px's indirect
+word context), alone and with the last two bytes; the paragraph's first word (after a blank
+line: in a play, the speaker) with the current word; the current word alone, and in the current
+kilobyte of the input; the line so far; the character groups of the last four bytes. Its
+contexts may take four places in a table rather than two. Each predictor has its own compiled
+copy of the per-bit step, so the earlier predictors' arithmetic is untouched.
 
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
@@ -48,8 +54,9 @@ on any machine compute bit-identical probabilities. The tables are sized once pe
 its first byte (:func:`state_layout`: ``table_bits`` from MIN_TABLE_BITS to TABLE_BITS, recorded
 in the archive so that the decoder makes the same), and do not grow with it: at the largest size
 (:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 465 MiB
-(cm2: 692 MiB, cm3: 932 MiB, cm4: 1,088 MiB; the markup and record models add 128 MiB), at 18
-bits (an input of 5 KB) 38.6 MB (cm2: 55.0 MB, cm3: 86.9 MB, cm4: 98.7 MB). The kernels read
+(cm2: 691 MiB, cm3: 932 MiB, cm4: 1,088 MiB, cm5: 1,368 MiB; the markup and record models add
+128 MiB), at 18 bits (an input of 5 KB) 38.1 MB (cm2: 54.5 MB, cm3: 86.5 MB, cm4: 98.8 MB, cm5:
+123.5 MB). The kernels read
 the sizes from the state itself, so one compiled kernel serves every size. A table is kept in
 groups of 16 slots, the 15 bits of one nibble's context; a context may sit in either of two
 neighbouring groups, and a new one replaces the less used.
@@ -94,7 +101,7 @@ __all__ = [
 # the kernel's own source file changes, so a value kept in another module could change (and with
 # it the archives' bytes) without the cached kernels noticing.
 # The arithmetic's names (archives record them) → versions.
-PREDICTORS = {"cm1": 1, "cm2": 2, "cm3": 3, "cm4": 4}
+PREDICTORS = {"cm1": 1, "cm2": 2, "cm3": 3, "cm4": 4, "cm5": 5}
 TABLE_BITS = 22  # the largest size (and the size of archives that do not record one)
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
@@ -103,7 +110,7 @@ MIN_TABLE_BITS = 12
 # and cm3's N_TEXT (the column alone has as few contexts as order 1).
 CONTEXT_BITS = np.array(
     [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
-     18, 22, 22, 22, 22, 22, 22, 22, 22],
+     18, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22],
     dtype=np.int64,
 )  # fmt: skip
 N_CONTEXTS = 13  # orders 0-6, order 8, word, word pair, sparse, word triple, column
@@ -121,21 +128,28 @@ N_EXTRA = 6
 TEXT0 = EXTRA0 + N_EXTRA
 N_TEXT = 8
 LONG = TEXT0 + N_TEXT  # cm4: the last 12 bytes
-N_MODELS = LONG + 1
+# Predictor cm5's eight (see :func:`_word_contexts`): what followed the current token (a word's
+# letters so far, or the gap since the last word), alone and with the last two bytes; the
+# paragraph's first word with the current word; the current word alone, and in this kilobyte of
+# the input; the line so far; the character groups of the last four bytes; the phrase (the words
+# since the last punctuation, up to five).
+WORDS0 = LONG + 1
+N_WORDS = 8
+N_MODELS = WORDS0 + N_WORDS
 MAX_RECORD = 1 << 16  # the longest record length a block may declare
 MATCH_MIN = 6  # bytes of context the match model hashes
 MATCH_BITS = 20
 # Inputs of the first mixers: the match model, an outside model and a bias (0, 1, 2), then PER
 # per context model i (3 + PER·i: its slow counter, 4 + PER·i: fast counter, 5 + PER·i: state
 # map; cm2 adds 6 + PER·i: its run, the last byte seen in the context); PER is 3 in cm1, 4 in
-# cm2 to cm4. The inputs of models that are off (markup, records, or another predictor's)
+# cm2 to cm5. The inputs of models that are off (markup, records, or another predictor's)
 # stay 0 (integer sums: the inputs' order and the unused ones change no bit of the result).
 N_INPUTS = 4 * N_MODELS + 3
-N_MIXERS = 11  # cm4's; cm1 uses the first 4, cm2 and cm3 the first 8
+N_MIXERS = 11  # cm4's and cm5's; cm1 uses the first 4, cm2 and cm3 the first 8
 N_MIXERS1 = 4
 N_MIXERS2 = 8
 APM_RATE = 5
-N_APM = 8  # cm4's; cm1 uses the first 3, cm2 and cm3 the first 5
+N_APM = 8  # cm4's and cm5's; cm1 uses the first 3, cm2 and cm3 the first 5
 N_APM1 = 3
 N_APM2 = 5
 FRESH = (1 << 53) | (1 << 31)  # a counter slot never seen: both probabilities ½, count 0
@@ -151,7 +165,15 @@ LETTERS, QUOTE = 16, 17  # cm3: the last 6 letters (5 bits each), the quote or b
 HASH0 = 18  # columns HASH0 .. HASH0 + N_MODELS - 1: each model's context hash for this byte
 BASE0 = HASH0 + N_MODELS  # each model's slot group for the current nibble (16 slots)
 RUN0 = BASE0 + N_MODELS  # cm2: each model's group of the byte's first nibble (holds the run)
-N_SEG_FIELDS = RUN0 + N_MODELS
+# cm5: the gap since the last letter (hashed), the current token (the word or that gap, hashed),
+# the line so far (hashed), the paragraph's first word, 1 from a blank line until the next word
+# ends, 1 once the line has more than white space, the character groups of the last four bytes,
+# the phrase's words (PHRASE: the current one's letters so far, then the four before it).
+GAP = RUN0 + N_MODELS
+TOKEN, LINE_HASH, PARA_WORD, PARA_NEW, LINE_TEXT, GROUPS = range(GAP + 1, GAP + 7)
+PHRASE = GAP + 7
+N_SEG_FIELDS = PHRASE + 5
+TOKEN_BITS = 18  # cm5: the token table's size (log2 entries), after the indirect table's 2^16
 
 
 def _squash_table() -> np.ndarray:
@@ -350,6 +372,8 @@ def _byte_boundary(seg, k, byte, data, seg_len, t, match_table, lay, indirect): 
         for j in range(max(start, pos - 12), pos):
             h = _hash(h, np.int64(data[j]))
         seg[k, HASH0 + LONG] = h
+    if lay[L_VERSION] >= 5:
+        _word_contexts(seg, k, byte, c4, indirect[1 << 16 :], pos)
 
 
 @njit(cache=True)
@@ -401,6 +425,76 @@ def _text_contexts(seg, k, byte, c4, col, above_len, first):  # type: ignore[no-
     seg[k, HASH0 + TEXT0 + 5] = _hash(56, (older << 16) | (c4 & 0xFFFF))
     seg[k, HASH0 + TEXT0 + 6] = _hash(_hash(69, q), seg[k, WORD])
     seg[k, HASH0 + TEXT0 + 7] = _hash(70, (q << 24) | (c4 & 0xFFFFFF))
+
+
+@njit(cache=True)
+def _word_contexts(seg, k, byte, c4, tokens, pos):  # type: ignore[no-untyped-def]
+    """cm5's eight contexts after ``byte`` (after cm4's: the word and the last two words are up
+    to date), at position ``pos`` (of the next byte). ``tokens`` holds, for each token hashed
+    into 2^TOKEN_BITS entries, the last two bytes that followed it: a token is the current
+    word's letters so far, or the gap since the last letter (", " or ".\n\n"), so a word that
+    was once followed by "ing" or by a comma says so again at its next occurrence, whatever
+    longer context it has (the word model's indirect context in paq8px)."""
+    lower = byte | 32
+    letter = 97 <= lower <= 122
+    old = (seg[k, TOKEN] >> (32 - TOKEN_BITS)) & ((1 << TOKEN_BITS) - 1)
+    tokens[old] = ((tokens[old] << 8) | byte) & 0xFFFF
+    if letter:
+        seg[k, GAP] = 0
+        token = _hash(seg[k, WORD], 3)
+    else:
+        seg[k, GAP] = _hash(seg[k, GAP] + 7, byte)
+        token = seg[k, GAP]
+    seg[k, TOKEN] = token
+    followed = tokens[(token >> (32 - TOKEN_BITS)) & ((1 << TOKEN_BITS) - 1)]
+    # Paragraphs: a blank line (nothing but white space, so CR LF text too) starts one, and its
+    # first word (a speaker's name in a play, a heading) stays in the context until the next.
+    if byte == 10:
+        if seg[k, LINE_TEXT] == 0:
+            seg[k, PARA_NEW] = 1
+        seg[k, LINE_TEXT] = 0
+        seg[k, LINE_HASH] = 0
+    else:
+        seg[k, LINE_HASH] = _hash(seg[k, LINE_HASH] + 1, byte)
+        if byte != 13 and byte != 32 and byte != 9:
+            seg[k, LINE_TEXT] = 1
+    if not letter and 97 <= (((c4 >> 8) & 0xFF) | 32) <= 122 and seg[k, PARA_NEW] == 1:
+        seg[k, PARA_WORD] = seg[k, PREV_WORD]  # the word that just ended
+        seg[k, PARA_NEW] = 0
+    # Character groups: digits, lower-case and upper-case letters each one group, other bytes
+    # their own.
+    group = byte
+    if 48 <= byte <= 57:
+        group = 48
+    elif 97 <= byte <= 122:
+        group = 97
+    elif 65 <= byte <= 90:
+        group = 65
+    seg[k, GROUPS] = ((seg[k, GROUPS] << 8) | group) & 0xFFFFFFFF
+    # The phrase: words that only spaces or line ends separate (an apostrophe stays inside a
+    # word, "don't"); any other byte (punctuation, a digit) starts a new one. Up to five words,
+    # case folded, so a phrase said again is recognised across case and line breaks.
+    after_letter = 97 <= (((c4 >> 8) & 0xFF) | 32) <= 122
+    space = byte == 32 or byte == 10 or byte == 13
+    if letter:
+        seg[k, PHRASE] = _hash(seg[k, PHRASE] + 5, lower)
+    elif space and after_letter:
+        for j in range(4, 0, -1):
+            seg[k, PHRASE + j] = seg[k, PHRASE + j - 1]
+        seg[k, PHRASE] = 0
+    elif not space and byte != 39:
+        for j in range(5):
+            seg[k, PHRASE + j] = 0
+    phrase = _hash(_hash(130, seg[k, PHRASE]), _hash(seg[k, PHRASE + 1], seg[k, PHRASE + 2]))
+    word, para = seg[k, WORD], seg[k, PARA_WORD]
+    seg[k, HASH0 + WORDS0] = _hash(102, (int(letter) << 16) | followed)
+    seg[k, HASH0 + WORDS0 + 1] = _hash(103, ((followed & 0xFF) << 16) | (c4 & 0xFFFF))
+    seg[k, HASH0 + WORDS0 + 2] = _hash(_hash(109, para), word)
+    seg[k, HASH0 + WORDS0 + 3] = _hash(110, word)
+    seg[k, HASH0 + WORDS0 + 4] = _hash(_hash(111, pos >> 10), word)
+    seg[k, HASH0 + WORDS0 + 5] = _hash(104, seg[k, LINE_HASH])
+    seg[k, HASH0 + WORDS0 + 6] = _hash(115, seg[k, GROUPS])
+    seg[k, HASH0 + WORDS0 + 7] = _hash(phrase, _hash(seg[k, PHRASE + 3], seg[k, PHRASE + 4]))
 
 
 @njit(cache=True)
@@ -472,6 +566,7 @@ def _predict(
     layout (:func:`state_layout`: where each model's table starts and its size), ``version``
     the predictor's (:data:`PREDICTORS`; a constant where each predictor's copy inlines it)."""
     cm2, cm3, cm4 = version >= 2, version >= 3, version >= 4
+    ways = 4 if version >= 5 else 2  # the places a context may take in its table
     apm_bits = lay[L_APM_BITS]
     record = lay[L_RECORD]
     per, n_mix, n_apm = _sizes(version)
@@ -496,14 +591,23 @@ def _predict(
                 base = lay[L_CTX_OFF + i] + ((h >> (32 - lay[L_CTX_BITS + i])) & ~np.int64(15))
                 check = (h & 1023) + 1
                 if (tables[base] & 2047) != check:
-                    # Two places per context: its own group or the neighbour; a new context
-                    # takes the one whose first bit was seen less often.
-                    other = base ^ 16
-                    if (tables[other] & 2047) == check:
-                        base = other
+                    # Two places per context (cm5: four), its own group and its neighbours in
+                    # an aligned run of groups; a new context takes the one whose first bit was
+                    # seen least often (the first such).
+                    found = -1
+                    for way in range(1, ways):
+                        if (tables[base ^ (way << 4)] & 2047) == check:
+                            found = base ^ (way << 4)
+                            break
+                    if found >= 0:
+                        base = found
                     else:
-                        if (tables[other + 1] & 1023) < (tables[base + 1] & 1023):
-                            base = other
+                        least = base
+                        for way in range(1, ways):
+                            other = base ^ (way << 4)
+                            if (tables[other + 1] & 1023) < (tables[least + 1] & 1023):
+                                least = other
+                        base = least
                         tables[base] = check
                         for slot_i in range(1, 16):
                             tables[base + slot_i] = FRESH
@@ -652,8 +756,15 @@ def _predict4(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outsid
 
 
 @njit(cache=True)
+def _predict5(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
+    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out, 5)
+
+
+@njit(cache=True)
 def _predict_any(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
-    if lay[L_VERSION] == 4:
+    if lay[L_VERSION] == 5:
+        _predict5(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
+    elif lay[L_VERSION] == 4:
         _predict4(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
     elif lay[L_VERSION] == 3:
         _predict3(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
@@ -759,8 +870,8 @@ def _update(
             match_sm[m] = _learn(match_sm[m], y, 1023, FAST_SHIFT)
         for j in range(n_mix):
             s = scratch[k, S_SET + j]
-            n_set = mix_w[j, s, N_INPUTS]  # the set's update count, after its weights
-            mix_w[j, s, N_INPUTS] = n_set + 1
+            n_set = mix_w[j, s, lay[L_INPUTS]]  # the set's update count, after its weights
+            mix_w[j, s, lay[L_INPUTS]] = n_set + 1
             err = (y << 12) - SQUASH[scratch[k, S_DOT + j] + 2047]
             if cm3 and -MIX_SKIP3 <= err <= MIX_SKIP3:
                 continue  # (the set still counts it: its rate slows as it is used)
@@ -818,9 +929,19 @@ def _update4(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, 
 
 
 @njit(cache=True)
+def _update5(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+             indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
+    _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
+            indirect, lay, scratch, 5)  # fmt: skip
+
+
+@njit(cache=True)
 def _update_any(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                 match_table, indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
-    if lay[L_VERSION] == 4:
+    if lay[L_VERSION] == 5:
+        _update5(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
+                 match_table, indirect, lay, scratch)  # fmt: skip
+    elif lay[L_VERSION] == 4:
         _update4(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                  match_table, indirect, lay, scratch)  # fmt: skip
     elif lay[L_VERSION] == 3:
@@ -859,10 +980,11 @@ L_APM_BITS = L_MATCH_BITS + 1  # the order-1 and order-2 APMs' sizes, log2 conte
 L_TABLE_BITS = L_APM_BITS + 1  # the table size the layout was made for
 L_RECORD = L_TABLE_BITS + 1  # the record length (0: none, and the record models have no table)
 L_MARKUP = L_RECORD + 1  # 1: the markup model is on (else it has no table)
-L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1) … 4 (cm4)
-L_SETS = L_VERSION + 1  # the weight sets per mixer: 256 (cm3: 2048; cm4: 2^11..2^13 by size)
+L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1) … 5 (cm5)
+L_SETS = L_VERSION + 1  # the weight sets per mixer: 256 (cm3: 2048; cm4, cm5: 2^11..2^13 by size)
 L_MIXERS = L_SETS + 1  # the predictor's mixers (the weights of no other are kept)
-L_ON = L_MIXERS + 1  # N_MODELS entries: 1 where the model is on
+L_INPUTS = L_MIXERS + 1  # its mixers' inputs at most (a weight set keeps that many, a count)
+L_ON = L_INPUTS + 1  # N_MODELS entries: 1 where the model is on
 L_LAST = L_ON + N_MODELS  # 1 + the last model on: the models' loops stop there
 L_PARTS = L_LAST + 1  # the starts of the parts below, then the end of the last one
 PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table", "indirect")
@@ -882,7 +1004,7 @@ def state_layout(
     ``predictor`` (:data:`PREDICTORS`): cm2 adds six models, every model's run, four mixers
     and two APMs to cm1; cm3 eight more models and 2048 weight sets per mixer to cm2; cm4 an
     order-12 model, three mixers (2^11..2^13 weight sets each, by ``table_bits``) and three
-    APMs to cm3."""
+    APMs to cm3; cm5 seven more models and a token table of 2^TOKEN_BITS entries to cm4."""
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
@@ -895,6 +1017,7 @@ def state_layout(
     version = PREDICTORS[predictor]
     on[MARKUP], on[RECORD0:EXTRA0] = markup, record > 0
     on[EXTRA0:TEXT0], on[TEXT0:LONG], on[LONG] = version >= 2, version >= 3, version >= 4
+    on[WORDS0:] = version >= 5
     slots = (1 << ctx_bits) * on
     lay[L_CTX_OFF : L_CTX_OFF + N_MODELS] = np.concatenate(([0], np.cumsum(slots)[:-1]))
     lay[L_CTX_BITS : L_CTX_BITS + N_MODELS] = ctx_bits
@@ -904,25 +1027,28 @@ def state_layout(
     lay[L_RECORD] = record
     lay[L_MARKUP] = int(markup)
     lay[L_VERSION] = version
-    # (cm4: 2^13 sets at 22 table bits, an input over 64 KB; 2^12 over 32 KB; 2^11 below)
+    # (cm4 and cm5: 2^13 sets at 22 table bits, an input over 64 KB; 2^12 over 32 KB; 2^11 below)
     lay[L_SETS] = (
         1 << min(13, max(11, table_bits - 9)) if version >= 4 else 2048 if version >= 3 else 256
     )
-    _, n_mix, n_apm = _sizes.py_func(version)  # (the kernels' own answer, run in Python)
+    per, n_mix, n_apm = _sizes.py_func(version)  # (the kernels' own answer, run in Python)
     lay[L_MIXERS] = n_mix
     lay[L_ON : L_ON + N_MODELS] = on
     lay[L_LAST] = 1 + int(np.flatnonzero(on)[-1])
+    # (its models with markup and records on: the most inputs _predict and _update use)
+    lay[L_INPUTS] = 3 + per * (EXTRA0, TEXT0, LONG, WORDS0, N_MODELS)[version - 1]
     cm2 = version >= 2
     sizes = (
         int(slots.sum()),
-        int(lay[L_MIXERS]) * int(lay[L_SETS]) * (N_INPUTS + 1),
+        int(lay[L_MIXERS]) * int(lay[L_SETS]) * (int(lay[L_INPUTS]) + 1),
         256 * N_MIXERS,
         # (the match APM has its own APM3_CTX contexts, each other APM 2^apm_bits)
         (((n_apm - 1) << int(lay[L_APM_BITS])) + APM3_CTX) * APM_BUCKETS,
         64,
         N_MODELS * 2048 + N_MODELS * 64,  # bit-history maps, then (cm2 and later) run maps
         1 << int(lay[L_MATCH_BITS]),
-        1 << 16 if cm2 else 0,
+        # (cm2: what followed each pair of bytes; cm5 then what followed each token)
+        ((1 << 16) + ((1 << TOKEN_BITS) if version >= 5 else 0)) if cm2 else 0,
     )
     lay[L_PARTS : L_PARTS + len(PARTS) + 1] = np.concatenate(([0], np.cumsum(sizes)))
     return lay
@@ -942,7 +1068,8 @@ def new_state(
     view = {name: state[a:b] for name, (a, b) in bounds.items()}
     view["tables"][:] = FRESH  # slow and fast counters at ½, count 0
     view["mix_w"][:] = (1 << 16) // 16
-    view["mix_w"].reshape((int(lay[L_MIXERS]), int(lay[L_SETS]), N_INPUTS + 1))[:, :, N_INPUTS] = 0
+    n_in = int(lay[L_INPUTS])
+    view["mix_w"].reshape((int(lay[L_MIXERS]), int(lay[L_SETS]), n_in + 1))[:, :, n_in] = 0
     n_mix = int(lay[L_MIXERS])
     view["final_w"].reshape((256, N_MIXERS))[:, :n_mix] = (1 << 16) // n_mix
     ramp = SQUASH[np.clip((np.arange(APM_BUCKETS) - 16) * 128, -2047, 2047) + 2047] * 16
@@ -988,7 +1115,7 @@ def _learned(state):  # type: ignore[no-untyped-def]
     lay = state[state.shape[0] - N_LAYOUT :]
     return (
         _part(state, lay, 0),
-        _part(state, lay, 1).reshape((lay[L_MIXERS], lay[L_SETS], N_INPUTS + 1)),
+        _part(state, lay, 1).reshape((lay[L_MIXERS], lay[L_SETS], lay[L_INPUTS] + 1)),
         _part(state, lay, 2).reshape((256, N_MIXERS)),
         _part(state, lay, 3),
         _part(state, lay, 4),
@@ -1096,7 +1223,10 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
         a = _active(n, seg_len, n_seg, t)
         for j in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if version == 4:
+            if version == 5:
+                _predict5(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            elif version == 4:
                 _predict4(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             elif version == 3:
@@ -1117,7 +1247,10 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
                 if record.shape[0]:
                     record[count] = p
                 count += 1
-            if version == 4:
+            if version == 5:
+                _update5(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            elif version == 4:
                 _update4(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             elif version == 3:
@@ -1147,7 +1280,10 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
         a = _active(n, seg_len, n_seg, t)
         for _ in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if version == 4:
+            if version == 5:
+                _predict5(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
+                          outside, scratch, p_out)  # fmt: skip
+            elif version == 4:
                 _predict4(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             elif version == 3:
@@ -1164,7 +1300,10 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
                 if record.shape[0]:
                     record[count] = p_out[k]
                 count += 1
-            if version == 4:
+            if version == 5:
+                _update5(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
+                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
+            elif version == 4:
                 _update4(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             elif version == 3:
