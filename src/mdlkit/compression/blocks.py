@@ -225,6 +225,6 @@ def _result(future: Future[R]) -> R:
         return future.result()
     except BrokenProcessPool:
         raise MdlkitError(
-            "a worker process died (out of memory? each needs 0.5–1.3 GB); nothing was "
+            "a worker process died (out of memory? each needs 0.5–1.6 GB); nothing was "
             "written; try fewer --threads"
         ) from None

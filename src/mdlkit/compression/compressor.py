@@ -6,10 +6,11 @@ coded; the decoder repeats the same computation (integer arithmetic, so any mach
 archive). Tables are sized to each block. Blocks are coded and decoded by N worker processes
 (``threads``), the archive identical for any N (:mod:`mdlkit.compression.online_archive`).
 Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways, slightly
-larger), 2 codes each block sequentially, 3 does too with predictor cm4 (fifteen more context
-models, among them the column, the quote the text is in, the byte classes and the last 12 bytes;
-each context's last byte and its run, 11 mixers against 4, five more APMs: 3–5 % smaller on text
-at about a quarter of the speed; archives of its earlier predictors, cm2 and cm3, still decode).
+larger), 2 codes each block sequentially, 3 does too with predictor cm5 (23 more context models,
+among them the column, the quote the text is in, the byte classes, the last 12 bytes, what
+followed the current word last time and the phrase since the last punctuation; each context's
+last byte and its run, 11 mixers against 4, five more APMs: 4–6 % smaller on text at about a
+fifth of the speed; archives of its earlier predictors, cm2 to cm4, still decode).
 Decoding runs the same compiled steps as encoding (:mod:`mdlkit.compression.online`), so it is
 as fast.
 
@@ -77,7 +78,7 @@ TWO_PART_MAX_BYTES = 64 << 20  # the two-part mode trains on the whole file in m
 # The online mode's block: a file up to this size is one block, coded as before blocks were
 # independent (no loss); a larger one loses what the model would carry across (measured in
 # benchmarks/results/compress_threads.md). 8 MiB keeps a block and its tables in memory per
-# worker (the input's bytes plus the tables of 22 bits: 465 MiB, level 3's 1,088 MiB).
+# worker (the input's bytes plus the tables of 22 bits: 465 MiB, level 3's 1,368 MiB).
 DEFAULT_BLOCK_BYTES = 1 << 23
 
 

@@ -100,7 +100,7 @@ class OnlineCoder:
 
     ``table_bits`` sizes the model's tables (see :func:`table_bits_for`) and ``record`` (0:
     none) turns the record models on and ``markup`` the markup model (see
-    :mod:`~mdlkit.compression.structure`); ``predictor`` names the arithmetic (cm1 … cm4,
+    :mod:`~mdlkit.compression.structure`); ``predictor`` names the arithmetic (cm1 … cm5,
     :func:`~mdlkit.compression.context_mixing.state_layout`); encoder and decoder must agree
     on all four.
     ``progress(n)`` is called with the number of bytes of a block done so far, now and then.
