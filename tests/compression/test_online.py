@@ -303,46 +303,29 @@ def test_archives_are_byte_identical_to_those_made_before(level: int) -> None:
     assert (len(archive), hashlib.sha256(archive).hexdigest()) == GOLDEN[level]
 
 
-GOLDEN_STORED = {  # level-3 archives of earlier predictors: (archive, original or None: the input)
-    "cm2": {  # written before level 3 moved to cm3
-        "": ((394, "18f22e86fd43c2048f754e96cb32d0954ad13d8122c6d88e7169307b10e7137f"), None),
-        "_records": (  # 600 binary records of 16 bytes: the record models on (length 16)
-            (349, "9baacfd83a350a323b43be32a3c44aceb2dc41e9bcf7d5689764d97c114cb63a"),
-            (9600, "9287dc3acffe077b8eac9875f2bd408c13acacc7d04198a668a16363db529fa8"),
-        ),
-        "_markup": (  # HTML: the markup model on
-            (516, "f0e74786d7646b96f8b4faf7ad5263c100a740d9d4189ef8f30abfa78808cecf"),
-            (16740, "44776983fb5060f8a5004c0ac559f7b4fc06b28955d976fb2139a22423932453"),
-        ),
-    },
-    "cm3": {  # written before level 3 moved to cm4 (the same originals)
-        "": ((407, "a64583e2c6a93f5581cdd903ea0e9290a0387f0d254e7302c2e81128cfba091c"), None),
-        "_records": (
-            (363, "935e436a1356e9858cbe24645b5456670786e4496b918ce9a73c6545844d7838"),
-            (9600, "9287dc3acffe077b8eac9875f2bd408c13acacc7d04198a668a16363db529fa8"),
-        ),
-        "_markup": (
-            (521, "d41404096881b63e4a20f6e12b60e5cddccd8d5f29ec5f2c844854a21ffc2b3f"),
-            (16740, "44776983fb5060f8a5004c0ac559f7b4fc06b28955d976fb2139a22423932453"),
-        ),
-    },
-    "cm4": {  # written before level 3 moved to cm5 (the same originals)
-        "": ((412, "6779bfa365f34d16e36c50c8b31e21734f5a9f6c7987957fb186d68a6de8766e"), None),
-        "_records": (
-            (411, "7745cf958f9c8b9b6a1ccfebd074dc5d74254610f31f277bbd430f4b3b5d0394"),
-            (9600, "9287dc3acffe077b8eac9875f2bd408c13acacc7d04198a668a16363db529fa8"),
-        ),
-        "_markup": (
-            (516, "7e30c4b655be93b9251fe74d0d407ceb2b65160e19f336a9cde42cac22d698bc"),
-            (16740, "44776983fb5060f8a5004c0ac559f7b4fc06b28955d976fb2139a22423932453"),
-        ),
-    },
+# Level-3 archives of earlier predictors, data/<predictor>_v5_level3<kind>.mdlz: (length,
+# SHA-256). Each was written before level 3 moved on (cm2 before cm3, cm3 before cm4, cm4 before
+# cm5), from the same three originals: the golden input, 600 binary records of 16 bytes (the
+# record models on, length 16) and HTML (the markup model on).
+GOLDEN_STORED = {
+    ("cm2", ""): (394, "18f22e86fd43c2048f754e96cb32d0954ad13d8122c6d88e7169307b10e7137f"),
+    ("cm2", "_records"): (349, "9baacfd83a350a323b43be32a3c44aceb2dc41e9bcf7d5689764d97c114cb63a"),
+    ("cm2", "_markup"): (516, "f0e74786d7646b96f8b4faf7ad5263c100a740d9d4189ef8f30abfa78808cecf"),
+    ("cm3", ""): (407, "a64583e2c6a93f5581cdd903ea0e9290a0387f0d254e7302c2e81128cfba091c"),
+    ("cm3", "_records"): (363, "935e436a1356e9858cbe24645b5456670786e4496b918ce9a73c6545844d7838"),
+    ("cm3", "_markup"): (521, "d41404096881b63e4a20f6e12b60e5cddccd8d5f29ec5f2c844854a21ffc2b3f"),
+    ("cm4", ""): (412, "6779bfa365f34d16e36c50c8b31e21734f5a9f6c7987957fb186d68a6de8766e"),
+    ("cm4", "_records"): (411, "7745cf958f9c8b9b6a1ccfebd074dc5d74254610f31f277bbd430f4b3b5d0394"),
+    ("cm4", "_markup"): (516, "7e30c4b655be93b9251fe74d0d407ceb2b65160e19f336a9cde42cac22d698bc"),
+}
+STORED_ORIGINALS = {  # (length, SHA-256) of each kind's original, or None: the golden input
+    "": None,
+    "_records": (9600, "9287dc3acffe077b8eac9875f2bd408c13acacc7d04198a668a16363db529fa8"),
+    "_markup": (16740, "44776983fb5060f8a5004c0ac559f7b4fc06b28955d976fb2139a22423932453"),
 }
 
 
-@pytest.mark.parametrize(
-    ("predictor", "kind"), [(p, k) for p, kinds in GOLDEN_STORED.items() for k in kinds]
-)
+@pytest.mark.parametrize(("predictor", "kind"), list(GOLDEN_STORED))
 def test_archives_of_earlier_predictors_still_decode(predictor: str, kind: str) -> None:
     """data/<predictor>_v5_level3*.mdlz were written by level 3 while it used that predictor
     (their hashes are the golden values of that time), on text, on records and on markup: they
@@ -353,7 +336,7 @@ def test_archives_of_earlier_predictors_still_decode(predictor: str, kind: str) 
     from mdlkit.compression.archive import parse_coded, read_header, read_records
 
     archive = (DATA / f"{predictor}_v5_level3{kind}.mdlz").read_bytes()
-    golden, original = GOLDEN_STORED[predictor][kind]
+    golden, original = GOLDEN_STORED[predictor, kind], STORED_ORIGINALS[kind]
     assert (len(archive), hashlib.sha256(archive).hexdigest()) == golden
     src = io.BytesIO(archive)
     header = read_header(src)
