@@ -46,7 +46,8 @@ word context), alone and with the last two bytes; the paragraph's first word (af
 line: in a play, the speaker) with the current word; the current word alone, and in the current
 kilobyte of the input; the line so far; the character groups of the last four bytes. Its
 contexts may take four places in a table rather than two. Each predictor has its own compiled
-copy of the per-bit step, so the earlier predictors' arithmetic is untouched.
+copy of the per-bit step (cm5 shares cm4's: the layout tells it the rest), so the earlier
+predictors' arithmetic is untouched.
 
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
@@ -566,7 +567,7 @@ def _predict(
     layout (:func:`state_layout`: where each model's table starts and its size), ``version``
     the predictor's (:data:`PREDICTORS`; a constant where each predictor's copy inlines it)."""
     cm2, cm3, cm4 = version >= 2, version >= 3, version >= 4
-    ways = 4 if version >= 5 else 2  # the places a context may take in its table
+    ways = lay[L_WAYS]  # the places a context may take in its table
     apm_bits = lay[L_APM_BITS]
     record = lay[L_RECORD]
     per, n_mix, n_apm = _sizes(version)
@@ -733,8 +734,9 @@ def _predict(
 
 
 # Each predictor's own compiled copy of _predict and _update (inlined with its version a
-# constant, so cm1 pays nothing for the others' branches); _predict_any and _update_any choose
-# by the layout.
+# constant, so cm1 pays nothing for the others' branches); cm5 runs cm4's (all that differs, its
+# eight contexts and four places per context, the layout tells); _predict_any and _update_any
+# choose by the layout.
 @njit(cache=True)
 def _predict1(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
     _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out, 1)
@@ -756,15 +758,8 @@ def _predict4(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outsid
 
 
 @njit(cache=True)
-def _predict5(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
-    _predict(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out, 5)
-
-
-@njit(cache=True)
 def _predict_any(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out):  # type: ignore[no-untyped-def]
-    if lay[L_VERSION] == 5:
-        _predict5(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
-    elif lay[L_VERSION] == 4:
+    if lay[L_VERSION] >= 4:
         _predict4(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
     elif lay[L_VERSION] == 3:
         _predict3(seg, n, data, tables, lay, mix_w, final_w, apm, m_sm, s_sm, outside, scratch, out)
@@ -929,19 +924,9 @@ def _update4(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, 
 
 
 @njit(cache=True)
-def _update5(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
-             indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
-    _update(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm, match_table,
-            indirect, lay, scratch, 5)  # fmt: skip
-
-
-@njit(cache=True)
 def _update_any(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                 match_table, indirect, lay, scratch):  # type: ignore[no-untyped-def]  # fmt: skip
-    if lay[L_VERSION] == 5:
-        _update5(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
-                 match_table, indirect, lay, scratch)  # fmt: skip
-    elif lay[L_VERSION] == 4:
+    if lay[L_VERSION] >= 4:
         _update4(seg, n, t, bits, data, seg_len, tables, mix_w, final_w, apm, m_sm, s_sm,
                  match_table, indirect, lay, scratch)  # fmt: skip
     elif lay[L_VERSION] == 3:
@@ -984,7 +969,8 @@ L_VERSION = L_MARKUP + 1  # the predictor: 1 (cm1) … 5 (cm5)
 L_SETS = L_VERSION + 1  # the weight sets per mixer: 256 (cm3: 2048; cm4, cm5: 2^11..2^13 by size)
 L_MIXERS = L_SETS + 1  # the predictor's mixers (the weights of no other are kept)
 L_INPUTS = L_MIXERS + 1  # its mixers' inputs at most (a weight set keeps that many, a count)
-L_ON = L_INPUTS + 1  # N_MODELS entries: 1 where the model is on
+L_WAYS = L_INPUTS + 1  # the places a context may take in its table: 2 (cm5: 4)
+L_ON = L_WAYS + 1  # N_MODELS entries: 1 where the model is on
 L_LAST = L_ON + N_MODELS  # 1 + the last model on: the models' loops stop there
 L_PARTS = L_LAST + 1  # the starts of the parts below, then the end of the last one
 PARTS = ("tables", "mix_w", "final_w", "apm", "match_sm", "state_sm", "match_table", "indirect")
@@ -1033,6 +1019,7 @@ def state_layout(
     )
     per, n_mix, n_apm = _sizes.py_func(version)  # (the kernels' own answer, run in Python)
     lay[L_MIXERS] = n_mix
+    lay[L_WAYS] = 4 if version >= 5 else 2
     lay[L_ON : L_ON + N_MODELS] = on
     lay[L_LAST] = 1 + int(np.flatnonzero(on)[-1])
     # (its models with markup and records on: the most inputs _predict and _update use)
@@ -1223,10 +1210,7 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
         a = _active(n, seg_len, n_seg, t)
         for j in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if version == 5:
-                _predict5(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
-                          outside, scratch, p_out)  # fmt: skip
-            elif version == 4:
+            if version >= 4:
                 _predict4(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             elif version == 3:
@@ -1247,10 +1231,7 @@ def encode_steps(state, lanes, data, seg_len, first, last, coder, out, record): 
                 if record.shape[0]:
                     record[count] = p
                 count += 1
-            if version == 5:
-                _update5(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
-                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
-            elif version == 4:
+            if version >= 4:
                 _update4(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             elif version == 3:
@@ -1280,10 +1261,7 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
         a = _active(n, seg_len, n_seg, t)
         for _ in range(8):
             # (the predictor's own copy called directly: a dispatching call per bit costs)
-            if version == 5:
-                _predict5(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
-                          outside, scratch, p_out)  # fmt: skip
-            elif version == 4:
+            if version >= 4:
                 _predict4(seg, a, data, tables, lay, mix_w, final_w, apm, match_sm, state_sm,
                           outside, scratch, p_out)  # fmt: skip
             elif version == 3:
@@ -1300,10 +1278,7 @@ def decode_steps(state, lanes, data, seg_len, first, last, coder, src, record): 
                 if record.shape[0]:
                     record[count] = p_out[k]
                 count += 1
-            if version == 5:
-                _update5(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
-                         state_sm, match_table, indirect, lay, scratch)  # fmt: skip
-            elif version == 4:
+            if version >= 4:
                 _update4(seg, a, t, bits, data, seg_len, tables, mix_w, final_w, apm, match_sm,
                          state_sm, match_table, indirect, lay, scratch)  # fmt: skip
             elif version == 3:
