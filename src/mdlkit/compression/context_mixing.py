@@ -39,15 +39,16 @@ tells recency). Predictor cm4 adds to cm3 an order-12 context model (the last 12
 mixers whose weight sets are chosen by the partial byte hashed with the classes of the last four
 bytes, with the quote and the last byte's class, and with the current word (2^11 to 2^13 sets,
 by the table size), and three APMs (the classes of the last four bytes with the quote, the
-classes of the last six, the word pair). Predictor cm5 adds to cm4 seven models of words and
+classes of the last six, the word pair). Predictor cm5 adds to cm4 eight models of words and
 paragraphs: what followed the current token last time (a token is a word's letters so far, or
 the gap since the last word; the table keeps the last two bytes after each: paq8px's indirect
 word context), alone and with the last two bytes; the paragraph's first word (after a blank
 line: in a play, the speaker) with the current word; the current word alone, and in the current
-kilobyte of the input; the line so far; the character groups of the last four bytes. Its
-contexts may take four places in a table rather than two. Each predictor has its own compiled
-copy of the per-bit step (cm5 shares cm4's: the layout tells it the rest), so the earlier
-predictors' arithmetic is untouched.
+kilobyte of the input; the line so far; the character groups of the last four bytes; the phrase
+(the words since the last punctuation, up to five, case folded). Its contexts may take four
+places in a table rather than two. Each predictor has its own compiled copy of the per-bit step
+(cm5 shares cm4's: the layout tells it the rest), so the earlier predictors' arithmetic is
+untouched.
 
 Everything is integer arithmetic on fixed-size tables (probabilities in 12 bits, stretch in
 1/256 logit units clamped to ±2047, weights in 16.16 fixed point), so an encoder and a decoder
@@ -57,10 +58,10 @@ in the archive so that the decoder makes the same), and do not grow with it: at 
 (:data:`CONTEXT_BITS`: 2^22 or 2^23 slots of 8 bytes per model) the whole state is ≈ 465 MiB
 (cm2: 691 MiB, cm3: 932 MiB, cm4: 1,088 MiB, cm5: 1,368 MiB; the markup and record models add
 128 MiB), at 18 bits (an input of 5 KB) 38.1 MB (cm2: 54.5 MB, cm3: 86.5 MB, cm4: 98.8 MB, cm5:
-123.5 MB). The kernels read
-the sizes from the state itself, so one compiled kernel serves every size. A table is kept in
-groups of 16 slots, the 15 bits of one nibble's context; a context may sit in either of two
-neighbouring groups, and a new one replaces the less used.
+123.5 MB). The kernels read the sizes from the state itself, so one compiled kernel serves every
+size. A table is kept in groups of 16 slots, the 15 bits of one nibble's context; a context may
+sit in either of two neighbouring groups (cm5: any of four), and a new one replaces the least
+used.
 
 The same kernels serve both sides: :func:`predict_many` fills the probability that the next bit
 is 1 for every active segment, :func:`update_many` learns from the bits (:func:`step_one` does
@@ -107,8 +108,8 @@ TABLE_BITS = 22  # the largest size (and the size of archives that do not record
 MIN_TABLE_BITS = 12
 # Each model's table size (log2 slots) at TABLE_BITS: orders 0-1 need few, the word models most.
 # After the N_CONTEXTS models every block uses come the markup model (MARKUP) and the N_RECORD
-# record models, given tables only in a block that turns them on, then cm2's N_EXTRA models
-# and cm3's N_TEXT (the column alone has as few contexts as order 1).
+# record models, given tables only in a block that turns them on, then cm2's N_EXTRA models,
+# cm3's N_TEXT (the column alone has as few contexts as order 1), cm4's LONG and cm5's N_WORDS.
 CONTEXT_BITS = np.array(
     [16, 18, 22, 22, 22, 22, 22, 22, 23, 23, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
      18, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22],
@@ -433,9 +434,10 @@ def _word_contexts(seg, k, byte, c4, tokens, pos):  # type: ignore[no-untyped-de
     """cm5's eight contexts after ``byte`` (after cm4's: the word and the last two words are up
     to date), at position ``pos`` (of the next byte). ``tokens`` holds, for each token hashed
     into 2^TOKEN_BITS entries, the last two bytes that followed it: a token is the current
-    word's letters so far, or the gap since the last letter (", " or ".\n\n"), so a word that
-    was once followed by "ing" or by a comma says so again at its next occurrence, whatever
-    longer context it has (the word model's indirect context in paq8px)."""
+    word's letters so far, or the gap since the last letter (a comma and a space, a full stop
+    and a blank line), so a word that was once followed by "ing" or by a comma says so again at
+    its next occurrence, whatever longer context it has (the word model's indirect context in
+    paq8px)."""
     lower = byte | 32
     letter = 97 <= lower <= 122
     old = (seg[k, TOKEN] >> (32 - TOKEN_BITS)) & ((1 << TOKEN_BITS) - 1)
@@ -990,7 +992,8 @@ def state_layout(
     ``predictor`` (:data:`PREDICTORS`): cm2 adds six models, every model's run, four mixers
     and two APMs to cm1; cm3 eight more models and 2048 weight sets per mixer to cm2; cm4 an
     order-12 model, three mixers (2^11..2^13 weight sets each, by ``table_bits``) and three
-    APMs to cm3; cm5 seven more models and a token table of 2^TOKEN_BITS entries to cm4."""
+    APMs to cm3; cm5 eight more models, a token table of 2^TOKEN_BITS entries and four places
+    per context to cm4."""
     if predictor not in PREDICTORS:
         raise ValueError(f"predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
     if not MIN_TABLE_BITS <= table_bits <= TABLE_BITS:
