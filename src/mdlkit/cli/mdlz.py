@@ -17,7 +17,7 @@
 - Inputs are kept (``-k`` says so explicitly); ``--rm`` removes each input once its output is
   complete and, for compression, verified.
 - Levels: ``-1``, ``-2`` and ``-3`` are the online mode's levels 1 (16 segments in lockstep: a
-  little faster, slightly larger), 2 (the default) and 3 (predictor cm5: 4–6 % smaller on
+  little faster, slightly larger), 2 (the default) and 3 (predictor cm5: 3.7–5.6 % smaller on
   text at about a fifth of the speed); ``-4``, ``-5`` and ``-6`` the two-part mode's levels
   1–3 (a byte transformer trained on the file: minutes, not seconds).
 - ``-V`` prints mdlkit's version and the archive format it writes.

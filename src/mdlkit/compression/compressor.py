@@ -9,7 +9,7 @@ Levels: 1 codes 16 segments of each block in lockstep (a little faster both ways
 larger), 2 codes each block sequentially, 3 does too with predictor cm5 (23 more context models,
 among them the column, the quote the text is in, the byte classes, the last 12 bytes, what
 followed the current word last time and the phrase since the last punctuation; each context's
-last byte and its run, 11 mixers against 4, five more APMs: 4–6 % smaller on text at about a
+last byte and its run, 11 mixers against 4, five more APMs: 3.7–5.6 % smaller on text at about a
 fifth of the speed; archives of its earlier predictors, cm2 to cm4, still decode).
 Decoding runs the same compiled steps as encoding (:mod:`mdlkit.compression.online`), so it is
 as fast.
