@@ -440,6 +440,7 @@ def _word_contexts(seg, k, byte, c4, tokens, pos):  # type: ignore[no-untyped-de
     paq8px)."""
     lower = byte | 32
     letter = 97 <= lower <= 122
+    after_letter = 97 <= (((c4 >> 8) & 0xFF) | 32) <= 122  # the byte before ``byte``
     old = (seg[k, TOKEN] >> (32 - TOKEN_BITS)) & ((1 << TOKEN_BITS) - 1)
     tokens[old] = ((tokens[old] << 8) | byte) & 0xFFFF
     if letter:
@@ -461,7 +462,7 @@ def _word_contexts(seg, k, byte, c4, tokens, pos):  # type: ignore[no-untyped-de
         seg[k, LINE_HASH] = _hash(seg[k, LINE_HASH] + 1, byte)
         if byte != 13 and byte != 32 and byte != 9:
             seg[k, LINE_TEXT] = 1
-    if not letter and 97 <= (((c4 >> 8) & 0xFF) | 32) <= 122 and seg[k, PARA_NEW] == 1:
+    if not letter and after_letter and seg[k, PARA_NEW] == 1:
         seg[k, PARA_WORD] = seg[k, PREV_WORD]  # the word that just ended
         seg[k, PARA_NEW] = 0
     # Character groups: digits, lower-case and upper-case letters each one group, other bytes
@@ -477,7 +478,6 @@ def _word_contexts(seg, k, byte, c4, tokens, pos):  # type: ignore[no-untyped-de
     # The phrase: words that only spaces or line ends separate (an apostrophe stays inside a
     # word, "don't"); any other byte (punctuation, a digit) starts a new one. Up to five words,
     # case folded, so a phrase said again is recognised across case and line breaks.
-    after_letter = 97 <= (((c4 >> 8) & 0xFF) | 32) <= 122
     space = byte == 32 or byte == 10 or byte == 13
     if letter:
         seg[k, PHRASE] = _hash(seg[k, PHRASE] + 5, lower)
@@ -1026,7 +1026,9 @@ def state_layout(
     lay[L_ON : L_ON + N_MODELS] = on
     lay[L_LAST] = 1 + int(np.flatnonzero(on)[-1])
     # (its models with markup and records on: the most inputs _predict and _update use)
-    lay[L_INPUTS] = 3 + per * (EXTRA0, TEXT0, LONG, WORDS0, N_MODELS)[version - 1]
+    possible = on.copy()
+    possible[MARKUP:EXTRA0] = True
+    lay[L_INPUTS] = 3 + per * (1 + int(np.flatnonzero(possible)[-1]))
     cm2 = version >= 2
     sizes = (
         int(slots.sum()),
